@@ -1,0 +1,30 @@
+"""Configuration errors that name the file, the key and the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    file: str
+    key: str
+    reason: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        key = self.key or "<root>"
+        return f"{where}: {key}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """Raised when a settings, taxonomy or region file is invalid.
+
+    Nothing is half-loaded: the loader either returns a complete validated
+    object or raises this error with every issue it found.
+    """
+
+    def __init__(self, issues: list[ConfigIssue]):
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
