@@ -1,17 +1,79 @@
-"""The `cur` console command. Subcommands are registered from pipeline modules."""
+"""The `cur` console command. Subcommands of later stages register themselves below."""
 
 from __future__ import annotations
 
+import csv
+import functools
+import json
 import sys
+from pathlib import Path
+from typing import Any, Callable
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from config import ConfigError, load_configuration, load_settings
+from config import ConfigError
+from pipeline.context import App, NotMigrated
+
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"Ошибка: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into a clear Russian message and a non-zero exit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as e:
+            click.echo(f"Конфигурация содержит ошибки ({len(e.issues)}):", err=True)
+            for issue in e.issues:
+                click.echo(f"  {issue}", err=True)
+            sys.exit(2)
+        except NotMigrated as e:
+            fail(str(e), 3)
+
+    return wrapper
+
+
+def progress(disable: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=disable,
+        transient=False,
+    )
+
+
+def get_app(ctx: click.Context) -> App:
+    obj = ctx.ensure_object(dict)
+    if "app" not in obj:
+        try:
+            obj["app"] = App()
+        except ConfigError as e:
+            click.echo(f"Конфигурация содержит ошибки ({len(e.issues)}):", err=True)
+            for issue in e.issues:
+                click.echo(f"  {issue}", err=True)
+            sys.exit(2)
+    return obj["app"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cur-monitor", message="ЦУР Монитор %(version)s")
 def main() -> None:
     """ЦУР Монитор: сбор постов VK и Telegram, классификация, маршрутизация инцидентов."""
+
+
+# --------------------------------------------------------------------------- config
 
 
 @main.group("config")
@@ -20,21 +82,156 @@ def config_group() -> None:
 
 
 @config_group.command("check")
-def config_check() -> None:
+@click.pass_context
+@handle_errors
+def config_check(ctx: click.Context) -> None:
     """Проверить все файлы конфигурации; каждая ошибка — с файлом, ключом и причиной."""
-    try:
-        cfg = load_configuration(load_settings())
-    except ConfigError as e:
-        click.echo(f"Конфигурация содержит ошибки ({len(e.issues)}):", err=True)
-        for issue in e.issues:
-            click.echo(f"  {issue}", err=True)
-        sys.exit(1)
+    cfg = get_app(ctx).config
     click.echo(
         f"Конфигурация в порядке: {len(cfg.taxonomy.sectors)} направлений, "
-        f"{sum(len(s.categories) for s in cfg.taxonomy.sectors)} категорий, регионы: {', '.join(sorted(cfg.regions))}; "
+        f"{sum(len(s.categories) for s in cfg.taxonomy.sectors)} категорий; регионы: {', '.join(sorted(cfg.regions))}; "
         f"активный регион: {cfg.settings.region}."
     )
 
 
-if __name__ == "__main__":
-    main()
+# --------------------------------------------------------------------------- db
+
+
+@main.group("db")
+def db_group() -> None:
+    """База данных: миграции."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Версия схемы.")
+@click.pass_context
+@handle_errors
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Создать или обновить схему базы данных (миграции Alembic)."""
+    app = get_app(ctx)
+    app.db.upgrade(revision)
+    click.echo(f"Схема базы данных обновлена до версии {app.db.current_revision()} ({_safe_url(app.db.url)}).")
+
+
+@db_group.command("current")
+@click.pass_context
+@handle_errors
+def db_current(ctx: click.Context) -> None:
+    """Показать текущую версию схемы."""
+    app = get_app(ctx)
+    click.echo(app.db.current_revision() or "схема не создана")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- import / export
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "default_source", default="", help="Источник для строк без поля source.")
+@click.option("--quiet", is_flag=True, help="Без индикатора выполнения.")
+@click.pass_context
+@handle_errors
+def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str, quiet: bool) -> None:
+    """Загрузить посты из файлов JSONL или CSV (поля: id, source, author, date, text, url).
+
+    Плохие строки пропускаются и перечисляются с номерами; повторная загрузка
+    ничего не сохраняет дважды.
+    """
+    from pipeline.importer import import_file
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    tz = app.region.region.tz
+    total_bad = 0
+    for path in files:
+        try:
+            with progress(disable=quiet) as bar:
+                task = bar.add_task(f"Загрузка {path.name}", total=_count_lines(path))
+                report = import_file(db, path, tz, default_source, on_progress=lambda n: bar.advance(task, n))
+        except ValueError as e:
+            fail(str(e))
+        s = report.stored
+        click.echo(
+            f"{path}: новых постов {s.inserted}, изменённых {s.edited}, удалённых {s.deleted}, "
+            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {len(report.bad)}."
+        )
+        for bad in report.bad[:50]:
+            click.echo(f"  {path}: {bad}", err=True)
+        if len(report.bad) > 50:
+            click.echo(f"  … и ещё {len(report.bad) - 50} строк с ошибками", err=True)
+        total_bad += len(report.bad)
+    if total_bad:
+        sys.exit(4)
+
+
+@main.group("export")
+def export_group() -> None:
+    """Выгрузка данных в JSONL или CSV."""
+
+
+POST_FIELDS = ["id", "source", "platform", "author", "date", "text", "url", "parent_id", "edited_at", "deleted"]
+
+
+def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> int:
+    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    n = 0
+    try:
+        if fmt == "csv":
+            w = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
+                n += 1
+        else:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    finally:
+        if output:
+            out.close()
+    return n
+
+
+@export_group.command("posts")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Файл (по умолчанию — стандартный вывод).")
+@click.pass_context
+@handle_errors
+def export_posts(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Выгрузить все посты (тот же формат, что принимает `cur import`)."""
+    from storage import iter_posts, post_to_dict
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    with db.session() as s:
+        n = write_rows((post_to_dict(p) for p in iter_posts(s)), fmt, POST_FIELDS, output)
+    if output:
+        click.echo(f"Выгружено постов: {n} → {output}", err=True)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@main.command("demo")
+@click.option("--database", default="sqlite:///cur-demo.db", show_default=True, help="База данных демонстрации.")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, database: str) -> None:
+    """Демонстрация: создать базу, загрузить пример постов и пройти по цепочке обработки."""
+    from pipeline.demo import run_demo
+
+    run_demo(database)
+
+
+# Subcommands of other stages register themselves below.

@@ -1,0 +1,387 @@
+"""SQLAlchemy 2.0 typed models: the whole schema of ЦУР Монитор.
+
+Changing a model means adding an Alembic migration in
+``storage/migrations/versions`` (``cur db revision -m "..."`` generates one).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import JSONType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+# --------------------------------------------------------------------------- collection
+
+
+class Source(Base):
+    """A place posts come from: a VK wall, a VK search, a Telegram channel, a file."""
+
+    __tablename__ = "sources"
+    __table_args__ = (UniqueConstraint("platform", "kind", "key", name="uq_sources_platform_kind_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))  # vk | telegram | tgweb | file
+    kind: Mapped[str] = mapped_column(String(16))  # wall | comments | search | channel | file
+    key: Mapped[str] = mapped_column(String(255))  # screen name, owner id, channel, query, file name
+    url: Mapped[str | None] = mapped_column(String(1024))
+    title: Mapped[str | None] = mapped_column(String(512))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_success_at: Mapped[datetime | None]
+    last_error_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Set when the source cannot be crawled (access denied, private, deleted...).
+    failing_reason: Mapped[str | None] = mapped_column(String(255))
+    #: Do not crawl before this time (flood wait, rate limit).
+    retry_after: Mapped[datetime | None]
+    posts_collected: Mapped[int] = mapped_column(Integer, default=0)
+
+    cursor: Mapped[CrawlCursor | None] = relationship(back_populates="source", cascade="all, delete-orphan")
+
+
+class CrawlCursor(Base):
+    """Where a source's crawl stands; advanced in the transaction that stores the posts it covers."""
+
+    __tablename__ = "crawl_cursors"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship(back_populates="cursor")
+
+
+class Post(Base):
+    """One collected or imported post or comment, stored once per (platform, source, post id)."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("platform", "source_key", "external_id", name="uq_posts_platform_source_external"),
+        Index("ix_posts_published_at", "published_at"),
+        Index("ix_posts_content_hash", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    #: Stable key of the source (e.g. ``vk:-123``, ``tg:channel``, ``file:export``).
+    source_key: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(128))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    #: For comments: the external id of the post they are under.
+    parent_external_id: Mapped[str | None] = mapped_column(String(128))
+    author: Mapped[str | None] = mapped_column(String(512))
+    author_id: Mapped[str | None] = mapped_column(String(128))
+    published_at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(1024))
+    #: sha256 of the normalised text: finds reposts and exact duplicates.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    collected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+    edit_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None]
+    #: Set once the processing pass has analysed the current text.
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    revisions: Mapped[list[PostRevision]] = relationship(back_populates="post", cascade="all, delete-orphan")
+
+
+class PostRevision(Base):
+    """Earlier texts of an edited post."""
+
+    __tablename__ = "post_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="revisions")
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class ModelVersion(Base):
+    """A trained classifier bundle, with what it was trained on and how good it is."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    checksum: Mapped[str] = mapped_column(String(64))
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    activated_at: Mapped[datetime | None]
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class PostAnalysis(Base):
+    """What a model version said about a post."""
+
+    __tablename__ = "post_analyses"
+    __table_args__ = (UniqueConstraint("post_id", "model_version", name="uq_post_analyses_post_model"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    relevance_confidence: Mapped[float] = mapped_column(Float)
+    sector: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    tone: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float] = mapped_column(Float)
+    unsure: Mapped[bool] = mapped_column(Boolean, default=False)
+    municipality: Mapped[str | None] = mapped_column(String(64))
+    entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- people and authorities
+
+
+class Authority(Base):
+    """An authority an incident can be routed to (synced from the region profile)."""
+
+    __tablename__ = "authorities"
+    __table_args__ = (UniqueConstraint("region", "code", name="uq_authorities_region_code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(255))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_url: Mapped[str | None] = mapped_column(String(1024))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    login: Mapped[str] = mapped_column(String(128), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: admin | operator | specialist | analyst | curator
+    role: Mapped[str] = mapped_column(String(32))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """Back-office API token of an authority; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    label: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Every action a person takes in the web application or the CLI."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+class Incident(Base):
+    """One citizen problem; groups every post about it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_state", "state"), Index("ix_incidents_sector", "sector"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(512), default="")
+    sector: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    municipality: Mapped[str | None] = mapped_column(String(64))
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    #: new | routed | acknowledged | answered | resolved | rejected | reopened
+    state: Mapped[str] = mapped_column(String(32), default="new")
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id", ondelete="SET NULL"), index=True)
+    routing_rule: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Time of the earliest post.
+    first_seen_at: Mapped[datetime | None]
+    last_post_at: Mapped[datetime | None]
+    routed_at: Mapped[datetime | None]
+    first_reply_due: Mapped[datetime | None]
+    interim_due: Mapped[datetime | None]
+    final_due: Mapped[datetime | None]
+    first_reply_at: Mapped[datetime | None]
+    interim_at: Mapped[datetime | None]
+    final_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    is_possible_fake: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    posts: Mapped[list[IncidentPost]] = relationship(back_populates="incident", cascade="all, delete-orphan")
+
+
+class IncidentPost(Base):
+    __tablename__ = "incident_posts"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    incident: Mapped[Incident] = relationship(back_populates="posts")
+
+
+class Assignment(Base):
+    """Which authority an incident was routed to, and when; rerouting closes the old one."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentEvent(Base):
+    """Append-only log of every state change of an incident (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Response(Base):
+    """An authority's answer to an incident."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authorities.id"))
+    #: first_reply | interim | final
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(128))
+    #: web | api | vk | telegram | cli
+    channel: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewDecision(Base):
+    """A media operator's decision on a flagged post; feeds retraining."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    reviewer: Mapped[str] = mapped_column(String(128))
+    #: confirm | correct | not_problem | merge | fake
+    decision: Mapped[str] = mapped_column(String(16))
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    sector: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+class OutboxMessage(Base):
+    """A notification written before it is sent, retried until delivered."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    #: email | telegram | webhook
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(1024))
+    subject: Mapped[str] = mapped_column(String(512), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Makes enqueueing idempotent: one message per key.
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    #: pending | sent | dead
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,98 @@
+"""Sources and their crawl cursors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import CrawlCursor, Post, Source
+from .types import utcnow
+
+
+def get_or_create_source(
+    session: Session,
+    platform: str,
+    kind: str,
+    key: str,
+    url: str | None = None,
+    title: str | None = None,
+    options: dict[str, Any] | None = None,
+    interval_minutes: int | None = None,
+) -> tuple[Source, bool]:
+    """Return the source with this (platform, kind, key), creating it if new."""
+    src = find_source(session, platform, kind, key)
+    if src is not None:
+        return src, False
+    src = Source(platform=platform, kind=kind, key=key, url=url, title=title, options=options or {})
+    if interval_minutes is not None:
+        src.interval_minutes = interval_minutes
+    session.add(src)
+    session.flush()
+    return src, True
+
+
+def find_source(session: Session, platform: str, kind: str, key: str) -> Source | None:
+    return session.scalar(select(Source).where(Source.platform == platform, Source.kind == kind, Source.key == key))
+
+
+def find_source_by_url(session: Session, url: str) -> Source | None:
+    return session.scalar(select(Source).where(Source.url == url))
+
+
+def list_sources(session: Session, enabled_only: bool = False) -> list[Source]:
+    q = select(Source).order_by(Source.id)
+    if enabled_only:
+        q = q.where(Source.enabled.is_(True))
+    return list(session.scalars(q))
+
+
+def remove_source(session: Session, source: Source) -> None:
+    """Delete a source and its cursor; its posts stay (their source_id is cleared)."""
+    session.delete(source)
+    session.flush()
+
+
+def get_cursor(session: Session, source_id: int) -> dict[str, Any] | None:
+    cur = session.get(CrawlCursor, source_id)
+    return dict(cur.state) if cur is not None else None
+
+
+def set_cursor(session: Session, source_id: int, state: dict[str, Any]) -> None:
+    """Save the cursor; call it in the transaction that stores the posts it covers."""
+    cur = session.get(CrawlCursor, source_id)
+    if cur is None:
+        session.add(CrawlCursor(source_id=source_id, state=dict(state), updated_at=utcnow()))
+    else:
+        cur.state = dict(state)
+        cur.updated_at = utcnow()
+    session.flush()
+
+
+def record_success(session: Session, source: Source, new_posts: int, at: datetime | None = None) -> None:
+    source.last_success_at = at or utcnow()
+    source.posts_collected = (source.posts_collected or 0) + new_posts
+    source.failing_reason = None
+    source.retry_after = None
+
+
+def record_failure(
+    session: Session,
+    source: Source,
+    message: str,
+    failing_reason: str | None = None,
+    retry_after: datetime | None = None,
+    at: datetime | None = None,
+) -> None:
+    source.last_error_at = at or utcnow()
+    source.last_error = message
+    if failing_reason is not None:
+        source.failing_reason = failing_reason
+    source.retry_after = retry_after
+
+
+def posts_per_source(session: Session) -> dict[int, int]:
+    rows = session.execute(select(Post.source_id, func.count(Post.id)).group_by(Post.source_id))
+    return {sid: n for sid, n in rows if sid is not None}
