@@ -1,0 +1,157 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL server.
+
+``db_url`` is parametrised over both backends. PostgreSQL tests use a
+database of their own, created for this test session on the server at
+``CUR_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``) and
+dropped afterwards, so parallel runs never share tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("CUR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True, connect_timeout=5)
+
+
+def _pg_available() -> bool:
+    try:
+        _pg_admin().close()
+        return True
+    except Exception:
+        return False
+
+
+def _create_pg_database() -> str:
+    name = f"cur_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def _drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> bool:
+    if not _pg_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}")
+    return True
+
+
+@pytest.fixture(scope="session")
+def pg_session_url(pg_server: bool) -> Iterator[str]:
+    """A migrated PostgreSQL database shared by the session (tables emptied per test)."""
+    from storage import Database
+
+    url = _create_pg_database()
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+    yield url
+    _drop_pg_database(url)
+
+
+@pytest.fixture
+def fresh_pg_url(pg_server: bool) -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own (for migration tests)."""
+    url = _create_pg_database()
+    yield url
+    _drop_pg_database(url)
+
+
+def _truncate_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from storage import Database
+    from storage.models import Base
+
+    db = Database(url)
+    with db.engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_session_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    _truncate_pg(pg_session_url)
+    return pg_session_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    from storage import Database
+
+    url = f"sqlite:///{tmp_path / 'cur.db'}"
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A migrated, empty database on each backend in turn."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(db_url: str):
+    from storage import Database
+
+    d = Database(db_url)
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
+def cur_env(tmp_path: Path, db_url: str) -> dict[str, str]:
+    """Environment for running the real `cur` command against the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+    env["CUR_DATABASE_URL"] = db_url
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def run_cur(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120, input: str | None = None):
+    """Run the installed `cur` command as a user would; return the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
+
+
+@pytest.fixture
+def cur(cur_env: dict[str, str], tmp_path: Path):
+    def _run(*args: str, timeout: float = 120, input: str | None = None):
+        return run_cur(list(args), env=cur_env, cwd=tmp_path, timeout=timeout, input=input)
+
+    return _run

@@ -1,0 +1,143 @@
+"""Storage on SQLite and PostgreSQL: migrations, idempotent upsert, edits, append-only log."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from storage import Database, PostRecord, upsert_posts
+from storage.models import Incident, IncidentEvent, Post, PostRevision
+from storage.sources import get_cursor, get_or_create_source, set_cursor
+
+T0 = datetime(2026, 11, 16, 7, 0, tzinfo=timezone.utc)
+
+
+def rec(i: int, text_: str = "нет отопления", **kw) -> PostRecord:
+    return PostRecord(platform="vk", source_key="vk:-1", external_id=str(i), published_at=T0 + timedelta(minutes=i), text=text_, **kw)
+
+
+def test_upgrade_creates_every_table_and_downgrades(tmp_path, fresh_pg_url):
+    for url in (f"sqlite:///{tmp_path / 'm.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade()
+        tables = set(inspect(db.engine).get_table_names())
+        assert {"posts", "sources", "crawl_cursors", "post_analyses", "incidents", "incident_posts", "authorities",
+                "assignments", "incident_events", "responses", "review_decisions", "model_versions", "users",
+                "outbox", "audit_log", "api_tokens"} <= tables
+        db.upgrade()  # a second upgrade is a no-op
+        db.downgrade("base")
+        assert "posts" not in set(inspect(db.engine).get_table_names())
+        db.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url):
+    db = Database(sqlite_url)
+    with db.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    db.dispose()
+
+
+def test_upsert_stores_each_post_once(db):
+    with db.session() as s:
+        r1 = upsert_posts(s, [rec(1), rec(2), rec(2)])
+    with db.session() as s:
+        r2 = upsert_posts(s, [rec(1), rec(2), rec(3)])
+        n = s.scalar(select(Post).where(Post.external_id == "3").with_only_columns(Post.id))
+    assert (r1.inserted, r1.unchanged) == (2, 0)
+    assert (r2.inserted, r2.unchanged) == (1, 2)
+    assert n is not None
+    with db.session() as s:
+        assert len(s.scalars(select(Post)).all()) == 3
+
+
+def test_same_id_in_other_source_is_another_post(db):
+    with db.session() as s:
+        upsert_posts(s, [rec(1), PostRecord("vk", "vk:-2", "1", T0, "другое")])
+        assert len(s.scalars(select(Post)).all()) == 2
+
+
+def test_edit_keeps_the_old_text_and_requeues_analysis(db):
+    with db.session() as s:
+        upsert_posts(s, [rec(1, "Нет отопления")])
+        s.scalar(select(Post)).processed_at = T0
+    with db.session() as s:
+        r = upsert_posts(s, [rec(1, "Нет отопления уже 3 дня", edited_at=T0 + timedelta(hours=1))])
+    assert r.edited == 1
+    with db.session() as s:
+        p = s.scalar(select(Post))
+        assert p.text == "Нет отопления уже 3 дня" and p.edit_count == 1 and p.processed_at is None
+        assert p.edited_at == T0 + timedelta(hours=1)
+        assert [r.text for r in s.scalars(select(PostRevision))] == ["Нет отопления"]
+    # whitespace/case-only differences are not edits
+    with db.session() as s:
+        assert upsert_posts(s, [rec(1, "  нет отопления   уже 3 дня ")]).unchanged == 1
+
+
+def test_deletion_is_a_marker_not_a_removal(db):
+    with db.session() as s:
+        upsert_posts(s, [rec(1)])
+    with db.session() as s:
+        assert upsert_posts(s, [rec(1, deleted=True)]).deleted == 1
+    with db.session() as s:
+        p = s.scalar(select(Post))
+        assert p.is_deleted and p.deleted_at is not None and p.text == "нет отопления"
+
+
+def test_times_come_back_as_utc(db):
+    local = datetime(2026, 11, 16, 14, 0, tzinfo=timezone(timedelta(hours=7)))
+    with db.session() as s:
+        upsert_posts(s, [PostRecord("vk", "vk:-1", "9", local, "x")])
+    with db.session() as s:
+        p = s.scalar(select(Post))
+        assert p.published_at == local and p.published_at.utcoffset() == timedelta(0)
+
+
+def test_naive_datetime_is_refused(db):
+    with pytest.raises(Exception, match="naive datetime"):
+        with db.session() as s:
+            upsert_posts(s, [PostRecord("vk", "vk:-1", "9", datetime(2026, 1, 1), "x")])
+
+
+def test_cursor_is_saved_with_the_posts_or_not_at_all(db):
+    with db.session() as s:
+        src, created = get_or_create_source(s, "vk", "wall", "-1", url="https://vk.com/club1")
+        sid = src.id
+    assert created
+    with pytest.raises(RuntimeError):
+        with db.session() as s:
+            upsert_posts(s, [rec(1)], source_id=sid)
+            set_cursor(s, sid, {"high_water": 1})
+            raise RuntimeError("crash before commit")
+    with db.session() as s:
+        assert get_cursor(s, sid) is None
+        assert s.scalars(select(Post)).all() == []
+        src2, created2 = get_or_create_source(s, "vk", "wall", "-1")
+        assert not created2 and src2.id == sid
+
+
+def test_unique_post_key_is_enforced_by_the_database(db):
+    with pytest.raises(IntegrityError):
+        with db.session() as s:
+            for _ in range(2):
+                s.add(Post(platform="vk", source_key="k", external_id="1", published_at=T0, text="", content_hash="h"))
+                s.flush()
+
+
+def test_event_log_is_append_only(db):
+    with db.session() as s:
+        inc = Incident(region="kuzbass", title="t")
+        s.add(inc)
+        s.flush()
+        s.add(IncidentEvent(incident_id=inc.id, actor="system", kind="created", to_state="new"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.session() as s:
+            s.execute(text("UPDATE incident_events SET actor = 'someone else'"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.session() as s:
+            s.execute(text("DELETE FROM incident_events"))
+    with db.session() as s:
+        assert s.scalar(select(IncidentEvent.actor)) == "system"
