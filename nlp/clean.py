@@ -130,12 +130,12 @@ def _first_letter(match: re.Match[str]) -> str:
 
 
 def _mention(match: re.Match[str]) -> str:
-    return f" {match.group(1)} "
+    return match.group(1)
 
 
 def _hashtag(match: re.Match[str]) -> str:
     words = match.group(1).replace("_", " ")
-    return " " + _CAMEL.sub(" ", words) + " "
+    return _CAMEL.sub(" ", words)
 
 
 def clean_text(text: str | None) -> str:

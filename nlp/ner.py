@@ -80,7 +80,7 @@ def _rule_orgs(text: str) -> list[Entity]:
     found: list[Entity] = []
     for match in _ORG_RE.finditer(text):
         prefix = _SPACES.sub(" ", match.group("prefix"))
-        if prefix[0] in "Уу":
+        if prefix.lower().startswith("управля"):
             prefix = "Управляющая компания"
         name = match.group("qname") or match.group("name") or ""
         name = _SPACES.sub(" ", name).strip()

@@ -14,11 +14,18 @@ key word when
   lemma (``Новокузнецке`` -> ``новокузнецк``), or
 * it is the key word's stem plus a case ending (``Кемерово`` -> ``Кемерове``,
   ``Ленинске-Кузнецком``), stems of at least 4 letters only, or
-* (for one-word names) it is an adjective derived from the name
-  (``новокузнецкие дворы``, ``кемеровские дороги``): the match is *derived*
-  and scores lower. A derived adjective followed by ``район``/``округ``/
+* (for one-word names of municipalities given *without* variants) it is an
+  adjective derived from the name (``новокузнецкие дворы``, ``кемеровские
+  дороги``): the match is *derived* and scores lower. When a municipality
+  lists variants they are taken as its full set of adjectives and demonyms
+  (the Kuzbass profile leaves out ``мариинский`` on purpose: the theatre),
+  and only their inflections are added. A derived adjective followed by ``район``/``округ``/
   ``муниципальный``/``поселение`` is not the city but a district of the same
   name, and is left to a key that spells the district out.
+
+A name like ``Кемеровский городской округ (г. Кемерово)`` gives two keys,
+the part outside and the part inside the brackets (``г.`` dropped); a
+``X муниципальный округ/район`` also gives ``X район`` and ``X округ``.
 
 Keys are matched longest first, so ``Новокузнецкий район`` wins over
 ``Новокузнецк``. Matches right after a street word (``ул. Кемеровская``,
@@ -30,7 +37,8 @@ LOC span the match is ``how="ner"`` and keeps its score, elsewhere it is
 it is dropped (``Белов`` is a surname). A LOC entity whose normal form matches
 a key but whose text did not (odd inflection) is added as ``how="ner"``.
 Each municipality's best mention gets +0.05 for every further mention (up to
-+0.15). ``resolve`` returns the best municipality with all candidates.
++0.15, score capped at 1.0); ties go to more mentions, then to the earlier
+one. ``resolve`` returns the best municipality with all candidates.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nlp.clean import fold_yo
 from nlp.morph import lemma as _lemma
+from nlp.morph import parse as _parse
 
 __all__ = ["Gazetteer", "PlaceMatch", "GazetteerError"]
 
@@ -57,7 +67,9 @@ _STREET = frozenset(
     "ул улица пр пр-т проспект пер переулок ш шоссе б-р бульвар пл площадь проезд наб набережная "
     "тракт мкр микрорайон тупик аллея".split()
 )
-_DISTRICT = re.compile(r"(\w+(?:-\w+)?)\s+(?:(?:муниципальн|городск)\w*\s+)?(?:район|округ)", re.I)
+_DISTRICT = re.compile(r"(\w+(?:-\w+)?)\s+муниципальн\w*\s+(?:район|округ)", re.I)
+_PAREN = re.compile(r"\(([^()]*)\)")
+_CITY_PREFIX = re.compile(r"^\s*(?:г|гор|город|пгт|пос|п|с)\.?\s+", re.I)
 _VOWEL_TAIL = "аяоеёыиуюьй"
 _MIN_STEM = 4
 _WORD = re.compile(r"[^\W\d_]+|\d+")
@@ -79,6 +91,8 @@ class PlaceMatch:
     score: float
     start: int
     stop: int
+    #: How many times this municipality is mentioned in the text.
+    mentions: int = 1
     #: All municipalities found, best first (includes this one); empty on items of the list.
     candidates: tuple[PlaceMatch, ...] = field(default=(), repr=False)
 
@@ -111,13 +125,27 @@ def _fold(word: str) -> str:
     return word.lower().translate(_YO)
 
 
+def _key_lemma(word: str) -> str:
+    """Lemma of a gazetteer word, preferring a place-name (Geox) reading:
+    ``Белове`` -> ``белово`` (not the surname ``Белов``), ``Мариинском`` ->
+    ``мариинск`` (not the adjective ``мариинский``)."""
+    parses = _parse(word)
+    for p in parses:
+        if "Geox" in p.tag:
+            return fold_yo(p.normal_form)
+    return fold_yo(parses[0].normal_form) if parses else word
+
+
 def _key_word(word: str) -> _KeyWord:
-    lem = _lemma(word)
-    if lem == word and len(word) > 4 and word[-2:] in _ADJ_ENDINGS and word.endswith(("ий", "ый", "ой")):
-        stem, endings = word[:-2], _ADJ_ENDINGS
+    lem = _key_lemma(word)
+    if len(lem) > 4 and lem.endswith(("ий", "ый", "ой")) and word[-2:] in _ADJ_ENDINGS | {"ая", "ое"}:
+        # an adjective (Берёзовский, новокузнецких): any adjective ending
+        stem, endings = lem[:-2], _ADJ_ENDINGS
+    elif word[-1] in _VOWEL_TAIL:
+        # Кемерово -> кемеров + {е, а, ...}; never the bare stem (Белово vs Белов)
+        stem, endings = word.rstrip(_VOWEL_TAIL), _NOUN_ENDINGS - {""}
     else:
-        stem = word.rstrip(_VOWEL_TAIL) if word[-1] in _VOWEL_TAIL else word
-        endings = _NOUN_ENDINGS
+        stem, endings = word, _NOUN_ENDINGS
     if len(stem) < _MIN_STEM:
         stem = ""
     return _KeyWord(word, lem, stem, endings)
@@ -143,7 +171,8 @@ def _tokens(text: str) -> list[_Token]:
 class Gazetteer:
     """Municipalities of one region, searchable in Russian text."""
 
-    def __init__(self, municipalities: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, municipalities: Iterable[Mapping[str, Any]], *, derive_adjectives: bool = True) -> None:
+        self._derive = derive_adjectives
         self._keys: list[_Key] = []
         self._names: dict[str, str] = {}
         # first-word lookups -> keys
@@ -162,12 +191,15 @@ class Gazetteer:
             if not isinstance(variants, Sequence) or isinstance(variants, str):
                 raise GazetteerError(f"municipality {code!r}: field 'variants' must be a list of strings")
             self._names[code] = name
+            derive = self._derive and not variants
             for spelling in self._spellings(name, variants):
-                self._add_key(code, name, spelling)
+                self._add_key(code, name, spelling, derive)
 
     @staticmethod
     def _spellings(name: str, variants: Sequence[Any]) -> list[str]:
-        spellings = [name, *[str(v) for v in variants if v]]
+        # "Кемеровский городской округ (г. Кемерово)" -> both parts
+        inner = [_CITY_PREFIX.sub("", p) for p in _PAREN.findall(name)]
+        spellings = [_PAREN.sub(" ", name).strip(), *inner, *[str(v) for v in variants if v]]
         # "Новокузнецкий муниципальный район" is also written "Новокузнецкий район".
         # People still say "район" after districts became "муниципальный округ".
         for s in list(spellings):
@@ -176,12 +208,12 @@ class Gazetteer:
                 spellings.extend(f"{m.group(1)} {noun}" for noun in ("район", "округ"))
         return spellings
 
-    def _add_key(self, code: str, name: str, spelling: str) -> None:
+    def _add_key(self, code: str, name: str, spelling: str, derive: bool) -> None:
         words = [_fold(w) for w in _WORD.findall(spelling)]
         if not words:
             return
         kws = tuple(_key_word(w) for w in words)
-        adj = _adj_stems(kws[0]) if len(kws) == 1 else ()
+        adj = _adj_stems(kws[0]) if derive and len(kws) == 1 else ()
         key = _Key(code, name, kws, adj)
         self._keys.append(key)
         first = kws[0]
@@ -312,11 +344,11 @@ class Gazetteer:
         ranked = []
         for m, count in best_by_code.values():
             bonus = min(0.15, 0.05 * (count - 1))
-            ranked.append(
-                PlaceMatch(m.code, m.name, m.text, m.how, round(min(1.0, m.score + bonus), 3), m.start, m.stop)
-            )
-        ranked.sort(key=lambda m: (-m.score, m.start))
+            score = round(min(1.0, m.score + bonus), 3)
+            ranked.append(PlaceMatch(m.code, m.name, m.text, m.how, score, m.start, m.stop, count))
+        ranked.sort(key=lambda m: (-m.score, -m.mentions, m.start))
         top = ranked[0]
         return PlaceMatch(
-            top.code, top.name, top.text, top.how, top.score, top.start, top.stop, candidates=tuple(ranked)
+            top.code, top.name, top.text, top.how, top.score, top.start, top.stop, top.mentions,
+            candidates=tuple(ranked),
         )
