@@ -1,0 +1,222 @@
+"""Telegram over MTProto (telethon): public channels and the discussion groups linked to them.
+
+A thin adapter over a connected ``TelegramClient`` (or any object with the same methods:
+``get_entity``, ``get_messages(entity, ids=...)``, ``iter_messages(entity, min_id=, reverse=True)``
+and ``client(GetFullChannelRequest(...))``). Cursor::
+
+    {"peer": {"channel_id": 1, "access_hash": 2},       # resolved once; later runs skip get_entity
+     "channel": {"min_id": 950, "recent": [901, ...]},   # newest ids kept for the re-scan
+     "discussion": {"peer": {...}, "min_id": 77, "recent": [...], "threads": {"70": 950}} | None}
+
+``iter_messages(min_id=..., reverse=True)`` returns messages oldest first, so the cursor advances
+with every page and a killed crawl resumes after the last committed page. Each crawl first
+re-reads the ``recent`` ids with ``get_messages(ids=...)``: a ``None`` answer is a deleted post,
+``edit_date`` an edit. ``FloodWaitError`` becomes :class:`RetryLater` with the seconds Telegram asked.
+Posts are stored under platform "telegram" with the channel username as the source key, the same
+as the web preview collector, so one channel read both ways is stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from typing import Any, AsyncIterator
+
+from .base import CollectedPost, CollectorError, CrawlPage, RetryLater, SourceFailing, SourceSpec, to_utc
+
+PAGE = 100
+
+
+def jsonable(obj: Any) -> Any:
+    """telethon's ``to_dict()`` output made JSON-safe (datetimes → ISO, bytes → base64)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, (bytes, bytearray)):
+        return base64.b64encode(bytes(obj)).decode()
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def _peer_id(peer: Any) -> str | None:
+    if peer is None:
+        return None
+    for attr in ("user_id", "channel_id", "chat_id"):
+        if getattr(peer, attr, None) is not None:
+            return str(getattr(peer, attr))
+    return None
+
+
+class TelegramCollector:
+    def __init__(self, client: Any, rescan_count: int = 50, discussion: bool = True) -> None:
+        self.client = client
+        self.rescan_count = rescan_count
+        self.discussion = discussion
+        self._entities: dict[str, Any] = {}
+        self.entity_lookups = 0
+
+    @classmethod
+    async def connect(cls, api_id: int, api_hash: str, session: str, **kwargs: Any) -> "TelegramCollector":
+        """Build a connected collector from settings values (api id, api hash, StringSession string)."""
+        from telethon import TelegramClient
+        from telethon.sessions import StringSession
+
+        client = TelegramClient(StringSession(session), api_id, api_hash)
+        await client.connect()
+        if not await client.is_user_authorized():
+            await client.disconnect()
+            raise CollectorError("the Telegram session is not authorised: create a StringSession first", "auth")
+        return cls(client, **kwargs)
+
+    async def close(self) -> None:
+        disconnect = getattr(self.client, "disconnect", None)
+        if disconnect is not None:
+            result = disconnect()
+            if hasattr(result, "__await__"):
+                await result
+
+    async def crawl(self, source: SourceSpec, cursor: dict[str, Any] | None) -> AsyncIterator[CrawlPage]:
+        from telethon import errors
+
+        try:
+            async for page in self._crawl(source, dict(cursor or {})):
+                yield page
+        except errors.FloodWaitError as e:
+            raise RetryLater(e.seconds, f"Telegram FloodWait: {e.seconds} s") from e
+        except (errors.ChannelPrivateError, errors.ChannelInvalidError, errors.ChannelBannedError) as e:
+            raise SourceFailing("channel_private", f"@{source.key}: {e}") from e
+        except (errors.UsernameNotOccupiedError, errors.UsernameInvalidError) as e:
+            raise SourceFailing("not_found", f"@{source.key}: {e}") from e
+        except errors.RPCError as e:
+            raise CollectorError(f"@{source.key}: Telegram error {e}", "rpc") from e
+
+    async def _entity(self, name: str, cursor_peer: dict[str, Any] | None) -> Any:
+        if name in self._entities:
+            return self._entities[name]
+        if cursor_peer:
+            from telethon.tl.types import InputPeerChannel
+
+            ent: Any = InputPeerChannel(int(cursor_peer["channel_id"]), int(cursor_peer["access_hash"]))
+        else:
+            self.entity_lookups += 1
+            try:
+                ent = await self.client.get_entity(name)
+            except ValueError as e:  # telethon: 'No user has "x" as username'
+                raise SourceFailing("not_found", f"@{name}: {e}") from e
+        self._entities[name] = ent
+        return ent
+
+    async def _crawl(self, source: SourceSpec, cur: dict[str, Any]) -> AsyncIterator[CrawlPage]:
+        name = source.key
+        entity = await self._entity(name, cur.get("peer"))
+        if not cur.get("peer") and getattr(entity, "access_hash", None) is not None:
+            cur["peer"] = {"channel_id": int(entity.id if hasattr(entity, "id") else entity.channel_id),
+                           "access_hash": int(entity.access_hash)}
+        chan = dict(cur.get("channel") or {"min_id": 0, "recent": []})
+        cur["channel"] = chan
+        async for page in self._follow(name, entity, chan, cur, prefix=""):
+            yield page
+
+        want_discussion = bool((source.options or {}).get("discussion", self.discussion))
+        if not want_discussion:
+            return
+        disc = cur.get("discussion")
+        if disc is None:
+            group = await self._linked_group(entity)
+            if group is None:
+                cur["discussion"] = {"none": True}
+                yield CrawlPage([], _copy(cur))
+                return
+            disc = {"peer": {"channel_id": int(group.id), "access_hash": int(group.access_hash)},
+                    "min_id": 0, "recent": [], "threads": {}}
+            cur["discussion"] = disc
+            self._entities[f"{name}#discussion"] = group
+        if disc.get("none"):
+            return
+        group_ent = await self._entity(f"{name}#discussion", disc["peer"])
+        async for page in self._follow(name, group_ent, disc, cur, prefix="d"):
+            yield page
+
+    async def _linked_group(self, entity: Any) -> Any:
+        from telethon.tl.functions.channels import GetFullChannelRequest
+
+        full = await self.client(GetFullChannelRequest(channel=entity))
+        linked = getattr(full.full_chat, "linked_chat_id", None)
+        if not linked:
+            return None
+        for chat in full.chats:
+            if int(chat.id) == int(linked):
+                return chat
+        return None
+
+    async def _follow(
+        self, name: str, entity: Any, state: dict[str, Any], cur: dict[str, Any], prefix: str
+    ) -> AsyncIterator[CrawlPage]:
+        threads: dict[str, int] = state.setdefault("threads", {}) if prefix else {}
+        recent: list[int] = [int(x) for x in state.get("recent") or []]
+        if recent:
+            found = await self.client.get_messages(entity, ids=recent)
+            posts = []
+            for mid, msg in zip(recent, found):
+                if msg is None or getattr(msg, "_deleted", False):
+                    posts.append(CollectedPost("telegram", name, f"{prefix}{mid}", "", None, deleted=True,
+                                               url=f"https://t.me/{name}/{mid}" if not prefix else None))
+                else:
+                    posts.append(self._post(name, msg, prefix, threads))
+            state["recent"] = [m for m, msg in zip(recent, found) if msg is not None]
+            yield CrawlPage(posts, _copy(cur))
+        batch: list[Any] = []
+        async for msg in self.client.iter_messages(entity, min_id=int(state.get("min_id") or 0), reverse=True):
+            batch.append(msg)
+            if len(batch) >= PAGE:
+                yield self._page(name, batch, state, cur, prefix, threads)
+                batch = []
+        if batch:
+            yield self._page(name, batch, state, cur, prefix, threads)
+
+    def _page(self, name: str, batch: list[Any], state: dict[str, Any], cur: dict[str, Any], prefix: str,
+              threads: dict[str, int]) -> CrawlPage:
+        posts = [self._post(name, m, prefix, threads) for m in batch]
+        state["min_id"] = max(int(state.get("min_id") or 0), max(int(m.id) for m in batch))
+        ids = sorted(set(state.get("recent") or []) | {int(m.id) for m in batch})
+        state["recent"] = ids[-self.rescan_count:]
+        if prefix and len(threads) > 500:
+            for k in sorted(threads, key=int)[:-500]:
+                del threads[k]
+        return CrawlPage(posts, _copy(cur))
+
+    def _post(self, name: str, msg: Any, prefix: str, threads: dict[str, int]) -> CollectedPost:
+        mid = int(msg.id)
+        parent = None
+        fwd = getattr(msg, "fwd_from", None)
+        if prefix and fwd is not None and getattr(fwd, "channel_post", None):
+            threads[str(mid)] = int(fwd.channel_post)  # the group's copy of a channel post
+        reply = getattr(msg, "reply_to", None)
+        if prefix and reply is not None:
+            top = getattr(reply, "reply_to_top_id", None) or getattr(reply, "reply_to_msg_id", None)
+            if top is not None:
+                parent = str(threads[str(top)]) if str(top) in threads else f"{prefix}{top}"
+        raw = jsonable(msg.to_dict()) if hasattr(msg, "to_dict") else {"id": mid}
+        return CollectedPost(
+            platform="telegram",
+            source_key=name,
+            post_id=f"{prefix}{mid}",
+            parent_id=parent,
+            text=getattr(msg, "message", None) or "",
+            published_at=to_utc(getattr(msg, "date", None)),
+            edited_at=to_utc(getattr(msg, "edit_date", None)),
+            author=getattr(msg, "post_author", None),
+            author_id=_peer_id(getattr(msg, "from_id", None)),
+            url=f"https://t.me/{name}/{mid}" if not prefix else None,
+            raw=raw,
+        )
+
+
+def _copy(cur: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(cur)
