@@ -18,6 +18,8 @@ from typing import Iterator
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The installed console command, run as a user runs it.
+CUR = str(Path(sys.executable).parent / "cur")
 PG_ADMIN_URL = os.environ.get("CUR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -139,7 +141,7 @@ def cur_env(tmp_path: Path, db_url: str) -> dict[str, str]:
 def run_cur(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120, input: str | None = None):
     """Run the installed `cur` command as a user would; return the CompletedProcess."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [CUR, *args],
         env=env,
         cwd=cwd,
         capture_output=True,
