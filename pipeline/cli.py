@@ -113,6 +113,24 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     click.echo(f"Схема базы данных обновлена до версии {app.db.current_revision()} ({_safe_url(app.db.url)}).")
 
 
+@db_group.command("revision")
+@click.option("-m", "--message", required=True, help="Описание изменения схемы.")
+@click.pass_context
+@handle_errors
+def db_revision(ctx: click.Context, message: str) -> None:
+    """Для разработчиков: создать миграцию Alembic по изменениям моделей (autogenerate)."""
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    app = get_app(ctx)
+    app.ready_db()
+    cfg = alembic_config(app.db.url)
+    with app.db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=True)
+
+
 @db_group.command("current")
 @click.pass_context
 @handle_errors
