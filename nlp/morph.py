@@ -1,7 +1,7 @@
 """Cached pymorphy3 lemmatizer and the Russian stop-word list.
 
 One ``pymorphy3.MorphAnalyzer`` per process, created lazily under a lock on
-first use (loading the dictionaries takes ~0.3 s and ~15 MB). Lemmas are
+first use (timings in ``docs/nlp.md``). Lemmas are
 cached in a plain dict keyed by the lower-cased token, which is what makes the
 hot path fast: on the St Petersburg appeals more than 99 % of tokens hit the
 cache after the first few thousand posts. The cache is cleared when it grows

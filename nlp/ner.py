@@ -3,7 +3,7 @@
 natasha's ``NewsNERTagger`` (slovnet + navec embeddings, shipped inside the
 natasha wheel, nothing is downloaded) finds LOC, ORG and PER spans; natasha's
 ``MorphVocab`` normalises them (``в Новокузнецке`` -> ``Новокузнецк``). The
-models load once per process, lazily and under a lock (~1.3 s, ~60 MB), and
+models load once per process, lazily and under a lock (~0.8 s), and
 cost a few milliseconds a post, so the pipeline calls
 :func:`extract_entities` only for posts classified as relevant.
 

@@ -68,3 +68,12 @@ def test_garbage(junk: str) -> None:
     out = lemmas(junk)
     assert isinstance(out, list)
     assert all(isinstance(x, str) and x for x in out)
+
+
+def test_import_is_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, nlp; print(sorted(m for m in ('natasha', 'slovnet', 'pymorphy3') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
