@@ -130,12 +130,14 @@ def _first_letter(match: re.Match[str]) -> str:
 
 
 def _mention(match: re.Match[str]) -> str:
-    return match.group(1)
+    # leading space: "[id1|А][id2|Б]" must not glue into one word
+    return " " + match.group(1)
 
 
 def _hashtag(match: re.Match[str]) -> str:
     words = match.group(1).replace("_", " ")
-    return _CAMEL.sub(" ", words)
+    # leading space: "#пары#веселье" must not glue into one word
+    return " " + _CAMEL.sub(" ", words)
 
 
 def clean_text(text: str | None) -> str:
