@@ -1,0 +1,211 @@
+"""Labelled examples and the loaders of the training sources.
+
+Sources (plain data in, plain data out; nothing here touches the database):
+
+* the project corpus ``classifier_models/corpus/*.jsonl`` (``holdout_*`` files
+  are never trained on);
+* the St Petersburg appeals (``spb_appeals.csv.gz``) mapped onto the taxonomy
+  with ``classifier_models/spb_mapping.yaml``;
+* RuSentiment VK posts as non-problems with a tone label.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "classifier_models"
+CORPUS_DIR = REPO_MODELS_DIR / "corpus"
+SPB_MAPPING = REPO_MODELS_DIR / "spb_mapping.yaml"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+URGENCIES = ("high", "normal")
+TONES = ("negative", "neutral", "positive")
+RUSENTIMENT_TONE = {"negative": "negative", "neutral": "neutral", "positive": "positive", "speech": "positive"}
+
+
+class DataError(ValueError):
+    """A training file is malformed; the message names file, line and field."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    relevant: bool
+    sector: str | None = None
+    category: str | None = None
+    urgency: str | None = None
+    tone: str | None = None
+    group: str | None = None
+    source: str = "corpus"
+    #: Relative weight in training (the hand-written corpus is up-weighted).
+    weight: float = 1.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalise(text: str) -> str:
+    """Key that makes texts equal up to case and whitespace (for grouping/dedup)."""
+    return " ".join(text.lower().replace("ё", "е").split())
+
+
+def fingerprint(examples: Iterable[Example]) -> str:
+    """sha256 over the training examples (texts and labels, in a canonical order)."""
+    lines = sorted(
+        json.dumps([e.text, e.relevant, e.sector, e.category, e.urgency, e.tone], ensure_ascii=False)
+        for e in examples
+    )
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- corpus
+
+
+def load_jsonl(path: Path, *, source: str = "corpus", weight: float = 1.0) -> list[Example]:
+    out: list[Example] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+            out.append(_example(obj, f"{path}, line {n}", source, weight))
+    return out
+
+
+def _example(obj: dict, where: str, source: str, weight: float) -> Example:
+    if not isinstance(obj, dict):
+        raise DataError(f"{where}: expected a JSON object")
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DataError(f"{where}: field 'text' must be a non-empty string")
+    relevant = obj.get("relevant")
+    if not isinstance(relevant, bool):
+        raise DataError(f"{where}: field 'relevant' must be true or false")
+    sector, category = obj.get("sector"), obj.get("category")
+    if relevant and (not isinstance(sector, str) or not isinstance(category, str)):
+        raise DataError(f"{where}: a relevant example needs string fields 'sector' and 'category'")
+    if not relevant and (sector is not None or category is not None):
+        raise DataError(f"{where}: a non-relevant example must have 'sector' and 'category' null")
+    urgency = obj.get("urgency")
+    if urgency is not None and urgency not in URGENCIES:
+        raise DataError(f"{where}: field 'urgency' must be one of {URGENCIES} or null, got {urgency!r}")
+    tone = obj.get("tone")
+    if tone is not None and tone not in TONES:
+        raise DataError(f"{where}: field 'tone' must be one of {TONES} or null, got {tone!r}")
+    group = obj.get("group")
+    return Example(
+        text=text,
+        relevant=relevant,
+        sector=sector,
+        category=category,
+        urgency=(urgency or "normal") if relevant else None,
+        tone=tone,
+        group=str(group) if group is not None else None,
+        source=source,
+        weight=weight,
+    )
+
+
+def corpus_files(corpus_dir: Path = CORPUS_DIR, *, holdout: bool = False) -> list[Path]:
+    files = sorted(corpus_dir.glob("*.jsonl"))
+    return [p for p in files if p.name.startswith("holdout_") == holdout]
+
+
+def load_corpus(corpus_dir: Path = CORPUS_DIR, *, holdout: bool = False, weight: float = 1.0) -> list[Example]:
+    out: list[Example] = []
+    for p in corpus_files(corpus_dir, holdout=holdout):
+        out.extend(load_jsonl(p, source="holdout" if holdout else "corpus", weight=weight))
+    return out
+
+
+# --------------------------------------------------------------------------- shared data sets
+
+
+def load_spb_mapping(path: Path = SPB_MAPPING) -> dict[tuple[str, str], dict]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: dict[tuple[str, str], dict] = {}
+    for cat, reasons in data.items():
+        for reason, target in reasons.items():
+            out[(cat, reason)] = target
+    return out
+
+
+def read_spb_rows(data_dir: Path = DEFAULT_DATA_DIR) -> list[dict[str, str]]:
+    path = Path(data_dir) / "spb_appeals.csv.gz"
+    if not path.exists():
+        raise DataError(f"{path}: the St Petersburg appeals file is missing")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def load_spb(data_dir: Path = DEFAULT_DATA_DIR, mapping_path: Path = SPB_MAPPING, *, dedup: bool = True) -> list[Example]:
+    """SPb appeals as examples in the project taxonomy (one per distinct text when ``dedup``)."""
+    mapping = load_spb_mapping(mapping_path)
+    out: list[Example] = []
+    seen: set[str] = set()
+    for n, row in enumerate(read_spb_rows(data_dir), 2):
+        text = row["text"]
+        if not text.strip():
+            continue
+        key = normalise(text)
+        if dedup:
+            if key in seen:
+                continue
+            seen.add(key)
+        target = mapping.get((row["category"], row["reason"]))
+        if target is None:
+            raise DataError(f"{mapping_path}: no mapping for SPb category {row['category']!r} / reason {row['reason']!r} (csv line {n})")
+        out.append(
+            Example(
+                text=text,
+                relevant=True,
+                sector=target["sector"],
+                category=target["category"],
+                urgency=target.get("urgency", "normal"),
+                tone=None,
+                group="spb:" + key,
+                source="spb",
+            )
+        )
+    return out
+
+
+def load_rusentiment(data_dir: Path = DEFAULT_DATA_DIR) -> list[Example]:
+    out: list[Example] = []
+    seen: set[str] = set()
+    for name in ("rusentiment_random_posts.csv.gz", "rusentiment_preselected_posts.csv.gz"):
+        path = Path(data_dir) / name
+        if not path.exists():
+            raise DataError(f"{path}: the RuSentiment file is missing")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                text = row["text"] or ""
+                key = normalise(text)
+                if not key or key in seen:
+                    continue
+                seen.add(key)
+                out.append(
+                    Example(
+                        text=text,
+                        relevant=False,
+                        tone=RUSENTIMENT_TONE.get(row["label"]),
+                        group="rus:" + key,
+                        source="rusentiment",
+                    )
+                )
+    return out

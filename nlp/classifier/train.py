@@ -1,0 +1,133 @@
+"""Training: labelled examples in, a calibrated ``Classifier`` out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .augment import variants
+from .data import Example, fingerprint
+from .features import FeatureSpace
+from .heads import LinearHead
+from .model import Classifier, Thresholds
+from .split import grouped_split
+
+
+@dataclass
+class TrainOptions:
+    #: Weight of hand-written corpus and reviewed examples relative to a bulk example.
+    corpus_weight: float = 4.0
+    #: Typo/case variants added per corpus or reviewed example.
+    augment: int = 2
+    #: Share of groups held out to fit the probability temperatures.
+    calibration_size: float = 0.1
+    seed: int = 0
+    c: float = 0.5
+    min_df: int = 2
+    max_words: int = 60_000
+    max_chars: int = 40_000
+    char_weight: float = 0.6
+    #: Weights below this magnitude are zeroed to keep the artefact small.
+    prune: float = 0.02
+
+
+def _expand(examples: Sequence[Example], opts: TrainOptions) -> list[Example]:
+    out: list[Example] = []
+    for e in examples:
+        if e.source in ("corpus", "review"):
+            e = replace(e, weight=e.weight * opts.corpus_weight)
+            out.append(e)
+            for k, t in enumerate(variants(e.text, opts.augment, opts.seed)):
+                out.append(replace(e, text=t, group=e.group or f"aug:{e.text}"))
+        else:
+            out.append(e)
+    return out
+
+
+def _labels(examples: Sequence[Example]) -> dict[str, list[tuple[int, str]]]:
+    lab: dict[str, list[tuple[int, str]]] = {h: [] for h in ("relevance", "sector", "category", "urgency", "tone")}
+    for i, e in enumerate(examples):
+        lab["relevance"].append((i, "yes" if e.relevant else "no"))
+        if e.relevant:
+            lab["sector"].append((i, e.sector))
+            lab["category"].append((i, f"{e.sector}/{e.category}"))
+            lab["urgency"].append((i, e.urgency or "normal"))
+        if e.tone:
+            lab["tone"].append((i, e.tone))
+    return lab
+
+
+def train(
+    examples: Sequence[Example],
+    options: TrainOptions | None = None,
+    *,
+    lemmatize: Callable[[str], list[str]] | None = None,
+    thresholds: Thresholds | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> Classifier:
+    opts = options or TrainOptions()
+    if lemmatize is None:
+        from nlp.text import lemmas as lemmatize
+    t0 = time.perf_counter()
+    data_fp = fingerprint(examples)
+    expanded = _expand(examples, opts)
+    docs = [lemmatize(e.text) for e in expanded]
+    log(f"lemmatised {len(docs)} texts in {time.perf_counter() - t0:.1f}s")
+    fit_idx, cal_idx = grouped_split(expanded, opts.calibration_size, opts.seed)
+    if not fit_idx:
+        raise ValueError("no training examples")
+    features = FeatureSpace.fit(
+        [docs[i] for i in fit_idx],
+        min_df=opts.min_df,
+        max_words=opts.max_words,
+        max_chars=opts.max_chars,
+        char_weight=opts.char_weight,
+    )
+    x = features.transform(docs)
+    weights = np.array([e.weight for e in expanded], dtype=np.float64)
+    labels = _labels(expanded)
+    fit_set, cal_set = set(fit_idx), set(cal_idx)
+    heads: dict[str, LinearHead] = {}
+    counts: dict[str, dict[str, int]] = {}
+    for name, pairs in labels.items():
+        tr = [(i, y) for i, y in pairs if i in fit_set]
+        ca = [(i, y) for i, y in pairs if i in cal_set]
+        if len({y for _, y in tr}) < 2:
+            raise ValueError(f"head {name!r} needs examples of at least two classes")
+        t1 = time.perf_counter()
+        ti = [i for i, _ in tr]
+        head = LinearHead.fit(x[ti], [y for _, y in tr], weights[ti], c=opts.c)
+        if ca:
+            head.calibrate(x[[i for i, _ in ca]], [y for _, y in ca])
+        kept = head.prune(opts.prune)
+        heads[name] = head
+        counts[name] = {}
+        for _, y in pairs:
+            counts[name][y] = counts[name].get(y, 0) + 1
+        log(f"head {name}: {len(head.labels)} classes, {len(tr)} examples, T={head.temperature:.3f}, "
+            f"kept {kept:.0%} weights, {time.perf_counter() - t1:.1f}s")
+    created = datetime.now(timezone.utc)
+    meta = {
+        "version": f"{created:%Y%m%d-%H%M%S}-{data_fp[:8]}",
+        "created_at": created.isoformat(timespec="seconds"),
+        "data_fingerprint": data_fp,
+        "n_examples": len(examples),
+        "sources": _source_counts(examples),
+        "label_counts": counts,
+        "options": opts.__dict__.copy(),
+        "n_features": features.n_features,
+        "metrics": {},
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    return Classifier(features, heads, meta, thresholds or Thresholds(), lemmatize=lemmatize)
+
+
+def _source_counts(examples: Sequence[Example]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for e in examples:
+        out[e.source] = out.get(e.source, 0) + 1
+    return out
