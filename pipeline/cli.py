@@ -253,3 +253,5 @@ def demo(ctx: click.Context, database: str) -> None:
 
 
 # Subcommands of other stages register themselves below.
+from pipeline.cli_sources import register as _register_sources  # noqa: E402
+_register_sources(main)
