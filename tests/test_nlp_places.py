@@ -112,3 +112,13 @@ def test_bad_gazetteer_data_names_the_field() -> None:
         Gazetteer([{"code": "a", "name": "А"}, {"name": "Б"}])
     with pytest.raises(GazetteerError, match="'b': field 'variants'"):
         Gazetteer([{"code": "b", "name": "Б", "variants": "Бэ"}])
+
+
+def test_public_api_exports() -> None:
+    import nlp
+    from nlp import ner, places
+
+    assert nlp.Gazetteer is places.Gazetteer and nlp.PlaceMatch is places.PlaceMatch
+    assert nlp.extract_entities is ner.extract_entities and nlp.Entity is ner.Entity
+    with pytest.raises(AttributeError):
+        nlp.no_such_name  # noqa: B018
