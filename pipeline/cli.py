@@ -255,3 +255,5 @@ def demo(ctx: click.Context, database: str) -> None:
 # Subcommands of other stages register themselves below.
 from pipeline.cli_sources import register as _register_sources  # noqa: E402
 _register_sources(main)
+from pipeline.cli_ops import register as _register_ops  # noqa: E402
+_register_ops(main)

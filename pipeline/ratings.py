@@ -1,0 +1,273 @@
+"""Ratings of authorities, computed only from the incident event log.
+
+Everything here is derived from ``incident_events`` (kinds in
+``storage/events.py``) plus the due dates recorded in the data of each
+``routed`` / ``rerouted`` event, so anyone with the log can recompute it.
+The formula and the definition of each term are published in docs/ratings.md.
+
+The unit of account is an *assignment*: the span during which one authority
+held an incident, opened by a ``routed`` or ``rerouted`` event naming it and
+closed by the next ``rerouted`` event. Answers, resolutions, reopenings and
+grades count for the authority holding the incident when they happen.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import events as ev
+from storage.models import Authority, Incident, IncidentEvent
+
+STAGES = ("first_reply", "interim", "final")
+ANSWER_KINDS = (ev.ANSWER_FIRST, ev.ANSWER_INTERIM, ev.ANSWER_FINAL)
+
+#: Weights of the composite score (docs/ratings.md). Terms without data are
+#: left out and the remaining weights renormalised.
+WEIGHTS = {"on_time": 0.30, "answered": 0.20, "resolved": 0.20, "not_reopened": 0.15, "grade": 0.15}
+
+
+# --------------------------------------------------------------------------- periods
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end) of UTC instants, with a Russian label."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    @classmethod
+    def month(cls, month: str, tz: ZoneInfo) -> "Period":
+        """``YYYY-MM`` with the month's boundaries in the region's time zone."""
+        try:
+            y, m = (int(x) for x in month.split("-"))
+            start_local = datetime(y, m, 1, tzinfo=tz)
+        except ValueError:
+            raise ValueError(f"месяц {month!r} нужно указать в виде ГГГГ-ММ, например 2026-11") from None
+        end_local = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=tz)
+        return cls(start_local.astimezone(timezone.utc), end_local.astimezone(timezone.utc), f"{MONTHS[m - 1]} {y}")
+
+
+MONTHS = [
+    "январь", "февраль", "март", "апрель", "май", "июнь",
+    "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+]  # fmt: skip
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- assignments from the log
+
+
+@dataclass
+class Assignment:
+    incident_id: int
+    authority_id: int
+    start: datetime
+    due: dict[str, datetime | None]
+    end: datetime | None = None
+    #: earliest answer of any kind (the first reply); interim: interim or final; final: final
+    answered: dict[str, datetime | None] = field(default_factory=lambda: dict.fromkeys(STAGES))
+    resolved_at: datetime | None = None
+    reopened: bool = False
+    grades: list[float] = field(default_factory=list)
+
+    def reply_minutes(self) -> float | None:
+        t = self.answered["first_reply"]
+        return (t - self.start).total_seconds() / 60 if t else None
+
+    def stage_status(self, stage: str, as_of: datetime) -> str:
+        """``on_time`` | ``late`` | ``pending`` (deadline not yet passed, no answer) | ``no_deadline``."""
+        due, at = self.due.get(stage), self.answered[stage]
+        if due is None:
+            return "no_deadline" if at is None else "on_time"
+        if at is not None:
+            return "on_time" if at <= due else "late"
+        return "late" if due <= as_of else "pending"
+
+    def missed(self, as_of: datetime) -> list[str]:
+        return [s for s in STAGES if self.stage_status(s, as_of) == "late"]
+
+
+def _due(data: dict[str, Any], previous: dict[str, datetime | None] | None) -> dict[str, datetime | None]:
+    raw = (data or {}).get("due")
+    if not raw and previous is not None:
+        return dict(previous)  # a reroute without new due dates keeps the old ones
+    raw = raw or {}
+    return {s: parse_time(raw.get(s)) for s in STAGES}
+
+
+def assignments_from_events(events: Iterable[IncidentEvent], as_of: datetime) -> list[Assignment]:
+    """Replay the events (any order; sorted here by time, then id) up to ``as_of``."""
+    out: list[Assignment] = []
+    current: dict[int, Assignment] = {}
+    for e in sorted(events, key=lambda e: (e.at, e.id or 0)):
+        if e.at > as_of:
+            break
+        cur = current.get(e.incident_id)
+        if e.kind in (ev.ROUTED_EV, ev.REROUTED) and e.authority_id is not None:
+            if cur is not None:
+                cur.end = e.at
+            new = Assignment(e.incident_id, e.authority_id, e.at, _due(e.data, cur.due if cur else None))
+            out.append(new)
+            current[e.incident_id] = new
+            continue
+        if cur is None:
+            continue
+        if e.kind in ANSWER_KINDS:
+            stages = {ev.ANSWER_FIRST: ("first_reply",), ev.ANSWER_INTERIM: ("first_reply", "interim"),
+                      ev.ANSWER_FINAL: ("first_reply", "interim", "final")}[e.kind]  # fmt: skip
+            for s in stages:
+                if cur.answered[s] is None:
+                    cur.answered[s] = e.at
+        elif e.kind == ev.RESOLVED_EV and cur.resolved_at is None:
+            cur.resolved_at = e.at
+        elif e.kind == ev.REOPENED_EV and cur.resolved_at is not None:
+            cur.reopened = True
+        elif e.kind == ev.GRADED:
+            grade = (e.data or {}).get("grade")
+            if isinstance(grade, (int, float)) and 1 <= grade <= 5:
+                cur.grades.append(float(grade))
+    return out
+
+
+def load_assignments(session: Session, region: str, period: Period, as_of: datetime | None = None) -> list[Assignment]:
+    """Assignments opened within ``period``, replayed up to ``as_of`` (default: the period's end)."""
+    as_of = min(as_of or period.end, period.end)
+    opened = (
+        select(IncidentEvent.incident_id)
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(
+            Incident.region == region,
+            IncidentEvent.kind.in_((ev.ROUTED_EV, ev.REROUTED)),
+            IncidentEvent.at >= period.start,
+            IncidentEvent.at < period.end,
+        )
+    )
+    events = session.scalars(
+        select(IncidentEvent).where(IncidentEvent.incident_id.in_(opened), IncidentEvent.at <= as_of)
+    )
+    return [a for a in assignments_from_events(events, as_of) if period.start <= a.start < period.end]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _share(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+@dataclass
+class Figures:
+    """The rating terms of a group of assignments (docs/ratings.md)."""
+
+    routed: int = 0
+    replied: int = 0
+    first_reply_decided: int = 0
+    first_reply_on_time: int = 0
+    answered_final: int = 0
+    resolved: int = 0
+    reopened: int = 0
+    overdue: int = 0
+    median_reply_minutes: float | None = None
+    grades: list[float] = field(default_factory=list)
+
+    @property
+    def on_time_share(self) -> float | None:
+        return _share(self.first_reply_on_time, self.first_reply_decided)
+
+    @property
+    def answered_share(self) -> float | None:
+        return _share(self.answered_final, self.routed)
+
+    @property
+    def resolved_share(self) -> float | None:
+        return _share(self.resolved, self.routed)
+
+    @property
+    def reopened_share(self) -> float | None:
+        return _share(self.reopened, self.resolved)
+
+    @property
+    def mean_grade(self) -> float | None:
+        return sum(self.grades) / len(self.grades) if self.grades else None
+
+    @property
+    def score(self) -> float | None:
+        terms = {
+            "on_time": self.on_time_share,
+            "answered": self.answered_share,
+            "resolved": self.resolved_share,
+            "not_reopened": None if self.reopened_share is None else 1 - self.reopened_share,
+            "grade": None if self.mean_grade is None else (self.mean_grade - 1) / 4,
+        }
+        used = {k: v for k, v in terms.items() if v is not None}
+        if not used:
+            return None
+        return 100 * sum(WEIGHTS[k] * v for k, v in used.items()) / sum(WEIGHTS[k] for k in used)
+
+
+def figures(assignments: Iterable[Assignment], as_of: datetime) -> Figures:
+    f = Figures()
+    minutes = []
+    for a in assignments:
+        f.routed += 1
+        m = a.reply_minutes()
+        if m is not None:
+            f.replied += 1
+            minutes.append(m)
+        status = a.stage_status("first_reply", as_of)
+        if status in ("on_time", "late"):
+            f.first_reply_decided += 1
+            f.first_reply_on_time += status == "on_time"
+        f.answered_final += a.answered["final"] is not None
+        f.resolved += a.resolved_at is not None
+        f.reopened += a.reopened
+        f.overdue += bool(a.missed(as_of))
+        f.grades += a.grades
+    f.median_reply_minutes = statistics.median(minutes) if minutes else None
+    return f
+
+
+@dataclass
+class AuthorityRating:
+    rank: int
+    code: str
+    name: str
+    figures: Figures
+
+
+def rate(session: Session, region: str, period: Period, as_of: datetime | None = None) -> list[AuthorityRating]:
+    """Authorities that held incidents opened in the period, best score first."""
+    as_of = min(as_of or period.end, period.end)
+    groups: dict[int, list[Assignment]] = defaultdict(list)
+    for a in load_assignments(session, region, period, as_of):
+        groups[a.authority_id].append(a)
+    names = {a.id: a for a in session.scalars(select(Authority).where(Authority.id.in_(list(groups))))} if groups else {}
+    rows = [(names[k].code if k in names else str(k), names[k].name if k in names else "?", figures(v, as_of)) for k, v in groups.items()]
+    rows.sort(key=lambda r: (-(r[2].score if r[2].score is not None else -1), -r[2].routed, r[0]))
+    return [AuthorityRating(i + 1, code, name, f) for i, (code, name, f) in enumerate(rows)]
+
+
+def as_of_for(period: Period, now: datetime) -> datetime:
+    return min(period.end, now)
+
+
+def hours(td: timedelta) -> float:
+    return td.total_seconds() / 3600

@@ -1,0 +1,352 @@
+"""The monthly report for the governor: HTML (self-contained) and XLSX.
+
+Figures come from the event log through ``pipeline.ratings`` (assignments
+opened in the month, replayed up to the end of the month, month boundaries in
+the region's time zone); sector and municipality are the incident's current
+classification. ``cur report --month YYYY-MM`` writes both files.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config import RegionProfile
+from storage import events as ev
+from storage.models import Authority, Incident, IncidentEvent
+
+from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
+STAGE_NAMES = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
+
+
+@dataclass
+class Row:
+    name: str
+    figures: Figures
+
+
+@dataclass
+class OverdueRow:
+    incident_id: int
+    title: str
+    authority: str
+    sector: str
+    municipality: str
+    routed_at: datetime
+    missed: list[str]
+    first_reply_due: datetime | None
+    first_reply_at: datetime | None
+
+
+@dataclass
+class MonthlyReport:
+    region: str
+    period: Period
+    as_of: datetime
+    generated_at: datetime
+    tz: Any
+    created: int
+    escalations: int
+    reopened_events: int
+    total: Figures
+    by_sector: list[Row]
+    by_municipality: list[Row]
+    ratings: list[AuthorityRating]
+    overdue: list[OverdueRow] = field(default_factory=list)
+
+    def local(self, t: datetime | None) -> datetime | None:
+        return t.astimezone(self.tz) if t else None
+
+    def summary(self) -> list[tuple[str, Any, str]]:
+        """(label, value, number format) rows of the summary table."""
+        t = self.total
+        return [
+            ("Новых инцидентов", self.created, "0"),
+            ("Направлено исполнителям (назначений)", t.routed, "0"),
+            ("Дан первичный ответ", t.replied, "0"),
+            ("Первичных ответов в срок", t.on_time_share, "0.0%"),
+            ("Медиана времени до первичного ответа, ч", None if t.median_reply_minutes is None else round(t.median_reply_minutes / 60, 2), "0.00"),
+            ("Дан окончательный ответ", t.answered_final, "0"),
+            ("Решено", t.resolved, "0"),
+            ("Открыто повторно после решения", t.reopened, "0"),
+            ("Просрочено (нарушен хотя бы один срок)", t.overdue, "0"),
+            ("Эскалаций", self.escalations, "0"),
+        ]
+
+
+def _count_events(session: Session, region: str, kind: str, period: Period) -> int:
+    return session.scalar(
+        select(func.count(IncidentEvent.id))
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(Incident.region == region, IncidentEvent.kind == kind, IncidentEvent.at >= period.start, IncidentEvent.at < period.end)
+    ) or 0
+
+
+def build_report(session: Session, profile: RegionProfile, month: str, now: datetime) -> MonthlyReport:
+    tz = profile.region.tz
+    period = Period.month(month, tz)
+    as_of = min(period.end, now)
+    assignments = load_assignments(session, profile.code, period, as_of)
+    incidents = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_({a.incident_id for a in assignments})))} if assignments else {}
+    authorities = {a.id: a for a in session.scalars(select(Authority).where(Authority.region == profile.code))}
+
+    def sector_name(code: str | None) -> str:
+        s = profile.sector(code or "")
+        return s.name if s else (code or "не определено")
+
+    def muni_name(code: str | None) -> str:
+        m = profile.region.municipality(code or "")
+        return m.name if m else (code or "не определена")
+
+    def grouped(key) -> list[Row]:  # noqa: ANN001
+        groups: dict[str, list[Assignment]] = defaultdict(list)
+        for a in assignments:
+            groups[key(incidents[a.incident_id])].append(a)
+        rows = [Row(name, figures(v, as_of)) for name, v in groups.items()]
+        return sorted(rows, key=lambda r: (-r.figures.routed, r.name))
+
+    overdue = []
+    for a in assignments:
+        missed = a.missed(as_of)
+        if not missed:
+            continue
+        inc = incidents[a.incident_id]
+        auth = authorities.get(a.authority_id)
+        overdue.append(
+            OverdueRow(
+                inc.id, inc.title or "", auth.name if auth else str(a.authority_id), sector_name(inc.sector),
+                muni_name(inc.municipality), a.start, [STAGE_NAMES[s] for s in missed],
+                a.due.get("first_reply"), a.answered["first_reply"],
+            )  # fmt: skip
+        )
+    overdue.sort(key=lambda r: (r.routed_at, r.incident_id))
+    return MonthlyReport(
+        region=profile.region.name,
+        period=period,
+        as_of=as_of,
+        generated_at=now,
+        tz=tz,
+        created=_count_events(session, profile.code, ev.CREATED, period),
+        escalations=_count_events(session, profile.code, ev.ESCALATED, period),
+        reopened_events=_count_events(session, profile.code, ev.REOPENED_EV, period),
+        total=figures(assignments, as_of),
+        by_sector=grouped(lambda i: sector_name(i.sector)),
+        by_municipality=grouped(lambda i: muni_name(i.municipality)),
+        ratings=rate(session, profile.code, period, as_of),
+        overdue=overdue,
+    )
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, max(2.0, 0.4 * len(labels) + 1)), dpi=100)
+    try:
+        y = list(range(len(labels)))
+        ax.barh(y, values, color="#2b6cb0")
+        ax.set_yticks(y, [lbl[:45] for lbl in labels])
+        ax.invert_yaxis()
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+    finally:
+        plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%".replace(".", ",")
+
+
+def _num(v: Any, digits: int = 1) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}".replace(".", ",")
+    return str(v)
+
+
+def render_html(report: MonthlyReport) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(pct=_pct, num=_num, local=lambda t: (report.local(t).strftime("%d.%m.%Y %H:%M") if t else "—"))
+    charts = []
+    if report.by_sector:
+        charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
+    scored = [r for r in report.ratings if r.figures.score is not None]
+    if scored:
+        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)"))
+    off = report.period.start.astimezone(report.tz).strftime("%z")
+    return env.get_template("monthly.html").render(r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}")
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def write_xlsx(report: MonthlyReport, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    bold = Font(bold=True)
+
+    def local(t: datetime | None):  # noqa: ANN202 - Excel has no time zones: local wall time
+        return report.local(t).replace(tzinfo=None) if t else None
+
+    ws = wb.active
+    ws.title = "Сводка"
+    ws.append([f"Ежемесячный отчёт ЦУР: {report.region}, {report.period.label}"])
+    ws["A1"].font = Font(bold=True, size=13)
+    ws.append(["Показатель", "Значение"])
+    for c in ws[2]:
+        c.font = bold
+    for label, value, fmt in report.summary():
+        ws.append([label, value])
+        ws.cell(ws.max_row, 2).number_format = fmt
+    ws.column_dimensions["A"].width = 48
+    ws.column_dimensions["B"].width = 14
+
+    head = ["Название", "Направлено", "Дан первичный ответ", "Первичный ответ в срок", "Медиана до ответа, ч", "Окончательный ответ", "Решено", "Просрочено"]
+
+    def table(title: str, rows: list[Row]) -> None:
+        sh = wb.create_sheet(title)
+        sh.append(head)
+        for c in sh[1]:
+            c.font = bold
+        for r in rows:
+            f = r.figures
+            sh.append([r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
+            sh.cell(sh.max_row, 4).number_format = "0.0%"
+        sh.column_dimensions["A"].width = 45
+        if rows:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = f"Направлено исполнителям — {title.lower()}"
+            chart.add_data(Reference(sh, min_col=2, min_row=1, max_row=len(rows) + 1), titles_from_data=True)
+            chart.set_categories(Reference(sh, min_col=1, min_row=2, max_row=len(rows) + 1))
+            chart.height, chart.width = max(7, 0.6 * len(rows) + 3), 18
+            sh.add_chart(chart, "J2")
+
+    table("По направлениям", report.by_sector)
+    table("По муниципалитетам", report.by_municipality)
+
+    sh = wb.create_sheet("Рейтинг")
+    sh.append(["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
+    for c in sh[1]:
+        c.font = bold
+    for r in report.ratings:
+        f = r.figures
+        sh.append([r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
+        for col in (5, 7, 8, 9):
+            sh.cell(sh.max_row, col).number_format = "0.0%"
+    sh.column_dimensions["C"].width = 50
+    if report.ratings:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = "Рейтинг исполнителей (балл 0–100)"
+        chart.add_data(Reference(sh, min_col=11, min_row=1, max_row=len(report.ratings) + 1), titles_from_data=True)
+        chart.set_categories(Reference(sh, min_col=2, min_row=2, max_row=len(report.ratings) + 1))
+        chart.height, chart.width = max(7, 0.6 * len(report.ratings) + 3), 18
+        sh.add_chart(chart, "M2")
+
+    sh = wb.create_sheet("Просроченные")
+    sh.append(["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
+    for c in sh[1]:
+        c.font = bold
+    for o in report.overdue:
+        sh.append([o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
+        for col in (6, 8, 9):
+            sh.cell(sh.max_row, col).number_format = "DD.MM.YYYY HH:MM"
+    for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
+        sh.column_dimensions[col].width = width
+    wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
+    wb.save(path)
+
+
+def write_report(session: Session, profile: RegionProfile, month: str, output: Path, now: datetime | None = None) -> tuple[Path, Path]:
+    """Write ``report-YYYY-MM.html`` and ``report-YYYY-MM.xlsx`` into ``output``."""
+    now = now or datetime.now(timezone.utc)
+    report = build_report(session, profile, month, now)
+    output.mkdir(parents=True, exist_ok=True)
+    html_path, xlsx_path = output / f"report-{month}.html", output / f"report-{month}.xlsx"
+    html_path.write_text(render_html(report), encoding="utf-8")
+    write_xlsx(report, xlsx_path)
+    return html_path, xlsx_path
+
+
+# --------------------------------------------------------------------------- incident export
+
+EXPORT_FIELDS = [
+    "id", "title", "sector", "category", "municipality", "urgency", "authority_code", "authority_name", "state",
+    "posts", "created_at", "routed_at", "first_reply_at", "interim_at", "final_at", "resolved_at",
+    "first_reply_due", "interim_due", "final_due",
+]  # fmt: skip
+
+
+def iter_incident_rows(session: Session, profile: RegionProfile):
+    """One dict per incident of the region (``cur export incidents``); times ISO 8601 with the region's offset.
+
+    ``posts`` lists the incident's posts as they were imported or collected:
+    ``{"platform", "source", "external_id"}`` (the keys ``cur import`` reads back).
+    """
+    from storage.models import IncidentPost, Post
+
+    tz = profile.region.tz
+
+    def iso(t: datetime | None) -> str | None:
+        return t.astimezone(tz).isoformat() if t else None
+
+    authorities = {a.id: a for a in session.scalars(select(Authority).where(Authority.region == profile.code))}
+    q = select(Incident).where(Incident.region == profile.code).order_by(Incident.id)
+    for batch in session.scalars(q).partitions(500):
+        ids = [i.id for i in batch]
+        posts: dict[int, list[dict[str, str]]] = defaultdict(list)
+        for inc_id, platform, source, ext in session.execute(
+            select(IncidentPost.incident_id, Post.platform, Post.source_key, Post.external_id)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(IncidentPost.incident_id.in_(ids))
+            .order_by(Post.published_at, Post.id)
+        ):
+            posts[inc_id].append({"platform": platform, "source": source, "external_id": ext})
+        for i in batch:
+            a = authorities.get(i.authority_id) if i.authority_id else None
+            yield {
+                "id": i.id,
+                "title": i.title,
+                "sector": i.sector,
+                "category": i.category,
+                "municipality": i.municipality,
+                "urgency": i.urgency,
+                "authority_code": a.code if a else None,
+                "authority_name": a.name if a else None,
+                "state": i.state,
+                "posts": posts.get(i.id, []),
+                "created_at": iso(i.created_at),
+                "routed_at": iso(i.routed_at),
+                "first_reply_at": iso(i.first_reply_at),
+                "interim_at": iso(i.interim_at),
+                "final_at": iso(i.final_at),
+                "resolved_at": iso(i.resolved_at),
+                "first_reply_due": iso(i.first_reply_due),
+                "interim_due": iso(i.interim_due),
+                "final_due": iso(i.final_due),
+            }

@@ -1,0 +1,272 @@
+"""The scheduler behind ``cur run`` (APScheduler 3).
+
+Jobs live in an ``SQLAlchemyJobStore`` on the project database (table
+``apscheduler_jobs``), so their next run times survive a restart; every job
+has ``max_instances=1`` (a run still going when the next is due is skipped,
+never doubled) and ``coalesce=True`` (runs missed while the process was down
+collapse into one).
+
+Jobs (docs/scheduler.md):
+
+* ``crawl:<source id>`` — crawl one enabled source every ``interval_minutes``;
+* ``sources`` — every 5 minutes, add/remove/retime crawl jobs as sources change;
+* ``process`` — classify new posts, make and route incidents (``pipeline.process``);
+* ``deadlines`` — every minute: ``pipeline.incidents.check_deadlines`` then enqueue
+  the notifications of new events (``pipeline.notify.notify_recent``);
+* ``deliver`` — every minute: one pass over the outbox;
+* ``monthly_report`` — on the 1st at 06:00 region time: the report for the month before.
+
+Job functions take the time from an injectable :class:`Clock`; tests set a
+movable clock with :func:`set_runtime` and call the job functions directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from .context import App
+
+log = logging.getLogger(__name__)
+
+JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
+PROCESS_MINUTES = 2
+SOURCES_MINUTES = 5
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    """What the job functions work with (module-level, so persisted jobs stay plain references)."""
+
+    app: App
+    clock: Clock = field(default_factory=SystemClock)
+    senders: dict[str, Any] | None = None
+    report_dir: Path = Path("reports")
+    scheduler: BaseScheduler | None = None
+
+    def get_senders(self) -> dict[str, Any]:
+        if self.senders is None:
+            from .notify import senders_from_settings
+
+            self.senders = senders_from_settings(self.app.settings)
+        return self.senders
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(rt: Runtime) -> Runtime:
+    global _runtime
+    _runtime = rt
+    return rt
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("scheduler runtime is not set: call build_scheduler() or set_runtime() first")
+    return _runtime
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function of another stage, or None while that stage is not installed."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        log.warning("%s.%s is not available; job skipped", module, name)
+        return None
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def job_crawl(source_id: int) -> Any:
+    rt = runtime()
+    crawl = _optional("pipeline.crawl", "run_crawl")
+    collectors_cls = _optional("pipeline.crawl", "Collectors")
+    if crawl is None or collectors_cls is None:
+        return None
+    from storage.models import Source
+
+    db = rt.app.ready_db()
+    with db.session() as s:
+        src = s.get(Source, source_id)
+        if src is None or not src.enabled:
+            return None
+        if src.retry_after is not None and src.retry_after > rt.clock.now():
+            log.info("source %s waits until %s", source_id, src.retry_after)
+            return None
+    reports = crawl(db, [source_id], collectors_cls(rt.app.settings, default_tz=rt.app.region.region.tz))
+    for r in reports:
+        log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
+    return reports
+
+
+def job_process() -> Any:
+    rt = runtime()
+    process = _optional("pipeline.process", "process_pending")
+    if process is None:
+        return None
+    result = process(rt.app, rt.clock.now())
+    job_notify()
+    return result
+
+
+def job_notify() -> int:
+    """Enqueue the notifications of recent incident events (idempotent)."""
+    from .notify import notify_recent
+
+    rt = runtime()
+    with rt.app.ready_db().session() as s:
+        return notify_recent(s, rt.app.region, rt.clock.now())
+
+
+def job_deadlines() -> Any:
+    rt = runtime()
+    check = _optional("pipeline.incidents", "check_deadlines")
+    actions = None
+    if check is not None:
+        with rt.app.ready_db().session() as s:
+            actions = check(s, rt.app.region, rt.clock.now())
+    job_notify()
+    return actions
+
+
+def job_deliver() -> Any:
+    from .notify import deliver_due
+
+    rt = runtime()
+    stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
+    if stats.sent or stats.retried or stats.dead:
+        log.info("outbox: %s", stats)
+    return stats
+
+
+def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
+    local = now.astimezone(tz)
+    first = local.replace(day=1)
+    prev = first - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def job_monthly_report() -> tuple[Path, Path]:
+    from .reports import write_report
+
+    rt = runtime()
+    now = rt.clock.now()
+    month = previous_month(now, rt.app.region.region.tz)
+    with rt.app.ready_db().session() as s:
+        paths = write_report(s, rt.app.region, month, rt.report_dir, now)
+    log.info("monthly report for %s: %s, %s", month, *paths)
+    return paths
+
+
+def job_sync_sources() -> dict[str, int]:
+    """Make the crawl jobs match the enabled sources and their intervals."""
+    rt = runtime()
+    sched = rt.scheduler
+    if sched is None:
+        return {}
+    from storage.sources import list_sources
+
+    with rt.app.ready_db().session() as s:
+        wanted = {f"crawl:{src.id}": (src.id, max(1, src.interval_minutes)) for src in list_sources(s, enabled_only=True)}
+    added = removed = changed = 0
+    for job in sched.get_jobs():
+        if job.id.startswith("crawl:") and job.id not in wanted:
+            job.remove()
+            removed += 1
+    for job_id, (sid, minutes) in wanted.items():
+        job = sched.get_job(job_id)
+        if job is None:
+            sched.add_job(job_crawl, "interval", minutes=minutes, args=[sid], id=job_id, name=f"обход источника {sid}", replace_existing=True)
+            added += 1
+        elif getattr(job.trigger, "interval", None) != timedelta(minutes=minutes):
+            job.reschedule("interval", minutes=minutes)
+            changed += 1
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+# --------------------------------------------------------------------------- building and running
+
+
+def _jobstore_url(url: str) -> str:
+    return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
+
+
+def build_scheduler(
+    app: App,
+    clock: Clock | None = None,
+    *,
+    scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
+    senders: dict[str, Any] | None = None,
+    report_dir: Path | None = None,
+    workers: int = 4,
+) -> BaseScheduler:
+    """A configured, not yet started scheduler with every job of ``cur run``.
+
+    The web app can call this and ``start()`` the result next to its server.
+    """
+    db = app.ready_db()
+    rt = set_runtime(Runtime(app, clock or SystemClock(), senders, report_dir or Path("reports")))
+    sched = scheduler_cls(
+        jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=app.region.region.tz,
+    )
+    rt.scheduler = sched
+    sched.add_job(job_process, "interval", minutes=PROCESS_MINUTES, id="process", name="обработка новых постов", replace_existing=True)
+    sched.add_job(job_deadlines, "interval", minutes=1, id="deadlines", name="проверка сроков", replace_existing=True)
+    sched.add_job(job_deliver, "interval", minutes=1, id="deliver", name="отправка уведомлений", replace_existing=True)
+    sched.add_job(job_sync_sources, "interval", minutes=SOURCES_MINUTES, id="sources", name="список источников", replace_existing=True)
+    sched.add_job(
+        job_monthly_report, "cron", day=1, hour=6, minute=0, id="monthly_report", name="ежемесячный отчёт",
+        replace_existing=True, misfire_grace_time=24 * 3600,
+    )  # fmt: skip
+    # crawl jobs are added once the scheduler runs (job_sync_sources needs the job store open)
+    return sched
+
+
+def run_forever(app: App, clock: Clock | None = None, on_started: Callable[[BaseScheduler], None] | None = None, report_dir: Path | None = None) -> None:
+    """Start the scheduler and block until SIGINT or SIGTERM, then shut down cleanly."""
+    stop = threading.Event()
+
+    def _stop(signum, _frame):  # noqa: ANN001
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sched = build_scheduler(app, clock, report_dir=report_dir)
+    try:
+        sched.start()
+        job_sync_sources()
+        if on_started:
+            on_started(sched)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        if sched.running:
+            sched.shutdown(wait=True)  # running jobs finish; nothing new starts
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
