@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from alembic.script import ScriptDirectory
-
 from config import Configuration, ConfigError, RegionProfile, Settings, load_configuration, load_settings
 from storage import Database
 from storage.db import alembic_config
@@ -34,6 +32,8 @@ class App:
 
     def ready_db(self) -> Database:
         """The database, created on first use; refuses to run on an outdated schema."""
+        from alembic.script import ScriptDirectory
+
         db = self.db
         head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
         current = db.current_revision()
