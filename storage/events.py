@@ -36,3 +36,6 @@ SPLIT = "split"  # posts moved to a new incident; data: {post_ids, new_incident_
 MARKED_FAKE = "marked_fake"
 RECLASSIFIED = "reclassified"  # an operator changed sector/category/urgency; data: {from, to}
 GRADED = "graded"  # a reviewer graded the quality of the answer; data: {grade 1..5}
+
+# added by the incident service (issue 5A)
+POST_REMOVED = "post_removed"  # a post left the incident (review: not a problem / moved); data: {post_id, reason}

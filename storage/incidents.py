@@ -1,0 +1,330 @@
+"""Incidents, their posts, events, assignments, responses, reviews, authorities: SQL only.
+
+No business rules live here (see ``pipeline/incidents.py``); every function is
+a query or an insert on the session it is given, inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from .models import (
+    Assignment,
+    Authority,
+    Incident,
+    IncidentEvent,
+    IncidentPost,
+    Post,
+    PostAnalysis,
+    Response,
+    ReviewDecision,
+)
+
+__all__ = [
+    "add_assignment",
+    "add_event",
+    "add_response",
+    "add_review_decision",
+    "analysis_for",
+    "attach_post",
+    "authorities_by_code",
+    "authority_by_code",
+    "candidate_incidents",
+    "close_assignment",
+    "count_incidents",
+    "current_assignment",
+    "detach_post",
+    "events_of",
+    "get_incident",
+    "incident_of_post",
+    "incidents_to_check",
+    "list_incidents",
+    "pending_posts",
+    "pending_reviews",
+    "post_ids_of",
+    "posts_of",
+    "responses_of",
+    "assignments_of",
+    "unanswered_comments",
+    "upsert_authority",
+]
+
+
+# --------------------------------------------------------------------------- authorities
+
+
+def upsert_authority(session: Session, region: str, code: str, fields: dict[str, Any]) -> Authority:
+    row = session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+    if row is None:
+        row = Authority(region=region, code=code, **fields)
+        session.add(row)
+    else:
+        for k, v in fields.items():
+            if getattr(row, k) != v:
+                setattr(row, k, v)
+    return row
+
+
+def authorities_by_code(session: Session, region: str) -> dict[str, Authority]:
+    return {a.code: a for a in session.scalars(select(Authority).where(Authority.region == region))}
+
+
+def authority_by_code(session: Session, region: str, code: str) -> Authority | None:
+    return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def get_incident(session: Session, incident_id: int, lock: bool = False) -> Incident | None:
+    if not lock:
+        return session.get(Incident, incident_id)
+    return session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+
+
+OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")
+
+
+def candidate_incidents(
+    session: Session, region: str, sector: str | None, municipality: str | None, since: datetime
+) -> list[Incident]:
+    """Open, unmerged incidents of the sector and municipality with a post since ``since``."""
+    q = select(Incident).where(
+        Incident.region == region,
+        Incident.state.in_(OPEN_STATES),
+        Incident.merged_into_id.is_(None),
+        Incident.last_post_at >= since,
+        Incident.sector == sector if sector is not None else Incident.sector.is_(None),
+        Incident.municipality == municipality if municipality is not None else Incident.municipality.is_(None),
+    )
+    return list(session.scalars(q.order_by(Incident.last_post_at.desc(), Incident.id.desc())))
+
+
+def incident_of_post(session: Session, post_id: int) -> Incident | None:
+    return session.scalar(select(Incident).join(IncidentPost).where(IncidentPost.post_id == post_id))
+
+
+def attach_post(session: Session, incident: Incident, post_id: int, now: datetime) -> IncidentPost:
+    link = session.get(IncidentPost, post_id)
+    if link is None:
+        link = IncidentPost(post_id=post_id, incident_id=incident.id, added_at=now)
+        session.add(link)
+    else:
+        link.incident_id, link.added_at = incident.id, now
+    session.flush()
+    return link
+
+
+def detach_post(session: Session, post_id: int) -> None:
+    link = session.get(IncidentPost, post_id)
+    if link is not None:
+        session.delete(link)
+        session.flush()
+
+
+def posts_of(session: Session, incident_id: int) -> list[Post]:
+    return list(
+        session.scalars(
+            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id)
+            .where(IncidentPost.incident_id == incident_id)
+            .order_by(Post.published_at, Post.id)
+        )
+    )
+
+
+def post_ids_of(session: Session, incident_id: int) -> list[int]:
+    return list(session.scalars(select(IncidentPost.post_id).where(IncidentPost.incident_id == incident_id).order_by(IncidentPost.post_id)))
+
+
+def list_incidents(
+    session: Session,
+    region: str | None = None,
+    states: Sequence[str] | None = None,
+    include_merged: bool = False,
+    limit: int | None = 100,
+    offset: int = 0,
+) -> list[Incident]:
+    q = select(Incident)
+    if region is not None:
+        q = q.where(Incident.region == region)
+    if states:
+        q = q.where(Incident.state.in_(list(states)))
+    if not include_merged:
+        q = q.where(Incident.merged_into_id.is_(None))
+    q = q.order_by(Incident.id.desc()).offset(offset)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def count_incidents(session: Session, region: str | None = None, include_merged: bool = False) -> int:
+    q = select(func.count(Incident.id))
+    if region is not None:
+        q = q.where(Incident.region == region)
+    if not include_merged:
+        q = q.where(Incident.merged_into_id.is_(None))
+    return session.scalar(q) or 0
+
+
+def incidents_to_check(session: Session, region: str) -> list[Incident]:
+    """Open, unmerged, routed incidents: the ones whose deadlines run."""
+    q = select(Incident).where(
+        Incident.region == region,
+        Incident.state.in_(("routed", "acknowledged", "answered", "reopened")),
+        Incident.merged_into_id.is_(None),
+    )
+    return list(session.scalars(q.order_by(Incident.id)))
+
+
+# --------------------------------------------------------------------------- events, assignments, responses
+
+
+def add_event(
+    session: Session,
+    incident: Incident,
+    kind: str,
+    actor: str,
+    at: datetime,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    authority_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> IncidentEvent:
+    ev = IncidentEvent(
+        incident_id=incident.id,
+        at=at,
+        actor=actor,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        authority_id=authority_id,
+        data=data or {},
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def events_of(session: Session, incident_id: int, kinds: Iterable[str] | None = None) -> list[IncidentEvent]:
+    q = select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+    if kinds is not None:
+        q = q.where(IncidentEvent.kind.in_(list(kinds)))
+    return list(session.scalars(q.order_by(IncidentEvent.at, IncidentEvent.id)))
+
+
+def current_assignment(session: Session, incident_id: int) -> Assignment | None:
+    return session.scalar(
+        select(Assignment).where(Assignment.incident_id == incident_id, Assignment.ended_at.is_(None))
+        .order_by(Assignment.id.desc())
+    )
+
+
+def assignments_of(session: Session, incident_id: int) -> list[Assignment]:
+    return list(session.scalars(select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.id)))
+
+
+def add_assignment(session: Session, incident: Incident, authority_id: int, actor: str, at: datetime, reason: str | None) -> Assignment:
+    a = Assignment(incident_id=incident.id, authority_id=authority_id, assigned_at=at, actor=actor, reason=reason)
+    session.add(a)
+    session.flush()
+    return a
+
+
+def close_assignment(session: Session, incident_id: int, at: datetime) -> Assignment | None:
+    a = current_assignment(session, incident_id)
+    if a is not None:
+        a.ended_at = at
+        session.flush()
+    return a
+
+
+def add_response(session: Session, **fields: Any) -> Response:
+    r = Response(**fields)
+    session.add(r)
+    session.flush()
+    return r
+
+
+def responses_of(session: Session, incident_id: int) -> list[Response]:
+    return list(session.scalars(select(Response).where(Response.incident_id == incident_id).order_by(Response.at, Response.id)))
+
+
+def add_review_decision(session: Session, **fields: Any) -> ReviewDecision:
+    r = ReviewDecision(**fields)
+    session.add(r)
+    session.flush()
+    return r
+
+
+# --------------------------------------------------------------------------- posts and analyses
+
+
+def pending_posts(session: Session, limit: int | None = None, after_id: int = 0) -> list[Post]:
+    """Posts not yet analysed (or edited since), not deleted, in id order."""
+    q = select(Post).where(Post.processed_at.is_(None), Post.is_deleted.is_(False), Post.id > after_id).order_by(Post.id)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def analysis_for(session: Session, post_id: int, model_version: str | None = None) -> PostAnalysis | None:
+    """The analysis of a post by ``model_version``, or its latest one."""
+    q = select(PostAnalysis).where(PostAnalysis.post_id == post_id)
+    if model_version is not None:
+        q = q.where(PostAnalysis.model_version == model_version)
+    return session.scalar(q.order_by(PostAnalysis.created_at.desc(), PostAnalysis.id.desc()).limit(1))
+
+
+def pending_reviews(session: Session, limit: int | None = 100) -> list[tuple[Post, PostAnalysis]]:
+    """Unsure analyses with no review decision yet and no incident: the operators' queue."""
+    q = (
+        select(Post, PostAnalysis)
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .outerjoin(ReviewDecision, ReviewDecision.post_id == Post.id)
+        .outerjoin(IncidentPost, IncidentPost.post_id == Post.id)
+        .where(PostAnalysis.unsure.is_(True), ReviewDecision.id.is_(None), IncidentPost.post_id.is_(None), Post.is_deleted.is_(False))
+        .order_by(Post.published_at.desc(), Post.id.desc())
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return [(p, a) for p, a in session.execute(q)]
+
+
+def unanswered_comments(
+    session: Session, region: str, account_ids: Sequence[str]
+) -> list[tuple[Incident, Post, Post]]:
+    """(incident, incident post, comment) for VK comments by ``account_ids`` under an incident's post
+    that are not yet recorded as a response."""
+    if not account_ids:
+        return []
+    parent = aliased(Post)
+    comment = aliased(Post)
+    q = (
+        select(Incident, parent, comment)
+        .join(IncidentPost, IncidentPost.incident_id == Incident.id)
+        .join(parent, parent.id == IncidentPost.post_id)
+        .join(
+            comment,
+            and_(
+                comment.platform == parent.platform,
+                comment.source_key == parent.source_key,
+                comment.parent_external_id == parent.external_id,
+            ),
+        )
+        .outerjoin(Response, Response.post_id == comment.id)
+        .where(
+            Incident.region == region,
+            Incident.first_reply_at.is_(None),
+            parent.platform == "vk",
+            comment.author_id.in_(list(account_ids)),
+            comment.is_deleted.is_(False),
+            Response.id.is_(None),
+        )
+        .order_by(comment.published_at, comment.id)
+    )
+    return [(i, p, c) for i, p, c in session.execute(q)]
