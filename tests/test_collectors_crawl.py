@@ -1,0 +1,170 @@
+"""`cur sources` and `cur crawl` end to end: real `cur` processes, fake VK and t.me servers, real databases.
+
+The crash test kills `cur crawl` with SIGKILL in the middle of a crawl (the fake VK server holds
+the N-th request and tells the test), reruns it, and compares the database with an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.conftest import run_cur
+from tests.fakes.fake_tgweb import FakeTgWeb
+from tests.fakes.fake_vk import FakeVk
+from tests.fakes.server import serve
+
+
+def populate(vk: FakeVk, site: FakeTgWeb) -> None:
+    now = time.time()
+    vk.add_posts(-1, 640, newest=now - 1800, step=900, text="Пост {id}: нет света на улице Ленина")
+    for pid in range(600, 641, 10):
+        vk.add_comment(-1, pid, f"Комментарий к {pid}", date=int(now - 1000))
+    vk.pin(-1, 3)
+    vk.add_posts(-2, 150, newest=now - 3600, step=1200)
+    vk.owner_errors[-3] = 15
+    for i in range(1300):
+        vk.search_posts.append({"id": 5000 + i, "owner_id": -(10 + i % 5), "from_id": 7, "date": int(now - 100 - i * 120),
+                                "text": f"Новокузнецк, двор {i}: яма на дороге"})
+    site.add_posts("nk_news", 20, newest=now - 600, step=1800)
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeVk, FakeTgWeb, dict[str, str]]]:
+    vk, site = FakeVk(), FakeTgWeb()
+    populate(vk, site)
+    with serve(vk.app()) as vsrv, serve(site.app()) as tsrv:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+        env.update({"CUR_VK_API_URL": vsrv.url + "/method/", "CUR_VK_TOKENS": "user:test-token@100",
+                    "CUR_TELEGRAM_WEB_URL": tsrv.url, "PYTHONIOENCODING": "utf-8"})
+        yield vk, site, env
+
+
+SOURCES = ["https://vk.com/club1", "https://vk.com/club2", "vk-search:Новокузнецк", "https://t.me/nk_news"]
+
+
+def add_sources(env: dict[str, str], cwd: Path, extra: list[str] = ()) -> None:
+    for url in [*SOURCES, *extra]:
+        r = run_cur(["sources", "add", url], env=env, cwd=cwd)
+        assert r.returncode == 0, r.stderr
+
+
+def snapshot(db_url: str) -> dict[str, Any]:
+    from storage import Database, iter_posts
+    from storage.sources import get_cursor, list_sources
+
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            posts = sorted((p.platform, p.source_key, p.external_id, p.parent_external_id, p.text, p.is_deleted,
+                            p.edit_count) for p in iter_posts(s))
+        with db.session() as s:
+            sources = {src.url: (src.posts_collected, src.failing_reason,
+                                 {k: v for k, v in (get_cursor(s, src.id) or {}).items()
+                                  if k not in ("pass", "high_water_time")})  # the search pass ends "now"
+                       for src in list_sources(s)}
+    finally:
+        db.dispose()
+    return {"posts": posts, "sources": sources}
+
+
+def cursors(db_url: str) -> dict[str, dict[str, Any]]:
+    from storage import Database
+    from storage.sources import get_cursor, list_sources
+
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            return {src.url: get_cursor(s, src.id) or {} for src in list_sources(s)}
+    finally:
+        db.dispose()
+
+
+def test_sources_commands_and_crawl(fakes, cur_env, db_url, tmp_path: Path):
+    vk, site, env = fakes
+    env = {**env, "CUR_DATABASE_URL": db_url}
+    add_sources(env, tmp_path, extra=["https://vk.com/club3"])
+    r = run_cur(["sources", "add", "https://example.org/x"], env=env, cwd=tmp_path)
+    assert r.returncode == 1 and "не удалось распознать источник" in r.stderr
+
+    r = run_cur(["crawl"], env=env, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr  # one source is failing
+    out = r.stdout
+    assert "✓ https://vk.com/club1: новых 645" in out  # 640 posts + 5 comments
+    assert "✓ https://t.me/s/nk_news: новых 20" in out
+    assert "✗ https://vk.com/club3: источник недоступен: access_denied" in out
+    assert "Итого: источников 5" in out and "с ошибками 1" in out
+
+    listing = run_cur(["sources", "list"], env=env, cwd=tmp_path).stdout
+    block = listing.split("№1 ")[1].split("№2 ")[0]
+    assert "состояние: работает; постов собрано: 645" in block and "последний успех: 20" in block
+    block3 = listing.split("https://vk.com/club3")[1]
+    assert "недоступен: доступ запрещён" in block3 and "VK error 15" in block3
+
+    # A second crawl of one source stores nothing twice and fetches only the new post.
+    vk.add_posts(-1, 1)
+    r = run_cur(["crawl", "--source", "https://vk.com/club1", "-q"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "✓ https://vk.com/club1: новых 1," in r.stdout
+    snap = snapshot(db_url)
+    keys = [p[:3] for p in snap["posts"]]
+    assert len(keys) == len(set(keys)) == 645 + 1 + 150 + 1300 + 20
+
+    r = run_cur(["sources", "remove", "https://vk.com/club3"], env=env, cwd=tmp_path)
+    assert r.returncode == 0 and "удалён" in r.stdout
+    assert "club3" not in run_cur(["sources", "list"], env=env, cwd=tmp_path).stdout
+
+
+def crawl_killed_at(env: dict[str, str], cwd: Path, vk: FakeVk, request_no: int) -> None:
+    """Start `cur crawl`, SIGKILL it while the fake VK server holds request number ``request_no``."""
+    vk.hung.clear()
+    vk.release.clear()
+    vk.hang_at = len(vk.calls) + request_no
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "crawl", "-q"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert vk.hung.wait(60), "the crawl never reached the hanging request"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        vk.hang_at = None
+        vk.release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_killed_crawl_rerun_equals_uninterrupted_run(fakes, backend, tmp_path: Path, request):
+    vk, site, env = fakes
+    if backend == "sqlite":
+        ref_url, crash_url = f"sqlite:///{tmp_path / 'ref.db'}", f"sqlite:///{tmp_path / 'crash.db'}"
+    else:
+        ref_url = request.getfixturevalue("pg_url")
+        crash_url = request.getfixturevalue("fresh_pg_url")
+
+    ref_env = {**env, "CUR_DATABASE_URL": ref_url}
+    add_sources(ref_env, tmp_path)
+    r = run_cur(["crawl", "-q"], env=ref_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    reference = snapshot(ref_url)
+
+    crash_env = {**env, "CUR_DATABASE_URL": crash_url}
+    add_sources(crash_env, tmp_path)
+    crawl_killed_at(crash_env, tmp_path, vk, 9)    # inside the first wall (after 3 pages of 100 posts)
+    partial = snapshot(crash_url)
+    assert 0 < len(partial["posts"]) < len(reference["posts"])
+    crawl_killed_at(crash_env, tmp_path, vk, 14)   # inside the newsfeed.search windows
+    assert cursors(crash_url)["vk-search:Новокузнецк"]["pass"]["windows"], "killed outside the search pass"
+    r = run_cur(["crawl", "-q"], env=crash_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rerun = snapshot(crash_url)
+    assert rerun["posts"] == reference["posts"]
+    assert rerun["sources"] == reference["sources"]
