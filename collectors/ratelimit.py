@@ -1,6 +1,6 @@
 """Per-token rate limiting: each token gets its own evenly spaced request slots.
 
-A limiter with rate ``r`` grants one slot every ``1/r`` seconds (no bursts: VK counts requests per
+A limiter with rate ``r`` grants one slot every ``1.01/r`` seconds (no bursts: VK counts requests per
 second and answers error 6 to bursts). A :class:`TokenPool` spreads requests over several tokens,
 always taking the token whose next slot comes first. Clock and sleep are injectable for tests.
 """
@@ -21,6 +21,9 @@ class RateLimiter:
     rate: float  # slots per second
     clock: Clock = time.monotonic
     next_at: float = 0.0
+    #: Slots are spaced (1 + margin) / rate apart, so network jitter cannot put rate + 1 requests
+    #: into one second as the server counts them.
+    margin: float = 0.01
 
     def __post_init__(self) -> None:
         if self.rate <= 0:
@@ -30,7 +33,7 @@ class RateLimiter:
         """Take the next slot; return how long to wait until it."""
         now = self.clock()
         start = max(now, self.next_at)
-        self.next_at = start + 1.0 / self.rate
+        self.next_at = start + (1.0 + self.margin) / self.rate
         return start - now
 
     def hold(self, seconds: float) -> None:

@@ -65,7 +65,7 @@ async def test_rate_limiter_spaces_slots_and_pool_picks_earliest_token():
     assert now[0] == pytest.approx(2.0, abs=0.06)  # 46 requests at 23/s
     assert used.count("u") in (6, 7) and used.count("g") in (39, 40, 41)
     lim = RateLimiter(3.0, clock=lambda: 10.0)
-    assert [round(lim.reserve(), 3) for _ in range(3)] == [0.0, 0.333, 0.667]
+    assert [round(lim.reserve(), 3) for _ in range(3)] == [0.0, 0.337, 0.673]  # 1% safety margin
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
