@@ -168,3 +168,45 @@ def test_killed_crawl_rerun_equals_uninterrupted_run(fakes, backend, tmp_path: P
     rerun = snapshot(crash_url)
     assert rerun["posts"] == reference["posts"]
     assert rerun["sources"] == reference["sources"]
+
+
+def test_pipeline_records_retry_after_and_file_problems(sqlite_url: str, tmp_path: Path):
+    """In-process: MTProto FloodWait → retry_after (source skipped until then), file bad lines → last_error."""
+    import json
+
+    from config import Settings
+    from pipeline.crawl import Collectors, due_sources, run_crawl
+    from storage import Database
+    from storage.sources import get_or_create_source, list_sources
+    from tests.fakes.fake_telethon import FakeTelegramClient
+
+    client = FakeTelegramClient()
+    ch = client.add_channel("kuzbass_live")
+    for i in range(150):
+        ch.add(f"Пост {i}")
+    client.flood_after = 120
+    export = tmp_path / "pos.jsonl"
+    export.write_text(json.dumps({"id": 1, "date": "2024-05-01T10:00:00", "text": "Нет воды"}, ensure_ascii=False)
+                      + "\n{broken\n", encoding="utf-8")
+    db = Database(sqlite_url)
+    with db.session() as s:
+        tg, _ = get_or_create_source(s, "telegram", "channel", "kuzbass_live", url="https://t.me/kuzbass_live")
+        f, _ = get_or_create_source(s, "file", "jsonl", str(export), url=str(export))
+        ids = [tg.id, f.id]
+    reports = run_crawl(db, ids, Collectors(Settings(), telegram_client=client))
+    assert [r.status for r in reports] == ["retry_later", "ok"]
+    assert reports[0].inserted == 100 and reports[0].retry_after is not None
+    assert reports[1].inserted == 1 and len(reports[1].problems) == 1
+    assert reports[1].problems[0].startswith(f"{export}: строка 2: не JSON")
+    due, waiting = due_sources(db)
+    assert due == [f.id] and [w[0] for w in waiting] == [tg.id]
+    with db.session() as s:
+        by_id = {src.id: src for src in list_sources(s)}
+        assert by_id[tg.id].posts_collected == 100 and "FloodWait" in by_id[tg.id].last_error
+        assert by_id[f.id].last_success_at is not None and "строка 2" in by_id[f.id].last_error
+    reports = run_crawl(db, [tg.id], Collectors(Settings(), telegram_client=client))
+    assert reports[0].status == "ok" and reports[0].inserted == 50
+    with db.session() as s:
+        src = next(x for x in list_sources(s) if x.id == tg.id)
+        assert src.retry_after is None and src.posts_collected == 150
+    db.dispose()
