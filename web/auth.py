@@ -1,0 +1,154 @@
+"""Sign-in, sign-out, the session and CSRF middlewares and the login rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from storage import web_repo
+
+from .core import CLOCK, CODEC, CTX, SECURE, CurrentUser, client_ip, redirect, render
+from .passwords import verify_password
+from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
+
+LOGIN_CSRF_COOKIE = "cur_login_csrf"
+#: Failed sign-ins allowed per login and address within the window.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _load_user(db: Any, session_user_id: int, pw: str) -> CurrentUser | None:
+    with db.session() as s:
+        u = web_repo.user_by_id(s, session_user_id)
+        if u is None or not u.is_active or password_fingerprint(u.password_hash) != pw:
+            return None
+        auth_name = None
+        if u.authority_id is not None:
+            a = web_repo.authority_names(s, [u.authority_id]).get(u.authority_id)
+            auth_name = a.name if a else None
+        return CurrentUser(u.id, u.login, u.role, u.authority_id, u.full_name, auth_name)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    path = request.path
+    if path.startswith("/api/") or path == "/api" or any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC_PATHS):
+        return await handler(request)
+    codec: SessionCodec = request.app[CODEC]
+    now: datetime = request.app[CLOCK]()
+    data = codec.read(request.cookies.get(COOKIE_NAME), now)
+    user = None
+    if data is not None:
+        user = await asyncio.to_thread(_load_user, request.app[CTX].db, data.user_id, data.pw)
+    if user is None:
+        if request.method == "GET":
+            nxt = request.path_qs if request.path != "/" else ""
+            raise web.HTTPFound("/login" + (f"?next={_quote(nxt)}" if nxt else ""))
+        raise web.HTTPUnauthorized(text="Требуется вход в систему.")
+    request["user"] = user
+    request["session"] = data
+    return await handler(request)
+
+
+def _quote(s: str) -> str:
+    from urllib.parse import quote
+
+    return quote(s, safe="")
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every state-changing form must carry the session's CSRF token."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.path.startswith("/api/"):
+        return await handler(request)
+    if request.path == "/login":
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE)
+    else:
+        session = request.get("session")
+        expected = session.csrf if session else None
+    form = await request.post()
+    sent = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+        raise web.HTTPForbidden(text="Форма устарела или отправлена не с этого сайта (нет CSRF-токена). Обновите страницу и повторите.")
+    return await handler(request)
+
+
+def _set_cookie(resp: web.StreamResponse, request: web.Request, name: str, value: str, max_age: int | None) -> None:
+    resp.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax", secure=request.app[SECURE])
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    request["login_csrf"] = token
+    resp = render(request, "login.html", user=None, next=request.query.get("next", ""), error=None, login="")
+    _set_cookie(resp, request, LOGIN_CSRF_COOKIE, token, 3600)
+    return resp
+
+
+def _safe_next(value: str) -> str:
+    # only local paths: no scheme, no host, no protocol-relative "//"
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -> tuple[str, Any]:
+    """('limited'|'bad'|'ok', user)."""
+    with db.session() as s:
+        since = now - FAILURE_WINDOW
+        if web_repo.count_audit(s, "login_failed", login, since, ip=ip) >= MAX_FAILURES:
+            web_repo.audit(s, login, "login_blocked", login, {"ip": ip}, now)
+            return "limited", None
+        u = web_repo.user_by_login(s, login)
+        ok = verify_password(u.password_hash if u else None, password) and u is not None and u.is_active
+        if not ok:
+            web_repo.audit(s, login or "?", "login_failed", login, {"ip": ip}, now)
+            return "bad", None
+        web_repo.audit(s, u.login, "login", u.login, {"ip": ip}, now)
+        return "ok", (u.id, u.password_hash)
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    login = str(form.get("login", "")).strip()
+    password = str(form.get("password", ""))
+    nxt = _safe_next(str(form.get("next", "") or "/"))
+    now = request.app[CLOCK]()
+    outcome, data = await asyncio.to_thread(_attempt_login, request.app[CTX].db, login, password, client_ip(request), now)
+    if outcome != "ok":
+        request["login_csrf"] = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        error = (
+            f"Слишком много неудачных попыток входа. Повторите через {int(FAILURE_WINDOW.total_seconds() // 60)} минут."
+            if outcome == "limited"
+            else "Неверный логин или пароль."
+        )
+        return render(request, "login.html", status=429 if outcome == "limited" else 401, user=None, next=nxt, error=error, login=login)
+    user_id, pw_hash = data
+    cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now)
+    resp = redirect(nxt)
+    _set_cookie(resp, request, COOKIE_NAME, cookie, int(MAX_AGE.total_seconds()))
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return resp
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    user: CurrentUser = request["user"]
+    now = request.app[CLOCK]()
+
+    def work() -> None:
+        with request.app[CTX].db.session() as s:
+            web_repo.audit(s, user.login, "logout", user.login, {"ip": client_ip(request)}, now)
+
+    await asyncio.to_thread(work)
+    resp = redirect("/login", msg="Вы вышли из системы.")
+    resp.del_cookie(COOKIE_NAME, path="/")
+    return resp

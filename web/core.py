@@ -1,0 +1,175 @@
+"""Request plumbing shared by all pages: the signed-in user, DB session per request, rendering, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from aiohttp import web
+from jinja2 import Environment
+from sqlalchemy.orm import Session
+
+from storage import web_repo
+from storage.web_repo import NotFound, OutOfScope, Scope
+
+from . import roles
+from .services import ActionRefused, ServiceUnavailable
+
+# application keys
+CTX = web.AppKey("ctx", object)
+CLOCK = web.AppKey("clock", object)
+JINJA = web.AppKey("jinja", Environment)
+CODEC = web.AppKey("codec", object)
+SECURE = web.AppKey("secure_cookies", bool)
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    login: str
+    role: str
+    authority_id: int | None
+    full_name: str | None = None
+    authority_name: str | None = None
+
+    @property
+    def scope(self) -> Scope:
+        """The one place that decides which incidents a user may see."""
+        if roles.is_scoped(self.role):
+            return Scope.authority(self.authority_id)
+        return Scope.everything()
+
+    def can(self, permission: str) -> bool:
+        return roles.can(self.role, permission)
+
+    @property
+    def role_name(self) -> str:
+        return roles.ROLE_NAMES.get(self.role, self.role)
+
+
+@dataclass
+class Req:
+    """What a page handler gets: the request, an open DB session, the user and the form."""
+
+    request: web.Request
+    s: Session
+    user: CurrentUser
+    now: datetime
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def app_ctx(self) -> Any:
+        return self.request.app[CTX]
+
+    @property
+    def region_code(self) -> str:
+        return self.app_ctx.region.region.code
+
+    @property
+    def scope(self) -> Scope:
+        return self.user.scope
+
+    def incident(self, incident_id: int):  # noqa: ANN201
+        return web_repo.scoped_incident(self.s, self.scope, incident_id)
+
+    def audit(self, action: str, target: str | None = None, **data: Any) -> None:
+        data.setdefault("ip", client_ip(self.request))
+        web_repo.audit(self.s, self.user.login, action, target, data, self.now)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
+        return render(self.request, template, status=status, user=self.user, now=self.now, **context)
+
+    def require(self, permission: str) -> None:
+        if not self.user.can(permission):
+            raise web.HTTPForbidden(text="Недостаточно прав для этого действия.")
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    env = request.app[JINJA]
+    ctx = request.app[CTX]
+    session = request.get("session")
+    html = env.get_template(template).render(
+        region=ctx.region,
+        csrf_token=session.csrf if session else request.get("login_csrf", ""),
+        msg=request.query.get("msg"),
+        err=request.query.get("err"),
+        path=request.path,
+        **context,
+    )
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def redirect(location: str, msg: str | None = None, err: str | None = None) -> web.Response:
+    """A 303 redirect (returned, not raised, so the transaction still commits)."""
+    sep = "&" if "?" in location else "?"
+    if msg:
+        location += f"{sep}msg={quote(msg)}"
+    elif err:
+        location += f"{sep}err={quote(err)}"
+    return web.Response(status=303, headers={"Location": location})
+
+
+Handler = Callable[[Req], web.StreamResponse]
+
+
+def page(permission: str) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """Wrap a synchronous page handler: check the permission, run it in a thread with one DB transaction."""
+
+    def deco(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(fn)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            user: CurrentUser = request["user"]
+            if not user.can(permission):
+                raise web.HTTPForbidden(text="Недостаточно прав для этой страницы.")
+            form: dict[str, str] = {}
+            if request.method == "POST":
+                form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+            now = request.app[CLOCK]()
+            db = request.app[CTX].db
+
+            def work() -> web.StreamResponse:
+                try:
+                    with db.session() as s:
+                        return fn(Req(request, s, user, now, form))
+                except NotFound:
+                    raise web.HTTPNotFound(text="Не найдено.") from None
+                except OutOfScope:
+                    raise web.HTTPForbidden(text="Этот инцидент направлен другому органу власти.") from None
+
+            try:
+                return await asyncio.to_thread(work)
+            except (ActionRefused, ServiceUnavailable) as e:
+                await asyncio.to_thread(_audit_refused, db, user, request, now, str(e))
+                back = request.headers.get("Referer") or request.path
+                return redirect(_strip_msgs(back), err=f"Действие не выполнено: {e}")
+
+        return wrapped
+
+    return deco
+
+
+def _audit_refused(db: Any, user: CurrentUser, request: web.Request, now: datetime, reason: str) -> None:
+    with db.session() as s:
+        web_repo.audit(s, user.login, "refused", request.path, {"reason": reason, "ip": client_ip(request)}, now)
+
+
+def _strip_msgs(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path or "/"
+
+
+def int_field(form: dict[str, str], name: str) -> int:
+    try:
+        return int(form.get(name, ""))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"Поле «{name}» должно быть числом.") from None

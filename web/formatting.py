@@ -1,0 +1,83 @@
+"""Jinja filters: local times, countdowns, labels of codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
+STATE_NAMES = {
+    "new": "новый",
+    "routed": "направлен",
+    "acknowledged": "принят в работу",
+    "answered": "дан ответ",
+    "resolved": "решён",
+    "rejected": "отклонён",
+    "reopened": "открыт повторно",
+}
+RESPONSE_KINDS = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
+EVENT_NAMES = {
+    "created": "создан",
+    "post_added": "добавлен пост",
+    "routed": "направлен",
+    "rerouted": "перенаправлен",
+    "acknowledged": "принят в работу",
+    "answer_first_reply": "первичный ответ",
+    "answer_interim": "промежуточный ответ",
+    "answer_final": "окончательный ответ",
+    "resolved": "решён",
+    "rejected": "отклонён",
+    "reopened": "открыт повторно",
+    "reminder_sent": "напоминание",
+    "escalated": "эскалация",
+    "merged": "объединён",
+    "merged_into": "влит в другой инцидент",
+    "split": "разделён",
+    "marked_fake": "отмечен как возможный фейк",
+    "reclassified": "изменена классификация",
+    "graded": "оценка ответа",
+}
+DECISION_NAMES = {"confirm": "подтверждено", "correct": "исправлено", "not_problem": "не проблема", "merge": "объединено", "fake": "возможный фейк"}
+PLATFORM_NAMES = {"vk": "ВКонтакте", "telegram": "Telegram", "tgweb": "Telegram (веб)", "file": "файл"}
+
+
+def local_time(value: datetime | None, tz: ZoneInfo, fmt: str = "%d.%m.%Y %H:%M") -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(tz).strftime(fmt)
+
+
+def human_delta(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} дн")
+    if hours:
+        parts.append(f"{hours} ч")
+    if not days:
+        parts.append(f"{mins} мин")
+    return " ".join(parts)
+
+
+def countdown(due: datetime | None, now: datetime) -> str:
+    if due is None:
+        return "—"
+    delta = due - now
+    if delta.total_seconds() >= 0:
+        return f"осталось {human_delta(delta)}"
+    return f"просрочено на {human_delta(delta)}"
+
+
+def next_due(incident, now: datetime) -> tuple[str | None, datetime | None]:  # noqa: ANN001
+    """The stage whose deadline is next for an open incident, and when it is."""
+    if incident.state in ("resolved", "rejected"):
+        return None, None
+    if incident.first_reply_at is None and incident.first_reply_due is not None:
+        return "first_reply", incident.first_reply_due
+    if incident.interim_at is None and incident.interim_due is not None and incident.final_at is None:
+        return "interim", incident.interim_due
+    if incident.final_at is None and incident.final_due is not None:
+        return "final", incident.final_due
+    return None, None

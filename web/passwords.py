@@ -1,0 +1,39 @@
+"""Password and API-token hashing: argon2id for passwords, SHA-256 for random tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+#: Hash checked when the login is unknown, so timing does not reveal which logins exist.
+_DUMMY = _hasher.hash("not-a-password")
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"пароль должен быть не короче {MIN_PASSWORD_LENGTH} символов")
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    """A random API token (shown once) ..."""
+    return "cur_" + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """... of which only this hash is stored (tokens are random, so no slow hash is needed)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,58 @@
+"""Running the web application: ``serve(app_ctx, host, port)`` blocks until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any, Callable
+
+from aiohttp import web
+
+from .app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def prepare(app_ctx: Any) -> None:
+    """Migrate the database if it is new and load the region's authorities into it."""
+    from pipeline.incidents import sync_authorities
+
+    db = app_ctx.ready_db()
+    with db.session() as s:
+        sync_authorities(s, app_ctx.region)
+
+
+async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool) -> None:
+    runner = web.AppRunner(create_app(app_ctx), access_log=log)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sched = None
+    if with_scheduler:
+        from pipeline.scheduler import build_scheduler, job_sync_sources
+
+        sched = build_scheduler(app_ctx)
+        sched.start()
+        await asyncio.to_thread(job_sync_sources)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    bound = runner.addresses[0] if runner.addresses else (host, port)
+    if on_started:
+        on_started(f"http://{bound[0]}:{bound[1]}")
+    try:
+        await stop.wait()
+    finally:
+        if sched is not None and sched.running:
+            sched.shutdown(wait=True)
+        await runner.cleanup()
+
+
+def serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False) -> None:
+    prepare(app_ctx)
+    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler))

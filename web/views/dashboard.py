@@ -1,0 +1,128 @@
+"""Dashboards: volumes, the municipality × sector picture, ratings of authorities, monthly reports."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from storage import web_repo
+
+from .. import charts, services
+from ..core import Req, page
+from ..formatting import PLATFORM_NAMES
+from .taxonomy import category_names, municipality_names, sector_names
+
+PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
+
+
+def _month(now: datetime, tz, back: int = 0) -> str:  # noqa: ANN001
+    local = now.astimezone(tz)
+    y, m = local.year, local.month - back
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return f"{y:04d}-{m:02d}"
+
+
+def ratings(req: Req, month: str) -> tuple[list, str | None]:
+    """Ratings of authorities for the month (pipeline.ratings), or an explanation why there are none."""
+    try:
+        period_cls = services.service("pipeline.ratings", "Period")
+        rate = services.service("pipeline.ratings", "rate")
+        period = period_cls.month(month, req.app_ctx.region.region.tz)
+        return rate(req.s, req.region_code, period, as_of=min(req.now, period.end)), None
+    except services.ServiceUnavailable as e:
+        return [], str(e)
+    except ValueError as e:
+        return [], str(e)
+
+
+@page("dashboard.view")
+def dashboard(req: Req) -> web.StreamResponse:
+    profile = req.app_ctx.region
+    tz = profile.region.tz
+    key = req.request.query.get("period", "30")
+    days = PERIODS.get(key, 30)
+    since = req.now - timedelta(days=days) if days else None
+    sectors, cats, munis = sector_names(profile), category_names(profile), municipality_names(profile)
+
+    by_sector = [(sectors.get(k or "", k or "не определено"), n) for k, n in web_repo.incident_counts(req.s, "sector", since)]
+    by_cat = [(f"{sectors.get(s or '', s or '—')}: {cats.get((s or '', c or ''), c or '—')}", n) for s, c, n in web_repo.sector_category_counts(req.s, since)][:15]
+    by_muni = [(munis.get(k or "", k or "не определён"), n) for k, n in web_repo.incident_counts(req.s, "municipality", since)][:20]
+    by_source = [(f"{PLATFORM_NAMES.get(p, p)} · {k}", n) for p, k, n in web_repo.problem_post_counts_by_source(req.s, since)][:15]
+    by_state = web_repo.incident_counts(req.s, "state", since)
+
+    days_counter = Counter(t.astimezone(tz).date() for t in web_repo.incident_created_times(req.s, since))
+    timeline: list[tuple[str, int]] = []
+    if days_counter:
+        start = min(days_counter) if since is None else max(min(days_counter), since.astimezone(tz).date())
+        end = req.now.astimezone(tz).date()
+        d = start
+        while d <= end and len(timeline) < 400:
+            timeline.append((d.strftime("%d.%m"), days_counter.get(d, 0)))
+            d += timedelta(days=1)
+
+    matrix = web_repo.municipality_sector_counts(req.s, since)
+    values: dict[tuple[str, str], int] = {}
+    for m, s, n in matrix:
+        row = munis.get(m or "", m or "не определён")
+        values[(row, s or "—")] = values.get((row, s or "—"), 0) + n
+    row_totals = Counter()
+    for (r, _), n in values.items():
+        row_totals[r] += n
+    rows = [r for r, _ in row_totals.most_common(25)]
+    cols = [s.code for s in profile.sectors if any(c == s.code for _, c in values)] + (["—"] if any(c == "—" for _, c in values) else [])
+
+    month = req.request.query.get("month") or _month(req.now, tz)
+    rating_rows, rating_error = ratings(req, month)
+    rating_chart = charts.bars(
+        [(r.name, round(100 * r.figures.score, 1)) for r in rating_rows if r.figures.score is not None][:15],
+        f"Рейтинг органов власти, баллы из 100 ({month})",
+    )
+    return req.render(
+        "dashboard.html",
+        period=key,
+        total=sum(n for _, n in by_state),
+        by_state=by_state,
+        chart_sector=charts.bars(by_sector, "Инциденты по направлениям"),
+        chart_category=charts.bars(by_cat, "Самые частые категории", width=680),
+        chart_muni=charts.bars(by_muni, "Инциденты по муниципалитетам"),
+        chart_source=charts.bars(by_source, "Посты о проблемах по источникам", width=680),
+        chart_time=charts.columns(timeline, "Новые инциденты по дням"),
+        heat=charts.heatmap(rows, cols, values, "Комплексная картина проблем: муниципалитет × направление", col_titles=sectors),
+        month=month,
+        months=[_month(req.now, tz, i) for i in range(12)],
+        ratings=rating_rows,
+        rating_error=rating_error,
+        rating_chart=rating_chart,
+    )
+
+
+@page("dashboard.view")
+def report(req: Req) -> web.StreamResponse:
+    month, fmt = req.request.match_info["month"], req.request.match_info["fmt"]
+    build = services.service("pipeline.reports", "build_report")
+    try:
+        rep = build(req.s, req.app_ctx.region, month, req.now)
+    except ValueError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    req.audit("report.download", f"report:{month}", format=fmt)
+    name = f"report-{month}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "html":
+        html = services.service("pipeline.reports", "render_html")(rep)
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
+    write_xlsx = services.service("pipeline.reports", "write_xlsx")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        write_xlsx(rep, path)
+        body = path.read_bytes()
+    return web.Response(body=body, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", headers=headers)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/reports/{month:\\d{4}-\\d{2}}.{fmt:html|xlsx}", report)

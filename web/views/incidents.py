@@ -1,0 +1,145 @@
+"""Incident list, incident page, sector-block inbox and the actions on an incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from storage import web_repo
+
+from .. import services
+from ..core import Req, int_field, page, redirect
+from .taxonomy import names
+
+RESPONSE_KINDS = ("first_reply", "interim", "final")
+#: state action -> (service function, permission)
+STATE_ACTIONS = {
+    "acknowledge": ("acknowledge", "incidents.answer"),
+    "resolve": ("resolve", "incidents.answer"),
+    "reject": ("reject", "incidents.manage"),
+    "reopen": ("reopen", "incidents.manage"),
+}
+
+
+def _routing_explanation(req: Req, incident: Any) -> str | None:
+    """Why the incident goes where it does: the routing service's explanation, else the stored rule."""
+    try:
+        route = services.service("pipeline.routing", "route")
+        decision = route(req.app_ctx.region, incident.sector, incident.category, incident.municipality, incident.urgency)
+    except Exception:  # noqa: BLE001 - an explanation must never break the page
+        return incident.routing_rule
+    return decision.explanation
+
+
+@page("incidents.view")
+def incident_list(req: Req) -> web.StreamResponse:
+    q = req.request.query
+    authority_id = int(q["authority"]) if q.get("authority", "").isdigit() else None
+    items = web_repo.list_incidents(req.s, req.scope, state=q.get("state") or None, sector=q.get("sector") or None, authority_id=authority_id)
+    return req.render("incidents.html", incidents=items, filters=q, **names(req))
+
+
+@page("inbox.view")
+def inbox(req: Req) -> web.StreamResponse:
+    q = req.request.query
+    authority_id = None
+    if not req.scope.restricted and q.get("authority", "").isdigit():
+        authority_id = int(q["authority"])
+    items = web_repo.list_incidents(req.s, req.scope, open_only=True, authority_id=authority_id)
+    if not req.scope.restricted:
+        items = [i for i in items if i.authority_id is not None]
+    return req.render("inbox.html", incidents=items, selected_authority=authority_id, **names(req))
+
+
+@page("incidents.view")
+def incident_page(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    ctx = names(req)
+    return req.render(
+        "incident.html",
+        inc=inc,
+        posts=web_repo.incident_posts(req.s, inc.id),
+        events=web_repo.incident_events(req.s, inc.id),
+        responses=web_repo.incident_responses(req.s, inc.id),
+        assignments=web_repo.incident_assignments(req.s, inc.id),
+        routing=_routing_explanation(req, inc),
+        authority=ctx["AUTHORITIES"].get(inc.authority_id),
+        **ctx,
+    )
+
+
+def _back(inc: Any) -> str:
+    return f"/incidents/{inc.id}"
+
+
+@page("incidents.answer")
+def answer(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    kind = req.form.get("kind", "")
+    text = (req.form.get("text") or "").strip()
+    if kind not in RESPONSE_KINDS:
+        return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
+    if not text:
+        return redirect(_back(inc), err="Текст ответа пуст.")
+    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
+    return redirect(_back(inc), msg="Ответ записан.")
+
+
+@page("incidents.view")
+def change_state(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    action = req.form.get("action", "")
+    if action not in STATE_ACTIONS:
+        raise web.HTTPBadRequest(text=f"Неизвестное действие «{action}».")
+    fn, permission = STATE_ACTIONS[action]
+    req.require(permission)
+    reason = (req.form.get("reason") or "").strip() or None
+    services.call(services.INCIDENTS, fn, req.s, inc, actor=req.user.login, now=req.now, reason=reason, comment=reason, profile=req.app_ctx.region)
+    req.audit(f"incident.{action}", f"incident:{inc.id}", reason=reason)
+    return redirect(_back(inc), msg="Состояние изменено.")
+
+
+@page("incidents.manage")
+def reroute(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    code = req.form.get("authority", "")
+    reason = (req.form.get("reason") or "").strip()
+    if web_repo.authority_by_code(req.s, req.region_code, code) is None:
+        return redirect(_back(inc), err=f"Неизвестный орган власти «{code}».")
+    if not reason:
+        return redirect(_back(inc), err="Укажите причину перенаправления.")
+    services.call(services.INCIDENTS, "reroute", req.s, inc, code, req.user.login, reason, req.now, profile=req.app_ctx.region)
+    req.audit("incident.reroute", f"incident:{inc.id}", authority=code, reason=reason)
+    return redirect(_back(inc), msg="Инцидент перенаправлен.")
+
+
+@page("incidents.manage")
+def merge(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    other = req.incident(int_field(req.form, "other_id"))
+    if other.id == inc.id:
+        return redirect(_back(inc), err="Нельзя объединить инцидент с самим собой.")
+    services.call(services.INCIDENTS, "merge", req.s, inc, [other], actor=req.user.login, now=req.now)
+    req.audit("incident.merge", f"incident:{inc.id}", merged=other.id)
+    return redirect(_back(inc), msg=f"Инцидент №{other.id} объединён с этим.")
+
+
+@page("incidents.manage")
+def fake(req: Req) -> web.StreamResponse:
+    inc = req.incident(int(req.request.match_info["incident_id"]))
+    services.call(services.INCIDENTS, "mark_fake", req.s, inc, actor=req.user.login, now=req.now, comment=req.form.get("reason") or None)
+    req.audit("incident.fake", f"incident:{inc.id}")
+    return redirect(_back(inc), msg="Инцидент отмечен как возможный фейк.")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/incidents", incident_list)
+    app.router.add_get("/inbox", inbox)
+    app.router.add_get("/incidents/{incident_id:\\d+}", incident_page)
+    app.router.add_post("/incidents/{incident_id:\\d+}/answer", answer)
+    app.router.add_post("/incidents/{incident_id:\\d+}/state", change_state)
+    app.router.add_post("/incidents/{incident_id:\\d+}/reroute", reroute)
+    app.router.add_post("/incidents/{incident_id:\\d+}/merge", merge)
+    app.router.add_post("/incidents/{incident_id:\\d+}/fake", fake)

@@ -1,0 +1,99 @@
+"""Review queue: operators confirm or correct the model's reading of flagged posts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from storage import web_repo
+
+from .. import services
+from ..core import Req, page, redirect
+from .taxonomy import names, valid_classification
+
+DECISIONS = ("confirm", "correct", "not_problem", "merge", "fake")
+URGENCIES = ("high", "normal")
+
+
+def uncertainty(analysis: Any) -> float:
+    """How unsure the model is about a post: the classifier's own measure when it has one."""
+    try:
+        from nlp.classifier import uncertainty as measure  # type: ignore[attr-defined]
+    except ImportError:
+        measure = None
+    if measure is not None:
+        try:
+            return float(measure(analysis))
+        except Exception:  # noqa: BLE001 - fall back to 1 - confidence on any signature mismatch
+            pass
+    return 1.0 - float(analysis.confidence if analysis.relevant else analysis.relevance_confidence)
+
+
+def order_queue(rows: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any, float]]:
+    """Most urgent first, then least certain, then oldest."""
+    scored = [(p, a, inc, uncertainty(a)) for p, a, inc in rows]
+    scored.sort(key=lambda r: (0 if r[1].urgency == "high" else 1, -r[3], r[0].published_at))
+    return scored
+
+
+@page("review.view")
+def queue(req: Req) -> web.StreamResponse:
+    rows = order_queue(web_repo.review_queue(req.s))
+    recent = web_repo.review_decisions(req.s, 20)
+    return req.render("review.html", rows=rows, recent=recent, **names(req))
+
+
+@page("review.act")
+def decide(req: Req) -> web.StreamResponse:
+    post_id = int(req.request.match_info["post_id"])
+    f = req.form
+    decision = f.get("decision", "")
+    if decision not in DECISIONS:
+        raise web.HTTPBadRequest(text=f"Неизвестное решение «{decision}».")
+    found = web_repo.post_with_analysis(req.s, post_id)
+    if found is None:
+        raise web.HTTPNotFound(text="Пост не найден.")
+    _post, analysis = found
+    sector = category = urgency = None
+    if decision in ("confirm", "correct"):
+        sector, _, category = (f.get("classification") or "").partition(":")
+        urgency = f.get("urgency") or (analysis.urgency if analysis else None)
+        if decision == "correct" and not valid_classification(req.app_ctx.region, sector, category):
+            return redirect("/review", err=f"Неизвестные направление и категория: «{f.get('classification', '')}».")
+        if urgency is not None and urgency not in URGENCIES:
+            return redirect("/review", err=f"Неизвестная срочность «{urgency}».")
+        if decision == "confirm" and analysis is not None:
+            sector, category = analysis.sector, analysis.category
+    incident_id = None
+    if decision == "merge":
+        try:
+            incident_id = int(f.get("incident_id", ""))
+        except ValueError:
+            return redirect("/review", err="Для объединения укажите номер инцидента.")
+        req.incident(incident_id)  # must exist
+    comment = (f.get("comment") or "").strip() or None
+    services.call(
+        services.INCIDENTS,
+        "apply_review",
+        req.s,
+        post_id,
+        decision,
+        req.user.login,
+        req.now,
+        sector=sector or None,
+        category=category or None,
+        urgency=urgency,
+        incident_id=incident_id,
+        comment=comment,
+        profile=req.app_ctx.region,
+    )
+    req.audit(f"review.{decision}", f"post:{post_id}", sector=sector, category=category, urgency=urgency, incident_id=incident_id)
+    inc = web_repo.incident_of_post(req.s, post_id)
+    tail = f" Инцидент №{inc.id}." if inc is not None and decision != "not_problem" else ""
+    return redirect("/review", msg=f"Пост {post_id}: решение сохранено.{tail}")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/review", queue)
+    app.router.add_post("/review/{post_id:\\d+}", decide)
