@@ -39,6 +39,10 @@ def parse_source_url(text: str, telegram_via: str = "tgweb") -> SourceSpec:
         if not query:
             raise SourceUrlError("пустой поисковый запрос VK")
         return SourceSpec("vk", "search", query, f"vk-search:{query}")
+    if re.fullmatch(r"-\d+", raw):  # a bare VK community id, as the API writes it
+        return SourceSpec("vk", "wall", raw, vk_owner_url(raw))
+    if lowered.startswith("vk:"):  # vk:screen_name, vk:club123, vk:id5
+        return _vk([raw[3:].strip()], "", raw)
     if raw.startswith("@"):
         return _telegram(raw[1:], telegram_via, raw)
     if lowered.startswith("file:"):

@@ -20,6 +20,8 @@ from collectors.sources import SourceUrlError, parse_source_url
     ("https://vk.ru/id5", ("vk", "wall", "5", "https://vk.com/id5")),
     ("https://vk.com/Kuzbass_Online", ("vk", "wall", "kuzbass_online", "https://vk.com/kuzbass_online")),
     ("https://vk.com/wall-123_456", ("vk", "comments", "-123_456", "https://vk.com/wall-123_456")),
+    ("-123", ("vk", "wall", "-123", "https://vk.com/club123")),
+    ("vk:kuzbass_online", ("vk", "wall", "kuzbass_online", "https://vk.com/kuzbass_online")),
     ("vk-search:Новокузнецк", ("vk", "search", "Новокузнецк", "vk-search:Новокузнецк")),
     ("https://vk.com/search/statuses?q=Кемерово", ("vk", "search", "Кемерово", "vk-search:Кемерово")),
     ("https://t.me/Kuzbass_News", ("tgweb", "channel", "kuzbass_news", "https://t.me/s/kuzbass_news")),

@@ -190,6 +190,14 @@ async def test_comments_under_wall_posts(fake):
     c = sorted(comments, key=lambda p: p.post_id)[0]
     assert c.parent_id == "1" and c.post_id.startswith("1_") and c.text == "Комментарий 1 к посту 1"
     assert c.url.startswith("https://vk.com/wall-123_1?reply=")
+    # Re-scan: comments are re-read only under posts whose comment count changed.
+    vk.calls.clear()
+    await store.crawl(VkCollector(client), "https://vk.com/club123")
+    assert vk.requests("wall.getComments") == []
+    new = vk.add_comment(OWNER, 2, "Третий комментарий: до сих пор не починили")
+    await store.crawl(VkCollector(client), "https://vk.com/club123")
+    assert [c.params["post_id"] for c in vk.requests("wall.getComments")] == ["2"]
+    assert store.posts[("vk", "-123", f"2_{new['id']}")].text.startswith("Третий")
     # Comments closed under one post (212) do not stop the wall.
     vk.errors["wall.getComments"] = [212]
     store2 = Store()

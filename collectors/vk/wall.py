@@ -5,6 +5,7 @@ Cursor (all plain JSON)::
     {"high_water": 812,            # highest post id of the last completed pass (None before the first)
      "owner_id": -123,             # learned from the answers (screen names are crawled by ``domain``)
      "recent": {"810": 1700000000, ...},   # posts inside the re-scan window at the end of the last pass
+     "comments": {"810": 4, ...},          # their comment counts: comments are re-read when a count changes
      "pass": {"offset": 300, "count": 5120, "last_id": 530, "top_id": 830, "horizon": 1699000000,
               "seen": {"830": 1700100000, ...}} | None}
 
@@ -24,6 +25,7 @@ in ``recent`` that the pass did not see again are checked with ``wall.getById`` 
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any, AsyncIterator, Callable
 
@@ -80,8 +82,12 @@ class VkWallCollector:
         step_backs = 0
         before = self.client.requests
 
+        known_comments: dict[str, int] = dict(cur.get("comments") or {})
+        p.setdefault("comments", {})
+
         def snapshot(pass_state: dict[str, Any] | None) -> dict[str, Any]:
-            return {"high_water": high, "owner_id": owner_id, "recent": recent, "pass": pass_state}
+            return copy.deepcopy({"high_water": high, "owner_id": owner_id, "recent": recent,
+                                  "comments": known_comments, "pass": pass_state})
 
         while True:
             req_offset = p["offset"]
@@ -125,13 +131,15 @@ class VkWallCollector:
             for it in collected:
                 post = mapping.wall_post(it, source.key, names)
                 posts.append(post)
+                n_comments = int((it.get("comments") or {}).get("count", 0))
                 if int(it.get("date", 0)) >= rescan_horizon:
                     p["seen"][str(it["id"])] = int(it.get("date", 0))
-                if want_comments and int((it.get("comments") or {}).get("count", 0)) > 0:
+                    p["comments"][str(it["id"])] = n_comments
+                if want_comments and n_comments > 0 and known_comments.get(str(it["id"])) != n_comments:
                     posts.extend(await self._comments(source.key, it, names))
 
             if not done:
-                yield CrawlPage(posts, snapshot(dict(p)), self.client.requests - before)
+                yield CrawlPage(posts, snapshot(p), self.client.requests - before)
                 before = self.client.requests
                 continue
 
@@ -140,6 +148,7 @@ class VkWallCollector:
             if p["top_id"] is not None:
                 high = p["top_id"] if high is None else max(high, p["top_id"])
             recent = dict(sorted(p["seen"].items(), key=lambda kv: -int(kv[0]))[: self.max_recent])
+            known_comments = {k: v for k, v in p["comments"].items() if k in recent}
             yield CrawlPage(posts, snapshot(None), self.client.requests - before)
             return
 
