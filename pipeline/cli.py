@@ -258,5 +258,8 @@ _register_sources(main)
 from pipeline.cli_ops import register as _register_ops  # noqa: E402
 _register_ops(main)
 
+from pipeline.cli_incidents import register as _register_incidents  # noqa: E402
+_register_incidents(main)
+
 from pipeline.cli_web import register as _register_web  # noqa: E402
 _register_web(main)

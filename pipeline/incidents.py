@@ -189,19 +189,27 @@ class GroupingOptions:
     #: A post joins an incident whose last post is at most this old.
     window: timedelta = timedelta(hours=72)
     #: Share of the post's content lemmas found among the incident's lemmas.
-    threshold: float = 0.25
+    threshold: float = 0.2
     #: Lemmas kept per incident (most frequent first).
     max_lemmas: int = 400
 
 
 DEFAULT_GROUPING = GroupingOptions()
 _SHORT = 3  # lemmas shorter than this carry no topic (и, на, ул ...)
+#: Words common to complaints about anything: they say nothing about which problem it is.
+GENERIC = frozenset(
+    "нет не день неделя месяц год час улица дом город район житель человек люди опять снова уже весь "
+    "сколько можно никто ничто почему когда сегодня вчера очень просто весь который такой это".split()
+)
 _WORDISH = re.compile(r"^[^\W\d_]+$")
 
 
 def content_lemmas(text: str | None) -> set[str]:
     """Topic-bearing lemmas of a text: no stop words, numbers or very short words."""
-    return {lem for lem in lemmas(text) if lem != NUM and len(lem) >= _SHORT and _WORDISH.match(lem)}
+    return {
+        lem for lem in lemmas(text)
+        if lem != NUM and len(lem) >= _SHORT and lem not in GENERIC and _WORDISH.match(lem)
+    }
 
 
 def similarity(post_lemmas: set[str], incident_lemmas: Iterable[str]) -> float:
