@@ -93,13 +93,19 @@ class Assignment:
         return (t - self.start).total_seconds() / 60 if t else None
 
     def stage_status(self, stage: str, as_of: datetime) -> str:
-        """``on_time`` | ``late`` | ``pending`` (deadline not yet passed, no answer) | ``no_deadline``."""
+        """``on_time`` | ``late`` | ``pending`` | ``no_deadline``.
+
+        ``pending``: no answer and the deadline had not passed by ``as_of`` — or
+        by the time the incident was rerouted away, whichever is earlier (an
+        authority is not blamed for a deadline that fell after it lost the incident).
+        """
         due, at = self.due.get(stage), self.answered[stage]
         if due is None:
             return "no_deadline" if at is None else "on_time"
         if at is not None:
             return "on_time" if at <= due else "late"
-        return "late" if due <= as_of else "pending"
+        until = min(as_of, self.end) if self.end is not None else as_of
+        return "late" if due < until else "pending"
 
     def missed(self, as_of: datetime) -> list[str]:
         return [s for s in STAGES if self.stage_status(s, as_of) == "late"]
