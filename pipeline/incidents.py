@@ -779,7 +779,6 @@ def _reset_deadline_log(incident: Incident) -> None:
 
 def watched_stage(incident: Incident) -> str | None:
     """The stage whose deadline is watched: the first not yet done."""
-    _set_detail(incident, "deadline_start", start.isoformat())
     done = _done_stages(incident)
     for stage in STAGES:
         if stage not in done:
