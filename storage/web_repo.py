@@ -165,13 +165,13 @@ def review_queue(s: Session, limit: int = 300) -> list[tuple[Post, PostAnalysis,
         .order_by(PostAnalysis.id)
         .limit(limit)
     )
-    rows = list(s.execute(stmt).tuples())
+    rows = [(r[0], r[1]) for r in s.execute(stmt)]
     by_post: dict[int, Incident] = {}
     ids = [p.id for p, _ in rows]
     if ids:
         for post_id, inc in s.execute(
             select(IncidentPost.post_id, Incident).join(Incident, Incident.id == IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))
-        ).tuples():
+        ):
             by_post[post_id] = inc
     return [(p, a, by_post.get(p.id)) for p, a in rows]
 
@@ -207,7 +207,7 @@ def incident_counts(s: Session, column: str, since: datetime | None = None) -> l
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
     stmt = stmt.group_by(col).order_by(func.count().desc())
-    return [(k, int(n)) for k, n in s.execute(stmt).tuples()]
+    return [(k, int(n)) for k, n in s.execute(stmt)]
 
 
 def sector_category_counts(s: Session, since: datetime | None = None) -> list[tuple[str | None, str | None, int]]:
@@ -215,7 +215,7 @@ def sector_category_counts(s: Session, since: datetime | None = None) -> list[tu
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
     stmt = stmt.group_by(Incident.sector, Incident.category).order_by(func.count().desc())
-    return [(a, b, int(n)) for a, b, n in s.execute(stmt).tuples()]
+    return [(a, b, int(n)) for a, b, n in s.execute(stmt)]
 
 
 def municipality_sector_counts(s: Session, since: datetime | None = None) -> list[tuple[str | None, str | None, int]]:
@@ -223,7 +223,7 @@ def municipality_sector_counts(s: Session, since: datetime | None = None) -> lis
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
     stmt = stmt.group_by(Incident.municipality, Incident.sector)
-    return [(m, sec, int(n)) for m, sec, n in s.execute(stmt).tuples()]
+    return [(m, sec, int(n)) for m, sec, n in s.execute(stmt)]
 
 
 def problem_post_counts_by_source(s: Session, since: datetime | None = None) -> list[tuple[str, str, int]]:
@@ -232,7 +232,7 @@ def problem_post_counts_by_source(s: Session, since: datetime | None = None) -> 
     if since is not None:
         stmt = stmt.where(Post.published_at >= since)
     stmt = stmt.group_by(Post.platform, Post.source_key).order_by(func.count().desc())
-    return [(p, k, int(n)) for p, k, n in s.execute(stmt).tuples()]
+    return [(p, k, int(n)) for p, k, n in s.execute(stmt)]
 
 
 def incident_created_times(s: Session, since: datetime | None = None) -> list[datetime]:

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from storage.types import utcnow
 
 from . import api, auth, formatting, views
-from .core import CLOCK, CODEC, CTX, JINJA, SECURE, render
+from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render
 from .sessions import SessionCodec
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,9 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
         message = e.text if e.text and not e.text.startswith(str(e.status)) else ERROR_TITLES.get(e.status, e.reason)
         if request.path.startswith("/api/"):
             return api.json_error(e.status, message)
-        if "user" not in request:
+        if USER not in request:
             return web.Response(text=message, status=e.status, content_type="text/plain", charset="utf-8")
-        return render(request, "error.html", status=e.status, user=request["user"], title=ERROR_TITLES.get(e.status, "Ошибка"), message=message)
+        return render(request, "error.html", status=e.status, user=request[USER], title=ERROR_TITLES.get(e.status, "Ошибка"), message=message)
 
 
 def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool = False) -> web.Application:

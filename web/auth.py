@@ -12,7 +12,7 @@ from aiohttp import web
 
 from storage import web_repo
 
-from .core import CLOCK, CODEC, CTX, SECURE, CurrentUser, client_ip, redirect, render
+from .core import CLOCK, CODEC, CTX, LOGIN_CSRF, SECURE, SESSION, USER, CurrentUser, client_ip, redirect, render
 from .passwords import verify_password
 from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
 
@@ -54,8 +54,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
             nxt = request.path_qs if request.path != "/" else ""
             raise web.HTTPFound("/login" + (f"?next={_quote(nxt)}" if nxt else ""))
         raise web.HTTPUnauthorized(text="Требуется вход в систему.")
-    request["user"] = user
-    request["session"] = data
+    request[USER] = user
+    request[SESSION] = data
     return await handler(request)
 
 
@@ -73,7 +73,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path == "/login":
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
     else:
-        session = request.get("session")
+        session = request.get(SESSION)
         expected = session.csrf if session else None
     form = await request.post()
     sent = form.get("csrf_token") or request.headers.get("X-CSRF-Token")
@@ -88,7 +88,7 @@ def _set_cookie(resp: web.StreamResponse, request: web.Request, name: str, value
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    request["login_csrf"] = token
+    request[LOGIN_CSRF] = token
     resp = render(request, "login.html", user=None, next=request.query.get("next", ""), error=None, login="")
     _set_cookie(resp, request, LOGIN_CSRF_COOKIE, token, 3600)
     return resp
@@ -125,7 +125,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     now = request.app[CLOCK]()
     outcome, data = await asyncio.to_thread(_attempt_login, request.app[CTX].db, login, password, client_ip(request), now)
     if outcome != "ok":
-        request["login_csrf"] = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        request[LOGIN_CSRF] = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         error = (
             f"Слишком много неудачных попыток входа. Повторите через {int(FAILURE_WINDOW.total_seconds() // 60)} минут."
             if outcome == "limited"
@@ -141,7 +141,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    user: CurrentUser = request["user"]
+    user: CurrentUser = request[USER]
     now = request.app[CLOCK]()
 
     def work() -> None:

@@ -25,6 +25,10 @@ CLOCK = web.AppKey("clock", object)
 JINJA = web.AppKey("jinja", Environment)
 CODEC = web.AppKey("codec", object)
 SECURE = web.AppKey("secure_cookies", bool)
+# request keys
+USER = web.RequestKey("user", object)
+SESSION = web.RequestKey("session", object)
+LOGIN_CSRF = web.RequestKey("login_csrf", str)
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,10 @@ def client_ip(request: web.Request) -> str:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     env = request.app[JINJA]
     ctx = request.app[CTX]
-    session = request.get("session")
+    session = request.get(SESSION)
     html = env.get_template(template).render(
         region=ctx.region,
-        csrf_token=session.csrf if session else request.get("login_csrf", ""),
+        csrf_token=session.csrf if session else request.get(LOGIN_CSRF, ""),
         msg=request.query.get("msg"),
         err=request.query.get("err"),
         path=request.path,
@@ -126,7 +130,7 @@ def page(permission: str) -> Callable[[Handler], Callable[[web.Request], Awaitab
     def deco(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(fn)
         async def wrapped(request: web.Request) -> web.StreamResponse:
-            user: CurrentUser = request["user"]
+            user: CurrentUser = request[USER]
             if not user.can(permission):
                 raise web.HTTPForbidden(text="Недостаточно прав для этой страницы.")
             form: dict[str, str] = {}
