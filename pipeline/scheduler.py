@@ -145,10 +145,12 @@ def job_deadlines() -> Any:
     rt = runtime()
     check = _optional("pipeline.incidents", "check_deadlines")
     actions = None
-    if check is not None:
-        with rt.app.ready_db().session() as s:
-            actions = check(s, rt.app.region, rt.clock.now())
-    job_notify()
+    try:
+        if check is not None:
+            with rt.app.ready_db().session() as s:
+                actions = check(s, rt.app.region, rt.clock.now())
+    finally:
+        job_notify()  # a failing deadline check must not hold back other notifications
     return actions
 
 

@@ -1,0 +1,234 @@
+"""The scheduler of `cur run`: persisted jobs, no overlapping runs, clean shutdown, jobs on a moved clock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from sqlalchemy import func, inspect, select, text
+
+from config import Settings
+from pipeline import scheduler as sch
+from pipeline.context import App
+from storage import Database
+from storage import events as ev
+from storage.models import Authority, Incident, IncidentEvent, OutboxMessage, Post
+
+T0 = datetime(2025, 12, 1, 0, 30, tzinfo=timezone.utc)  # 1 Dec 07:30 in Kemerovo
+
+
+class FakeClock:
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw) -> None:
+        self.t += timedelta(**kw)
+
+
+@pytest.fixture
+def app(db_url: str) -> App:
+    a = App(settings=Settings(database_url=db_url))
+    # the shared PostgreSQL test database is emptied per test for the project's tables only
+    with a.db.engine.begin() as conn:
+        if inspect(conn).has_table("apscheduler_jobs"):
+            conn.execute(text("DELETE FROM apscheduler_jobs"))
+    yield a
+    a.db.dispose()
+
+
+def test_jobs_are_persisted_with_no_overlap_and_coalescing(app, db_url):
+    sched = sch.build_scheduler(app, FakeClock(T0))
+    sched.start(paused=True)
+    try:
+        ids = {j.id for j in sched.get_jobs()}
+        assert {"process", "deadlines", "deliver", "sources", "monthly_report"} <= ids
+    finally:
+        sched.shutdown(wait=True)
+    # a fresh job store on the same database (as after a restart) sees the same jobs and their settings
+    store = SQLAlchemyJobStore(engine=Database(db_url).engine)
+    store.start(sched, "default")
+    jobs = {j.id: j for j in store.get_all_jobs()}
+    assert set(jobs) == ids
+    for job in jobs.values():
+        assert job.max_instances == 1 and job.coalesce is True
+    assert jobs["monthly_report"].func_ref == "pipeline.scheduler:job_monthly_report"
+    nxt = jobs["monthly_report"].next_run_time.astimezone(timezone(timedelta(hours=7)))
+    assert (nxt.day, nxt.hour, nxt.minute) == (1, 6, 0)
+    # building again (a restart) replaces, never duplicates
+    sched2 = sch.build_scheduler(app, FakeClock(T0))
+    sched2.start(paused=True)
+    try:
+        assert sorted(j.id for j in sched2.get_jobs()) == sorted(ids)
+    finally:
+        sched2.shutdown(wait=True)
+
+
+RUNNING = {"now": 0, "max": 0, "runs": 0}
+RELEASE = threading.Event()
+LOCK = threading.Lock()
+
+
+def slow_job() -> None:
+    with LOCK:
+        RUNNING["now"] += 1
+        RUNNING["runs"] += 1
+        RUNNING["max"] = max(RUNNING["max"], RUNNING["now"])
+    RELEASE.wait(5)
+    with LOCK:
+        RUNNING["now"] -= 1
+
+
+def test_a_job_still_running_is_not_started_again(app):
+    RUNNING.update(now=0, max=0, runs=0)
+    RELEASE.clear()
+    sched = sch.build_scheduler(app, FakeClock(T0))
+    sched.start()
+    try:
+        job = sched.add_job(slow_job, "interval", seconds=1, id="slow", next_run_time=datetime.now(timezone.utc))
+        deadline = time.monotonic() + 5
+        while RUNNING["runs"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # while the first run blocks, make the job due again several times
+        for _ in range(3):
+            job.modify(next_run_time=datetime.now(timezone.utc))
+            sched.wakeup()
+            time.sleep(0.1)
+        assert RUNNING["max"] == 1 and RUNNING["runs"] == 1
+    finally:
+        RELEASE.set()
+        sched.remove_job("slow")
+        sched.shutdown(wait=True)
+    assert RUNNING["now"] == 0  # shutdown waited for the running job
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+            self.messages.append(envelope.rcpt_tos)
+            return "250 OK"
+
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    clock = FakeClock(T0)
+    from pipeline.channels import EmailSender
+
+    sch.set_runtime(sch.Runtime(app, clock, senders={"email": EmailSender("127.0.0.1", port)}, report_dir=tmp_path / "reports"))
+    db = app.ready_db()
+    try:
+        with db.session() as s:
+            a = Authority(region="kuzbass", code="min_housing_roads", name="Министерство ЖКХ", role="ministry", email="gkh@example.ru")
+            s.add(a)
+            s.flush()
+            routed = T0 - timedelta(days=3)
+            # answered, then reopened: the final stage runs again and is due in a week (no reminder yet)
+            inc = Incident(region="kuzbass", title="Нет света", sector="housing", state=ev.REOPENED, authority_id=a.id,
+                           routed_at=routed, first_reply_due=routed + timedelta(hours=8), first_reply_at=routed + timedelta(hours=1),
+                           interim_due=routed + timedelta(hours=24), interim_at=routed + timedelta(hours=2),
+                           final_due=T0 + timedelta(days=7))  # fmt: skip
+            s.add(inc)
+            s.flush()
+            s.add(IncidentEvent(incident_id=inc.id, at=routed, actor="system", kind=ev.ROUTED_EV, authority_id=a.id,
+                                data={"due": {"first_reply": (routed + timedelta(hours=8)).isoformat()}}))  # fmt: skip
+            s.add(IncidentEvent(incident_id=inc.id, at=T0, actor="system", kind=ev.REOPENED_EV, data={"reason": "снова"}))
+        sch.job_deadlines()  # sweeps recent events into the outbox (the routed one is three days old: outside the window)
+        with db.session() as s:
+            assert s.scalar(select(func.count(OutboxMessage.id))) == 1
+            s.execute(OutboxMessage.__table__.update().values(next_attempt_at=T0 + timedelta(minutes=10)))
+        assert sch.job_deliver().sent == 0  # not due yet on the clock
+        clock.advance(minutes=10)
+        assert sch.job_deliver().sent == 1
+        assert inbox.messages == [["gkh@example.ru"]]
+        # the monthly job builds the report of the month before, by the region's calendar
+        html, xlsx = sch.job_monthly_report()
+        assert html.name == "report-2025-11.html" and xlsx.exists()
+    finally:
+        ctl.stop()
+
+
+def test_previous_month_uses_the_region_time_zone():
+    kem = timezone(timedelta(hours=7))
+    assert sch.previous_month(datetime(2025, 12, 31, 17, 30, tzinfo=timezone.utc), kem) == "2025-12"  # 1 Jan local
+    assert sch.previous_month(datetime(2025, 12, 31, 16, 30, tzinfo=timezone.utc), kem) == "2025-11"
+
+
+def test_crawl_jobs_follow_the_sources(app, tmp_path):
+    pytest.importorskip("pipeline.crawl")
+    from storage.sources import get_or_create_source
+
+    export = tmp_path / "export.jsonl"
+    export.write_text(
+        json.dumps({"id": "1", "source": "file:export", "date": "2025-11-20T10:00:00+07:00", "text": "нет воды в доме"}, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    db = app.ready_db()
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "file", "jsonl", str(export), url=str(export), interval_minutes=30)
+        off, _ = get_or_create_source(s, "file", "jsonl", str(tmp_path / "other.jsonl"), interval_minutes=30)
+        off.enabled = False
+        src_id = src.id
+    sched = sch.build_scheduler(app, FakeClock(T0))
+    sched.start(paused=True)
+    try:
+        assert sch.job_sync_sources() == {"added": 1, "removed": 0, "changed": 0}
+        job = sched.get_job(f"crawl:{src_id}")
+        assert job.trigger.interval == timedelta(minutes=30) and job.args == (src_id,)
+        with db.session() as s:
+            s.get(type(src), src_id).interval_minutes = 5
+        assert sch.job_sync_sources()["changed"] == 1
+        reports = sch.job_crawl(src_id)
+        assert reports[0].inserted == 1
+        with db.session() as s:
+            assert s.scalar(select(func.count(Post.id))) == 1
+            s.get(type(src), src_id).enabled = False
+        assert sch.job_crawl(src_id) is None
+        assert sch.job_sync_sources()["removed"] == 1
+        assert sched.get_job(f"crawl:{src_id}") is None
+    finally:
+        sched.shutdown(wait=True)
+
+
+def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--reports", str(tmp_path / "r")],
+        env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Планировщик запущен"), (line, proc.stderr.read() if proc.poll() is not None else "")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Планировщик остановлен." in out
+    assert "Traceback" not in err
+    # the jobs stayed in the project database for the next start
+    store = SQLAlchemyJobStore(engine=Database(db_url).engine)
+    store.start(None, "default")
+    assert {"process", "deadlines", "deliver", "monthly_report"} <= {j.id for j in store.get_all_jobs()}
