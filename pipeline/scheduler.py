@@ -62,6 +62,8 @@ class Runtime:
     senders: dict[str, Any] | None = None
     report_dir: Path = Path("reports")
     scheduler: BaseScheduler | None = None
+    classifier: Any = None
+    classifier_key: str | None = None
 
     def get_senders(self) -> dict[str, Any]:
         if self.senders is None:
@@ -127,9 +129,30 @@ def job_process() -> Any:
     process = _optional("pipeline.process", "process_pending")
     if process is None:
         return None
-    result = process(rt.app, rt.clock.now())
+    kwargs: dict[str, Any] = {}
+    not_found = _optional("pipeline.process", "ModelNotFound") or LookupError
+    try:
+        clf = _classifier(rt)
+    except not_found as e:  # no trained model yet: nothing to do until `cur train`
+        log.warning("processing skipped: %s", e)
+        return None
+    if clf is not None:
+        kwargs["classifier"] = clf
+    result = process(rt.app, rt.clock.now(), **kwargs)
     job_notify()
     return result
+
+
+def _classifier(rt: Runtime) -> Any:
+    """The active classifier, loaded once and again only when another model becomes active."""
+    find = _optional("pipeline.process", "find_active_model")
+    load = _optional("pipeline.process", "load_classifier")
+    if find is None or load is None:
+        return None
+    key = str(find(rt.app))
+    if rt.classifier_key != key:
+        rt.classifier, rt.classifier_key = load(rt.app), key
+    return rt.classifier
 
 
 def job_notify() -> int:

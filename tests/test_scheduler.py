@@ -232,3 +232,43 @@ def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     store = SQLAlchemyJobStore(engine=Database(db_url).engine)
     store.start(None, "default")
     assert {"process", "deadlines", "deliver", "monthly_report"} <= {j.id for j in store.get_all_jobs()}
+
+
+def _one_post(db) -> int:  # noqa: ANN001
+    from storage import PostRecord, upsert_posts
+
+    with db.session() as s:
+        upsert_posts(s, [PostRecord(platform="vk", source_key="vk:-1", external_id="1", published_at=T0 - timedelta(hours=1),
+                                    text="Новокузнецк, ул. Кирова 12 — третий день нет отопления, в квартирах +12")])  # fmt: skip
+        return s.scalar(select(Post.id))
+
+
+def test_process_job_waits_for_a_trained_model(db_url, tmp_path):
+    pytest.importorskip("pipeline.process")
+    app = App(settings=Settings(database_url=db_url, models_dir=tmp_path / "no-models"))
+    (tmp_path / "no-models").mkdir()
+    try:
+        post_id = _one_post(app.ready_db())
+        sch.set_runtime(sch.Runtime(app, FakeClock(T0), senders={}))
+        assert sch.job_process() is None  # logged, not raised: `cur run` keeps running
+        with app.db.session() as s:
+            assert s.get(Post, post_id).processed_at is None
+    finally:
+        app.db.dispose()
+
+
+def test_process_job_processes_new_posts_at_the_clock_time(app):
+    process = pytest.importorskip("pipeline.process")
+    try:
+        process.find_active_model(app)
+    except process.ModelNotFound:
+        pytest.skip("no trained classifier model in classifier_models/ yet")
+    post_id = _one_post(app.ready_db())
+    clock = FakeClock(T0)
+    sch.set_runtime(sch.Runtime(app, clock, senders={}))
+    report = sch.job_process()
+    assert report.processed == 1
+    with app.db.session() as s:
+        assert s.get(Post, post_id).processed_at == T0
+    clock.advance(minutes=2)
+    assert sch.job_process().processed == 0  # nothing new; the classifier is reused, not reloaded
