@@ -335,3 +335,7 @@ def recent_audit(s: Session, limit: int = 200) -> list[AuditEntry]:
 
 def model_versions(s: Session) -> list[ModelVersion]:
     return list(s.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())))
+
+
+def model_version(s: Session, version: str) -> ModelVersion | None:
+    return s.scalar(select(ModelVersion).where(ModelVersion.version == version))

@@ -27,6 +27,7 @@ SAMPLE_POSTS: list[tuple[str, str | None, str | None, str, str | None, float, bo
     ("Говорят завод будет сбрасывать отходы в реку, кто-нибудь знает правда или нет?", "ecology", "water_pollution", "normal", "mezhdurechensk", 0.35, True, True, "telegram", "tg:mezhdu", 6),
     ("Детский сад на Строителей закрыли на ремонт а место не дают, что делать", "education", "kindergarten", "high", "kiselyovsk", 0.52, True, True, "vk", "vk:-100005", 3),
     ("Продаю гараж в хорошем состоянии, звоните", None, None, "normal", None, 0.55, False, True, "vk", "vk:-100006", 10),
+    ("В больнице на Кирова второй день нет отопления в палатах, пациенты мёрзнут под двумя одеялами", "housing", "heating", "normal", "leninsk_kuznetsky", 0.45, True, True, "vk", "vk:-100008", 5),
     ("На Молодёжной опять прорвало трубу, вода хлещет на дорогу, никто не едет", "housing", "water_supply", "high", "anzhero_sudzhensk", 0.47, True, True, "vk", "vk:-100007", 2),
 ]
 

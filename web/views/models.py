@@ -1,11 +1,12 @@
 """Models page for analysts: versions, metrics, confusion matrix, activate, roll back, retrain.
 
-Activation, rollback and training belong to the model registry
-(``pipeline.cli_models``); this page only calls it.
+Activation, rollback and training belong to the model registry and its CLI
+(``pipeline.cli_models``); this page runs that CLI with the server's settings.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -18,6 +19,7 @@ from .. import charts, services
 from ..core import Req, page, redirect
 
 REGISTRY = "pipeline.cli_models"
+CLI_TIMEOUT = 120
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
 
 
@@ -65,32 +67,60 @@ def models_page(req: Req) -> web.StreamResponse:
     )
 
 
+def _cli_env(req: Req) -> dict[str, str]:
+    """Environment for the registry CLI: the same database, region and model directory as this server."""
+    st = req.app_ctx.settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+    env.update({"CUR_DATABASE_URL": st.database_url, "CUR_REGION": st.region, "PYTHONIOENCODING": "utf-8"})
+    if st.models_dir:
+        env["CUR_MODELS_DIR"] = str(st.models_dir)
+    if st.config_dir:
+        env["CUR_CONFIG_DIR"] = str(st.config_dir)
+    return env
+
+
+def _registry_cli(req: Req, *args: str, background: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
+    """Run the model registry's own CLI (``cur models ...``, ``cur train``) against this server's settings."""
+    services.service(REGISTRY, "register")  # the registry must be installed
+    cmd = [sys.executable, "-m", "pipeline", *args]
+    if background:
+        return subprocess.Popen(cmd, env=_cli_env(req), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
+    try:
+        return subprocess.run(cmd, env=_cli_env(req), capture_output=True, text=True, timeout=CLI_TIMEOUT)  # noqa: S603
+    except subprocess.TimeoutExpired:
+        raise services.ActionRefused(f"команда не завершилась за {CLI_TIMEOUT} с") from None
+
+
+def _outcome(result: subprocess.CompletedProcess) -> str:
+    lines = [x for x in (result.stdout + "\n" + result.stderr).splitlines() if x.strip()]
+    text = lines[-1] if lines else "нет вывода"
+    if result.returncode != 0:
+        raise services.ActionRefused(text.removeprefix("Ошибка: "))
+    return text
+
+
 @page("models.act")
 def activate(req: Req) -> web.StreamResponse:
     version = req.form.get("version", "")
-    services.call(REGISTRY, "activate_version", req.s, version, now=req.now, actor=req.user.login)
-    req.audit("model.activate", f"model:{version}")
-    return redirect("/models", msg=f"Активна версия {version}.")
+    if not version or version.startswith("-") or web_repo.model_version(req.s, version) is None:
+        return redirect("/models", err=f"Нет версии «{version}».")
+    args = ["models", "activate", version] + (["--force"] if req.form.get("force") else [])
+    proc = _registry_cli(req, *args, background=True)
+    req.audit("model.activate", f"model:{version}", force=bool(req.form.get("force")), pid=proc.pid)
+    return redirect("/models", msg=f"Активация версии {version} запущена (с проверкой качества на оценочной выборке); обновите страницу через минуту.")
 
 
 @page("models.act")
 def rollback(req: Req) -> web.StreamResponse:
-    result = services.call(REGISTRY, "rollback_version", req.s, now=req.now, actor=req.user.login)
-    version = getattr(result, "version", result)
-    req.audit("model.rollback", f"model:{version}")
-    return redirect("/models", msg=f"Откат выполнен: активна версия {version}.")
+    text = _outcome(_registry_cli(req, "models", "rollback"))  # type: ignore[arg-type]
+    req.audit("model.rollback", "model:previous", result=text)
+    return redirect("/models", msg=text)
 
 
 @page("models.act")
 def retrain(req: Req) -> web.StreamResponse:
-    """Start `cur models train` in the background; the new version appears here when it is done."""
-    services.service(REGISTRY, "register")  # the registry CLI must be installed
-    proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-        [sys.executable, "-m", "pipeline", "models", "train"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    """Start `cur train` in the background; the new version appears here when it is done."""
+    proc = _registry_cli(req, "train", background=True)
     req.audit("model.retrain", "model:new", pid=proc.pid)
     return redirect("/models", msg=f"Переобучение запущено (процесс {proc.pid}); новая версия появится в списке по готовности.")
 

@@ -1,0 +1,199 @@
+"""Browser walk through the main flows (Playwright driving Debian's chromium, headless).
+
+An operator corrects a classification in the review queue, the incident
+reaches the right specialist's inbox, the specialist answers, the rating on
+the dashboard changes; a curator sees everything but cannot act; an analyst
+sees the models page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from config import load_settings
+from pipeline.context import App
+from storage import web_repo
+from storage.models import Incident, IncidentPost, Post, ReviewDecision
+from web.app import create_app
+from web.passwords import hash_password
+from web.sample import seed_sample
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PASSWORD = "browser-pass-1"
+WRONG_TEXT = "В больнице на Кирова второй день нет отопления"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed (apt-get install chromium)")
+
+
+class ServerThread:
+    """The real aiohttp server on 127.0.0.1, a random port, in a thread of its own."""
+
+    def __init__(self, app_ctx: App):
+        self.app_ctx = app_ctx
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.url = ""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from aiohttp import web
+
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(create_app(self.app_ctx))
+        self.loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        host, port = runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self.runner = runner
+        self.ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(runner.cleanup())
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        assert self.ready.wait(20), "server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(20)
+
+
+def expected_authority(app: App, sector: str, category: str, municipality: str | None, urgency: str) -> str:
+    from pipeline.routing import route
+
+    return route(app.region, sector, category, municipality, urgency).authority
+
+
+@pytest.fixture
+def site(tmp_path: Path, sqlite_url: str):
+    app = App(settings=load_settings(env={}).model_copy(update={"database_url": sqlite_url, "secret_key": "browser-" + "s" * 24}))
+    seed_sample(app, datetime.now(timezone.utc))
+    with app.db.session() as s:
+        post = s.scalar(select(Post).where(Post.text.like(WRONG_TEXT + "%")))
+        analysis = web_repo.latest_analyses(s, [post.id])[post.id]
+        municipality = analysis.municipality
+    target = expected_authority(app, "healthcare", "facilities", municipality, "normal")
+    pw = hash_password(PASSWORD)
+    with app.db.session() as s:
+        for login, role, code in [("operator", "operator", None), ("specialist", "specialist", target), ("curator", "curator", None), ("analyst", "analyst", None)]:
+            auth = web_repo.authority_by_code(s, app.region.code, code) if code else None
+            web_repo.add_user(s, login, pw, role, auth.id if auth else None)
+        from storage.models_registry import record_model_version, set_active_model
+
+        metrics = {"score": 0.81, "n": 40, "sector": {"n": 40, "accuracy": 0.85, "macro_f1": 0.8, "labels": ["energy", "housing", "roads"],
+                   "confusion": [[10, 2, 0], [1, 15, 1], [0, 2, 9]], "per_class": {}}}
+        record_model_version(s, version="v-test-1", path="versions/v-test-1", checksum="c" * 64, data_fingerprint="d" * 64, metrics=metrics)
+        set_active_model(s, "v-test-1")
+    with ServerThread(app) as server:
+        yield {"url": server.url, "app": app, "post_id": post.id, "target": target}
+    app.db.dispose()
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def sign_in(browser, url: str, login: str):  # noqa: ANN001, ANN201
+    ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    page.goto(url + "/login")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert "/login" not in page.url, page.content()[:500]
+    return page
+
+
+def rating_score(page, url: str, code: str) -> str | None:  # noqa: ANN001
+    page.goto(url + "/dashboard")
+    row = page.locator(f'table.ratings tr[data-authority="{code}"] td.score')
+    return row.inner_text() if row.count() else None
+
+
+def test_main_flows(site, browser):
+    url, app, post_id, target = site["url"], site["app"], site["post_id"], site["target"]
+
+    # 1. the operator corrects the classification with the keyboard
+    op = sign_in(browser, url, "operator")
+    assert op.url.endswith("/review")
+    card = op.locator(f"#post-{post_id}")
+    assert card.count() == 1
+    assert "Отопление" in card.locator(".category").inner_text() or "ЖКХ" in card.locator(".sector").inner_text()
+    card.locator("select.classification").select_option("healthcare:facilities")
+    card.focus()
+    with op.expect_navigation():
+        op.keyboard.press("2")
+    assert "решение сохранено" in op.locator(".flash.ok").inner_text()
+    assert op.locator(f"#post-{post_id}").count() == 0  # left the queue
+    with app.db.session() as s:
+        decision = s.scalar(select(ReviewDecision).where(ReviewDecision.post_id == post_id))
+        assert (decision.decision, decision.sector, decision.category, decision.reviewer) == ("correct", "healthcare", "facilities", "operator")
+        inc = s.scalar(select(Incident).join(IncidentPost, IncidentPost.incident_id == Incident.id).where(IncidentPost.post_id == post_id))
+        assert inc is not None and inc.sector == "healthcare"
+        assert web_repo.authority_names(s, [inc.authority_id])[inc.authority_id].code == target
+        incident_id = inc.id
+
+    # the curator notes the authority's rating while the incident is unanswered
+    curator = sign_in(browser, url, "curator")
+    before = rating_score(curator, url, target)
+    assert before is not None
+
+    # 2. it is in the specialist's inbox; the specialist answers
+    spec = sign_in(browser, url, "specialist")
+    assert spec.url.endswith("/inbox")
+    row = spec.locator(f'tr[data-incident-id="{incident_id}"]')
+    assert row.count() == 1
+    row.locator("a").first.click()
+    spec.wait_for_load_state()
+    assert f"Инцидент №{incident_id}" in spec.locator("h1").inner_text()
+    assert "Здравоохранение" in spec.locator("dd.sector").inner_text()
+    assert spec.locator("a", has_text="открыть оригинал").count() >= 1
+    spec.fill("#answer-form textarea[name=text]", "Отопление в палатах восстановлено, проверили температуру.")
+    with spec.expect_navigation():
+        spec.click("#answer-form button")
+    assert "Ответ записан" in spec.locator(".flash.ok").inner_text()
+    assert "дан ответ" in spec.locator("h1 .state").inner_text()
+    assert "первичный ответ" in spec.locator("table.events").inner_text()
+    # another authority's incident is refused in the browser too
+    with app.db.session() as s:
+        other = s.scalar(select(Incident.id).where(Incident.authority_id.is_not(None), Incident.id != incident_id, Incident.authority_id != inc.authority_id))
+    resp = spec.goto(f"{url}/incidents/{other}")
+    assert resp.status == 403
+
+    # 3. the rating changed
+    after = rating_score(curator, url, target)
+    assert after is not None and float(after) > float(before)
+
+    # 4. the curator sees everything but has no action buttons
+    curator.goto(f"{url}/incidents/{incident_id}")
+    assert curator.locator("#answer-form").count() == 0 and curator.locator("#reroute-form").count() == 0
+    curator.goto(url + "/review")
+    assert curator.locator("article.review").count() >= 1 and curator.locator("form.decide").count() == 0
+    curator.goto(url + "/dashboard")
+    assert curator.locator("svg.heatmap").count() == 1
+
+    # 5. the analyst sees the models page with the confusion matrix
+    an = sign_in(browser, url, "analyst")
+    assert an.url.endswith("/models")
+    assert "v-test-1" in an.locator("table.models").inner_text()
+    assert an.locator("svg.heatmap").count() == 1
+    assert re.search("активна", an.locator("tr.active").inner_text())
