@@ -54,7 +54,7 @@ def register(main: click.Group) -> None:
         """Источники: сообщества и страницы VK, поиск VK, каналы Telegram, файлы выгрузок."""
 
     @sources_group.command("add")
-    @click.argument("url")
+    @click.argument("urls", nargs=-1, required=True)
     @click.option("--via", "telegram_via", type=click.Choice(["tgweb", "telegram"]), default="tgweb",
                   show_default=True, help="Как читать канал Telegram: веб-просмотр t.me/s (без входа) или MTProto API.")
     @click.option("--no-comments", is_flag=True, help="Не собирать комментарии под постами стены VK.")
@@ -62,30 +62,31 @@ def register(main: click.Group) -> None:
     @click.option("--title", default=None, help="Название источника для списков.")
     @click.pass_context
     @handle_errors
-    def sources_add(ctx: click.Context, url: str, telegram_via: str, no_comments: bool, interval: int | None,
-                    title: str | None) -> None:
-        """Добавить источник: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
-        vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv."""
+    def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
+                    interval: int | None, title: str | None) -> None:
+        """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
+        vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
         from collectors.sources import SourceUrlError, parse_source_url
         from storage.sources import get_or_create_source
 
-        try:
-            spec = parse_source_url(url, telegram_via=telegram_via)
-        except SourceUrlError as e:
-            fail(str(e))
-        options: dict[str, Any] = {}
-        if no_comments and spec.platform == "vk":
-            options["comments"] = False
+        specs = []
+        for url in urls:  # check them all before adding any
+            try:
+                specs.append(parse_source_url(url, telegram_via=telegram_via))
+            except SourceUrlError as e:
+                fail(str(e))
         db = get_app(ctx).ready_db()
-        with db.session() as s:
-            src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url, title=title,
-                                                options=options, interval_minutes=interval)
-            number = src.id
-        kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
-        if created:
-            click.echo(f"Источник №{number} добавлен: {spec.url} ({kind})")
-        else:
-            click.echo(f"Источник уже есть: №{number} {spec.url} ({kind})")
+        for spec in specs:
+            options: dict[str, Any] = {"comments": False} if no_comments and spec.platform == "vk" else {}
+            with db.session() as s:
+                src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
+                                                    title=title, options=options, interval_minutes=interval)
+                number = src.id
+            kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
+            if created:
+                click.echo(f"Источник №{number} добавлен: {spec.url} ({kind})")
+            else:
+                click.echo(f"Источник уже есть: №{number} {spec.url} ({kind})")
 
     @sources_group.command("list")
     @click.pass_context

@@ -155,7 +155,7 @@ async def crawl_source(db: Database, source_id: int, collectors: Collectors,
     except CollectorError as e:
         report.status, report.message = "error", str(e)
         _record(db, source_id, report)
-    except (OSError, ValueError, KeyError, TypeError) as e:  # unexpected answers: keep the crawl going
+    except Exception as e:  # an unexpected failure of one source must not stop the others
         log.exception("crawl of %s failed", spec.url)
         report.status, report.message = "error", f"{type(e).__name__}: {e}"
         _record(db, source_id, report)

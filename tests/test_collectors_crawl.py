@@ -30,7 +30,7 @@ def populate(vk: FakeVk, site: FakeTgWeb) -> None:
     vk.pin(-1, 3)
     vk.add_posts(-2, 150, newest=now - 3600, step=1200)
     vk.owner_errors[-3] = 15
-    for i in range(1300):
+    for i in range(1100):
         vk.search_posts.append({"id": 5000 + i, "owner_id": -(10 + i % 5), "from_id": 7, "date": int(now - 100 - i * 120),
                                 "text": f"Новокузнецк, двор {i}: яма на дороге"})
     site.add_posts("nk_news", 20, newest=now - 600, step=1800)
@@ -51,9 +51,9 @@ SOURCES = ["https://vk.com/club1", "https://vk.com/club2", "vk-search:Новок
 
 
 def add_sources(env: dict[str, str], cwd: Path, extra: list[str] = ()) -> None:
-    for url in [*SOURCES, *extra]:
-        r = run_cur(["sources", "add", url], env=env, cwd=cwd)
-        assert r.returncode == 0, r.stderr
+    r = run_cur(["sources", "add", *SOURCES, *extra], env=env, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("добавлен") == len(SOURCES) + len(extra)
 
 
 def snapshot(db_url: str) -> dict[str, Any]:
@@ -87,12 +87,13 @@ def cursors(db_url: str) -> dict[str, dict[str, Any]]:
         db.dispose()
 
 
-def test_sources_commands_and_crawl(fakes, cur_env, db_url, tmp_path: Path):
+def test_sources_commands_and_crawl(fakes, db_url, tmp_path: Path):
     vk, site, env = fakes
     env = {**env, "CUR_DATABASE_URL": db_url}
     add_sources(env, tmp_path, extra=["https://vk.com/club3"])
-    r = run_cur(["sources", "add", "https://example.org/x"], env=env, cwd=tmp_path)
-    assert r.returncode == 1 and "не удалось распознать источник" in r.stderr
+    r = run_cur(["sources", "add", "https://vk.com/club1", "https://example.org/x"], env=env, cwd=tmp_path)
+    assert r.returncode == 1 and "не удалось распознать источник 'https://example.org/x'" in r.stderr
+    assert "уже есть" not in r.stdout  # nothing is added when one of the addresses is bad
 
     r = run_cur(["crawl"], env=env, cwd=tmp_path)
     assert r.returncode == 1, r.stderr  # one source is failing
@@ -115,7 +116,7 @@ def test_sources_commands_and_crawl(fakes, cur_env, db_url, tmp_path: Path):
     assert "✓ https://vk.com/club1: новых 1," in r.stdout
     snap = snapshot(db_url)
     keys = [p[:3] for p in snap["posts"]]
-    assert len(keys) == len(set(keys)) == 645 + 1 + 150 + 1300 + 20
+    assert len(keys) == len(set(keys)) == 645 + 1 + 150 + 1100 + 20
 
     r = run_cur(["sources", "remove", "https://vk.com/club3"], env=env, cwd=tmp_path)
     assert r.returncode == 0 and "удалён" in r.stdout
