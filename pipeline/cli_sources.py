@@ -211,7 +211,8 @@ def _run_with_progress(db: Any, ids: list[int], collectors: Any, quiet: bool) ->
             bar.update(tasks[r.source_id], posts=r.inserted + r.edited + r.deleted, pages=r.pages,
                        requests=r.requests)
             if r.status != "ok":
-                bar.update(tasks[r.source_id], description=f"{r.url} [{r.status}]")
+                label = {"failing": "недоступен", "retry_later": "отложен", "error": "ошибка"}.get(r.status, r.status)
+                bar.update(tasks[r.source_id], description=f"{r.url} — {label}")
 
         reports = run_crawl(db, ids, collectors, on_progress)
         for t in tasks.values():
