@@ -16,26 +16,29 @@ not classified: they are answers (see ``detect_official_replies``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from sqlalchemy import select
-
 from config import RegionProfile
 from storage import incidents as q
-from storage.models import ModelVersion, Post, PostAnalysis
+from storage.models import Post, PostAnalysis
 
 from .context import App
-from .incidents import GroupingOptions, check_deadlines, detect_official_replies, ingest_analysis, official_account_ids, sync_authorities
+from .incidents import (
+    GroupingOptions,
+    check_deadlines,
+    detect_official_replies,
+    ingest_analysis,
+    official_account_ids,
+    sync_authorities,
+)
 
 __all__ = ["ModelNotFound", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
 
 BATCH = 64
-REPO_MODELS = Path(__file__).resolve().parent.parent / "classifier_models"
 
 
 class ModelNotFound(RuntimeError):
@@ -61,51 +64,27 @@ class ClassifierLike(Protocol):
 # --------------------------------------------------------------------------- the model
 
 
-def _bundles(directory: Path) -> list[tuple[str, Path]]:
-    out = []
-    for meta in directory.glob("*/meta.json"):
-        try:
-            created = str(json.loads(meta.read_text(encoding="utf-8")).get("created_at", ""))
-        except (OSError, json.JSONDecodeError):
-            continue
-        out.append((created, meta.parent))
-    return sorted(out)
-
-
 def find_active_model(app: App) -> Path:
-    """The active model bundle: the ``model_versions`` row marked active, else the newest bundle
-    in the models directory (``models_dir`` setting, default ``classifier_models/``)."""
-    models_dir = Path(app.settings.models_dir) if app.settings.models_dir else REPO_MODELS
-    try:
-        with app.db.session() as s:
-            row = s.scalar(select(ModelVersion).where(ModelVersion.is_active.is_(True)).order_by(ModelVersion.activated_at.desc()).limit(1))
-            active = row.path if row else None
-    except Exception:  # noqa: BLE001 - no schema yet: fall back to the directory
-        active = None
-    if active:
-        path = Path(active)
-        if not path.is_absolute():
-            path = models_dir / path
-        if path.exists():
-            return path
-    for marker in ("ACTIVE", "active"):
-        f = models_dir / marker
-        if f.is_file():
-            path = models_dir / f.read_text(encoding="utf-8").strip()
-            if (path / "meta.json").exists():
-                return path
-    if (models_dir / "meta.json").exists():
-        return models_dir
-    bundles = _bundles(models_dir)
-    if not bundles:
-        raise ModelNotFound(f"в {models_dir} нет обученной модели классификатора (каталог с meta.json): обучите её")
-    return bundles[-1][1]
+    """Folder of the active model in the file registry (``models_dir`` setting, default ``classifier_models/``)."""
+    from nlp.classifier.registry import Registry
+
+    registry = Registry(Path(app.settings.models_dir) if app.settings.models_dir else None)
+    version = registry.active_version()
+    if not version:
+        raise ModelNotFound(f"в {registry.root} нет активной модели классификатора: обучите её (`cur train`)")
+    path = registry.path(version)
+    if not path.exists():
+        raise ModelNotFound(f"активная модель {version} не найдена в {path}")
+    return path
 
 
 def load_classifier(app: App) -> ClassifierLike:
-    from nlp.classifier import Classifier
+    from nlp.classifier import Classifier, ModelError
 
-    return Classifier.load(find_active_model(app))
+    try:
+        return Classifier.load(find_active_model(app))
+    except ModelError as e:
+        raise ModelNotFound(f"модель классификатора не загружается: {e}") from None
 
 
 # --------------------------------------------------------------------------- places
@@ -231,13 +210,13 @@ def process_pending(
                         on_progress(1)
                     continue
                 municipality, found = (None, {})
-                if pred.relevant:
+                if pred.relevant or pred.unsure:  # an operator may confirm an unsure one: give it its place
                     municipality, found = places.resolve(text)
                 analysis = _store_analysis(s, post, pred, municipality, found, now)
                 report.model_version = analysis.model_version
                 if analysis.relevant:
                     report.relevant += 1
-                if analysis.relevant and analysis.unsure:
+                if analysis.unsure:
                     report.unsure += 1
                 before = q.incident_of_post(s, post.id)
                 incident = None
