@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import jinja2
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from config import RegionProfile, Settings
 from storage import events as ev
+from storage import outbox as box
+from storage import reporting as rq
 from storage.db import Database
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
 
@@ -89,10 +89,8 @@ def enqueue(
     if not recipient:
         raise ValueError("empty recipient")
     now = now or datetime.now(timezone.utc)
-    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-    if existing is not None:
-        return existing, False
-    msg = OutboxMessage(
+    return box.add_message(
+        session,
         channel=channel,
         recipient=recipient,
         subject=subject[:512],
@@ -105,16 +103,6 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(msg)
-            session.flush()
-    except IntegrityError:
-        existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-        if existing is None:
-            raise
-        return existing, False
-    return msg, True
 
 
 # --------------------------------------------------------------------------- delivery
@@ -150,14 +138,7 @@ async def adeliver_due(
     """One outbox pass (async). See the module docstring for the guarantees."""
     stats = DeliveryStats()
     with db.session() as s:
-        q = (
-            select(OutboxMessage.id, OutboxMessage.channel)
-            .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        )
-        if limit:
-            q = q.limit(limit)
-        due = list(s.execute(q))
+        due = box.due_messages(s, now, limit)
     for msg_id, channel in due:
         sender = senders.get(channel)
         if sender is None:
@@ -165,7 +146,7 @@ async def adeliver_due(
             continue
         with db.session() as s:
             # the row lock keeps a second deliverer (another process) off this message
-            m = s.scalar(select(OutboxMessage).where(OutboxMessage.id == msg_id).with_for_update(skip_locked=True))
+            m = box.lock_message(s, msg_id)
             if m is None or m.status != PENDING or m.next_attempt_at > now:
                 continue
             try:
@@ -285,9 +266,7 @@ WEBHOOK_KINDS = PERSONAL_KINDS | {
 
 
 def _authority_by_code(session: Session, region: str, code: str | None) -> Authority | None:
-    if not code:
-        return None
-    return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+    return rq.authority_by_code(session, region, code) if code else None
 
 
 def role_authority(session: Session, profile: RegionProfile, incident: Incident, role: str) -> Authority | None:
@@ -462,27 +441,9 @@ def notify_recent(session: Session, profile: RegionProfile, now: datetime, windo
     the dedup keys make repeated calls harmless, so no cursor is needed and
     an event written by any part of the system (CLI, web, API) is notified.
     """
-    q = (
-        select(IncidentEvent)
-        .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .where(
-            Incident.region == profile.code,
-            IncidentEvent.kind.in_(sorted(WEBHOOK_KINDS)),
-            IncidentEvent.at >= now - window,
-            IncidentEvent.at <= now,
-        )
-        .order_by(IncidentEvent.id)
-    )
-    rows = list(session.scalars(q))
+    rows = rq.recent_events(session, profile.code, WEBHOOK_KINDS, now - window, now)
     if not rows:
         return 0
     # events with any outbox message were handled whole (one transaction): skip them cheaply
-    done = {
-        key.split(":")[1]
-        for (key,) in session.execute(
-            select(OutboxMessage.dedup_key).where(
-                OutboxMessage.incident_id.in_({e.incident_id for e in rows}), OutboxMessage.dedup_key.like("ev:%")
-            )
-        )
-    }
+    done = {key.split(":")[1] for key in box.dedup_keys_of_incidents(session, (e.incident_id for e in rows), "ev:")}
     return notify_events(session, profile, [e for e in rows if str(e.id) not in done], now)

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage import events as ev
-from storage.models import Authority, Incident, IncidentEvent
+from storage import reporting as rq
+from storage.models import IncidentEvent
 
 STAGES = ("first_reply", "interim", "final")
 ANSWER_KINDS = (ev.ANSWER_FIRST, ev.ANSWER_INTERIM, ev.ANSWER_FINAL)
@@ -156,19 +156,7 @@ def assignments_from_events(events: Iterable[IncidentEvent], as_of: datetime) ->
 def load_assignments(session: Session, region: str, period: Period, as_of: datetime | None = None) -> list[Assignment]:
     """Assignments opened within ``period``, replayed up to ``as_of`` (default: the period's end)."""
     as_of = min(as_of or period.end, period.end)
-    opened = (
-        select(IncidentEvent.incident_id)
-        .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .where(
-            Incident.region == region,
-            IncidentEvent.kind.in_((ev.ROUTED_EV, ev.REROUTED)),
-            IncidentEvent.at >= period.start,
-            IncidentEvent.at < period.end,
-        )
-    )
-    events = session.scalars(
-        select(IncidentEvent).where(IncidentEvent.incident_id.in_(opened), IncidentEvent.at <= as_of)
-    )
+    events = rq.events_of_incidents_opened(session, region, (ev.ROUTED_EV, ev.REROUTED), period.start, period.end, as_of)
     return [a for a in assignments_from_events(events, as_of) if period.start <= a.start < period.end]
 
 
@@ -265,7 +253,7 @@ def rate(session: Session, region: str, period: Period, as_of: datetime | None =
     groups: dict[int, list[Assignment]] = defaultdict(list)
     for a in load_assignments(session, region, period, as_of):
         groups[a.authority_id].append(a)
-    names = {a.id: a for a in session.scalars(select(Authority).where(Authority.id.in_(list(groups))))} if groups else {}
+    names = rq.authorities_of_region(session, region)
     rows = [(names[k].code if k in names else str(k), names[k].name if k in names else "?", figures(v, as_of)) for k, v in groups.items()]
     rows.sort(key=lambda r: (-(r[2].score if r[2].score is not None else -1), -r[2].routed, r[0]))
     return [AuthorityRating(i + 1, code, name, f) for i, (code, name, f) in enumerate(rows)]

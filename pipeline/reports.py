@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
 from storage import events as ev
-from storage.models import Authority, Incident, IncidentEvent
+from storage import reporting as rq
 
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 
@@ -85,21 +84,13 @@ class MonthlyReport:
         ]
 
 
-def _count_events(session: Session, region: str, kind: str, period: Period) -> int:
-    return session.scalar(
-        select(func.count(IncidentEvent.id))
-        .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .where(Incident.region == region, IncidentEvent.kind == kind, IncidentEvent.at >= period.start, IncidentEvent.at < period.end)
-    ) or 0
-
-
 def build_report(session: Session, profile: RegionProfile, month: str, now: datetime) -> MonthlyReport:
     tz = profile.region.tz
     period = Period.month(month, tz)
     as_of = min(period.end, now)
     assignments = load_assignments(session, profile.code, period, as_of)
-    incidents = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_({a.incident_id for a in assignments})))} if assignments else {}
-    authorities = {a.id: a for a in session.scalars(select(Authority).where(Authority.region == profile.code))}
+    incidents = rq.incidents_by_id(session, (a.incident_id for a in assignments))
+    authorities = rq.authorities_of_region(session, profile.code)
 
     def sector_name(code: str | None) -> str:
         s = profile.sector(code or "")
@@ -137,9 +128,9 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         as_of=as_of,
         generated_at=now,
         tz=tz,
-        created=_count_events(session, profile.code, ev.CREATED, period),
-        escalations=_count_events(session, profile.code, ev.ESCALATED, period),
-        reopened_events=_count_events(session, profile.code, ev.REOPENED_EV, period),
+        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end),
+        escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end),
+        reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end),
         total=figures(assignments, as_of),
         by_sector=grouped(lambda i: sector_name(i.sector)),
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
@@ -308,45 +299,32 @@ def iter_incident_rows(session: Session, profile: RegionProfile):
     ``posts`` lists the incident's posts as they were imported or collected:
     ``{"platform", "source", "external_id"}`` (the keys ``cur import`` reads back).
     """
-    from storage.models import IncidentPost, Post
-
     tz = profile.region.tz
 
     def iso(t: datetime | None) -> str | None:
         return t.astimezone(tz).isoformat() if t else None
 
-    authorities = {a.id: a for a in session.scalars(select(Authority).where(Authority.region == profile.code))}
-    q = select(Incident).where(Incident.region == profile.code).order_by(Incident.id)
-    for batch in session.scalars(q).partitions(500):
-        ids = [i.id for i in batch]
-        posts: dict[int, list[dict[str, str]]] = defaultdict(list)
-        for inc_id, platform, source, ext in session.execute(
-            select(IncidentPost.incident_id, Post.platform, Post.source_key, Post.external_id)
-            .join(Post, Post.id == IncidentPost.post_id)
-            .where(IncidentPost.incident_id.in_(ids))
-            .order_by(Post.published_at, Post.id)
-        ):
-            posts[inc_id].append({"platform": platform, "source": source, "external_id": ext})
-        for i in batch:
-            a = authorities.get(i.authority_id) if i.authority_id else None
-            yield {
-                "id": i.id,
-                "title": i.title,
-                "sector": i.sector,
-                "category": i.category,
-                "municipality": i.municipality,
-                "urgency": i.urgency,
-                "authority_code": a.code if a else None,
-                "authority_name": a.name if a else None,
-                "state": i.state,
-                "posts": posts.get(i.id, []),
-                "created_at": iso(i.created_at),
-                "routed_at": iso(i.routed_at),
-                "first_reply_at": iso(i.first_reply_at),
-                "interim_at": iso(i.interim_at),
-                "final_at": iso(i.final_at),
-                "resolved_at": iso(i.resolved_at),
-                "first_reply_due": iso(i.first_reply_due),
-                "interim_due": iso(i.interim_due),
-                "final_due": iso(i.final_due),
-            }
+    authorities = rq.authorities_of_region(session, profile.code)
+    for i, posts in rq.incidents_with_posts(session, profile.code):
+        a = authorities.get(i.authority_id) if i.authority_id else None
+        yield {
+            "id": i.id,
+            "title": i.title,
+            "sector": i.sector,
+            "category": i.category,
+            "municipality": i.municipality,
+            "urgency": i.urgency,
+            "authority_code": a.code if a else None,
+            "authority_name": a.name if a else None,
+            "state": i.state,
+            "posts": [{"platform": p, "source": src, "external_id": ext} for p, src, ext in posts],
+            "created_at": iso(i.created_at),
+            "routed_at": iso(i.routed_at),
+            "first_reply_at": iso(i.first_reply_at),
+            "interim_at": iso(i.interim_at),
+            "final_at": iso(i.final_at),
+            "resolved_at": iso(i.resolved_at),
+            "first_reply_due": iso(i.first_reply_due),
+            "interim_due": iso(i.interim_due),
+            "final_due": iso(i.final_due),
+        }

@@ -48,7 +48,8 @@ class EmailSender:
                 port=self.port,
                 username=self.username,
                 password=self.password,
-                start_tls=self.start_tls,
+                use_tls=self.port == 465,  # implicit TLS (SMTPS); other ports upgrade with STARTTLS when offered
+                start_tls=False if self.port == 465 else self.start_tls,
                 timeout=self.timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as e:

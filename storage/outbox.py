@@ -1,0 +1,74 @@
+"""SQL of the notification outbox (``outbox`` table)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import OutboxMessage
+
+
+def find_by_dedup_key(session: Session, key: str) -> OutboxMessage | None:
+    return session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == key))
+
+
+def add_message(session: Session, **fields: Any) -> tuple[OutboxMessage, bool]:
+    """Insert unless a message with the same ``dedup_key`` exists; returns ``(message, created)``.
+
+    The insert runs in a savepoint, so a concurrent insert of the same key
+    loses quietly without spoiling the caller's transaction.
+    """
+    key = fields["dedup_key"]
+    existing = find_by_dedup_key(session, key)
+    if existing is not None:
+        return existing, False
+    msg = OutboxMessage(**fields)
+    try:
+        with session.begin_nested():
+            session.add(msg)
+            session.flush()
+    except IntegrityError:
+        existing = find_by_dedup_key(session, key)
+        if existing is None:
+            raise
+        return existing, False
+    return msg, True
+
+
+def due_messages(session: Session, now: datetime, limit: int | None = None) -> list[tuple[int, str]]:
+    """``(id, channel)`` of pending messages due at ``now``, oldest due first."""
+    q = (
+        select(OutboxMessage.id, OutboxMessage.channel)
+        .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+    )
+    if limit:
+        q = q.limit(limit)
+    return [(i, c) for i, c in session.execute(q)]
+
+
+def lock_message(session: Session, message_id: int) -> OutboxMessage | None:
+    """The message, row-locked for this transaction (PostgreSQL ``FOR UPDATE SKIP LOCKED``);
+    None if another transaction holds it."""
+    return session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True))
+
+
+def dedup_keys_of_incidents(session: Session, incident_ids: Iterable[int], prefix: str) -> set[str]:
+    ids = list(set(incident_ids))
+    if not ids:
+        return set()
+    q = select(OutboxMessage.dedup_key).where(OutboxMessage.incident_id.in_(ids), OutboxMessage.dedup_key.like(prefix + "%"))
+    return set(session.scalars(q))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    return {s: n for s, n in session.execute(select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status))}
+
+
+def latest(session: Session, status: str, limit: int = 20) -> list[OutboxMessage]:
+    q = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc()).limit(limit)
+    return list(session.scalars(q))

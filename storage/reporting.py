@@ -1,0 +1,76 @@
+"""Read-only SQL behind notifications, ratings, reports and the incident export."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Iterable, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
+
+
+def authority_by_code(session: Session, region: str, code: str) -> Authority | None:
+    return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+
+
+def authorities_of_region(session: Session, region: str) -> dict[int, Authority]:
+    return {a.id: a for a in session.scalars(select(Authority).where(Authority.region == region))}
+
+
+def incidents_by_id(session: Session, ids: Iterable[int]) -> dict[int, Incident]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(ids)))}
+
+
+def recent_events(session: Session, region: str, kinds: Iterable[str], since: datetime, until: datetime) -> list[IncidentEvent]:
+    """Events of the given kinds of the region's incidents with ``since <= at <= until``, in id order."""
+    q = (
+        select(IncidentEvent)
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(Incident.region == region, IncidentEvent.kind.in_(sorted(kinds)), IncidentEvent.at >= since, IncidentEvent.at <= until)
+        .order_by(IncidentEvent.id)
+    )
+    return list(session.scalars(q))
+
+
+def events_of_incidents_opened(
+    session: Session, region: str, opening_kinds: Iterable[str], start: datetime, end: datetime, until: datetime
+) -> list[IncidentEvent]:
+    """Every event up to ``until`` of the region's incidents that have an ``opening_kinds`` event in [start, end)."""
+    opened = (
+        select(IncidentEvent.incident_id)
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(Incident.region == region, IncidentEvent.kind.in_(sorted(opening_kinds)), IncidentEvent.at >= start, IncidentEvent.at < end)
+    )
+    return list(session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id.in_(opened), IncidentEvent.at <= until)))
+
+
+def count_events(session: Session, region: str, kind: str, start: datetime, end: datetime) -> int:
+    q = (
+        select(func.count(IncidentEvent.id))
+        .join(Incident, Incident.id == IncidentEvent.incident_id)
+        .where(Incident.region == region, IncidentEvent.kind == kind, IncidentEvent.at >= start, IncidentEvent.at < end)
+    )
+    return session.scalar(q) or 0
+
+
+def incidents_with_posts(session: Session, region: str, batch: int = 500) -> Iterator[tuple[Incident, list[tuple[str, str, str]]]]:
+    """The region's incidents in id order, each with its posts' ``(platform, source_key, external_id)``."""
+    q = select(Incident).where(Incident.region == region).order_by(Incident.id)
+    for part in session.scalars(q).partitions(batch):
+        posts: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        rows = session.execute(
+            select(IncidentPost.incident_id, Post.platform, Post.source_key, Post.external_id)
+            .join(Post, Post.id == IncidentPost.post_id)
+            .where(IncidentPost.incident_id.in_([i.id for i in part]))
+            .order_by(Post.published_at, Post.id)
+        )
+        for inc_id, platform, source, ext in rows:
+            posts[inc_id].append((platform, source, ext))
+        for i in part:
+            yield i, posts.get(i.id, [])
