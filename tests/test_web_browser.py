@@ -8,10 +8,8 @@ sees the models page.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from config import load_settings
 from pipeline.context import App
 from storage import web_repo
 from storage.models import Incident, IncidentPost, Post, ReviewDecision
-from web.app import create_app
+from web.server import BackgroundServer
 from web.passwords import hash_password
 from web.sample import seed_sample
 
@@ -32,41 +30,6 @@ PASSWORD = "browser-pass-1"
 WRONG_TEXT = "В больнице на Кирова второй день нет отопления"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed (apt-get install chromium)")
-
-
-class ServerThread:
-    """The real aiohttp server on 127.0.0.1, a random port, in a thread of its own."""
-
-    def __init__(self, app_ctx: App):
-        self.app_ctx = app_ctx
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.url = ""
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from aiohttp import web
-
-        asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(create_app(self.app_ctx))
-        self.loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        host, port = runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        self.runner = runner
-        self.ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(runner.cleanup())
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        assert self.ready.wait(20), "server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(20)
 
 
 def expected_authority(app: App, sector: str, category: str, municipality: str | None, urgency: str) -> str:
@@ -95,7 +58,7 @@ def site(tmp_path: Path, sqlite_url: str):
                    "confusion": [[10, 2, 0], [1, 15, 1], [0, 2, 9]], "per_class": {}}}
         record_model_version(s, version="v-test-1", path="versions/v-test-1", checksum="c" * 64, data_fingerprint="d" * 64, metrics=metrics)
         set_active_model(s, "v-test-1")
-    with ServerThread(app) as server:
+    with BackgroundServer(app) as server:
         yield {"url": server.url, "app": app, "post_id": post.id, "target": target}
     app.db.dispose()
 

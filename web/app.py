@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +28,7 @@ def _jinja(app_ctx: Any) -> Environment:
     tz = app_ctx.region.region.tz
     env.filters["local"] = lambda v, fmt="%d.%m.%Y %H:%M": formatting.local_time(v, tz, fmt)
     env.filters["countdown"] = formatting.countdown
+    env.filters["minutes"] = lambda v: "—" if v is None else formatting.human_delta(timedelta(minutes=float(v)))
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * float(v):.0f}%"
     env.globals.update(
         URGENCY=formatting.URGENCY_NAMES,

@@ -13,7 +13,7 @@ def bars(items: list[tuple[str, int | float]], title: str, width: int = 560, uni
     """Horizontal bars, largest first as given."""
     if not items:
         return Markup(f'<p class="muted">{escape(title)}: данных нет.</p>')
-    row, label_w = 22, 200
+    row, label_w = 22, 250
     h = row * len(items) + 30
     top = max(v for _, v in items) or 1
     out = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {h}" width="{width}" height="{h}" xmlns="http://www.w3.org/2000/svg">']
@@ -22,7 +22,7 @@ def bars(items: list[tuple[str, int | float]], title: str, width: int = 560, uni
     for i, (label, value) in enumerate(items):
         y = 24 + i * row
         w = max(1, int(span * value / top))
-        text = label if len(label) <= 30 else label[:29] + "…"
+        text = label if len(label) <= 36 else label[:35] + "…"
         out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" {FONT}><title>{escape(label)}</title>{escape(text)}</text>')
         out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w}" height="{row - 6}" fill="#3b6ea5"/>')
         shown = f"{value:g}{unit}" if isinstance(value, float) else f"{value}{unit}"
@@ -55,27 +55,34 @@ def columns(items: list[tuple[str, int]], title: str, width: int = 760, height: 
     return Markup("".join(out))
 
 
-def heatmap(rows: list[str], cols: list[str], values: dict[tuple[str, str], int], title: str, col_titles: dict[str, str] | None = None) -> Markup:
-    """Rows × columns matrix; cell colour grows with the count (the "complex picture of problems")."""
+def heatmap(
+    rows: list[str], cols: list[str], values: dict[tuple[str, str], int], title: str,
+    col_titles: dict[str, str] | None = None, by_row: bool = False,
+) -> Markup:
+    """Rows × columns matrix; cell colour grows with the count (the "complex picture of problems").
+
+    ``by_row`` colours each cell by its share of the row (for confusion matrices).
+    """
     if not rows or not cols:
         return Markup(f'<p class="muted">{escape(title)}: данных нет.</p>')
     col_titles = col_titles or {}
-    cell, label_w, head_h = 34, 210, 110
-    width = label_w + cell * len(cols) + 10
+    cell, label_w, head_h = 34, 290, 130
+    width = label_w + cell * len(cols) + 70
     height = head_h + cell * len(rows) + 10
     top = max(values.values(), default=0) or 1
+    row_top = {r: (sum(values.get((r, c), 0) for c in cols) or 1) for r in rows}
     out = [f'<svg class="chart heatmap" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
     out.append(f'<text x="0" y="14" {FONT} font-weight="bold">{escape(title)}</text>')
     for j, c in enumerate(cols):
         x = label_w + j * cell + cell / 2
         name = col_titles.get(c, c)
-        out.append(f'<text transform="translate({x:.0f},{head_h - 6}) rotate(-55)" {FONT} font-size="11">{escape(name[:22])}</text>')
+        out.append(f'<text transform="translate({x + 4:.0f},{head_h - 6}) rotate(-60)" {FONT} font-size="11">{escape(name[:18])}</text>')
     for i, r in enumerate(rows):
         y = head_h + i * cell
-        out.append(f'<text x="{label_w - 6}" y="{y + cell / 2 + 4:.0f}" text-anchor="end" {FONT}>{escape(r[:32])}</text>')
+        out.append(f'<text x="{label_w - 6}" y="{y + cell / 2 + 4:.0f}" text-anchor="end" {FONT}>{escape(r if len(r) <= 44 else r[:43] + "…")}</text>')
         for j, c in enumerate(cols):
             v = values.get((r, c), 0)
-            t = v / top
+            t = v / (row_top[r] if by_row else top)
             # white -> dark red
             red, green, blue = 255 - int(t * 75), 255 - int(t * 200), 255 - int(t * 200)
             fill = f"rgb({red},{green},{blue})" if v else "#f4f4f4"

@@ -71,13 +71,19 @@ def countdown(due: datetime | None, now: datetime) -> str:
 
 
 def next_due(incident, now: datetime) -> tuple[str | None, datetime | None]:  # noqa: ANN001
-    """The stage whose deadline is next for an open incident, and when it is."""
-    if incident.state in ("resolved", "rejected"):
+    """The earliest deadline of a stage not yet done, for an open incident: (stage, due)."""
+    if incident.state in ("resolved", "rejected") or incident.merged_into_id is not None:
         return None, None
-    if incident.first_reply_at is None and incident.first_reply_due is not None:
-        return "first_reply", incident.first_reply_due
-    if incident.interim_at is None and incident.interim_due is not None and incident.final_at is None:
-        return "interim", incident.interim_due
-    if incident.final_at is None and incident.final_due is not None:
-        return "final", incident.final_due
-    return None, None
+    pending = [
+        (due, stage)
+        for stage, due, done in (
+            ("first_reply", incident.first_reply_due, incident.first_reply_at),
+            ("interim", incident.interim_due, incident.interim_at),
+            ("final", incident.final_due, incident.final_at),
+        )
+        if due is not None and done is None
+    ]
+    if not pending:
+        return None, None
+    due, stage = min(pending)
+    return stage, due

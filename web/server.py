@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from typing import Any, Callable
 
 from aiohttp import web
@@ -56,3 +57,40 @@ async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str],
 def serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False) -> None:
     prepare(app_ctx)
     asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler))
+
+
+class BackgroundServer:
+    """The application served on 127.0.0.1 (a free port by default) from a thread; for tests and screenshots.
+
+        with BackgroundServer(app_ctx) as server:
+            print(server.url)
+    """
+
+    def __init__(self, app_ctx: Any, host: str = "127.0.0.1", port: int = 0, **app_options: Any):
+        self.app_ctx, self.host, self.port, self.options = app_ctx, host, port, app_options
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.url = ""
+        self.thread = threading.Thread(target=self._run, name="web-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(create_app(self.app_ctx, **self.options))
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
+        host, port = runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self.ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(runner.cleanup())
+        self.loop.close()
+
+    def __enter__(self) -> "BackgroundServer":
+        self.thread.start()
+        if not self.ready.wait(30):
+            raise RuntimeError("the web server did not start within 30 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)

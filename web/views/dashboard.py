@@ -79,7 +79,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     month = req.request.query.get("month") or _month(req.now, tz)
     rating_rows, rating_error = ratings(req, month)
     rating_chart = charts.bars(
-        [(r.name, round(100 * r.figures.score, 1)) for r in rating_rows if r.figures.score is not None][:15],
+        [(r.name, round(r.figures.score, 1)) for r in rating_rows if r.figures.score is not None][:15],
         f"Рейтинг органов власти, баллы из 100 ({month})",
     )
     return req.render(

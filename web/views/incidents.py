@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from storage import web_repo
 
 from .. import services
 from ..core import Req, int_field, page, redirect
+from ..formatting import next_due
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -49,6 +51,8 @@ def inbox(req: Req) -> web.StreamResponse:
     items = web_repo.list_incidents(req.s, req.scope, open_only=True, authority_id=authority_id)
     if not req.scope.restricted:
         items = [i for i in items if i.authority_id is not None]
+    far = req.now + timedelta(days=3650)
+    items.sort(key=lambda i: (next_due(i, req.now)[1] or far, i.id))
     return req.render("inbox.html", incidents=items, selected_authority=authority_id, **names(req))
 
 

@@ -6,9 +6,11 @@ Activation, rollback and training belong to the model registry and its CLI
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +22,7 @@ from ..core import Req, page, redirect
 
 REGISTRY = "pipeline.cli_models"
 CLI_TIMEOUT = 120
+MAX_MATRIX = 25
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
 
 
@@ -39,8 +42,29 @@ def confusion_svg(report: dict[str, Any], head: str) -> Any:
     labels, matrix = part.get("labels") or [], part.get("confusion") or []
     if not labels or not matrix:
         return None
-    values = {(str(g), str(p)): int(n) for g, row in zip(labels, matrix) for p, n in zip(labels, row)}
-    return charts.heatmap([str(x) for x in labels], [str(x) for x in labels], values, f"Матрица ошибок «{head}»: строки — верный ответ, столбцы — ответ модели")
+    labels = [str(x) for x in labels]
+    values = {(g, p): int(n) for g, row in zip(labels, matrix) for p, n in zip(labels, row)}
+    title = f"Матрица ошибок «{head}»: строки — верный ответ, столбцы — ответ модели (цвет — доля строки)"
+    if len(labels) > MAX_MATRIX:
+        support = {g: sum(row) for g, row in zip(labels, matrix)}
+        labels = sorted(labels, key=lambda g: -support[g])[:MAX_MATRIX]
+        title += f" ({MAX_MATRIX} самых частых классов)"
+    return charts.heatmap(labels, labels, values, title, by_row=True)
+
+
+EVAL_FILES = {"test": "evaluation.json", "holdout": "holdout_evaluation.json"}
+
+
+def full_report(req: Req, version: str, which: str) -> dict[str, Any]:
+    """The registry's full evaluation report of a version (with confusion matrices), if it is on disk."""
+    try:
+        from nlp.classifier.registry import Registry
+
+        st = req.app_ctx.settings
+        path = Registry(Path(st.models_dir) if st.models_dir else None).path(version) / EVAL_FILES[which]
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ImportError, OSError, ValueError, KeyError):
+        return {}
 
 
 @page("models.view")
@@ -54,13 +78,18 @@ def models_page(req: Req) -> web.StreamResponse:
     if selected is None and versions:
         selected = versions[0]
     head = req.request.query.get("head", "sector")
-    report = evaluation(selected.metrics) if selected else {}
-    rows = [(v, evaluation(v.metrics)) for v in versions]
+    which = req.request.query.get("set", "test")
+    which = which if which in EVAL_FILES else "test"
+    report: dict[str, Any] = {}
+    if selected is not None:
+        report = full_report(req, selected.version, which) or (evaluation(selected.metrics) if which == "test" else (selected.metrics or {}).get(which, {}))
+    rows = [(v, evaluation(v.metrics), (v.metrics or {}).get("holdout") or {}) for v in versions]
     return req.render(
         "models.html",
         rows=rows,
         selected=selected,
         report=report,
+        which=which,
         head=head if head in HEADS else "sector",
         heads=HEADS,
         matrix=confusion_svg(report, head) if report else None,
