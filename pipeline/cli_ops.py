@@ -103,6 +103,34 @@ def register(main: click.Group) -> None:
         for line in stats.errors[:20]:
             click.echo(f"  {line}", err=True)
 
+    @notify_group.command("status")
+    @click.option("--limit", default=10, show_default=True, help="Сколько последних недоставленных показать.")
+    @click.pass_context
+    @handle_errors
+    def notify_status(ctx: click.Context, limit: int) -> None:
+        """Состояние очереди: сколько ждёт отправки, отправлено, не доставлено; последние ошибки."""
+        from storage import outbox as box
+
+        from .notify import local_time
+
+        app = get_app(ctx)
+        db = app.ready_db()
+        with db.session() as s:
+            counts = box.count_by_status(s)
+            dead = box.latest(s, "dead", limit)
+            pending = [m for m in box.latest(s, "pending", limit) if m.last_error]
+            click.echo(
+                f"Ожидают отправки: {counts.get('pending', 0)}, отправлено: {counts.get('sent', 0)}, "
+                f"не доставлено: {counts.get('dead', 0)}."
+            )
+            tz = app.region.region.tz
+            for title, rows in (("Не доставлены", dead), ("Повторяются после ошибки", pending)):
+                if rows:
+                    click.echo(f"{title}:")
+                for m in rows:
+                    when = local_time(m.next_attempt_at, tz) if m.status == "pending" else local_time(m.created_at, tz)
+                    click.echo(f"  №{m.id} {m.channel} → {m.recipient} (попыток {m.attempts}, {when}): {m.last_error}")
+
     @main.command("run")
     @click.option("--reports", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка ежемесячных отчётов.")
     @click.pass_context

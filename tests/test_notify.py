@@ -93,7 +93,7 @@ def test_enqueue_is_idempotent_per_dedup_key(db):
 def test_retry_policy_backs_off_exponentially_and_spans_a_day():
     p = RetryPolicy()
     assert [p.delay(n).total_seconds() / 60 for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
-    assert p.span() >= timedelta(hours=24)
+    assert p.span() == timedelta(minutes=1 + 2 + 4 + 8 + 16 + 32 + 25 * 60) >= timedelta(hours=24)
 
 
 def test_notify_event_enqueues_once_per_channel_and_recipient(db, profile):
@@ -361,3 +361,30 @@ def test_channels_without_configuration_are_left_pending(db, profile):
     with pytest.raises(ValueError):
         WebhookSender("")
     assert isinstance(ChannelError("x"), Exception)
+
+
+def test_cli_delivers_and_reports_the_queue(db, profile, cur, cur_env):
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    now = datetime.now(timezone.utc)
+    try:
+        with db.session() as s:
+            a = make_authority(s, "min_housing_roads", email="gkh@example.ru", webhook_url="http://127.0.0.1:9/h")
+            make_routed_incident(s, a, at=now - timedelta(minutes=5))
+        cur_env.update(CUR_SMTP_HOST="127.0.0.1", CUR_SMTP_PORT=str(port), CUR_WEBHOOK_SECRET=SECRET)
+        r = cur("notify", "deliver")
+        assert r.returncode == 0, r.stderr
+        # the routed event is swept into the queue; e-mail goes out, the webhook port is closed
+        assert "Поставлено в очередь: 2; отправлено 1, отложено для повтора 1" in r.stdout
+        assert "webhook http://127.0.0.1:9/h" in r.stderr
+    finally:
+        ctl.stop()
+    assert [rcpt for rcpt, _ in inbox.messages] == [["gkh@example.ru"]]
+    r = cur("notify", "status")
+    assert r.returncode == 0, r.stderr
+    assert "Ожидают отправки: 1, отправлено: 1, не доставлено: 0." in r.stdout
+    assert "Повторяются после ошибки:" in r.stdout and "webhook → http://127.0.0.1:9/h (попыток 1" in r.stdout
