@@ -263,3 +263,6 @@ _register_incidents(main)
 
 from pipeline.cli_web import register as _register_web  # noqa: E402
 _register_web(main)
+
+from pipeline.cli_models import register as _register_models  # noqa: E402
+_register_models(main)

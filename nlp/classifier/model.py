@@ -56,7 +56,7 @@ class Thresholds:
         d = dict(d or {})
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ModelError(f"unknown threshold(s): {', '.join(sorted(unknown))}")
+            raise ModelError(f"неизвестные пороги: {', '.join(sorted(unknown))}")
         return cls(**{k: float(v) for k, v in d.items()})
 
 
@@ -141,7 +141,7 @@ class Classifier:
             allowed = set(sectors)
             mask = np.array([lab in allowed for lab in sec_h.labels])
             if not mask.any():
-                raise ModelError("none of the requested sectors is known to the model")
+                raise ModelError("модель не знает ни одного из указанных направлений")
             p_sec = p_sec * mask
             p_sec /= np.maximum(p_sec.sum(axis=1, keepdims=True), 1e-12)
         p_cat = cat_h.proba(x)
@@ -231,19 +231,19 @@ class Classifier:
         directory = path.parent if path.is_file() else path
         meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
         if not meta_path.exists() or not model_path.exists():
-            raise ModelError(f"{directory}: not a model bundle (needs {META_FILE} and {MODEL_FILE})")
+            raise ModelError(f"{directory}: это не каталог модели (нужны {META_FILE} и {MODEL_FILE})")
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise ModelError(f"{meta_path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+            raise ModelError(f"{meta_path}: некорректный JSON ({e.msg}, строка {e.lineno})") from None
         if meta.get("format") != FORMAT:
-            raise ModelError(f"{meta_path}: unsupported model format {meta.get('format')!r} (expected {FORMAT})")
+            raise ModelError(f"{meta_path}: неподдерживаемый формат модели {meta.get('format')!r} (нужен {FORMAT})")
         blob = model_path.read_bytes()
         actual = hashlib.sha256(blob).hexdigest()
         if actual != meta.get("checksum"):
             raise ChecksumError(
-                f"{model_path}: checksum mismatch — expected {meta.get('checksum')}, got {actual}; "
-                "the artefact is damaged or was changed after training, refusing to load it"
+                f"{model_path}: контрольная сумма не совпадает (checksum mismatch) — в метаданных "
+                f"{meta.get('checksum')}, у файла {actual}; файл повреждён или изменён после обучения, модель не загружена"
             )
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -20,9 +20,9 @@ from .split import grouped_split
 @dataclass
 class TrainOptions:
     #: Weight of hand-written corpus and reviewed examples relative to a bulk example.
-    corpus_weight: float = 4.0
+    corpus_weight: float = 8.0
     #: Typo/case variants added per corpus or reviewed example.
-    augment: int = 2
+    augment: int = 4
     #: Share of groups held out to fit the probability temperatures.
     calibration_size: float = 0.1
     seed: int = 0
@@ -33,15 +33,33 @@ class TrainOptions:
     char_weight: float = 0.6
     #: Weights below this magnitude are zeroed to keep the artefact small.
     prune: float = 0.02
+    #: At most this many bulk (St Petersburg) examples per category, so one
+    #: city's housing appeals do not drown the other sectors; 0 = no cap.
+    bulk_cap: int = 1500
+
+
+def _cap(examples: Sequence[Example], cap: int, seed: int) -> list[Example]:
+    if cap <= 0:
+        return list(examples)
+    by_label: dict[tuple, list[int]] = {}
+    for i, e in enumerate(examples):
+        if e.source == "spb":
+            by_label.setdefault((e.sector, e.category), []).append(i)
+    drop: set[int] = set()
+    rng = np.random.default_rng(seed)
+    for idx in by_label.values():
+        if len(idx) > cap:
+            drop.update(rng.choice(idx, len(idx) - cap, replace=False).tolist())
+    return [e for i, e in enumerate(examples) if i not in drop]
 
 
 def _expand(examples: Sequence[Example], opts: TrainOptions) -> list[Example]:
     out: list[Example] = []
-    for e in examples:
+    for e in _cap(examples, opts.bulk_cap, opts.seed):
         if e.source in ("corpus", "review"):
             e = replace(e, weight=e.weight * opts.corpus_weight)
             out.append(e)
-            for k, t in enumerate(variants(e.text, opts.augment, opts.seed)):
+            for t in variants(e.text, opts.augment, opts.seed):
                 out.append(replace(e, text=t, group=e.group or f"aug:{e.text}"))
         else:
             out.append(e)

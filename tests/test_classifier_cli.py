@@ -1,0 +1,138 @@
+"""`cur classify`, `cur models` and `cur train` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from nlp.classifier import Classifier, TrainOptions, load_corpus, train
+from nlp.classifier.registry import Registry
+from tests.conftest import ROOT, run_cur
+
+FAST = TrainOptions(augment=0, max_words=5000, max_chars=5000)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+def test_classify_contract_with_the_shipped_model(tmp_path):
+    posts = [
+        {"id": 17, "text": "Третий день нет горячей воды в доме на School street, УК не отвечает"},
+        {"id": "b", "text": "Поздравляем всех с Днём города! Концерт в 19:00 на площади"},
+        {"id": 3, "text": ""},
+        {"id": 4, "text": "!!!! скорую ждали два часа, отец без сознания, куда смотрит минздрав"},
+    ]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    r = run_cur(["classify", "--input", str(inp), "--output", str(out)], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Классифицировано постов: 4" in r.stdout
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["id"] for x in lines] == [17, "b", 3, 4]
+    active = Registry(ROOT / "classifier_models").active_version()
+    for x in lines:
+        assert {"id", "relevant", "sector", "category", "urgency", "confidence", "model_version"} <= set(x)
+        assert x["model_version"] == active
+        assert 0.0 <= x["confidence"] <= 1.0
+        if not x["relevant"]:
+            assert x["sector"] is None and x["category"] is None
+    water, greeting, empty, ambulance = lines
+    assert water["relevant"] and water["sector"] == "housing" and water["category"] == "water_supply"
+    assert not greeting["relevant"] and not empty["relevant"]
+    assert ambulance["relevant"] and ambulance["sector"] == "healthcare" and ambulance["category"] == "ambulance"
+
+
+def test_classify_reports_the_bad_line(tmp_path):
+    inp = tmp_path / "in.jsonl"
+    inp.write_text('{"id": 1, "text": "яма"}\n{"id": 2, "text": \n', encoding="utf-8")
+    r = run_cur(["classify", "--input", str(inp), "--output", str(tmp_path / "o.jsonl")], env=_env(), cwd=tmp_path)
+    assert r.returncode != 0
+    assert "in.jsonl, строка 2" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory) -> tuple[Path, str, str]:
+    """A models dir with a sensible model and one trained on shuffled sectors."""
+    corpus = load_corpus()
+    good = train(corpus, FAST)
+    sectors = sorted({e.sector for e in corpus if e.relevant})
+    bad_examples = [
+        replace(e, sector=sectors[(sectors.index(e.sector) + 1) % len(sectors)]) if e.relevant else e for e in corpus
+    ]
+    bad = train(bad_examples, FAST)
+    good.meta["version"], bad.meta["version"] = "v1-good", "v2-bad"
+    root = tmp_path_factory.mktemp("models")
+    reg = Registry(root)
+    reg.add(good)
+    reg.add(bad)
+    return root, "v1-good", "v2-bad"
+
+
+def test_models_activate_refuses_a_worse_model_and_rollback(two_models, tmp_path):
+    root, good, bad = two_models
+    common = ["--models-dir", str(root), "--data-dir", str(tmp_path / "no-shared-data"), "--no-db"]
+    r = run_cur(["models", "activate", good, *common], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (root / "ACTIVE").read_text().strip() == f"versions/{good}"
+    r = run_cur(["models", "activate", bad, *common], env=_env(), cwd=tmp_path)
+    assert r.returncode == 4
+    assert "хуже активной" in r.stderr and bad in r.stderr
+    assert Registry(root).active_version() == good
+    r = run_cur(["models", "activate", bad, "--force", *common], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert Registry(root).active_version() == bad
+    r = run_cur(["models", "list", "--models-dir", str(root)], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0
+    active_lines = [line for line in r.stdout.splitlines() if line.startswith("* ")]
+    assert len(active_lines) == 1 and bad in active_lines[0]
+    r = run_cur(["models", "rollback", "--models-dir", str(root)], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0 and good in r.stdout
+    assert Registry(root).active_version() == good
+    assert Classifier.load(root / "versions" / good).version == good
+    r = run_cur(["models", "rollback", "--models-dir", str(root)], env=_env(), cwd=tmp_path)
+    assert r.returncode != 0 and "нет более ранней активной версии" in r.stderr
+
+
+def test_train_from_corpus_and_reviewed_posts_in_the_database(db_url, tmp_path):
+    from storage import Database, PostRecord, upsert_posts
+    from storage.models import ModelVersion, ReviewDecision
+    from storage.models_registry import list_model_versions, reviewed_examples
+
+    db = Database(db_url)
+    now = datetime(2026, 1, 10, 8, 0, tzinfo=timezone.utc)
+    texts = ["в деревне Сосновка нет связи и интернета, вышка не работает", "продаю щенков лабрадора, звоните"]
+    with db.session() as s:
+        res = upsert_posts(s, [PostRecord("vk", "-1", str(i), now, t) for i, t in enumerate(texts)])
+        ids = res.post_ids
+        s.add(ReviewDecision(post_id=ids[0], reviewer="op", decision="correct", relevant=True, sector="energy", category="other", at=now))
+        s.add(ReviewDecision(post_id=ids[1], reviewer="op", decision="not_problem", relevant=False, at=now))
+        s.add(ReviewDecision(post_id=ids[1], reviewer="op", decision="merge", relevant=True, at=now))
+    with db.session() as s:
+        rows = reviewed_examples(s)
+    assert [(r["text"], r["relevant"], r["sector"]) for r in rows] == [(texts[0], True, "energy"), (texts[1], False, None)]
+
+    models = tmp_path / "models"
+    r = run_cur(["train", "--models-dir", str(models), "--no-shared", "--full"], env=_env(CUR_DATABASE_URL=db_url), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "проверенные посты из базы: 2" in r.stdout
+    reg = Registry(models)
+    version = reg.active_version()
+    meta = reg.meta(version)
+    assert meta["sources"] == {"corpus": len(load_corpus()), "review": 2}
+    assert (models / "versions" / version / "evaluation.json").exists()
+    assert (models / "versions" / version / "evaluation.png").exists()
+    with db.session() as s:
+        rows = list_model_versions(s)
+        assert [(x["version"], x["is_active"], x["checksum"]) for x in rows] == [(version, True, meta["checksum"])]
+        assert s.get(ModelVersion, 1) is not None
+    db.dispose()
