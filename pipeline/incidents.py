@@ -28,7 +28,7 @@ from storage import events as ev
 from storage import incidents as q
 from storage.models import Authority, Incident, IncidentEvent, Post, ReviewDecision
 
-from .deadlines import STAGES, compute_deadlines, escalation_times, reminder_times
+from .deadlines import STAGES, add_rule, compute_deadlines, escalation_times, reminder_times, select_rule
 from .routing import RoutingDecision, route
 
 __all__ = [
@@ -450,6 +450,8 @@ def _change_class(
     session: Session, profile: RegionProfile, incident: Incident, sector: str | None, category: str | None,
     urgency: str | None, actor: str, now: datetime, note: str | None = None,
 ) -> IncidentEvent | None:
+    """Write the new classification; re-route if the authority changes, else recount deadlines
+    when the urgency changed (the new due times go into the event: the log is append-only)."""
     before = {"sector": incident.sector, "category": incident.category, "urgency": incident.urgency}
     after = {"sector": sector, "category": category, "urgency": urgency or incident.urgency}
     if before == after:
@@ -458,17 +460,19 @@ def _change_class(
     data: dict[str, Any] = {"from": before, "to": after}
     if note:
         data["note"] = note
+    live = incident.state not in (ev.NEW, ev.RESOLVED, ev.REJECTED)
+    target = decision = None
+    if live:
+        decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)
+        target = _authority(session, profile, decision.authority)
+        start = _deadline_start(incident)
+        if target.id == incident.authority_id and before["urgency"] != after["urgency"] and start is not None:
+            data["due"] = _apply_deadlines(profile, incident, start)
+            _reset_deadline_log(incident)
     event = _event(session, incident, ev.RECLASSIFIED, actor, now, data=data)
-    if incident.state in (ev.NEW, ev.RESOLVED, ev.REJECTED):
-        return event
-    decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)
-    target = _authority(session, profile, decision.authority)
-    if target.id != incident.authority_id:
+    if live and target is not None and decision is not None and target.id != incident.authority_id:
         incident.routing_rule = decision.explanation
         reroute(session, incident, target.code, actor, f"переклассификация: {decision.rule_label}", now, profile)
-    elif before["urgency"] != after["urgency"] and _deadline_start(incident) is not None:
-        _apply_deadlines(profile, incident, _deadline_start(incident))  # type: ignore[arg-type]
-        _reset_deadline_log(incident)
     return event
 
 
@@ -571,13 +575,15 @@ def reopen(
     if not (reason or "").strip():
         raise IncidentError("укажите причину повторного открытия")
     profile = _profile(incident.region, profile)
-    event = transition(session, incident, ev.REOPENED, actor, now, data={"reason": reason})
+    if ev.REOPENED not in ALLOWED.get(incident.state, frozenset()):
+        transition(session, incident, ev.REOPENED, actor, now)  # raises the TransitionError
+    rule = select_rule(profile.deadlines, "final", incident.urgency)
+    final_due = add_rule(now, rule, profile.deadlines.working_time, profile.region.tz) if rule else None
+    event = transition(session, incident, ev.REOPENED, actor, now,
+                       data={"reason": reason, "due": {"final": final_due.isoformat() if final_due else None}})
     incident.resolved_at = None
     incident.final_at = None
-    from .deadlines import add_rule, select_rule
-
-    rule = select_rule(profile.deadlines, "final", incident.urgency)
-    incident.final_due = add_rule(now, rule, profile.deadlines.working_time, profile.region.tz) if rule else None
+    incident.final_due = final_due
     _set_detail(incident, "pinned_due", ["final"])  # later answers do not move it back
     log = dict((incident.details or {}).get("deadline_log") or {})
     log.pop("final", None)

@@ -84,7 +84,10 @@ def authority_by_code(session: Session, region: str, code: str) -> Authority | N
 def get_incident(session: Session, incident_id: int, lock: bool = False) -> Incident | None:
     if not lock:
         return session.get(Incident, incident_id)
-    return session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
+    # populate_existing: re-read the row under the lock even if the session already holds it
+    return session.scalar(
+        select(Incident).where(Incident.id == incident_id).with_for_update().execution_options(populate_existing=True)
+    )
 
 
 OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")

@@ -149,5 +149,5 @@ def test_urgent_post_makes_the_incident_urgent_and_tightens_deadlines(db, profil
         ingest_analysis(s, profile, add_post(s, HEATING[1] + " срочно, ребенок болеет", T0), A(urgency="high"), T0)
         assert a.urgency == "high"
         assert a.first_reply_due == T0 + timedelta(hours=4) < before
-        kinds = [e.kind for e in s.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == a.id))]
-        assert ev.RECLASSIFIED in kinds
+        (rec,) = [e for e in s.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == a.id)) if e.kind == ev.RECLASSIFIED]
+        assert rec.data["to"]["urgency"] == "high" and rec.data["due"]["first_reply"] == a.first_reply_due.isoformat()
