@@ -87,7 +87,9 @@ def cursors(db_url: str) -> dict[str, dict[str, Any]]:
         db.dispose()
 
 
-def test_sources_commands_and_crawl(fakes, db_url, tmp_path: Path):
+def test_sources_commands_and_crawl(fakes, sqlite_url, tmp_path: Path):
+    """(PostgreSQL runs the same `cur crawl` in the crash test below.)"""
+    db_url = sqlite_url
     vk, site, env = fakes
     env = {**env, "CUR_DATABASE_URL": db_url}
     add_sources(env, tmp_path, extra=["https://vk.com/club3"])
