@@ -9,7 +9,8 @@ and ``client(GetFullChannelRequest(...))``). Cursor::
      "discussion": {"peer": {...}, "min_id": 77, "recent": [...], "threads": {"70": 950}} | None}
 
 ``iter_messages(min_id=..., reverse=True)`` returns messages oldest first, so the cursor advances
-with every page and a killed crawl resumes after the last committed page. Each crawl first
+with every page and a killed crawl resumes after the last committed page. The first crawl starts
+``initial_days`` back (``offset_date``) instead of at the channel's first message. Each crawl first
 re-reads the ``recent`` ids with ``get_messages(ids=...)``: a ``None`` answer is a deleted post,
 ``edit_date`` an edit. ``FloodWaitError`` becomes :class:`RetryLater` with the seconds Telegram asked.
 Posts are stored under platform "telegram" with the channel username as the source key, the same
@@ -19,7 +20,7 @@ as the web preview collector, so one channel read both ways is stored once.
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, AsyncIterator
 
 from .base import CollectedPost, CollectorError, CrawlPage, RetryLater, SourceFailing, SourceSpec, to_utc
@@ -52,8 +53,10 @@ def _peer_id(peer: Any) -> str | None:
 
 
 class TelegramCollector:
-    def __init__(self, client: Any, rescan_count: int = 50, discussion: bool = True) -> None:
+    def __init__(self, client: Any, rescan_count: int = 50, discussion: bool = True,
+                 initial_days: float | None = 30.0) -> None:
         self.client = client
+        self.initial_days = initial_days
         self.rescan_count = rescan_count
         self.discussion = discussion
         self._entities: dict[str, Any] = {}
@@ -170,7 +173,12 @@ class TelegramCollector:
             state["recent"] = [m for m, msg in zip(recent, found) if msg is not None]
             yield CrawlPage(posts, _copy(cur))
         batch: list[Any] = []
-        async for msg in self.client.iter_messages(entity, min_id=int(state.get("min_id") or 0), reverse=True):
+        min_id = int(state.get("min_id") or 0)
+        kwargs: dict[str, Any] = {}
+        if min_id == 0 and self.initial_days is not None:
+            # First crawl: do not walk the whole history, start ``initial_days`` back.
+            kwargs["offset_date"] = datetime.now(timezone.utc) - timedelta(days=self.initial_days)
+        async for msg in self.client.iter_messages(entity, min_id=min_id, reverse=True, **kwargs):
             batch.append(msg)
             if len(batch) >= PAGE:
                 yield self._page(name, batch, state, cur, prefix, threads)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterator
 
 import pytest
@@ -137,6 +138,17 @@ async def test_mtproto_reads_oldest_first_and_caches_the_entity():
     col2 = TelegramCollector(client, discussion=False)
     await collect(col2, spec, cursor)
     assert client.get_entity_calls == ["kuzbass_live"]
+
+
+async def test_mtproto_first_crawl_starts_initial_days_back():
+    client = FakeTelegramClient()
+    ch = client.add_channel("kuzbass_live")
+    now = datetime.now(timezone.utc)
+    for days in (400, 100, 20, 1):
+        ch.add(f"{days} дней назад", date=now - timedelta(days=days))
+    posts, cursor = await collect(TelegramCollector(client, discussion=False), parse_source_url(
+        "@kuzbass_live", telegram_via="telegram"), None)
+    assert [p.text for p in posts] == ["20 дней назад", "1 дней назад"] and cursor["channel"]["min_id"] == 4
 
 
 async def test_mtproto_rescan_records_edits_and_deletions():

@@ -219,7 +219,9 @@ async def test_comments_source_follows_one_post(fake):
     victim = vk.comments[(OWNER, 1)][-3]
     vk.comments[(OWNER, 1)].remove(victim)
     vk.add_comment(OWNER, 1, "Новый")
+    vk.errors["wall.getComments"] = [100]  # VK refuses the remembered start comment: read them all
     await store.crawl(VkCollector(client), "https://vk.com/wall-123_1")
+    assert "start_comment_id" not in vk.requests("wall.getComments")[-1].params
     assert store.posts[("vk", "-123", f"1_{victim['id']}")].deleted
     assert len(store.posts) == 151
     vk.owner_errors[OWNER] = 212

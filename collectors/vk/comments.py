@@ -10,7 +10,7 @@ from typing import Any, AsyncIterator
 
 from ..base import CollectedPost, CrawlPage, SourceSpec
 from . import mapping
-from .client import VkClient
+from .client import VkApiError, VkClient
 
 PAGE = 100
 
@@ -56,9 +56,16 @@ class VkCommentsCollector:
         recent: list[int] = [int(x) for x in cur.get("recent") or []]
         names = mapping.Names()
         before = self.client.requests
-        items = await fetch_comments(
-            self.client, owner_id, post_id, names, start_comment_id=min(recent) if recent else None, limit=10**6
-        )
+        try:
+            items = await fetch_comments(
+                self.client, owner_id, post_id, names, start_comment_id=min(recent) if recent else None,
+                limit=10**6,
+            )
+        except VkApiError:
+            if not recent:
+                raise
+            # The remembered start comment may be gone (VK refuses the start id): read them all.
+            items = await fetch_comments(self.client, owner_id, post_id, names, limit=10**6)
         seen = {int(it["id"]) for it in items}
         posts = [mapping.comment(it, source.key, owner_id, post_id, names) for it in items]
         if recent:

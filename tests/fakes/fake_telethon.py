@@ -86,10 +86,13 @@ class FakeTelegramClient:
         ch = self._resolve(entity)
         return [ch.messages.get(int(i)) for i in ids]
 
-    async def iter_messages(self, entity: Any, min_id: int = 0, reverse: bool = False) -> AsyncIterator[types.Message]:
+    async def iter_messages(self, entity: Any, min_id: int = 0, reverse: bool = False,
+                            offset_date: datetime | None = None) -> AsyncIterator[types.Message]:
         assert reverse, "the collector must read oldest first"
         ch = self._resolve(entity)
         for mid in sorted(m for m in ch.messages if m > min_id):
+            if offset_date is not None and ch.messages[mid].date <= offset_date:
+                continue  # with reverse=True telethon returns messages after offset_date
             if self.flood_after is not None and self.yielded >= self.flood_after:
                 self.flood_after = None
                 raise FloodWaitError(request=None, capture=self.flood_seconds)
