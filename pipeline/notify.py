@@ -4,9 +4,11 @@
 transaction (so a notification exists if and only if the change that caused
 it was committed); the unique ``dedup_key`` makes enqueueing idempotent.
 ``deliver_due`` sends pending messages whose ``next_attempt_at`` has come,
-one transaction per message: lock the row, send, mark it sent, commit. A
-crash between the send and the commit leaves the message pending, so it is
-sent again: delivery is *at least once*. Every channel carries the outbox
+each in three steps: claim it (a compare-and-set update that pushes
+``next_attempt_at`` a lease ahead, committed at once), send it with no
+database transaction open, then record the outcome in its own transaction.
+A crash after the send and before the record leaves the message pending; it
+is sent again when the lease ends: delivery is *at least once*. Every channel carries the outbox
 message id (webhook header ``X-CUR-Delivery``, e-mail header
 ``X-CUR-Delivery`` and ``Message-ID``) so receivers can drop repeats.
 
@@ -55,6 +57,9 @@ class RetryPolicy:
     #: Failed attempts after which the message is dead. 32 attempts span
     #: 1+2+4+8+16+32 + 25*60 minutes ≈ 26 hours.
     max_attempts: int = 32
+    #: A claimed message is due again after this if its sender never reported
+    #: back (the process died mid-send). Longer than any channel's timeout.
+    lease: timedelta = timedelta(minutes=5)
 
     def delay(self, failures: int) -> timedelta:
         minutes = min(self.base_minutes * 2 ** max(failures - 1, 0), self.max_delay_minutes)
@@ -144,30 +149,28 @@ async def adeliver_due(
         if sender is None:
             stats.skipped += 1
             continue
+        with db.session() as s:  # short transaction: no database lock is held while sending
+            m = box.claim(s, msg_id, now, now + policy.lease)
+            envelope, attempts = (_envelope(m), m.attempts) if m is not None else (None, 0)
+        if envelope is None:
+            continue  # taken by another deliverer, or no longer due
+        try:
+            await sender.send(envelope)
+        except ChannelError as e:
+            failures = attempts + 1
+            dead = e.permanent or failures >= policy.max_attempts
+            with db.session() as s:
+                box.mark_failed(s, msg_id, str(e), None if dead else now + policy.delay(failures))
+            if dead:
+                stats.dead += 1
+                log.warning("outbox message %s is dead after %s attempts: %s", msg_id, failures, e)
+            else:
+                stats.retried += 1
+            stats.errors.append(f"#{msg_id} {envelope.channel} → {envelope.recipient}: {e}")
+            continue
         with db.session() as s:
-            # the row lock keeps a second deliverer (another process) off this message
-            m = box.lock_message(s, msg_id)
-            if m is None or m.status != PENDING or m.next_attempt_at > now:
-                continue
-            try:
-                await sender.send(_envelope(m))
-            except ChannelError as e:
-                m.attempts += 1
-                m.last_error = str(e)[:2000]
-                if e.permanent or m.attempts >= policy.max_attempts:
-                    m.status = DEAD
-                    stats.dead += 1
-                    log.warning("outbox message %s is dead after %s attempts: %s", m.id, m.attempts, e)
-                else:
-                    m.next_attempt_at = now + policy.delay(m.attempts)
-                    stats.retried += 1
-                stats.errors.append(f"#{m.id} {m.channel} → {m.recipient}: {e}")
-                continue
-            m.attempts += 1
-            m.status = SENT
-            m.sent_at = now
-            m.last_error = None
-            stats.sent += 1
+            box.mark_sent(s, msg_id, now)
+        stats.sent += 1
     return stats
 
 

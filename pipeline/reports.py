@@ -142,7 +142,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
 # --------------------------------------------------------------------------- HTML
 
 
-def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
+def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str, xmax: float | None = None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,6 +156,8 @@ def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str) ->
         ax.invert_yaxis()
         ax.set_title(title)
         ax.set_xlabel(xlabel)
+        if xmax is not None:
+            ax.set_xlim(0, xmax)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
@@ -184,7 +186,7 @@ def render_html(report: MonthlyReport) -> str:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
-        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)"))
+        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
     off = report.period.start.astimezone(report.tz).strftime("%z")
     return env.get_template("monthly.html").render(r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}")
 

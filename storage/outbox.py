@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,10 +51,41 @@ def due_messages(session: Session, now: datetime, limit: int | None = None) -> l
     return [(i, c) for i, c in session.execute(q)]
 
 
-def lock_message(session: Session, message_id: int) -> OutboxMessage | None:
-    """The message, row-locked for this transaction (PostgreSQL ``FOR UPDATE SKIP LOCKED``);
-    None if another transaction holds it."""
-    return session.scalar(select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True))
+def claim(session: Session, message_id: int, now: datetime, lease_until: datetime) -> OutboxMessage | None:
+    """Take a due pending message for sending: move its ``next_attempt_at`` to ``lease_until``.
+
+    A compare-and-set ``UPDATE … WHERE status = 'pending' AND next_attempt_at <= now``:
+    of two deliverers only one gets the row. If the claimant dies before
+    recording the outcome, the message is due again when the lease ends.
+    """
+    res = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+        .values(next_attempt_at=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        return None
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def mark_sent(session: Session, message_id: int, at: datetime) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(status="sent", sent_at=at, attempts=OutboxMessage.attempts + 1, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def mark_failed(session: Session, message_id: int, error: str, retry_at: datetime | None) -> None:
+    """Record a failed attempt: due again at ``retry_at``, or ``dead`` when it is None."""
+    values: dict[str, Any] = {"attempts": OutboxMessage.attempts + 1, "last_error": error[:2000]}
+    if retry_at is None:
+        values["status"] = "dead"
+    else:
+        values["next_attempt_at"] = retry_at
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values).execution_options(synchronize_session=False))
 
 
 def dedup_keys_of_incidents(session: Session, incident_ids: Iterable[int], prefix: str) -> set[str]:

@@ -302,7 +302,7 @@ async def test_webhook_receiver_down_for_an_hour_gets_everything_once(db, profil
         assert {m.dedup_key.split(":")[1] for m in msgs} == {str(e.id), str(r.id), str(x.id), str(ack.id)}
 
 
-async def test_crash_after_send_resends_with_the_same_delivery_id(db, profile, aiohttp_server):
+async def test_crash_after_send_resends_after_the_lease_with_the_same_delivery_id(db, profile, aiohttp_server):
     receiver = Receiver()
     server = await aiohttp_server(receiver.app())
 
@@ -323,8 +323,12 @@ async def test_crash_after_send_resends_with_the_same_delivery_id(db, profile, a
     with pytest.raises(RuntimeError):
         await adeliver_due(db, T0, senders)
     with db.session() as s:
-        assert s.scalar(select(OutboxMessage.status)) == "pending"
-    assert (await adeliver_due(db, T0, senders)).sent == 1
+        m = s.scalar(select(OutboxMessage))
+        assert m.status == "pending" and m.attempts == 0
+        assert m.next_attempt_at == T0 + RetryPolicy().lease  # claimed: nobody else sends it meanwhile
+    assert (await adeliver_due(db, T0 + timedelta(minutes=1), senders)).sent == 0
+    assert (await adeliver_due(db, T0 + RetryPolicy().lease, senders)).sent == 1
+    assert (await adeliver_due(db, T0 + timedelta(hours=1), senders)).sent == 0
     ids = [h["X-CUR-Delivery"] for h, _, _ in receiver.received]
     assert len(ids) == 2 and len(set(ids)) == 1  # at least once; the receiver can drop the repeat
 
@@ -388,3 +392,20 @@ def test_cli_delivers_and_reports_the_queue(db, profile, cur, cur_env):
     assert r.returncode == 0, r.stderr
     assert "Ожидают отправки: 1, отправлено: 1, не доставлено: 0." in r.stdout
     assert "Повторяются после ошибки:" in r.stdout and "webhook → http://127.0.0.1:9/h (попыток 1" in r.stdout
+
+
+async def test_two_deliverers_never_send_the_same_message_twice(db, profile, aiohttp_server):
+    import asyncio
+
+    receiver = Receiver()
+    server = await aiohttp_server(receiver.app())
+    with db.session() as s:
+        for i in range(6):
+            a = make_authority(s, f"auth_{i}", webhook_url=str(server.make_url("/hook")))
+            _, e = make_routed_incident(s, a)
+            notify_event(s, profile, e, T0)
+    senders = {"webhook": WebhookSender(SECRET)}
+    a, b = await asyncio.gather(adeliver_due(db, T0, senders), adeliver_due(db, T0, senders))
+    assert a.sent + b.sent == 6
+    ids = [h["X-CUR-Delivery"] for h, _, _ in receiver.received]
+    assert len(ids) == len(set(ids)) == 6
