@@ -167,3 +167,12 @@ async def test_models_page_and_audit(app_ctx, aiohttp_client):
     await login(adm, "adm")
     audit = await (await adm.get("/audit")).text()
     assert "login" in audit and "an" in audit
+
+
+async def test_only_http_links_to_originals(op, app_ctx):
+    post_id = post_id_by_text(app_ctx, "Продаю гараж")
+    with app_ctx.db.session() as s:
+        s.get(Post, post_id).url = "javascript:alert(1)"
+    html = await (await op.get("/review")).text()
+    assert f'data-post-id="{post_id}"' in html
+    assert "javascript:alert" not in html

@@ -29,6 +29,7 @@ def _jinja(app_ctx: Any) -> Environment:
     env.filters["local"] = lambda v, fmt="%d.%m.%Y %H:%M": formatting.local_time(v, tz, fmt)
     env.filters["countdown"] = formatting.countdown
     env.filters["minutes"] = lambda v: "—" if v is None else formatting.human_delta(timedelta(minutes=float(v)))
+    env.filters["http_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * float(v):.0f}%"
     env.globals.update(
         URGENCY=formatting.URGENCY_NAMES,
