@@ -213,3 +213,29 @@ def test_pipeline_records_retry_after_and_file_problems(sqlite_url: str, tmp_pat
         src = next(x for x in list_sources(s) if x.id == tg.id)
         assert src.retry_after is None and src.posts_collected == 150
     db.dispose()
+
+
+def test_crawl_stores_awkward_posts_on_both_backends(db_url: str):
+    """NUL characters and over-long author names must not block a source on PostgreSQL."""
+    from config import Settings
+    from pipeline.crawl import Collectors, run_crawl
+    from storage import Database, find_post
+    from storage.sources import get_or_create_source
+
+    vk = FakeVk()
+    posts = vk.add_posts(-5, 3)
+    posts[0]["text"] = "Нет\x00 воды"
+    posts[1]["from_id"] = 42
+    with serve(vk.app()) as srv:
+        settings = Settings(vk_api_url=srv.url + "/method/", vk_tokens=[{"kind": "group", "token": "g"}])
+        db = Database(db_url)
+        with db.session() as s:
+            src, _ = get_or_create_source(s, "vk", "wall", "-5", url="https://vk.com/club5")
+            sid = src.id
+        vk.walls[-5][2]["text"] = "x" * 5 + "\x00"
+        [report] = run_crawl(db, [sid], Collectors(settings))
+        assert report.status == "ok" and report.inserted == 3
+        with db.session() as s:
+            assert find_post(s, "vk", "-5", "1").text == "Нет воды"
+            assert find_post(s, "vk", "-5", "3").raw["text"] == "xxxxx"
+        db.dispose()
