@@ -144,6 +144,24 @@ def crawl_killed_at(env: dict[str, str], cwd: Path, vk: FakeVk, request_no: int)
     assert proc.returncode == -signal.SIGKILL
 
 
+def crawl_killed_soon_after_start(env: dict[str, str], cwd: Path, vk: FakeVk, delay: float) -> None:
+    """SIGKILL `cur crawl` ``delay`` seconds after its first VK request: anywhere, even inside a commit."""
+    n0 = len(vk.calls)
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "crawl", "-q"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while len(vk.calls) == n0 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_killed_crawl_rerun_equals_uninterrupted_run(fakes, backend, tmp_path: Path, request):
     vk, site, env = fakes
@@ -166,6 +184,9 @@ def test_killed_crawl_rerun_equals_uninterrupted_run(fakes, backend, tmp_path: P
     assert 0 < len(partial["posts"]) < len(reference["posts"])
     crawl_killed_at(crash_env, tmp_path, vk, 14)   # inside the newsfeed.search windows
     assert cursors(crash_url)["vk-search:Новокузнецк"]["pass"]["windows"], "killed outside the search pass"
+    if backend == "sqlite":
+        for delay in (0.02, 0.15, 0.3):  # killed at arbitrary moments, some inside a transaction
+            crawl_killed_soon_after_start(crash_env, tmp_path, vk, delay)
     r = run_cur(["crawl", "-q"], env=crash_env, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     rerun = snapshot(crash_url)
