@@ -324,3 +324,20 @@ async def test_tokens_round_robin_each_under_its_own_rate(fake):
         ts = per_token[tok]
         assert all(ts[i + limit] - ts[i] >= 0.99 for i in range(len(ts) - limit)), tok
     assert elapsed < 29 / 20  # faster than the group token alone
+
+
+async def test_unreachable_api_is_a_collector_error_after_bounded_retries():
+    import socket
+
+    from collectors.base import CollectorError
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps: list[float] = []
+    client = make_client(f"http://127.0.0.1:{port}/method/", sleeps=sleeps)
+    with pytest.raises(CollectorError) as e:
+        await Store().crawl(VkCollector(client), "https://vk.com/club123")
+    assert e.value.code == "network" and "after 5 attempts" in str(e.value)
+    assert [s for s in sleeps if s >= 0.5] == [0.5, 1.0, 2.0, 4.0]
+    await client.close()
