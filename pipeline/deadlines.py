@@ -209,7 +209,8 @@ def compute_deadlines(
 ) -> Deadlines:
     """Due times of every stage.
 
-    A rule counting ``after: first_reply`` or ``after: interim`` starts from
+    A later stage is never due before an earlier one: its due time is raised
+    to the earlier stage's if the rules say otherwise. A rule counting ``after: first_reply`` or ``after: interim`` starts from
     the time that answer was given, or, until it is, from that stage's own
     due time (so the final deadline is known from the start and moves when
     the interim answer comes early or late).
@@ -236,6 +237,13 @@ def compute_deadlines(
         if rule is not None:
             start = anchor(rule.after)
             value = add_rule(start, rule, policy.working_time, tz) if start is not None else None
+        i = STAGES.index(stage)
+        if value is not None and i > 0 and STAGES[i - 1] not in resolving:
+            # a later stage is never due before the earlier one (24 calendar hours for the
+            # interim answer vs. 8 working hours for the first reply over a long weekend)
+            before = stage_due(STAGES[i - 1])
+            if before is not None and value < before:
+                value = before
         resolving.discard(stage)
         due[stage] = value
         return value

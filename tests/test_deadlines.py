@@ -102,9 +102,17 @@ def test_friday_evening_deadlines_of_every_stage(policy):
     routed = local(2026, 5, 8, 18, 30)
     d = compute_deadlines(policy, KEM, "normal", routed)
     assert d.first_reply.astimezone(KEM) == local(2026, 5, 12, 17, 0)  # 8 working hours
-    assert d.interim == routed + timedelta(hours=24)  # 24 calendar hours
-    # final: 7 working days after the interim due (Sat 9 May 18:30 -> counts from Tue 12 May 09:00)
-    assert d.final.astimezone(KEM) == local(2026, 5, 20, 18, 0)
+    # interim: 24 calendar hours (Sat 9 May 18:30) would come before the first reply: raised to it
+    assert d.interim == d.first_reply
+    # final: 7 working days after the interim due (Tue 12 May 17:00)
+    assert d.final.astimezone(KEM) == local(2026, 5, 21, 17, 0)
+
+
+def test_interim_keeps_its_calendar_hours_on_weekdays(policy):
+    routed = local(2026, 11, 16, 10, 0)  # Monday
+    d = compute_deadlines(policy, KEM, "normal", routed)
+    assert d.first_reply.astimezone(KEM) == local(2026, 11, 16, 18, 0)
+    assert d.interim == routed + timedelta(hours=24)
 
 
 def test_final_counts_from_the_actual_interim_answer(policy):
