@@ -120,12 +120,15 @@ class DeliveryStats:
     dead: int = 0
     #: Due messages of a channel with no configured sender (left pending).
     skipped: int = 0
+    #: Due messages not tried because their recipient just failed (next pass).
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"отправлено {self.sent}, отложено для повтора {self.retried}, "
-            f"не доставлено окончательно {self.dead}, без настроенного канала {self.skipped}"
+            f"не доставлено окончательно {self.dead}, без настроенного канала {self.skipped}, "
+            f"ждут следующего прохода {self.deferred}"
         )
 
 
@@ -139,39 +142,63 @@ async def adeliver_due(
     senders: Mapping[str, Sender],
     policy: RetryPolicy = RetryPolicy(),
     limit: int | None = None,
+    concurrency: int = 8,
 ) -> DeliveryStats:
-    """One outbox pass (async). See the module docstring for the guarantees."""
+    """One outbox pass (async). See the module docstring for the guarantees.
+
+    Messages are grouped by (channel, recipient): each recipient's messages
+    go one after another, oldest first, and up to ``concurrency`` recipients
+    are served at once. After a temporary failure the rest of that
+    recipient's messages wait for the next pass, so a receiver that is down
+    costs one timeout per pass, not one per message, and never holds up the others.
+    """
     stats = DeliveryStats()
     with db.session() as s:
         due = box.due_messages(s, now, limit)
-    for msg_id, channel in due:
-        sender = senders.get(channel)
-        if sender is None:
+    groups: dict[tuple[str, str], list[int]] = {}
+    for msg_id, channel, recipient in due:
+        if channel not in senders:
             stats.skipped += 1
             continue
-        with db.session() as s:  # short transaction: no database lock is held while sending
-            m = box.claim(s, msg_id, now, now + policy.lease)
-            envelope, attempts = (_envelope(m), m.attempts) if m is not None else (None, 0)
-        if envelope is None:
-            continue  # taken by another deliverer, or no longer due
-        try:
-            await sender.send(envelope)
-        except ChannelError as e:
-            failures = attempts + 1
-            dead = e.permanent or failures >= policy.max_attempts
-            with db.session() as s:
-                box.mark_failed(s, msg_id, str(e), None if dead else now + policy.delay(failures))
-            if dead:
-                stats.dead += 1
-                log.warning("outbox message %s is dead after %s attempts: %s", msg_id, failures, e)
-            else:
-                stats.retried += 1
-            stats.errors.append(f"#{msg_id} {envelope.channel} → {envelope.recipient}: {e}")
-            continue
-        with db.session() as s:
-            box.mark_sent(s, msg_id, now)
-        stats.sent += 1
+        groups.setdefault((channel, recipient), []).append(msg_id)
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def serve(channel: str, ids: list[int]) -> None:
+        async with gate:
+            for n, msg_id in enumerate(ids):
+                if await _deliver_one(db, msg_id, now, senders[channel], policy, stats) == "retry":
+                    stats.deferred += len(ids) - n - 1
+                    return
+
+    await asyncio.gather(*(serve(channel, ids) for (channel, _), ids in groups.items()))
     return stats
+
+
+async def _deliver_one(db: Database, msg_id: int, now: datetime, sender: Sender, policy: RetryPolicy, stats: DeliveryStats) -> str:
+    """Claim, send, record. Returns ``sent``, ``retry``, ``dead`` or ``skipped``."""
+    with db.session() as s:  # short transaction: no database lock is held while sending
+        m = box.claim(s, msg_id, now, now + policy.lease)
+        envelope, attempts = (_envelope(m), m.attempts) if m is not None else (None, 0)
+    if envelope is None:
+        return "skipped"  # taken by another deliverer, or no longer due
+    try:
+        await sender.send(envelope)
+    except ChannelError as e:
+        failures = attempts + 1
+        dead = e.permanent or failures >= policy.max_attempts
+        with db.session() as s:
+            box.mark_failed(s, msg_id, str(e), None if dead else now + policy.delay(failures))
+        stats.errors.append(f"#{msg_id} {envelope.channel} → {envelope.recipient}: {e}")
+        if dead:
+            stats.dead += 1
+            log.warning("outbox message %s is dead after %s attempts: %s", msg_id, failures, e)
+            return "dead"
+        stats.retried += 1
+        return "retry"
+    with db.session() as s:
+        box.mark_sent(s, msg_id, now)
+    stats.sent += 1
+    return "sent"
 
 
 def deliver_due(

@@ -26,6 +26,8 @@ from storage import reporting as rq
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
+#: The HTML lists at most this many overdue incidents (the XLSX lists all).
+HTML_OVERDUE_ROWS = 200
 STAGE_NAMES = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
 
 
@@ -188,7 +190,9 @@ def render_html(report: MonthlyReport) -> str:
     if scored:
         charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
     off = report.period.start.astimezone(report.tz).strftime("%z")
-    return env.get_template("monthly.html").render(r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}")
+    return env.get_template("monthly.html").render(
+        r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}", overdue=report.overdue[:HTML_OVERDUE_ROWS]
+    )
 
 
 # --------------------------------------------------------------------------- XLSX
@@ -212,9 +216,9 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     ws.append(["Показатель", "Значение"])
     for c in ws[2]:
         c.font = bold
-    for label, value, fmt in report.summary():
+    for n, (label, value, fmt) in enumerate(report.summary(), start=3):
         ws.append([label, value])
-        ws.cell(ws.max_row, 2).number_format = fmt
+        ws.cell(n, 2).number_format = fmt
     ws.column_dimensions["A"].width = 48
     ws.column_dimensions["B"].width = 14
 
@@ -225,10 +229,10 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         sh.append(head)
         for c in sh[1]:
             c.font = bold
-        for r in rows:
+        for n, r in enumerate(rows, start=2):
             f = r.figures
             sh.append([r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
-            sh.cell(sh.max_row, 4).number_format = "0.0%"
+            sh.cell(n, 4).number_format = "0.0%"
         sh.column_dimensions["A"].width = 45
         if rows:
             chart = BarChart()
@@ -246,11 +250,11 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     sh.append(["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
     for c in sh[1]:
         c.font = bold
-    for r in report.ratings:
+    for n, r in enumerate(report.ratings, start=2):
         f = r.figures
         sh.append([r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
         for col in (5, 7, 8, 9):
-            sh.cell(sh.max_row, col).number_format = "0.0%"
+            sh.cell(n, col).number_format = "0.0%"
     sh.column_dimensions["C"].width = 50
     if report.ratings:
         chart = BarChart()
@@ -265,10 +269,10 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     sh.append(["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
     for c in sh[1]:
         c.font = bold
-    for o in report.overdue:
+    for n, o in enumerate(report.overdue, start=2):
         sh.append([o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
         for col in (6, 8, 9):
-            sh.cell(sh.max_row, col).number_format = "DD.MM.YYYY HH:MM"
+            sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
         sh.column_dimensions[col].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"

@@ -39,16 +39,16 @@ def add_message(session: Session, **fields: Any) -> tuple[OutboxMessage, bool]:
     return msg, True
 
 
-def due_messages(session: Session, now: datetime, limit: int | None = None) -> list[tuple[int, str]]:
-    """``(id, channel)`` of pending messages due at ``now``, oldest due first."""
+def due_messages(session: Session, now: datetime, limit: int | None = None) -> list[tuple[int, str, str]]:
+    """``(id, channel, recipient)`` of pending messages due at ``now``, oldest due first."""
     q = (
-        select(OutboxMessage.id, OutboxMessage.channel)
+        select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.recipient)
         .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
     )
     if limit:
         q = q.limit(limit)
-    return [(i, c) for i, c in session.execute(q)]
+    return [(i, c, r) for i, c, r in session.execute(q)]
 
 
 def claim(session: Session, message_id: int, now: datetime, lease_until: datetime) -> OutboxMessage | None:

@@ -409,3 +409,22 @@ async def test_two_deliverers_never_send_the_same_message_twice(db, profile, aio
     assert a.sent + b.sent == 6
     ids = [h["X-CUR-Delivery"] for h, _, _ in receiver.received]
     assert len(ids) == len(set(ids)) == 6
+
+
+async def test_a_receiver_that_is_down_costs_one_attempt_per_pass_and_holds_up_nobody(db, profile, aiohttp_server):
+    down, up = Receiver(), Receiver()
+    down.up = False
+    s_down, s_up = await aiohttp_server(down.app()), await aiohttp_server(up.app())
+    with db.session() as s:
+        a = make_authority(s, "min_housing_roads", webhook_url=str(s_down.make_url("/hook")))
+        b = make_authority(s, "min_social", webhook_url=str(s_up.make_url("/hook")))
+        for auth in (a, b):
+            inc, e = make_routed_incident(s, auth)
+            notify_event(s, profile, e, T0)
+            for k in (1, 2):
+                r = add_event(s, inc, ev.REMINDER, T0, authority_id=auth.id, data={"stage": "first_reply", "minutes_before": 60 // k})
+                notify_event(s, profile, r, T0)
+    stats = await adeliver_due(db, T0, {"webhook": WebhookSender(SECRET)})
+    assert (stats.sent, stats.retried, stats.deferred) == (3, 1, 2)
+    assert len(up.received) == 3 and down.hits == 1
+    assert "ждут следующего прохода 2" in str(stats)
