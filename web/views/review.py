@@ -37,11 +37,16 @@ def order_queue(rows: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any, f
     return scored
 
 
+#: Posts shown at once (each carries the whole taxonomy in its form); candidates ordered in Python.
+PAGE = 40
+CANDIDATES = 3000
+
+
 @page("review.view")
 def queue(req: Req) -> web.StreamResponse:
-    rows = order_queue(web_repo.review_queue(req.s))
+    ordered = order_queue(web_repo.review_queue(req.s, limit=CANDIDATES))
     recent = web_repo.review_decisions(req.s, 20)
-    return req.render("review.html", rows=rows, recent=recent, **names(req))
+    return req.render("review.html", rows=ordered[:PAGE], total=len(ordered), recent=recent, **names(req))
 
 
 @page("review.act")
