@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -292,3 +293,18 @@ async def test_openapi_describes_every_route(client):
     for p, ops in spec["paths"].items():
         for m, op in ops.items():
             assert op.get("responses"), (p, m)
+
+
+def test_docs_roles_table_matches_permissions():
+    from web.roles import PERMISSIONS, ROLES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text(encoding="utf-8")
+    seen = set()
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        perm = cells[0].split(" ")[0] if cells else ""
+        if perm in PERMISSIONS and len(cells) == 1 + len(ROLES):
+            granted = {role for role, cell in zip(ROLES, cells[1:]) if cell}
+            assert granted == set(PERMISSIONS[perm]), perm
+            seen.add(perm)
+    assert seen == set(PERMISSIONS)
