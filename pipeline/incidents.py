@@ -190,6 +190,11 @@ class GroupingOptions:
     window: timedelta = timedelta(hours=72)
     #: Share of the post's content lemmas found among the incident's lemmas.
     threshold: float = 0.2
+    #: The same, for a post whose municipality is unknown joining an incident of a known one
+    #: (comments in a city's group seldom name the city).
+    unknown_place_threshold: float = 0.5
+    #: ... and with at least this many content lemmas in common.
+    unknown_place_min_shared: int = 3
     #: Lemmas kept per incident (most frequent first).
     max_lemmas: int = 400
 
@@ -270,12 +275,18 @@ def find_incident(
     since = post.published_at - options.window
     words = content_lemmas(post.text)
     best: tuple[float, int, Incident] | None = None
-    for inc in q.candidate_incidents(session, profile.code, sector, municipality, since):
+    for inc in q.candidate_incidents(session, profile.code, sector, municipality, since,
+                                     any_municipality=municipality is None):
         if not _category_compatible(inc.category, category):
             continue
         if post.content_hash in ((inc.details or {}).get("hashes") or []):
             return inc, 1.0
-        sim = similarity(words, _signature(inc))
+        signature = _signature(inc)
+        sim = similarity(words, signature)
+        if inc.municipality != municipality and (
+            sim < options.unknown_place_threshold or len(words & signature.keys()) < options.unknown_place_min_shared
+        ):
+            continue
         if sim >= options.threshold:
             key = (sim + (0.05 if inc.category == category else 0.0), inc.id, inc)
             if best is None or key[:2] > best[:2]:

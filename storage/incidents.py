@@ -94,17 +94,19 @@ OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")
 
 
 def candidate_incidents(
-    session: Session, region: str, sector: str | None, municipality: str | None, since: datetime
+    session: Session, region: str, sector: str | None, municipality: str | None, since: datetime,
+    any_municipality: bool = False,
 ) -> list[Incident]:
-    """Open, unmerged incidents of the sector and municipality with a post since ``since``."""
+    """Open, unmerged incidents of the sector and municipality (or of any, if asked) with a post since ``since``."""
     q = select(Incident).where(
         Incident.region == region,
         Incident.state.in_(OPEN_STATES),
         Incident.merged_into_id.is_(None),
         Incident.last_post_at >= since,
         Incident.sector == sector if sector is not None else Incident.sector.is_(None),
-        Incident.municipality == municipality if municipality is not None else Incident.municipality.is_(None),
     )
+    if not any_municipality:
+        q = q.where(Incident.municipality == municipality if municipality is not None else Incident.municipality.is_(None))
     return list(session.scalars(q.order_by(Incident.last_post_at.desc(), Incident.id.desc())))
 
 

@@ -95,9 +95,18 @@ def test_same_problem_elsewhere_or_in_another_sector_is_another_incident(db, pro
             A(sector="energy", category="power_outage"), T0)
         other_category = ingest_analysis(
             s, profile, add_post(s, "Новокузнецк Кирова 12 лифт не работает неделю", T0), A(category="lift"), T0)
-        unknown_place = ingest_analysis(s, profile, add_post(s, HEATING[1], T0), A(municipality=None), T0)
-        assert len({first.id, other_city.id, other_sector.id, other_category.id, unknown_place.id}) == 5
+        assert len({first.id, other_city.id, other_sector.id, other_category.id}) == 4
         assert other_city.authority_id != first.authority_id  # Kemerovo's administration
+
+
+def test_post_without_a_place_joins_only_a_close_match(db, profile):
+    with db.session() as s:
+        town = ingest_analysis(s, profile, add_post(s, HEATING[0], T0), A(), T0)
+        # a comment that names no town but the same street, batteries and heating
+        same = ingest_analysis(s, profile, add_post(s, HEATING[1], T0 + timedelta(hours=1)), A(municipality=None), T0)
+        assert same.id == town.id and town.municipality == "novokuznetsk"
+        vague = ingest_analysis(s, profile, add_post(s, "батареи холодные, сделайте что-нибудь", T0), A(municipality=None), T0)
+        assert vague.id != town.id and vague.municipality is None
 
 
 def test_unrelated_text_in_the_same_category_and_city_is_another_incident(db, profile):
