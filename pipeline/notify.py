@@ -334,8 +334,9 @@ def recipients_for(session: Session, profile: RegionProfile, incident: Incident,
     return []
 
 
-def _context(profile: RegionProfile, incident: Incident, event: IncidentEvent, authority: Authority) -> dict[str, Any]:
+def _context(session: Session, profile: RegionProfile, incident: Incident, event: IncidentEvent, authority: Authority) -> dict[str, Any]:
     tz = profile.region.tz
+    links, post_count = rq.post_links(session, incident.id)
     sector = profile.sector(incident.sector or "")
     category = sector.category(incident.category or "") if sector else None
     muni = profile.region.municipality(incident.municipality or "")
@@ -368,6 +369,8 @@ def _context(profile: RegionProfile, incident: Incident, event: IncidentEvent, a
         "final_due": local_time(incident.final_due, tz),
         "at": local_time(event.at, tz),
         "kind_name": KIND_NAMES.get(event.kind, event.kind),
+        "links": links,
+        "post_count": post_count,
     }
 
 
@@ -433,7 +436,7 @@ def notify_event(session: Session, profile: RegionProfile, event: IncidentEvent,
         return []
     out: list[OutboxMessage] = []
     for authority in recipients_for(session, profile, incident, event):
-        ctx = _context(profile, incident, event, authority)
+        ctx = _context(session, profile, incident, event, authority)
         subject, body = render(TEMPLATE_OF.get(event.kind, "status"), **ctx)
         targets: list[tuple[str, str | None]] = [("webhook", authority.webhook_url)]
         if event.kind in PERSONAL_KINDS:

@@ -26,8 +26,9 @@ from pipeline.notify import (
     notify_recent,
     senders_from_settings,
 )
+from storage import PostRecord, upsert_posts
 from storage import events as ev
-from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
+from storage.models import Authority, Incident, IncidentEvent, IncidentPost, OutboxMessage, Post
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # Friday 10:00 in Kemerovo (UTC+7)
 SECRET = "s3cr3t-webhook-key"
@@ -153,7 +154,12 @@ def test_email_reaches_a_real_smtp_server(db, profile):
     try:
         with db.session() as s:
             a = make_authority(s, "min_housing_roads", email="gkh@example.ru")
-            _, e = make_routed_incident(s, a)
+            inc, e = make_routed_incident(s, a)
+            upsert_posts(s, [PostRecord(platform="vk", source_key="vk:-1", external_id=str(n), published_at=T0 - timedelta(minutes=n),
+                                        text=f"нет отопления {n}", url=f"https://vk.com/wall-1_{n}" if n < 3 else None) for n in range(4)])  # fmt: skip
+            for post_id in s.scalars(select(Post.id)):
+                s.add(IncidentPost(post_id=post_id, incident_id=inc.id, added_at=T0))
+            s.flush()
             notify_event(s, profile, e, T0)
         settings = Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_from="cur@kuzbass.example.ru")
         stats = deliver_due(db, T0, senders_from_settings(settings))
@@ -169,6 +175,8 @@ def test_email_reaches_a_real_smtp_server(db, profile):
     assert mail["Subject"].endswith(": ЖКХ, Кемеровский городской округ (г. Кемерово)")  # sector and municipality names of the region profile
     body = mail.get_content()
     assert "Кому: Орган min_housing_roads" in body
+    assert "Публикаций: 4" in body
+    assert "  https://vk.com/wall-1_2\n  https://vk.com/wall-1_1\n  https://vk.com/wall-1_0\n" in body  # earliest first
     assert "первичный ответ — до 20.11.2026 18:00 (UTC+07:00)" in body
     assert mail["X-CUR-Delivery"].isdigit()
 
