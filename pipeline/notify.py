@@ -431,6 +431,8 @@ def notify_event(session: Session, profile: RegionProfile, event: IncidentEvent,
     """
     if event.kind not in WEBHOOK_KINDS:
         return []
+    if event.id is None:
+        session.flush()  # the dedup key needs the event's id
     incident = session.get(Incident, event.incident_id)
     if incident is None:
         return []
