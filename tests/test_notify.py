@@ -436,3 +436,18 @@ async def test_a_receiver_that_is_down_costs_one_attempt_per_pass_and_holds_up_n
     assert (stats.sent, stats.retried, stats.deferred) == (3, 1, 2)
     assert len(up.received) == 3 and down.hits == 1
     assert "ждут следующего прохода 2" in str(stats)
+
+
+def test_an_unflushed_event_gets_its_own_dedup_key(db, profile):
+    with db.session() as s:
+        a = make_authority(s, "min_housing_roads", email="gkh@example.ru")
+        inc, _ = make_routed_incident(s, a)
+        keys = []
+        for minutes in (60, 15):
+            e = IncidentEvent(incident_id=inc.id, at=T0, actor="system", kind=ev.REMINDER, authority_id=a.id,
+                              data={"stage": "first_reply", "minutes_before": minutes})  # fmt: skip
+            s.add(e)  # not flushed: no id yet
+            (msg,) = notify_event(s, profile, e, T0)
+            keys.append(msg.dedup_key)
+            assert msg.dedup_key == f"ev:{e.id}:email:min_housing_roads"
+        assert keys[0] != keys[1]
