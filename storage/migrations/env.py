@@ -9,10 +9,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+#: Tables other libraries own in the same database (APScheduler's job store).
+FOREIGN_TABLES = {"apscheduler_jobs"}
+
+
+def _include(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=_include,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
