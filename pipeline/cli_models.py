@@ -331,7 +331,7 @@ def register(main: click.Group) -> None:
                 f"{t.get('sector', {}).get('macro_f1', float('nan')):10.3f}{t.get('category', {}).get('macro_f1', float('nan')):9.3f}"
                 f"  {m.get('data_fingerprint', '')[:12]}  {m.get('checksum', '')[:12]}"
             )
-        click.echo("* — активная версия")
+        click.echo("(* — активная версия)")
 
     @models_group.command("activate")
     @opt_models

@@ -35,7 +35,7 @@ class TrainOptions:
     prune: float = 0.02
     #: At most this many bulk (St Petersburg) examples per category, so one
     #: city's housing appeals do not drown the other sectors; 0 = no cap.
-    bulk_cap: int = 1500
+    bulk_cap: int = 300
 
 
 def _cap(examples: Sequence[Example], cap: int, seed: int) -> list[Example]:
@@ -63,6 +63,26 @@ def _expand(examples: Sequence[Example], opts: TrainOptions) -> list[Example]:
                 out.append(replace(e, text=t, group=e.group or f"aug:{e.text}"))
         else:
             out.append(e)
+    return out
+
+
+def _balanced_relevance_weights(examples: Sequence[Example], weights: np.ndarray) -> np.ndarray:
+    """Weights for the relevance head that give every sector the same share of the
+    positive mass and every source the same share of the negative mass.
+
+    Without this the positives are mostly St Petersburg housing appeals and the
+    head learns "housing words = problem" instead of "a complaint about a public
+    service"; with it a complaint about a clinic weighs as much as one about a lift.
+    """
+    keys = [("yes", e.sector) if e.relevant else ("no", e.source) for e in examples]
+    mass: dict[tuple, float] = {}
+    for k, w in zip(keys, weights):
+        mass[k] = mass.get(k, 0.0) + w
+    out = np.array([w / mass[k] for k, w in zip(keys, weights)])
+    for cls in ("yes", "no"):
+        m = np.array([k[0] == cls for k in keys])
+        if m.any():
+            out[m] *= weights[m].sum() / out[m].sum()
     return out
 
 
@@ -107,6 +127,7 @@ def train(
     )
     x = features.transform(docs)
     weights = np.array([e.weight for e in expanded], dtype=np.float64)
+    rel_weights = _balanced_relevance_weights(expanded, weights)
     labels = _labels(expanded)
     fit_set, cal_set = set(fit_idx), set(cal_idx)
     heads: dict[str, LinearHead] = {}
@@ -118,7 +139,8 @@ def train(
             raise ValueError(f"head {name!r} needs examples of at least two classes")
         t1 = time.perf_counter()
         ti = [i for i, _ in tr]
-        head = LinearHead.fit(x[ti], [y for _, y in tr], weights[ti], c=opts.c)
+        w = rel_weights if name == "relevance" else weights
+        head = LinearHead.fit(x[ti], [y for _, y in tr], w[ti], c=opts.c)
         if ca:
             head.calibrate(x[[i for i, _ in ca]], [y for _, y in ca])
         kept = head.prune(opts.prune)
