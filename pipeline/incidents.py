@@ -13,6 +13,7 @@ configuration.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ __all__ = [
 ]
 
 SYSTEM = "system"
+log = logging.getLogger(__name__)
 
 #: Allowed state changes (``answered -> answered``: interim then final answer).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -130,14 +132,23 @@ def _event(session: Session, incident: Incident, kind: str, actor: str, now: dat
 
 
 def _notify(session: Session, profile: RegionProfile | None, event: IncidentEvent, now: datetime) -> None:
-    """Hand the event to the notification outbox (part B) in this transaction."""
+    """Hand the event to the notification outbox (``pipeline.notify``) in this transaction.
+
+    A failure to build a notification must not lose the incident change: it
+    is rolled back to a savepoint and logged, and the scheduler's
+    ``notify_recent`` retries the event on its next pass.
+    """
     if profile is None:
         return
     try:
         from pipeline.notify import notify_event
     except ImportError:  # notifications not installed: the scheduler's notify_recent catches up
         return
-    notify_event(session, profile, event, now)
+    try:
+        with session.begin_nested():
+            notify_event(session, profile, event, now)
+    except Exception:  # noqa: BLE001
+        log.exception("notification of event %s (%s) of incident %s failed; left to the scheduler", event.id, event.kind, event.incident_id)
 
 
 def _require_open(incident: Incident) -> None:
@@ -189,7 +200,7 @@ class GroupingOptions:
     #: A post joins an incident whose last post is at most this old.
     window: timedelta = timedelta(hours=72)
     #: Share of the post's content lemmas found among the incident's lemmas.
-    threshold: float = 0.2
+    threshold: float = 0.3
     #: The same, for a post whose municipality is unknown joining an incident of a known one
     #: (comments in a city's group seldom name the city).
     unknown_place_threshold: float = 0.5
@@ -209,12 +220,18 @@ GENERIC = frozenset(
 _WORDISH = re.compile(r"^[^\W\d_]+$")
 
 
+_NUMBER = re.compile(r"(?<![\w.,:+\-])(\d{1,4})(?!\w)(?![.,:]\d)")
+
+
 def content_lemmas(text: str | None) -> set[str]:
-    """Topic-bearing lemmas of a text: no stop words, numbers or very short words."""
-    return {
+    """Topic-bearing lemmas of a text: no stop words or very short words; standalone numbers
+    (house, route, school numbers) are kept as ``#12``."""
+    words = {
         lem for lem in lemmas(text)
         if lem != NUM and len(lem) >= _SHORT and lem not in GENERIC and _WORDISH.match(lem)
     }
+    words.update(f"#{m}" for m in _NUMBER.findall(text or ""))
+    return words
 
 
 def similarity(post_lemmas: set[str], incident_lemmas: Iterable[str]) -> float:
