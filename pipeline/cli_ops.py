@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -133,18 +134,33 @@ def register(main: click.Group) -> None:
 
     @main.command("run")
     @click.option("--reports", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка ежемесячных отчётов.")
+    @click.option("--web/--no-web", default=True, show_default=True, help="Запустить вместе с веб-приложением.")
+    @click.option("--host", default=None, help="Адрес веб-приложения (по умолчанию из настроек).")
+    @click.option("--port", type=int, default=None, help="Порт веб-приложения (по умолчанию из настроек; 0 — любой свободный).")
     @click.pass_context
     @handle_errors
-    def run_cmd(ctx: click.Context, report_dir: Path) -> None:
-        """Запустить планировщик: обход источников, обработка, сроки, уведомления, отчёты. Остановка — Ctrl+C или SIGTERM."""
-        from .scheduler import run_forever
-
+    def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, port: int | None) -> None:
+        """Запустить планировщик (обход источников, обработка, сроки, уведомления, отчёты) и веб-приложение. Остановка — Ctrl+C или SIGTERM."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         app = get_app(ctx)
+        if web:
+            from web.server import serve
+
+            def web_started(url: str) -> None:
+                click.echo(f"Планировщик запущен; веб-приложение: {url}/login. Остановка — Ctrl+C.")
+                sys.stdout.flush()
+
+            serve(app, host or app.settings.web_host, app.settings.web_port if port is None else port,
+                  on_started=web_started, with_scheduler=True, report_dir=report_dir)
+            click.echo("Планировщик и веб-приложение остановлены.")
+            return
+
+        from .scheduler import run_forever
 
         def started(sched) -> None:  # noqa: ANN001
             jobs = sched.get_jobs()
             click.echo(f"Планировщик запущен: заданий {len(jobs)} ({', '.join(j.name for j in jobs)}). Остановка — Ctrl+C.", err=False)
+            sys.stdout.flush()
 
         run_forever(app, on_started=started, report_dir=report_dir)
         click.echo("Планировщик остановлен.")

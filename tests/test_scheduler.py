@@ -212,7 +212,7 @@ def test_crawl_jobs_follow_the_sources(app, tmp_path):
 
 def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--reports", str(tmp_path / "r")],
+        [sys.executable, "-m", "pipeline", "run", "--no-web", "--reports", str(tmp_path / "r")],
         env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -270,3 +270,26 @@ def test_process_job_processes_new_posts_at_the_clock_time(app):
         assert s.get(Post, post_id).processed_at == T0
     clock.advance(minutes=2)
     assert sch.job_process().processed == 0  # nothing new; the classifier is reused, not reloaded
+
+
+def test_cur_run_serves_the_web_application_with_the_scheduler(app, cur_env, tmp_path):
+    import re
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run", "--port", "0", "--reports", str(tmp_path / "r")],
+        env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/login", line)
+        assert line.startswith("Планировщик запущен") and m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        with urllib.request.urlopen(m.group(1) + "/login", timeout=10) as resp:
+            assert resp.status == 200 and "Вход" in resp.read().decode("utf-8")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Планировщик и веб-приложение остановлены." in out

@@ -24,7 +24,7 @@ def prepare(app_ctx: Any) -> None:
         sync_authorities(s, app_ctx.region)
 
 
-async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool) -> None:
+async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool, report_dir: Any = None) -> None:
     runner = web.AppRunner(create_app(app_ctx), access_log=log)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -33,7 +33,7 @@ async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str],
     if with_scheduler:
         from pipeline.scheduler import build_scheduler, job_sync_sources
 
-        sched = build_scheduler(app_ctx)
+        sched = build_scheduler(app_ctx, report_dir=report_dir)
         sched.start()
         await asyncio.to_thread(job_sync_sources)
     stop = asyncio.Event()
@@ -54,9 +54,9 @@ async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str],
         await runner.cleanup()
 
 
-def serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False) -> None:
+def serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False, report_dir: Any = None) -> None:
     prepare(app_ctx)
-    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler))
+    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler, report_dir))
 
 
 class BackgroundServer:
