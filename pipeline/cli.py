@@ -243,13 +243,16 @@ def export_posts(ctx: click.Context, fmt: str, output: Path | None) -> None:
 
 @main.command("demo")
 @click.option("--database", default="sqlite:///cur-demo.db", show_default=True, help="База данных демонстрации.")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Открыть веб-приложение после обработки.")
+@click.option("--host", default=None, help="Адрес веб-приложения.")
+@click.option("--port", type=int, default=None, help="Порт веб-приложения (0 — любой свободный).")
 @click.pass_context
 @handle_errors
-def demo(ctx: click.Context, database: str) -> None:
-    """Демонстрация: создать базу, загрузить пример постов и пройти по цепочке обработки."""
+def demo(ctx: click.Context, database: str, serve: bool, host: str | None, port: int | None) -> None:
+    """Демонстрация: база, пример постов, классификация, инциденты, отчёт и веб-приложение с учётными записями."""
     from pipeline.demo import run_demo
 
-    run_demo(database)
+    run_demo(database, serve=serve, host=host, port=port)
 
 
 # Subcommands of other stages register themselves below.
