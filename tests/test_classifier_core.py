@@ -156,3 +156,29 @@ def test_evaluation_writes_json_and_png(tiny, tmp_path):
     assert data["relevance"]["labels"] == ["no", "yes"]
     assert 0 <= data["score"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("в подъезде сильно пахнет газом!!", "gas_smell"),
+        ("прорвало трубу отопления, кипяток по лестнице", "burst_pipe"),
+        ("третий день нет отопления, на улице -32, дети мёрзнут", "no_heat_or_power_in_frost"),
+        ("света нет со вчера, мороз под тридцать", "no_heat_or_power_in_frost"),
+        ("оборванный провод лежит у площадки и искрит", "live_wires"),
+        ("стая собак покусала ребёнка у школы", "dog_attack"),
+        ("фонари во дворе не горят неделю", None),
+        ("нет отопления в гараже, летом не нужно", None),
+        ("просим покрасить лавочки", None),
+    ],
+)
+def test_urgency_rules(text, rule):
+    from nlp.classifier.urgency_rules import urgent_rule
+    from nlp.text import lemmas
+
+    assert urgent_rule(text, lemmas(text)) == rule
+
+
+def test_a_danger_rule_makes_a_relevant_post_urgent(tiny):
+    (p,) = tiny.predict(["в подъезде сильно пахнет газом, аварийка не едет, УК молчит"])
+    assert p.relevant and p.urgency == "high" and p.confidences["urgency"] >= 0.9

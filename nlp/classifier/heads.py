@@ -37,11 +37,12 @@ class LinearHead:
         sample_weight: np.ndarray | None = None,
         *,
         c: float = 0.5,
+        balanced: bool = True,
     ) -> "LinearHead":
         labels = sorted(set(y))
         if len(labels) < 2:
             raise ValueError(f"a head needs at least two classes, got {labels}")
-        clf = LinearSVC(C=c, class_weight="balanced", dual=True, max_iter=3000)
+        clf = LinearSVC(C=c, class_weight="balanced" if balanced else None, dual=True, max_iter=3000)
         clf.fit(x, list(y), sample_weight=sample_weight)
         coef = clf.coef_.astype(np.float32)
         intercept = clf.intercept_.astype(np.float32)

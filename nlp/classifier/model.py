@@ -22,11 +22,14 @@ import numpy as np
 
 from .features import FeatureSpace
 from .heads import LinearHead
+from .urgency_rules import urgent_rule
 
 MODEL_FILE = "model.npz"
 META_FILE = "meta.json"
 FORMAT = 1
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
+#: Confidence reported for urgency when a danger rule (urgency_rules.py) fires.
+RULE_CONFIDENCE = 0.9
 
 
 class ModelError(RuntimeError):
@@ -129,10 +132,13 @@ class Classifier:
         """Classify texts. ``sectors`` restricts the answer to a region's enabled sectors."""
         if not texts:
             return []
-        x = self.features.transform([self.lemmatize(t or "") for t in texts])
-        return self.predict_features(x, sectors)
+        docs = [self.lemmatize(t or "") for t in texts]
+        x = self.features.transform(docs)
+        rules = [urgent_rule(t, d) for t, d in zip(texts, docs)]
+        return self.predict_features(x, sectors, rules)
 
-    def predict_features(self, x, sectors: Iterable[str] | None = None) -> list[Prediction]:  # noqa: ANN001
+    def predict_features(self, x, sectors: Iterable[str] | None = None, rules: Sequence[str | None] | None = None) -> list[Prediction]:  # noqa: ANN001
+        """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row."""
         th = self.thresholds
         rel_h, sec_h, cat_h, urg_h, tone_h = (self.heads[h] for h in HEADS)
         p_rel = rel_h.proba(x)[:, rel_h.labels.index("yes")]
@@ -159,8 +165,9 @@ class Classifier:
             if relevant:
                 sector, ps, category, pc = sec_lab[i], sec_p[i], cat_lab[i], cat_p[i]
                 pu = float(p_urg[i])
-                urgency = "high" if pu >= 0.5 else "normal"
-                conf.update(sector=ps, category=pc, urgency=pu if urgency == "high" else 1.0 - pu)
+                rule = rules[i] if rules is not None else None
+                urgency = "high" if pu >= 0.5 or rule else "normal"
+                conf.update(sector=ps, category=pc, urgency=max(pu, RULE_CONFIDENCE) if rule else (pu if urgency == "high" else 1.0 - pu))
                 confidence = pr * ps * pc
                 unsure = pr < th.relevant_sure or ps < th.sector or pc < th.category
             else:
