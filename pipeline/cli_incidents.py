@@ -14,38 +14,8 @@ from typing import Any, Callable
 import click
 
 from config import RegionProfile
+from pipeline.labels import EVENT_NAMES as KIND_NAMES, STATE_NAMES
 
-STATE_NAMES = {
-    "new": "новый",
-    "routed": "направлен",
-    "acknowledged": "принят в работу",
-    "answered": "дан ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-}
-KIND_NAMES = {
-    "created": "создан",
-    "post_added": "добавлен пост",
-    "post_removed": "исключён пост",
-    "routed": "направлен",
-    "rerouted": "перенаправлен",
-    "acknowledged": "принят в работу",
-    "answer_first_reply": "первичный ответ",
-    "answer_interim": "промежуточный ответ",
-    "answer_final": "окончательный ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-    "reminder_sent": "напоминание",
-    "escalated": "эскалация",
-    "merged": "объединение (принял)",
-    "merged_into": "объединён с другим",
-    "split": "разделение",
-    "marked_fake": "отмечен как возможный фейк",
-    "reclassified": "переклассифицирован",
-    "graded": "оценка ответа",
-}
 
 
 def _default_actor() -> str:

@@ -31,6 +31,7 @@ from storage.models import Authority, Incident, IncidentEvent, Post, ReviewDecis
 
 from .deadlines import STAGES, add_rule, compute_deadlines, escalation_times, reminder_times, select_rule
 from .routing import RoutingDecision, route
+from pipeline.labels import STATE_NAMES
 
 __all__ = [
     "Action",
@@ -80,15 +81,6 @@ _KIND_OF_STATE = {
     ev.REOPENED: ev.REOPENED_EV,
 }
 _ANSWER_KIND = {"first_reply": ev.ANSWER_FIRST, "interim": ev.ANSWER_INTERIM, "final": ev.ANSWER_FINAL}
-STATE_NAMES = {
-    "new": "новый",
-    "routed": "направлен исполнителю",
-    "acknowledged": "принят в работу",
-    "answered": "дан ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-}
 OPEN_STATES = (ev.ROUTED, ev.ACKNOWLEDGED, ev.ANSWERED, ev.REOPENED)
 
 

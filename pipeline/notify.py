@@ -38,6 +38,7 @@ from storage.db import Database
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
 
 from .channels import ChannelError, EmailSender, Envelope, Sender, TelegramSender, WebhookSender
+from pipeline.labels import ROLE_NAMES, STAGE_NAMES, STATE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -232,23 +233,6 @@ def senders_from_settings(settings: Settings) -> dict[str, Sender]:
 
 # --------------------------------------------------------------------------- texts
 
-STAGE_NAMES = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
-ROLE_NAMES = {
-    "specialist": "специалист",
-    "sector_head": "ответственный за отраслевой блок",
-    "head": "руководитель ЦУР",
-    "curator": "куратор",
-    "executive": "ответственный исполнитель",
-}
-STATE_NAMES = {
-    "new": "новый",
-    "routed": "направлен исполнителю",
-    "acknowledged": "принят в работу",
-    "answered": "дан ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-}
 URGENCY_NAMES = {"high": "срочный", "normal": "обычный"}
 
 _env = jinja2.Environment(

@@ -24,11 +24,11 @@ from storage import events as ev
 from storage import reporting as rq
 
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
+from pipeline.labels import STAGE_NAMES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
 #: The HTML lists at most this many overdue incidents (the XLSX lists all).
 HTML_OVERDUE_ROWS = 200
-STAGE_NAMES = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
 
 
 @dataclass

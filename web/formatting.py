@@ -4,41 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES, STAGE_NAMES as RESPONSE_KINDS
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
-STATE_NAMES = {
-    "new": "новый",
-    "routed": "направлен",
-    "acknowledged": "принят в работу",
-    "answered": "дан ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-}
-RESPONSE_KINDS = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}
-EVENT_NAMES = {
-    "created": "создан",
-    "post_added": "добавлен пост",
-    "routed": "направлен",
-    "rerouted": "перенаправлен",
-    "acknowledged": "принят в работу",
-    "answer_first_reply": "первичный ответ",
-    "answer_interim": "промежуточный ответ",
-    "answer_final": "окончательный ответ",
-    "resolved": "решён",
-    "rejected": "отклонён",
-    "reopened": "открыт повторно",
-    "reminder_sent": "напоминание",
-    "escalated": "эскалация",
-    "merged": "объединён",
-    "merged_into": "влит в другой инцидент",
-    "split": "разделён",
-    "marked_fake": "отмечен как возможный фейк",
-    "reclassified": "изменена классификация",
-    "graded": "оценка ответа",
-}
-DECISION_NAMES = {"confirm": "подтверждено", "correct": "исправлено", "not_problem": "не проблема", "merge": "объединено", "fake": "возможный фейк"}
-PLATFORM_NAMES = {"vk": "ВКонтакте", "telegram": "Telegram", "tgweb": "Telegram (веб)", "file": "файл"}
 
 
 def local_time(value: datetime | None, tz: ZoneInfo, fmt: str = "%d.%m.%Y %H:%M") -> str:
