@@ -137,3 +137,41 @@ def test_train_from_corpus_and_reviewed_posts_in_the_database(db_url, tmp_path):
         assert [(x["version"], x["is_active"], x["checksum"]) for x in rows] == [(version, True, meta["checksum"])]
         assert s.get(ModelVersion, 1) is not None
     db.dispose()
+
+
+def test_evaluate_writes_json_and_png_for_a_labelled_file(tmp_path):
+    inp = tmp_path / "labelled.jsonl"
+    rows = [
+        {"text": "на улице Лесной огромные ямы, асфальта нет", "relevant": True, "sector": "roads", "category": "road_surface"},
+        {"text": "в поликлинике нет терапевта уже месяц", "relevant": True, "sector": "healthcare", "category": "staff_shortage"},
+        {"text": "Поздравляем с праздником весны!", "relevant": False, "sector": None, "category": None},
+    ]
+    inp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "ev"
+    r = run_cur(["evaluate", "--input", str(inp), "--out", str(out)], env=_env(), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    assert data["n"] == 3 and data["sector"]["n"] == 2
+    assert data["model_version"] == Registry(ROOT / "classifier_models").active_version()
+    assert (out / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+    assert "macro-F1" in r.stdout
+
+
+def test_least_sure_analyses_come_first(db_url):
+    from storage import Database, PostRecord, upsert_posts
+    from storage.models import PostAnalysis, ReviewDecision
+    from storage.models_registry import least_sure_analyses
+
+    db = Database(db_url)
+    now = datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc)
+    with db.session() as s:
+        ids = upsert_posts(s, [PostRecord("vk", "-1", str(i), now, f"пост {i}") for i in range(4)]).post_ids
+        for pid, conf, unsure in zip(ids, [0.9, 0.2, 0.5, 0.1], [True, True, True, False]):
+            s.add(PostAnalysis(post_id=pid, model_version="v", content_hash="h", relevant=True, relevance_confidence=0.6,
+                               sector="roads", category="road_surface", urgency="normal", tone="negative",
+                               confidence=conf, unsure=unsure))
+        s.add(ReviewDecision(post_id=ids[2], reviewer="op", decision="confirm", relevant=True, sector="roads", category="road_surface", at=now))
+    with db.session() as s:
+        queue = least_sure_analyses(s)
+    assert [q["post_id"] for q in queue] == [ids[1], ids[0]]
+    db.dispose()

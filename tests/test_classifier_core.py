@@ -155,7 +155,15 @@ def test_evaluation_writes_json_and_png(tiny, tmp_path):
     assert sum(map(sum, sector["confusion"])) == sector["n"]
     assert data["relevance"]["labels"] == ["no", "yes"]
     assert 0 <= data["score"] <= 1
+    assert 0 <= data["calibration"]["relevance_ece"] <= 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_expected_calibration_error():
+    from nlp.classifier.evaluate import expected_calibration_error
+
+    assert expected_calibration_error([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)
+    assert expected_calibration_error([0.9] * 10, [False] * 10) == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize(

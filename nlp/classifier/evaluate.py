@@ -61,9 +61,29 @@ def evaluate(classifier: Classifier, examples: Sequence[Example], predictions: S
         "urgency": classification_report([g for g, _ in urg], [p for _, p in urg], ["high", "normal"]),
         "tone": classification_report([g for g, _ in tone], [p for _, p in tone]),
         "unsure_share": (sum(p.unsure for p in preds) / len(preds)) if preds else None,
+        "calibration": {
+            "relevance_ece": expected_calibration_error(
+                [p.relevance_confidence for p in preds], [e.relevant for e in examples]
+            ),
+        },
     }
     report["score"] = score(report)
     return report
+
+
+def expected_calibration_error(probs: Sequence[float], outcomes: Sequence[bool], bins: int = 10) -> float | None:
+    """ECE: |mean predicted probability - observed frequency| averaged over equal-width bins."""
+    if not probs:
+        return None
+    p = np.asarray(probs, dtype=float)
+    y = np.asarray(outcomes, dtype=float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(p[m].mean() - y[m].mean())
+    return float(ece)
 
 
 def score(report: dict) -> float:
