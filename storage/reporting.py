@@ -10,10 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
-
-
-def authority_by_code(session: Session, region: str, code: str) -> Authority | None:
-    return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
 
 
 def authorities_of_region(session: Session, region: str) -> dict[int, Authority]:

@@ -30,6 +30,7 @@ from .models import (
     ReviewDecision,
     User,
 )
+from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
 
 # --------------------------------------------------------------------------- scope
 
@@ -247,10 +248,6 @@ def incident_created_times(s: Session, since: datetime | None = None) -> list[da
 
 def authorities(s: Session, region: str) -> list[Authority]:
     return list(s.scalars(select(Authority).where(Authority.region == region).order_by(Authority.name)))
-
-
-def authority_by_code(s: Session, region: str, code: str) -> Authority | None:
-    return s.scalar(select(Authority).where(and_(Authority.region == region, Authority.code == code)))
 
 
 def authority_names(s: Session, ids: Sequence[int | None]) -> dict[int, Authority]:
