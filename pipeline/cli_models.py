@@ -69,7 +69,10 @@ def _database():
     try:
         from storage import Database
 
-        db = Database(_settings().database_url)
+        url = _settings().database_url
+        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+            return None  # do not create an empty database file as a side effect
+        db = Database(url)
         if db.is_initialised():
             return db
         db.dispose()
