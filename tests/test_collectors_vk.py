@@ -30,12 +30,31 @@ async def fake() -> AsyncIterator[tuple[FakeVk, str]]:
             await _clients.pop().close()
 
 
+class VirtualClock:
+    """Time that moves only when the client sleeps: rate tests are exact on a loaded machine."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
 def make_client(url: str, tokens: list[tuple[str, str, float]] | None = None, sleeps: list[float] | None = None,
-                **opts: Any) -> VkClient:
+                clock: VirtualClock | None = None, **opts: Any) -> VkClient:
     async def sleep(s: float) -> None:
         if sleeps is not None:
             sleeps.append(s)
 
+    if clock is not None:
+        client = VkClient(tokens or [("user", "tok", 1000.0)], VkClientOptions(api_url=url, backoff=0.5, **opts),
+                          clock=clock.now, sleep=clock.sleep)
+        _clients.append(client)
+        return client
     client = VkClient(tokens or [("user", "tok", 1000.0)], VkClientOptions(api_url=url, backoff=0.5, **opts),
                       sleep=sleep if sleeps is not None else asyncio.sleep)
     _clients.append(client)
@@ -298,11 +317,13 @@ async def test_search_resumes_inside_a_window(fake):
 async def test_user_token_keeps_to_3_requests_per_second(fake):
     vk, url = fake
     vk.add_posts(OWNER, 700, step=1)
-    client = make_client(url, [("user", "u1", 3.0)])
+    clock = VirtualClock()
+    vk.clock = clock.now
+    client = make_client(url, [("user", "u1", 3.0)], clock=clock)
     store = Store()
-    t0 = time.monotonic()
+    t0 = clock.now()
     await store.crawl(VkCollector(client, comments=False), "https://vk.com/club123")
-    elapsed = time.monotonic() - t0
+    elapsed = clock.now() - t0
     times = [c.at for c in vk.requests("wall.get")]
     assert len(times) == 7 and len(store.posts) == 700
     assert elapsed >= (len(times) - 1) / 3 - 0.05
@@ -312,10 +333,12 @@ async def test_user_token_keeps_to_3_requests_per_second(fake):
 async def test_tokens_round_robin_each_under_its_own_rate(fake):
     vk, url = fake
     vk.add_posts(OWNER, 3000, step=1)
-    client = make_client(url, [("group", "g1", 20.0), ("user", "u1", 3.0)])
-    t0 = time.monotonic()
+    clock = VirtualClock()
+    vk.clock = clock.now
+    client = make_client(url, [("group", "g1", 20.0), ("user", "u1", 3.0)], clock=clock)
+    t0 = clock.now()
     await Store().crawl(VkCollector(client, comments=False), "https://vk.com/club123")
-    elapsed = time.monotonic() - t0
+    elapsed = clock.now() - t0
     calls = vk.requests("wall.get")
     assert len(calls) == 30
     per_token = {t: [c.at for c in calls if c.token == t] for t in ("g1", "u1")}

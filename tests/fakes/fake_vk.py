@@ -56,6 +56,8 @@ class FakeVk:
     hung: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     tokens: set[str] | None = None  # accepted tokens (None: any)
+    #: Clock stamping each call (a test can share a virtual clock with the client).
+    clock: Callable[[], float] = time.monotonic
 
     # ------------------------------------------------------------------ data helpers
     def wall(self, owner: int) -> list[dict[str, Any]]:
@@ -119,7 +121,7 @@ class FakeVk:
         name = request.match_info["name"]
         form = {k: str(v) for k, v in (await request.post()).items()}
         token = form.pop("access_token", "")
-        self.calls.append(Call(time.monotonic(), name, form, token))
+        self.calls.append(Call(self.clock(), name, form, token))
         if self.hang_at is not None and len(self.calls) >= self.hang_at:
             self.hung.set()
             while not self.release.is_set():
