@@ -3,7 +3,9 @@
 Identical texts (up to case and whitespace) are one group and never straddle
 train and test, so duplicates cannot leak (the script counts test texts seen
 in training and prints 0). Features are the production ones (nlp.text lemmas
--> nlp.classifier.features: lemma uni/bigram TF-IDF + in-word char n-grams);
+-> nlp.classifier.features: lemma uni/bigram TF-IDF + in-word char n-grams +
+the navec mean-vector block, names masked, as in TrainOptions; --no-dense for
+the sparse blocks alone);
 the head is the production linear SVM trained on the 125 fine reasons (each
 reason belongs to one category) and read out at the 15-category level.
 
@@ -26,13 +28,15 @@ from nlp.classifier.data import DEFAULT_DATA_DIR, Example, normalise, read_spb_r
 from nlp.classifier.features import FeatureSpace  # noqa: E402
 from nlp.classifier.heads import LinearHead  # noqa: E402
 from nlp.classifier.split import grouped_split  # noqa: E402
+from nlp.classifier.train import TrainOptions  # noqa: E402
 from nlp.text import lemmas  # noqa: E402
 
 
-def run(rows: list[dict], docs: dict[str, list[str]], seed: int, test_size: float, c: float, coarse: bool) -> tuple[float, float, int, int, int, dict]:
+def run(rows: list[dict], docs: dict[str, list[str]], seed: int, test_size: float, c: float, coarse: bool, dense: bool = True) -> tuple[float, float, int, int, int, dict]:
     examples = [Example(text=r["text"], relevant=True, sector="spb", category=r["category"]) for r in rows]
     train_idx, test_idx = grouped_split(examples, test_size, seed)
-    fs = FeatureSpace.fit([docs[rows[i]["text"]] for i in train_idx], max_words=200_000, max_chars=150_000, char_weight=1.0)
+    fs = FeatureSpace.fit([docs[rows[i]["text"]] for i in train_idx], max_words=200_000, max_chars=150_000, char_weight=1.0,
+                         dense_weight=TrainOptions.dense_weight if dense else 0.0, mask_names=TrainOptions.mask_names)
     x_train = fs.transform([docs[rows[i]["text"]] for i in train_idx])
     x_test = fs.transform([docs[rows[i]["text"]] for i in test_idx])
     label = (lambda r: r["category"]) if coarse else (lambda r: r["category"] + "||" + r["reason"])
@@ -54,6 +58,7 @@ def main() -> None:
     ap.add_argument("--test-size", type=float, default=0.2)
     ap.add_argument("--c", type=float, default=0.5)
     ap.add_argument("--coarse", action="store_true", help="train on the 15 categories directly instead of the 125 reasons")
+    ap.add_argument("--no-dense", action="store_true", help="sparse TF-IDF blocks only (no navec block)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -64,7 +69,7 @@ def main() -> None:
             docs[r["text"]] = lemmas(r["text"])
     scores = []
     for seed in args.seeds:
-        macro, acc, n_train, n_test, leaked, per = run(rows, docs, seed, args.test_size, args.c, args.coarse)
+        macro, acc, n_train, n_test, leaked, per = run(rows, docs, seed, args.test_size, args.c, args.coarse, not args.no_dense)
         scores.append(macro)
         print(f"seed {seed}: train {n_train} rows, test {n_test} rows, test texts also in train: {leaked}; "
               f"15-category macro-F1 {macro:.4f}, accuracy {acc:.4f}")

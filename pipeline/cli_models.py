@@ -12,28 +12,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from nlp.classifier import (
-    Classifier,
-    DataError,
-    Example,
-    ModelError,
-    TrainOptions,
-    evaluate,
-    fingerprint,
-    grouped_split,
-    load_corpus,
-    load_jsonl,
-    load_rusentiment,
-    load_spb,
-    train,
-    write_report,
-)
-from nlp.classifier.data import CORPUS_DIR, DEFAULT_DATA_DIR
-from nlp.classifier.registry import Registry, WorseModelError
+if TYPE_CHECKING:  # the classifier (numpy, scipy, scikit-learn) is imported inside the commands,
+    # so that `cur --help` and the other commands do not pay for it at start-up
+    from nlp.classifier import Classifier, Example
+    from nlp.classifier.registry import Registry
+
+#: Same as nlp.classifier.data.CORPUS_DIR (a test checks), without importing the classifier.
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "classifier_models" / "corpus"
+#: Same as TrainOptions.bulk_cap (a test checks).
+DEFAULT_BULK_CAP = 300
 
 TEST_SIZE = 0.2
 SPLIT_SEED = 0
@@ -58,6 +49,7 @@ def _settings():
 
 
 def _registry(models_dir: str | None) -> Registry:
+    from nlp.classifier.registry import Registry
     if models_dir:
         return Registry(Path(models_dir))
     s = _settings()
@@ -82,10 +74,12 @@ def _database():
 
 
 def _data_dir(data_dir: str | None) -> Path:
+    from nlp.classifier.data import DEFAULT_DATA_DIR
     return Path(data_dir or os.environ.get("CUR_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
 def _reviewed(db) -> list[Example]:  # noqa: ANN001
+    from nlp.classifier import Example
     from storage.models_registry import reviewed_examples
 
     with db.session() as s:
@@ -106,6 +100,7 @@ def _reviewed(db) -> list[Example]:  # noqa: ANN001
 
 
 def _collect(data_dir: Path, corpus_dir: Path, extra: tuple[str, ...], use_shared: bool, use_db: bool) -> tuple[list[Example], list[str]]:
+    from nlp.classifier import load_corpus, load_jsonl, load_rusentiment, load_spb
     notes: list[str] = []
     examples = load_corpus(corpus_dir)
     notes.append(f"корпус проекта: {len(examples)}")
@@ -164,12 +159,14 @@ def _sync_db(version: str, registry: Registry, activate: bool) -> None:
 
 
 def _load_model(model: str | None, models_dir: str | None) -> Classifier:
+    from nlp.classifier import Classifier
     if model and Path(model).exists():
         return Classifier.load(Path(model))
     return _registry(models_dir).load(model)
 
 
 def _eval_sets(data_dir: Path, corpus_dir: Path, use_db: bool) -> tuple[list[Example], list[Example]]:
+    from nlp.classifier import grouped_split, load_corpus
     examples, _ = _collect(data_dir, corpus_dir, (), True, use_db)
     _, test = grouped_split(examples, TEST_SIZE, SPLIT_SEED)
     return [examples[i] for i in test], load_corpus(corpus_dir, holdout=True)
@@ -200,9 +197,11 @@ def register(main: click.Group) -> None:
     @click.option("--full", is_flag=True, help="Обучить на всех данных, без отложенной выборки (метрики будут завышены).")
     @click.option("--activate/--no-activate", default=True, help="Сделать новую версию активной, если она не хуже текущей.")
     @click.option("--force", is_flag=True, help="Активировать, даже если новая версия хуже.")
-    @click.option("--bulk-cap", type=int, default=TrainOptions.bulk_cap, show_default=True, help="Не больше стольких обращений СПб на категорию (0 — без ограничения).")
+    @click.option("--bulk-cap", type=int, default=DEFAULT_BULK_CAP, show_default=True, help="Не больше стольких обращений СПб на категорию (0 — без ограничения).")
     def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:  # noqa: ANN001
         """Обучить классификатор на корпусе проекта, внешних наборах и проверенных постах."""
+        from nlp.classifier import DataError, TrainOptions, evaluate, fingerprint, grouped_split, load_corpus, train, write_report
+        from nlp.classifier.registry import WorseModelError
         try:
             examples, notes = _collect(_data_dir(data_dir), Path(corpus_dir), extra, shared, use_db)
         except DataError as e:
@@ -261,6 +260,7 @@ def register(main: click.Group) -> None:
     @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в отложенную выборку.")
     def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, use_db) -> None:  # noqa: ANN001
         """Оценить модель: точность, полнота, F1 по классам, матрица ошибок (JSON и PNG)."""
+        from nlp.classifier import DataError, ModelError, evaluate, load_jsonl, write_report
         try:
             clf = _load_model(model, models_dir)
             if input_path:
@@ -286,6 +286,7 @@ def register(main: click.Group) -> None:
     @click.option("--model", help="Версия или путь к каталогу модели (по умолчанию активная).")
     def classify_cmd(models_dir, input_path, output_path, model) -> None:  # noqa: ANN001
         """Классифицировать посты из файла (без базы данных)."""
+        from nlp.classifier import ModelError
         try:
             clf = _load_model(model, models_dir)
         except ModelError as e:
@@ -345,6 +346,8 @@ def register(main: click.Group) -> None:
     @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в оценочную выборку.")
     def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:  # noqa: ANN001
         """Сделать версию активной (не хуже текущей на оценочной выборке, если не указан --force)."""
+        from nlp.classifier import DataError, ModelError, evaluate
+        from nlp.classifier.registry import WorseModelError
         registry = _registry(models_dir)
         try:
             evaluator = None
@@ -364,6 +367,7 @@ def register(main: click.Group) -> None:
     @opt_models
     def models_rollback(models_dir) -> None:  # noqa: ANN001
         """Вернуть предыдущую активную версию."""
+        from nlp.classifier import ModelError
         registry = _registry(models_dir)
         try:
             version = registry.rollback()

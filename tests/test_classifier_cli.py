@@ -175,3 +175,22 @@ def test_least_sure_analyses_come_first(db_url):
         queue = least_sure_analyses(s)
     assert [q["post_id"] for q in queue] == [ids[1], ids[0]]
     db.dispose()
+
+
+def test_cli_start_up_does_not_import_the_classifier():
+    """`cur --help` stays fast: scikit-learn and the classifier load inside the model commands."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.cli; print(sorted(m for m in ('sklearn', 'nlp.classifier') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_cli_defaults_match_the_classifier():
+    from nlp.classifier import TrainOptions
+    from nlp.classifier.data import CORPUS_DIR
+    from pipeline import cli_models
+
+    assert cli_models.CORPUS_DIR == CORPUS_DIR
+    assert cli_models.DEFAULT_BULK_CAP == TrainOptions.bulk_cap

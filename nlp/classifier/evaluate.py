@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .data import Example
 from .model import Classifier, Prediction
 
 
 def classification_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str] | None = None) -> dict:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     labels = sorted(set(gold) | set(pred)) if labels is None else list(labels)
     if not gold:
         return {"n": 0, "labels": labels}

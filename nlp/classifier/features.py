@@ -14,6 +14,7 @@ over the batch with numpy/scipy.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,55 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from .dense import DIM as DENSE_DIM
+
 CHAR_MIN, CHAR_MAX = 3, 5
 _CACHE_LIMIT = 500_000
+GEO, NAME = "<geo>", "<name>"
+_alias_cache: dict[str, str] = {}
+
+
+def alias(lemma: str) -> str:
+    """``<geo>`` for a place name, ``<name>`` for a person's name or surname
+    (pymorphy3's top parse has Geox / Name, Surn, Patr), else the lemma itself.
+
+    Towns and streets («Кирова 14», «в Новокузнецке») tell nothing about whether a
+    post is a complaint or what it is about, but a linear model learns them as
+    evidence: the St Petersburg appeals had their addresses removed while the
+    RuSentiment posts keep towns and people's names, so names ended up meaning
+    "not a problem", and posts from other regions carry names never seen in
+    training. ``masked`` drops them, which makes every region look the same.
+    """
+    hit = _alias_cache.get(lemma)
+    if hit is None:
+        hit = lemma
+        if len(lemma) >= 3 and lemma.isalpha() and not lemma.isascii():
+            from nlp.morph import analyzer
+
+            m = analyzer()
+            # unknown words (typos, rare towns) are left alone: pymorphy3 would only guess
+            tag = m.tag(lemma)[0] if m.word_is_known(lemma) else None
+            if tag is not None:
+                if "Geox" in tag:
+                    hit = GEO
+                elif "Name" in tag or "Surn" in tag or "Patr" in tag:
+                    hit = NAME
+        if len(_alias_cache) >= _CACHE_LIMIT:
+            _alias_cache.clear()
+        _alias_cache[lemma] = hit
+    return hit
+
+
+DROP = {GEO, NAME}
+
+
+def masked(docs: Iterable[Sequence[str]]) -> list[list[str]]:
+    """Docs without place and person names (see ``alias``)."""
+    get = _alias_cache.get
+    out = []
+    for d in docs:
+        out.append([a for a in ((get(t) or alias(t)) for t in d) if a not in DROP])
+    return out
 
 
 def char_grams(lemma: str) -> list[str]:
@@ -51,6 +99,10 @@ class FeatureSpace:
     idf_words: np.ndarray
     idf_chars: np.ndarray
     char_weight: float = 0.6
+    #: Scale of the dense block (navec mean vectors, ``dense.py``); 0 = no dense block.
+    dense_weight: float = 0.0
+    #: Replace place and person names by ``<geo>`` / ``<name>`` (see ``alias``).
+    mask_names: bool = False
     _wi: dict[str, int] = field(default_factory=dict, repr=False)
     _ci: dict[str, int] = field(default_factory=dict, repr=False)
     _tok_cache: dict[str, tuple[int, list[int]]] = field(default_factory=dict, repr=False)
@@ -63,7 +115,20 @@ class FeatureSpace:
 
     @property
     def n_features(self) -> int:
-        return len(self.words) + len(self.chars)
+        return len(self.words) + len(self.chars) + (DENSE_DIM if self.dense_weight > 0 else 0)
+
+    def _dense(self):  # noqa: ANN202
+        from .dense import shared_embeddings
+
+        return shared_embeddings()
+
+    def _lemma_weight(self, lemma: str) -> float:
+        j = self._wi.get(lemma, -1)
+        return float(self.idf_words[j]) if j >= 0 else self._idf_default
+
+    @functools.cached_property
+    def _idf_default(self) -> float:
+        return float(np.median(self.idf_words)) if len(self.idf_words) else 1.0
 
     # ------------------------------------------------------------------ fitting
 
@@ -77,7 +142,11 @@ class FeatureSpace:
         max_chars: int = 40_000,
         max_df: float = 0.5,
         char_weight: float = 0.6,
+        dense_weight: float = 0.0,
+        mask_names: bool = False,
     ) -> "FeatureSpace":
+        if mask_names:
+            docs = masked(docs)
         wdf: Counter = Counter()
         cdf: Counter = Counter()
         grams: dict[str, list[str]] = {}
@@ -95,7 +164,7 @@ class FeatureSpace:
         chars = _prune(cdf, n, min_df, max_chars, max_df)
         idf_w = np.log((1 + n) / (1 + np.array([wdf[t] for t in words], dtype=np.float64))) + 1
         idf_c = np.log((1 + n) / (1 + np.array([cdf[t] for t in chars], dtype=np.float64))) + 1
-        return cls(words, chars, idf_w.astype(np.float32), idf_c.astype(np.float32), char_weight)
+        return cls(words, chars, idf_w.astype(np.float32), idf_c.astype(np.float32), char_weight, dense_weight, mask_names)
 
     # ------------------------------------------------------------------ transform
 
@@ -110,6 +179,7 @@ class FeatureSpace:
         return hit
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
+        docs = masked(docs) if self.mask_names else (docs if isinstance(docs, list) else list(docs))
         wi = self._wi
         w_idx: list[int] = []
         w_ptr = [0]
@@ -132,7 +202,12 @@ class FeatureSpace:
             c_ptr.append(len(c_idx))
         xw = _tfidf(w_idx, w_ptr, len(self.words), self.idf_words, 1.0)
         xc = _tfidf(c_idx, c_ptr, len(self.chars), self.idf_chars, self.char_weight)
-        return sp.hstack([xw, xc], format="csr", dtype=np.float32)
+        blocks = [xw, xc]
+        if self.dense_weight > 0:
+            xd = self._dense().doc_vectors(docs, self._lemma_weight)
+            xd *= self.dense_weight
+            blocks.append(sp.csr_matrix(xd))
+        return sp.hstack(blocks, format="csr", dtype=np.float32)
 
     # ------------------------------------------------------------------ persistence
 
@@ -143,6 +218,8 @@ class FeatureSpace:
             "idf_words": self.idf_words,
             "idf_chars": self.idf_chars,
             "char_weight": np.array([self.char_weight], dtype=np.float32),
+            "dense_weight": np.array([self.dense_weight], dtype=np.float32),
+            "mask_names": np.array([int(self.mask_names)], dtype=np.int8),
         }
 
     @classmethod
@@ -153,6 +230,8 @@ class FeatureSpace:
             a["idf_words"],
             a["idf_chars"],
             float(a["char_weight"][0]),
+            float(a["dense_weight"][0]) if "dense_weight" in a else 0.0,
+            bool(a["mask_names"][0]) if "mask_names" in a else False,
         )
 
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
-from sklearn.svm import LinearSVC
 
 
 @dataclass
@@ -39,6 +37,8 @@ class LinearHead:
         c: float = 0.5,
         balanced: bool = True,
     ) -> "LinearHead":
+        from sklearn.svm import LinearSVC  # imported here: prediction does not need scikit-learn
+
         labels = sorted(set(y))
         if len(labels) < 2:
             raise ValueError(f"a head needs at least two classes, got {labels}")
@@ -53,6 +53,8 @@ class LinearHead:
 
     def calibrate(self, x: sp.csr_matrix, y: Sequence[str]) -> float:
         """Fit the softmax temperature on held-out data; return it."""
+        from scipy.optimize import minimize_scalar
+
         index = {lab: i for i, lab in enumerate(self.labels)}
         keep = [i for i, v in enumerate(y) if v in index]
         if len(keep) < 5:

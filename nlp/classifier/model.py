@@ -255,6 +255,13 @@ class Classifier:
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         features = FeatureSpace.from_arrays(arrays)
+        if features.dense_weight > 0:
+            from .dense import EmbeddingError, shared_embeddings
+
+            try:
+                shared_embeddings()  # read the word vectors now, not on the first post
+            except EmbeddingError as e:
+                raise ModelError(f"{directory}: модель использует векторы navec, но они недоступны: {e}") from None
         heads = {name: LinearHead.from_arrays(arrays, name) for name in HEADS}
         kwargs = {"lemmatize": lemmatize} if lemmatize is not None else {}
         return cls(features, heads, meta, Thresholds.from_dict(meta.get("thresholds")), **kwargs)

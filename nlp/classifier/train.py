@@ -31,8 +31,16 @@ class TrainOptions:
     max_words: int = 60_000
     max_chars: int = 40_000
     char_weight: float = 0.6
+    #: Scale of the dense navec block (``dense.py``); 0 switches it off.
+    dense_weight: float = 0.5
+    #: Replace place and person names by placeholders (``features.alias``).
+    mask_names: bool = True
     #: Weights below this magnitude are zeroed to keep the artefact small.
     prune: float = 0.02
+    #: Weight of a bulk (St Petersburg) appeal in the relevance head, relative to
+    #: its weight in the other heads: long formal appeals are not what a social
+    #: media complaint looks like.
+    bulk_relevance_weight: float = 1.0
     #: At most this many bulk (St Petersburg) examples per category, so one
     #: city's housing appeals do not drown the other sectors; 0 = no cap.
     bulk_cap: int = 300
@@ -124,10 +132,13 @@ def train(
         max_words=opts.max_words,
         max_chars=opts.max_chars,
         char_weight=opts.char_weight,
+        dense_weight=opts.dense_weight,
+        mask_names=opts.mask_names,
     )
     x = features.transform(docs)
     weights = np.array([e.weight for e in expanded], dtype=np.float64)
-    rel_weights = _balanced_relevance_weights(expanded, weights)
+    bulk = np.array([e.source == "spb" for e in expanded])
+    rel_weights = _balanced_relevance_weights(expanded, np.where(bulk, weights * opts.bulk_relevance_weight, weights))
     labels = _labels(expanded)
     fit_set, cal_set = set(fit_idx), set(cal_idx)
     heads: dict[str, LinearHead] = {}

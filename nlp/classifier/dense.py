@@ -1,0 +1,124 @@
+"""Dense document vectors: the IDF-weighted mean of navec word embeddings of the lemmas.
+
+Sparse TF-IDF only knows the words seen in training; a complaint written with
+other words («батареи ледяные» where training had «холодные батареи») gets no
+signal from them. The mean of pre-trained word vectors puts such texts near the
+training texts of the same meaning. The vectors are natasha's shipped navec
+model (``navec_news_v1_1B_250K_300d_100q.tar``, 250 k words, 300 dimensions,
+product-quantised); nothing is downloaded. The model file is not copied into
+the classifier artefact: it is an installed dependency, found in the natasha
+package (or at ``CUR_NAVEC_PATH``).
+
+Cost: one dict lookup per distinct lemma (cached), one sparse-by-dense product
+per batch over the vectors of the lemmas seen so far (decoded once, cached).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+NAVEC_FILE = "navec_news_v1_1B_250K_300d_100q.tar"
+DIM = 300
+_CACHE_LIMIT = 500_000
+
+
+class EmbeddingError(RuntimeError):
+    """The navec vectors cannot be found or read."""
+
+
+def navec_path() -> Path:
+    env = os.environ.get("CUR_NAVEC_PATH")
+    if env:
+        return Path(env)
+    try:
+        import natasha
+    except ImportError as e:  # pragma: no cover - natasha is a project dependency
+        raise EmbeddingError("пакет natasha не установлен: векторы navec недоступны") from e
+    return Path(natasha.__file__).resolve().parent / "data" / "emb" / NAVEC_FILE
+
+
+class Embeddings:
+    """Lemma → navec vector, decoded lazily and cached."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        path = Path(path) if path else navec_path()
+        if not path.exists():
+            raise EmbeddingError(f"{path}: файл векторов navec не найден")
+        from navec import Navec
+
+        nv = Navec.load(str(path))
+        self._word_ids = nv.vocab.word_ids
+        self._indexes = nv.pq.indexes  # (n_words, qdim) uint8
+        self._codes = nv.pq.codes.astype(np.float32)  # (qdim, centroids, subdim)
+        self._qrange = np.arange(self._codes.shape[0])
+        self.dim = int(self._codes.shape[0] * self._codes.shape[2])
+        self._row: dict[str, int] = {}  # lemma -> row of self._table, -1 when unknown
+        self._table = np.zeros((0, self.dim), dtype=np.float32)
+        self._lock = threading.Lock()
+
+    def _rows(self, lemmas: Iterable[str]) -> None:
+        """Decode and cache the vectors of lemmas not seen yet."""
+        new = [t for t in set(lemmas) if t not in self._row]
+        if not new:
+            return
+        with self._lock:
+            if len(self._row) + len(new) > _CACHE_LIMIT:
+                self._row.clear()
+                self._table = np.zeros((0, self.dim), dtype=np.float32)
+                new = list(set(lemmas))
+            ids = []
+            base = self._table.shape[0]
+            for t in new:
+                i = self._word_ids.get(t)
+                if i is None:
+                    self._row[t] = -1
+                else:
+                    self._row[t] = base + len(ids)
+                    ids.append(i)
+            if ids:
+                vec = self._codes[self._qrange, self._indexes[np.asarray(ids)]].reshape(len(ids), self.dim)
+                self._table = np.vstack([self._table, vec])
+
+    def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:  # noqa: ANN001
+        """(n_docs, dim) float32: L2-normalised weighted mean of the known lemma vectors."""
+        self._rows([t for d in docs for t in d])
+        row = self._row
+        cols: list[int] = []
+        vals: list[float] = []
+        ptr = [0]
+        for d in docs:
+            for t in d:
+                r = row.get(t, -1)
+                if r >= 0:
+                    cols.append(r)
+                    vals.append(weight_of(t))
+            ptr.append(len(cols))
+        table = self._table
+        m = sp.csr_matrix(
+            (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(ptr, dtype=np.int64)),
+            shape=(len(docs), table.shape[0]),
+        )
+        out = np.asarray(m @ table, dtype=np.float32)
+        norm = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norm, out=out, where=norm > 0)
+        return out
+
+
+_shared: Embeddings | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_embeddings() -> Embeddings:
+    """One process-wide instance (the model file is read once)."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Embeddings()
+    return _shared
