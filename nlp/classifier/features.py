@@ -1,11 +1,15 @@
 """Sparse TF-IDF features over lemmas: word unigrams + bigrams and in-word character n-grams.
 
-Input is the lemma list of ``nlp.text.lemmas``. Two blocks, each L2-normalised
+Input is the lemma list of ``nlp.text.lemmas``. Blocks, each L2-normalised
 and concatenated (the char block scaled by ``char_weight``):
 
 * words: lemma unigrams and adjacent-lemma bigrams (``"a b"``);
 * chars: character 3..5-grams of each lemma wrapped in spaces, which keeps
-  typos and unknown word forms close to the right lemma.
+  typos and unknown word forms close to the right lemma;
+* dense (when ``dense_weight`` > 0): the IDF-weighted mean navec vector of the
+  lemmas (``dense.py``), scaled by ``dense_weight``.
+
+With ``mask_names`` place and person names are dropped first (``alias``).
 
 Transforming is cheap: the feature indices of each distinct lemma are cached
 in a dict, so the per-token cost is one dict lookup; the rest is vectorised
