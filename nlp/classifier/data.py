@@ -15,6 +15,7 @@ import csv
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -153,6 +154,18 @@ def read_spb_rows(data_dir: Path = DEFAULT_DATA_DIR) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _override(target: dict, text: str) -> dict:
+    """The mapping target of one text: a reason's ``override`` applies when its
+    ``pattern`` matches the text and its ``unless`` does not."""
+    o = target.get("override")
+    if not o:
+        return target
+    low = text.lower()
+    if re.search(o["pattern"], low) and not (o.get("unless") and re.search(o["unless"], low)):
+        return {"sector": o["sector"], "category": o["category"], **({"urgency": o["urgency"]} if "urgency" in o else {})}
+    return target
+
+
 def load_spb(data_dir: Path = DEFAULT_DATA_DIR, mapping_path: Path = SPB_MAPPING, *, dedup: bool = True) -> list[Example]:
     """SPb appeals as examples in the project taxonomy (one per distinct text when ``dedup``)."""
     mapping = load_spb_mapping(mapping_path)
@@ -170,6 +183,7 @@ def load_spb(data_dir: Path = DEFAULT_DATA_DIR, mapping_path: Path = SPB_MAPPING
         target = mapping.get((row["category"], row["reason"]))
         if target is None:
             raise DataError(f"{mapping_path}: no mapping for SPb category {row['category']!r} / reason {row['reason']!r} (csv line {n})")
+        target = _override(target, text)
         out.append(
             Example(
                 text=text,

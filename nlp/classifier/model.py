@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureSpace
+from .complaint_cues import complaint_cue
 from .heads import LinearHead
 from .urgency_rules import urgent_rule
 
@@ -48,8 +49,14 @@ class Thresholds:
     relevant: float = 0.5
     #: Relevant posts with P(relevant) below this are unsure.
     relevant_sure: float = 0.7
-    #: Non-relevant posts with P(relevant) at or above this are unsure (borderline).
-    irrelevant_sure: float = 0.35
+    #: Non-relevant posts with P(relevant) at or above this are unsure (borderline) and go
+    #: to the review queue instead of being dropped silently.
+    irrelevant_sure: float = 0.25
+    #: Two-stage decision: a post with lean_relevant <= P(relevant) < relevant is judged
+    #: relevant (and unsure, so it goes to review) when P(sector) >= lean_sector and a
+    #: complaint cue (complaint_cues.py) is present. lean_relevant >= relevant switches it off.
+    lean_relevant: float = 0.35
+    lean_sector: float = 0.6
     #: Minimum sector and category (within sector) probabilities for a sure prediction.
     sector: float = 0.5
     category: float = 0.35
@@ -135,10 +142,18 @@ class Classifier:
         docs = [self.lemmatize(t or "") for t in texts]
         x = self.features.transform(docs)
         rules = [urgent_rule(t, d) for t, d in zip(texts, docs)]
-        return self.predict_features(x, sectors, rules)
+        cues = [complaint_cue(t, d) for t, d in zip(texts, docs)]
+        return self.predict_features(x, sectors, rules, cues)
 
-    def predict_features(self, x, sectors: Iterable[str] | None = None, rules: Sequence[str | None] | None = None) -> list[Prediction]:  # noqa: ANN001
-        """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row."""
+    def predict_features(
+        self,
+        x,  # noqa: ANN001
+        sectors: Iterable[str] | None = None,
+        rules: Sequence[str | None] | None = None,
+        cues: Sequence[bool] | None = None,
+    ) -> list[Prediction]:
+        """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row,
+        ``cues`` whether a complaint cue is present (None: no two-stage decision)."""
         th = self.thresholds
         rel_h, sec_h, cat_h, urg_h, tone_h = (self.heads[h] for h in HEADS)
         p_rel = rel_h.proba(x)[:, rel_h.labels.index("yes")]
@@ -159,7 +174,9 @@ class Classifier:
         version = self.version
         for i in range(x.shape[0]):
             pr = float(p_rel[i])
-            relevant = pr >= th.relevant
+            relevant = pr >= th.relevant or (
+                cues is not None and cues[i] and th.lean_relevant <= pr and sec_p[i] >= th.lean_sector
+            )
             tone = tone_h.labels[tone_idx[i]]
             conf = {"relevance": pr if relevant else 1.0 - pr, "tone": float(p_tone[i, tone_idx[i]])}
             if relevant:
