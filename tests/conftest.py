@@ -157,3 +157,11 @@ def cur(cur_env: dict[str, str], tmp_path: Path):
         return run_cur(list(args), env=cur_env, cwd=tmp_path, timeout=timeout, input=input)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def profile():
+    """The shipped Kuzbass region profile."""
+    from config import load_configuration, load_settings
+
+    return load_configuration(load_settings(env={})).regions["kuzbass"]

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
-from config import load_configuration
 from pipeline import incidents as svc
 from storage import PostRecord, upsert_posts
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, OutboxMessage, Post
 
+from tests.helpers import A
+
 KEM = ZoneInfo("Asia/Novokuznetsk")
-
-
-@dataclass
-class A:
-    sector: str | None = "housing"
-    category: str | None = "heating"
-    municipality: str | None = "novokuznetsk"
-    urgency: str = "normal"
-    relevant: bool = True
-    unsure: bool = False
-
-
-@pytest.fixture(scope="module")
-def profile():
-    return load_configuration().regions["kuzbass"]
 
 
 def make(s, profile, at: datetime, urgency: str = "normal", n: int = 1) -> Incident:

@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import func, select
 
-from config import load_configuration
 from pipeline.incidents import ingest_analysis
-from storage import PostRecord, upsert_posts
 from storage import events as ev
-from storage.models import Incident, IncidentEvent, IncidentPost, Post
+from storage.models import Incident, IncidentEvent, IncidentPost
+
+from tests.helpers import A, add_post
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=timezone.utc)  # Monday 08:00 in Kuzbass
-
-
-@dataclass
-class A:
-    """What the classifier says about a post (the fields ingest_analysis reads)."""
-
-    sector: str | None = "housing"
-    category: str | None = "heating"
-    municipality: str | None = "novokuznetsk"
-    urgency: str = "normal"
-    relevant: bool = True
-    unsure: bool = False
-
-
-@pytest.fixture(scope="module")
-def profile():
-    return load_configuration().regions["kuzbass"]
-
-
-_n = 0
-
-
-def add_post(s, text: str, at: datetime, source: str = "-100001") -> Post:
-    global _n
-    _n += 1
-    res = upsert_posts(s, [PostRecord("vk", source, f"p{_n}", at, text)])
-    return s.get(Post, res.post_ids[0])
 
 
 HEATING = [

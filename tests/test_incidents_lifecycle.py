@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from config import load_configuration
 from pipeline import incidents as svc
-from storage import PostRecord, upsert_posts
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Assignment, Authority, Incident, IncidentEvent, Post, PostAnalysis, ReviewDecision
+
+from tests.helpers import A
+from tests.helpers import add_post as _add_post
 
 T0 = datetime(2026, 11, 16, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 in Kuzbass
 H = timedelta(hours=1)
 
 
-@dataclass
-class A:
-    sector: str | None = "housing"
-    category: str | None = "heating"
-    municipality: str | None = "novokuznetsk"
-    urgency: str = "normal"
-    relevant: bool = True
-    unsure: bool = False
-
-
-@pytest.fixture(scope="module")
-def profile():
-    return load_configuration().regions["kuzbass"]
-
-
-_n = 0
-
-
-def add_post(s, text: str, at: datetime = T0, source: str = "-100001", **kw) -> Post:
-    global _n
-    _n += 1
-    ext = kw.pop("external_id", f"l{_n}")
-    res = upsert_posts(s, [PostRecord("vk", source, ext, at, text, **kw)])
-    return s.get(Post, res.post_ids[0])
+def add_post(s, text: str, at: datetime = T0, source: str = "-100001", **kw) -> Post:  # noqa: ANN001
+    return _add_post(s, text, at, source, **kw)
 
 
 def new_incident(s, profile, text="Новокузнецк Кирова 12 нет отопления", **kw) -> Incident:

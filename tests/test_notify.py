@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from config import Settings, load_configuration
+from config import Settings
 from pipeline.channels import ChannelError, EmailSender, TelegramSender, WebhookSender, sign
 from pipeline.notify import (
     RetryPolicy,
@@ -32,11 +32,6 @@ from storage.models import Authority, Incident, IncidentEvent, IncidentPost, Out
 
 T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # Friday 10:00 in Kemerovo (UTC+7)
 SECRET = "s3cr3t-webhook-key"
-
-
-@pytest.fixture(scope="module")
-def profile():
-    return load_configuration(Settings()).regions["kuzbass"]
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from config import Settings, load_configuration
 from pipeline.channels import WebhookSender, sign
 from pipeline.notify import adeliver_due, notify_recent
 from storage import events as ev
@@ -25,11 +24,6 @@ incidents = pytest.importorskip("pipeline.incidents")
 
 SECRET = "flow-secret"
 ROUTED_AT = datetime(2025, 11, 21, 3, 0, tzinfo=timezone.utc)  # Friday 10:00 in Kemerovo
-
-
-@pytest.fixture(scope="module")
-def profile():
-    return load_configuration(Settings()).regions["kuzbass"]
 
 
 async def test_reminders_and_each_escalation_level_reach_the_webhook_once(db, profile, aiohttp_server):

@@ -4,7 +4,6 @@ that the pipeline's real router and gazetteer do the right thing with them."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 

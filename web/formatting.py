@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES, STAGE_NAMES as RESPONSE_KINDS
+from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
+from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS  # noqa: F401
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
 
