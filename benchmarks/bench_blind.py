@@ -7,7 +7,8 @@ typos, slang, dialect, emoji) and hard non-problems (planned outages, repair
 news, thanks, ads, pets, events, weather, opinions, crime news, figurative
 "problem" words). `dev.jsonl` may be read for error analysis; `blind.jsonl` is
 never trained on, tuned on or read by anyone: this script prints figures only,
-never its texts.
+never its texts, and for blind only headline figures (per-sector and per-style
+breakdowns are given for dev alone, so blind offers nothing to tune against).
 
     python benchmarks/bench_blind.py [--model classifier_models/versions/<v>] [--json OUT]
 """
@@ -168,7 +169,7 @@ def _f(x: float | None) -> str:
     return "  n/a " if x is None else f"{x:.3f}"
 
 
-def report(name: str, s: dict) -> None:
+def report(name: str, s: dict, detail: bool) -> None:
     c, rel = s["counts"], s["relevance"]
     print(f"\n== {name}: {c['posts']} posts ({c['problems']} problems, {c['non_problems']} non-problems, "
           f"{c['urgent_problems']} urgent)")
@@ -186,6 +187,8 @@ def report(name: str, s: dict) -> None:
     u = s["urgency_high"]
     print(f"  urgency high: recall {_f(u['recall'])}  precision {_f(u['precision'])}  "
           f"(gold {u['gold_high']}, predicted {u['predicted_high']})")
+    if not detail:  # blind: headline figures only, no breakdown to tune against
+        return
     print("  per sector (n / judged relevant / right sector end-to-end): " + ", ".join(
         f"{k} {v['n']}/{v['judged_relevant']}/{v['right_sector_end_to_end']}" for k, v in s["per_sector"].items()))
     print("  relevance correct per style (right/n): " + ", ".join(
@@ -208,8 +211,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         preds = clf.predict(texts)
         topics = clf.topics([r["text"] for r in rows if r["relevant"]])
         s = score(rows, preds, topics)
+        detail = name != "blind"
+        if not detail:
+            del s["per_sector"], s["per_style"]
         out["files"][name] = s
-        report(name, s)
+        report(name, s, detail)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
