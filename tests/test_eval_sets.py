@@ -47,6 +47,28 @@ def test_shipped_sets_have_the_promised_composition(bench, name, size, per_secto
     assert len({r["text"] for r in rows}) == size
 
 
+def test_second_blind_set_is_from_unseen_regions_and_covers_every_sector(bench):
+    rows = bench.load_set(EVAL / "blind2.jsonl")
+    assert 450 <= len(rows) <= 560
+    problems = [r for r in rows if r["relevant"]]
+    by_sector = Counter(r["sector"] for r in problems)
+    assert set(by_sector) == SECTORS and min(by_sector.values()) >= 18
+    assert {r["region"] for r in rows} == {"other"}  # none of the five profiled regions
+    assert {r["urgency"] for r in problems} == {"high", "normal"}
+    assert len({r["text"].casefold() for r in rows}) == len(rows)
+    earlier = {r["text"].casefold() for name in ("dev", "blind") for r in bench.load_set(EVAL / f"{name}.jsonl")}
+    assert not earlier & {r["text"].casefold() for r in rows}
+
+
+def test_blind_sets_are_not_close_to_training_posts(bench):
+    """A blind figure means something only if its posts are not (near) copies of training posts."""
+    for name in ("blind", "blind2"):
+        texts = [r["text"] for r in bench.load_set(EVAL / f"{name}.jsonl")]
+        o = bench.corpus_overlap(texts)
+        assert o["identical"] == 0, name
+        assert o["near"] <= 0.02 * len(texts), (name, o)
+
+
 def test_dev_and_blind_share_no_text(bench):
     dev = {r["text"].casefold() for r in bench.load_set(EVAL / "dev.jsonl")}
     blind = {r["text"].casefold() for r in bench.load_set(EVAL / "blind.jsonl")}
