@@ -8,11 +8,11 @@ handler can forget it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Integer, Select, and_, case, exists, false, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -31,6 +31,9 @@ from .models import (
     User,
 )
 from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
+from .types import UTCDateTime
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------- scope
 
@@ -83,32 +86,186 @@ def scoped_incident(s: Session, scope: Scope, incident_id: int) -> Incident:
 OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")
 
 
-def list_incidents(
+# --------------------------------------------------------------------------- keyset pagination
+
+
+class BadCursor(ValueError):
+    """A page position that does not fit the list it is used on."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One sort key of a keyset-paginated list: a SQL expression that is never NULL, and its direction."""
+
+    expr: Any
+    desc: bool = False
+    kind: type = int
+
+
+def nulls_last(expr: Any, desc: bool = False, kind: type = datetime) -> list[Key]:
+    """A nullable expression as two keys: a 0/1 "is NULL" flag (NULLs last), then the value."""
+    flag = case((expr.is_(None), 1), else_=0)
+    return [Key(type_coerce(flag, Integer), False, int), Key(expr, desc, kind)]
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list: its items, the sort keys of its first and last item, and whether more lie either side."""
+
+    items: list[T]
+    first_key: tuple | None = None
+    last_key: tuple | None = None
+    has_prev: bool = False
+    has_next: bool = False
+    total: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_key(keys: Sequence[Key], values: Sequence[Any]) -> tuple:
+    if not isinstance(values, (list, tuple)) or len(values) != len(keys):
+        raise BadCursor("position has the wrong number of sort keys")
+    out = []
+    for k, v in zip(keys, values):
+        if v is None:
+            out.append(None)
+        elif k.kind is int and isinstance(v, int) and not isinstance(v, bool):
+            out.append(v)
+        elif k.kind is datetime and isinstance(v, datetime) and v.tzinfo is not None:
+            out.append(v)
+        elif k.kind is str and isinstance(v, str):
+            out.append(v)
+        else:
+            raise BadCursor(f"sort key of type {type(v).__name__} where {k.kind.__name__} is expected")
+    return tuple(out)
+
+
+def _beyond(keys: Sequence[Key], values: Sequence[Any], backwards: bool) -> Any:
+    """Rows strictly after ``values`` in the list order (before, if ``backwards``)."""
+    clauses = []
+    for i, (k, v) in enumerate(zip(keys, values)):
+        if v is None:
+            continue  # NULLs are grouped behind their flag key: nothing lies after one inside the group
+        prefix = [kj.expr.is_(None) if vj is None else kj.expr == vj for kj, vj in zip(keys[:i], values[:i])]
+        step = k.expr < v if k.desc != backwards else k.expr > v
+        clauses.append(and_(*prefix, step))
+    return or_(*clauses) if clauses else false()
+
+
+def keyset_page(
     s: Session,
+    stmt: Select,
+    keys: Sequence[Key],
+    *,
+    limit: int,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+    count: bool = True,
+) -> Page[Any]:
+    """One page of ``stmt`` (selecting one entity) ordered by ``keys``, after or before a position.
+
+    The position is the key tuple of a row, not an offset, so rows inserted or
+    removed elsewhere in the list never shift a page: nothing is shown twice or
+    skipped. ``keys`` must end with a unique column (the id).
+    """
+    total = int(s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))) if count else None
+    backwards = before is not None
+    edge = _check_key(keys, before if backwards else after) if (after is not None or before is not None) else None
+    q = stmt.add_columns(*[k.expr for k in keys])
+    if edge is not None:
+        q = q.where(_beyond(keys, edge, backwards))
+    q = q.order_by(*[(k.expr.asc() if k.desc == backwards else k.expr.desc()) for k in keys]).limit(limit + 1)
+    rows = [(r[0], tuple(r[1:])) for r in s.execute(q)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    items = [r[0] for r in rows]
+    first_key = rows[0][1] if rows else None
+    last_key = rows[-1][1] if rows else None
+    if backwards:
+        return Page(items, first_key, last_key, has_prev=more, has_next=True, total=total)
+    return Page(items, first_key, last_key, has_prev=edge is not None, has_next=more, total=total)
+
+
+# --------------------------------------------------------------------------- incident lists
+
+
+def _due_sql() -> Any:
+    """The deadline the incident list sorts by: the first one set of the three stages."""
+    return type_coerce(func.coalesce(Incident.first_reply_due, Incident.interim_due, Incident.final_due), UTCDateTime)
+
+
+def _next_due_sql() -> Any:
+    """The earliest deadline of a stage not yet done (``web.formatting.next_due`` in SQL), NULL if none."""
+
+    def pending(due: Any, done: Any) -> Any:
+        return case((done.is_(None), due), else_=None)
+
+    def least(a: Any, b: Any) -> Any:
+        return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
+
+    first = pending(Incident.first_reply_due, Incident.first_reply_at)
+    interim = pending(Incident.interim_due, Incident.interim_at)
+    final = pending(Incident.final_due, Incident.final_at)
+    return type_coerce(least(least(first, interim), final), UTCDateTime)
+
+
+#: list order -> sort keys (each ends with the id, which makes the order total)
+INCIDENT_ORDERS = {
+    # nearest deadline first, then newest
+    "deadline": lambda: [*nulls_last(_due_sql()), Key(Incident.id, desc=True)],
+    # nearest deadline not yet met first (the inbox), then oldest
+    "next_due": lambda: [*nulls_last(_next_due_sql()), Key(Incident.id)],
+}
+
+
+def _incident_query(
     scope: Scope,
     *,
     state: str | None = None,
     sector: str | None = None,
     authority_id: int | None = None,
     open_only: bool = False,
+    routed_only: bool = False,
     since: datetime | None = None,
-    limit: int = 500,
-) -> list[Incident]:
+) -> Select:
     stmt = scope.apply(select(Incident)).where(Incident.merged_into_id.is_(None))
     if state:
         stmt = stmt.where(Incident.state == state)
     if open_only:
         stmt = stmt.where(Incident.state.in_(OPEN_STATES))
+    if routed_only:
+        stmt = stmt.where(Incident.authority_id.is_not(None))
     if sector:
         stmt = stmt.where(Incident.sector == sector)
     if authority_id is not None:
         stmt = stmt.where(Incident.authority_id == authority_id)
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
-    # nearest deadline first, then newest
-    due = func.coalesce(Incident.first_reply_due, Incident.interim_due, Incident.final_due)
-    stmt = stmt.order_by(due.is_(None), due, Incident.id.desc()).limit(limit)
+    return stmt
+
+
+def list_incidents(s: Session, scope: Scope, *, limit: int | None = None, order: str = "deadline", **filters: Any) -> list[Incident]:
+    """Every incident of the scope matching the filters (``limit`` caps it), in the list order."""
+    keys = INCIDENT_ORDERS[order]()
+    stmt = _incident_query(scope, **filters).order_by(*[k.expr.desc() if k.desc else k.expr.asc() for k in keys])
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(s.scalars(stmt))
+
+
+def incident_page(
+    s: Session,
+    scope: Scope,
+    *,
+    limit: int,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+    order: str = "deadline",
+    **filters: Any,
+) -> Page[Incident]:
+    """One page of the scope's incidents (filters as in :func:`list_incidents`) with the total count."""
+    return keyset_page(s, _incident_query(scope, **filters), INCIDENT_ORDERS[order](), limit=limit, after=after, before=before)
 
 
 def incident_posts(s: Session, incident_id: int) -> list[tuple[Post, PostAnalysis | None]]:
@@ -153,28 +310,62 @@ def _latest_analysis_ids() -> Select:
     return select(func.max(PostAnalysis.id)).group_by(PostAnalysis.post_id)
 
 
-def review_queue(s: Session, limit: int = 300) -> list[tuple[Post, PostAnalysis, Incident | None]]:
-    """Flagged posts (latest analysis says problem or unsure) that nobody has reviewed yet."""
+def _review_queue_stmt(columns: Sequence[Any]) -> Select:
     reviewed = exists().where(ReviewDecision.post_id == Post.id)
-    stmt = (
-        select(Post, PostAnalysis)
+    return (
+        select(*columns)
         .join(PostAnalysis, PostAnalysis.post_id == Post.id)
         .where(PostAnalysis.id.in_(_latest_analysis_ids()))
         .where(or_(PostAnalysis.relevant.is_(True), PostAnalysis.unsure.is_(True)))
         .where(Post.is_deleted.is_(False))
         .where(~reviewed)
-        .order_by(PostAnalysis.id)
-        .limit(limit)
     )
-    rows = [(r[0], r[1]) for r in s.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """What the review queue is ordered by, without the post text (the whole queue is read at once)."""
+
+    post_id: int
+    published_at: datetime
+    urgency: str | None
+    relevant: bool
+    unsure: bool
+    confidence: float
+    relevance_confidence: float
+
+
+def review_queue_entries(s: Session) -> list[QueueEntry]:
+    """Every flagged post (latest analysis says problem or unsure) that nobody has reviewed yet."""
+    cols = (Post.id, Post.published_at, PostAnalysis.urgency, PostAnalysis.relevant, PostAnalysis.unsure, PostAnalysis.confidence, PostAnalysis.relevance_confidence)
+    return [
+        QueueEntry(pid, pub, urg, bool(rel), bool(uns), float(conf or 0.0), float(rconf or 0.0))
+        for pid, pub, urg, rel, uns, conf, rconf in s.execute(_review_queue_stmt(cols).order_by(Post.id))
+    ]
+
+
+def review_rows(s: Session, post_ids: Sequence[int]) -> dict[int, tuple[Post, PostAnalysis, Incident | None]]:
+    """Posts with their latest analysis and incident, by post id."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    rows = {p.id: (p, a) for p, a in s.execute(_review_queue_stmt((Post, PostAnalysis)).where(Post.id.in_(ids)))}
     by_post: dict[int, Incident] = {}
-    ids = [p.id for p, _ in rows]
-    if ids:
-        for post_id, inc in s.execute(
-            select(IncidentPost.post_id, Incident).join(Incident, Incident.id == IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))
-        ):
-            by_post[post_id] = inc
-    return [(p, a, by_post.get(p.id)) for p, a in rows]
+    for post_id, inc in s.execute(
+        select(IncidentPost.post_id, Incident).join(Incident, Incident.id == IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids))
+    ):
+        by_post[post_id] = inc
+    return {pid: (p, a, by_post.get(pid)) for pid, (p, a) in rows.items()}
+
+
+def review_queue(s: Session, limit: int | None = None) -> list[tuple[Post, PostAnalysis, Incident | None]]:
+    """Flagged posts that nobody has reviewed yet, with analysis and incident (oldest analysis first)."""
+    stmt = _review_queue_stmt((Post, PostAnalysis)).order_by(PostAnalysis.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    ids = [p.id for p, _ in s.execute(stmt)]
+    rows = review_rows(s, ids)
+    return [rows[i] for i in ids if i in rows]
 
 
 def add_analysis(s: Session, **fields: Any) -> PostAnalysis:
@@ -289,6 +480,49 @@ def list_users(s: Session) -> list[User]:
     return list(s.scalars(select(User).order_by(User.login)))
 
 
+USER_KEYS = [Key(User.login, kind=str), Key(User.id)]
+
+
+def user_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[User]:
+    """Users by login, one page."""
+    return keyset_page(s, select(User), USER_KEYS, limit=limit, after=after, before=before)
+
+
+def user_for_update(s: Session, user_id: int) -> User | None:
+    """The user, locked until the transaction ends (PostgreSQL; SQLite serialises writers anyway)."""
+    return s.scalar(select(User).where(User.id == user_id).with_for_update())
+
+
+def active_admin_ids(s: Session, admin_role: str) -> list[int]:
+    """Ids of the active admins, locked to the end of the transaction.
+
+    Two admins demoting each other at the same moment cannot both succeed: on
+    PostgreSQL the rows are read FOR UPDATE; SQLite ignores FOR UPDATE and
+    reads outside the write lock, so a no-op write takes the database's write
+    lock first and the read after it sees the latest committed state.
+    """
+    admins = (User.role == admin_role) & User.is_active.is_(True)
+    if s.get_bind().dialect.name == "sqlite":
+        s.execute(update(User).where(admins).values(role=User.role))
+    return list(s.scalars(select(User.id).where(admins).order_by(User.id).with_for_update()))
+
+
+def last_logins(s: Session, logins: Sequence[str]) -> dict[str, datetime]:
+    """Time of each user's last successful sign-in, from the audit log (there is no column for it)."""
+    wanted = list(set(logins))
+    if not wanted:
+        return {}
+    stmt = select(AuditEntry.target, func.max(AuditEntry.at)).where(AuditEntry.action == "login", AuditEntry.target.in_(wanted)).group_by(AuditEntry.target)
+    out: dict[str, datetime] = {}
+    for login, at in s.execute(stmt):
+        if isinstance(at, str):  # SQLite returns max() of a datetime column untyped
+            at = datetime.fromisoformat(at)
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        out[login] = at
+    return out
+
+
 def set_password(s: Session, user: User, password_hash: str) -> None:
     user.password_hash = password_hash
     s.flush()
@@ -325,6 +559,20 @@ def count_audit(s: Session, action: str, target: str, since: datetime, ip: str |
 
 def recent_audit(s: Session, limit: int = 200) -> list[AuditEntry]:
     return list(s.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
+
+
+def audit_about(s: Session, login: str, limit: int = 30) -> list[AuditEntry]:
+    """The latest entries about an account: done to it (``user:LOGIN``) or its sign-ins and failures."""
+    stmt = select(AuditEntry).where(or_(AuditEntry.target == f"user:{login}", AuditEntry.target == login))
+    return list(s.scalars(stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
+
+
+AUDIT_KEYS = [Key(AuditEntry.at, desc=True, kind=datetime), Key(AuditEntry.id, desc=True)]
+
+
+def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[AuditEntry]:
+    """The audit log, newest first, one page (no total: counting a long log is not cheap)."""
+    return keyset_page(s, select(AuditEntry), AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
 
 
 # --------------------------------------------------------------------------- models

@@ -1,14 +1,32 @@
-"""Creating accounts and API tokens (used by the CLI and the demo)."""
+"""Accounts and API tokens: creation (CLI, demo, users page) and the admin's changes on the users page.
+
+Every change is written to the audit log with the acting login. The rules an
+admin cannot break: nobody deactivates or changes the role of their own
+account, and the last active admin stays an active admin (checked under a
+lock, so two admins demoting each other at once cannot both succeed).
+"""
 
 from __future__ import annotations
 
+import secrets
+import unicodedata
 from datetime import datetime
 from typing import Any
 
 from storage import web_repo
 
 from .passwords import hash_password, hash_token, new_token
-from .roles import ROLES, SPECIALIST
+from .roles import ADMIN, ROLE_NAMES, ROLES, SPECIALIST, is_scoped
+
+#: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
+_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+GENERATED_LENGTH = 16  # about 92 bits
+
+
+def generate_password() -> str:
+    """A random password for a new account or a reset: shown to the admin once, never stored in clear."""
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(GENERATED_LENGTH))
+    return "-".join(body[i : i + 4] for i in range(0, GENERATED_LENGTH, 4))
 
 
 class AccountError(ValueError):
@@ -20,6 +38,8 @@ def add_user(s: Any, region: str, login: str, password: str, role: str, authorit
         raise AccountError(f"неизвестная роль «{role}»; возможные: {', '.join(ROLES)}")
     if not login or len(login) > 128:
         raise AccountError("логин пуст или длиннее 128 символов")
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in login):
+        raise AccountError("в логине не должно быть пробелов и управляющих символов")
     if web_repo.user_by_login(s, login) is not None:
         raise AccountError(f"пользователь «{login}» уже есть")
     authority_id = None
@@ -48,3 +68,89 @@ def add_token(s: Any, region: str, authority_code: str, now: datetime, actor: st
     web_repo.add_api_token(s, a.id, hash_token(token), label, now)
     web_repo.audit(s, actor, "token.add", f"authority:{authority_code}", {"label": label}, now)
     return token
+
+
+# --------------------------------------------------------------------------- the admin's changes (users page)
+
+
+def _target(s: Any, user_id: int) -> Any:
+    u = web_repo.user_for_update(s, user_id)
+    if u is None:
+        raise AccountError("такого пользователя нет")
+    return u
+
+
+def _guard_admins(s: Any, actor_id: int, target: Any, losing_admin: bool) -> None:
+    """The actor must still be an active admin; the last active admin must stay one."""
+    admins = web_repo.active_admin_ids(s, ADMIN)
+    if actor_id not in admins:
+        raise AccountError("ваша учётная запись больше не администратор")
+    if losing_admin and target.id in admins and len(admins) <= 1:
+        raise AccountError("это последний действующий администратор: сначала назначьте другого")
+
+
+def _authority_id(s: Any, region: str, role: str, authority_code: str | None) -> tuple[int | None, str | None]:
+    """The authority a role is bound to: required for scoped roles, none for the others."""
+    if not is_scoped(role):
+        return None, None
+    if not authority_code:
+        raise AccountError(f"для роли «{ROLE_NAMES[role]}» нужен орган власти")
+    a = web_repo.authority_by_code(s, region, authority_code)
+    if a is None:
+        raise AccountError(f"в регионе {region} нет органа власти с кодом «{authority_code}»")
+    return a.id, a.code
+
+
+def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str, full_name: str | None = None) -> tuple[Any, str]:
+    """A new account with a generated password; returns (user, password) — the password is shown once."""
+    if role not in ROLES:
+        raise AccountError(f"неизвестная роль «{role}»")
+    _, code = _authority_id(s, region, role, authority_code)
+    password = generate_password()
+    user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None)
+    return user, password
+
+
+def reset_password(s: Any, user_id: int, now: datetime, actor: str) -> tuple[Any, str]:
+    """Replace the password with a generated one (shown once); every session of the user ends with it."""
+    user = _target(s, user_id)
+    password = generate_password()
+    web_repo.set_password(s, user, hash_password(password))
+    web_repo.audit(s, actor, "user.password_reset", f"user:{user.login}", {}, now)
+    return user, password
+
+
+def set_active(s: Any, user_id: int, active: bool, now: datetime, actor: str, actor_id: int) -> Any:
+    """Deactivate (sessions stop at the next request) or reactivate an account."""
+    user = _target(s, user_id)
+    if user.id == actor_id:
+        raise AccountError("нельзя отключить или включить собственную учётную запись")
+    _guard_admins(s, actor_id, user, losing_admin=not active and user.role == ADMIN)
+    if bool(user.is_active) == active:
+        return user
+    user.is_active = active
+    s.flush()
+    web_repo.audit(s, actor, "user.activate" if active else "user.deactivate", f"user:{user.login}", {}, now)
+    return user
+
+
+def change_role(s: Any, region: str, user_id: int, role: str, authority_code: str | None, now: datetime, actor: str, actor_id: int) -> Any:
+    """Change the role and the authority (authority only for scoped roles); takes effect at the next request."""
+    if role not in ROLES:
+        raise AccountError(f"неизвестная роль «{role}»")
+    user = _target(s, user_id)
+    if user.id == actor_id:
+        raise AccountError("нельзя менять роль собственной учётной записи")
+    _guard_admins(s, actor_id, user, losing_admin=user.role == ADMIN and role != ADMIN)
+    authority_id, code = _authority_id(s, region, role, authority_code)
+    before = {"role": user.role, "authority_id": user.authority_id}
+    if before == {"role": role, "authority_id": authority_id}:
+        return user
+    old_code = None
+    if user.authority_id is not None:
+        old = web_repo.authority_names(s, [user.authority_id]).get(user.authority_id)
+        old_code = old.code if old else None
+    user.role, user.authority_id = role, authority_id
+    s.flush()
+    web_repo.audit(s, actor, "user.change", f"user:{user.login}", {"role": [before["role"], role], "authority": [old_code, code]}, now)
+    return user

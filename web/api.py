@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -15,8 +16,9 @@ from sqlalchemy.orm import Session
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import services
+from . import paging, services
 from .core import CLOCK, CTX, client_ip
+from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
 from .passwords import hash_token
 
@@ -141,12 +143,43 @@ def incident_json(inc: Any) -> dict[str, Any]:
     }
 
 
+
+
 @endpoint
 def list_incidents(req: ApiReq) -> Any:
+    """The token's authority's incidents, nearest deadline first, one page at a time (keyset cursor)."""
     q = req.request.query
-    open_only = q.get("open", "1") not in ("0", "false", "no")
-    items = web_repo.list_incidents(req.s, req.scope, state=q.get("state") or None, open_only=open_only)
-    return {"authority": req.authority.code, "incidents": [incident_json(i) for i in items]}
+    unknown = sorted(set(q) - {"state", "open", "limit", "cursor"})
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможные: state, open, limit, cursor.")
+    state = q.get("state") or None
+    if state is not None and state not in INCIDENT_STATES:
+        raise ApiError(400, f"Параметр state должен быть одним из: {', '.join(INCIDENT_STATES)}.")
+    open_value = q.get("open", "1")
+    if open_value not in ("1", "0", "true", "false", "yes", "no"):
+        raise ApiError(400, "Параметр open должен быть 1 или 0.")
+    open_only = open_value in ("1", "true", "yes")
+    filters = {"state": state, "open": "1" if open_only else "0"}
+    try:
+        limit = paging.parse_limit(q.get("limit"))
+        pg = paging.fetch(
+            "api.incidents", filters, q.get("cursor"),
+            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, state=state, open_only=open_only, **kw),
+        )
+    except paging.CursorError as e:
+        raise ApiError(400, str(e)) from None
+    cursor = paging.encode("api.incidents", filters, pg.last_key) if pg.has_next and pg.last_key is not None else None
+    nxt = None
+    if cursor is not None:
+        nxt = "/api/incidents?" + urlencode({k: v for k, v in {"state": state, "open": filters["open"], "limit": limit, "cursor": cursor}.items() if v is not None})
+    return {
+        "authority": req.authority.code,
+        "total": pg.total,
+        "limit": limit,
+        "incidents": [incident_json(i) for i in pg.items],
+        "next_cursor": cursor,
+        "next": nxt,
+    }
 
 
 @endpoint

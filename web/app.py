@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from storage.types import utcnow
 
-from . import api, auth, formatting, views
+from . import api, auth, formatting, roles, views
 from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render
 from .sessions import SessionCodec
 
@@ -38,6 +38,7 @@ def _jinja(app_ctx: Any) -> Environment:
         KINDS=formatting.RESPONSE_KINDS,
         DECISIONS=formatting.DECISION_NAMES,
         PLATFORMS=formatting.PLATFORM_NAMES,
+        ROLE_NAMES=roles.ROLE_NAMES,
         next_due=formatting.next_due,
         iso=lambda d: d.isoformat() if d else "",
     )

@@ -86,6 +86,11 @@ def _set_cookie(resp: web.StreamResponse, request: web.Request, name: str, value
     resp.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax", secure=request.app[SECURE])
 
 
+def set_session_cookie(resp: web.StreamResponse, request: web.Request, cookie: str) -> None:
+    """Put a freshly issued session cookie on the response (sign-in, own password change)."""
+    _set_cookie(resp, request, COOKIE_NAME, cookie, int(MAX_AGE.total_seconds()))
+
+
 async def login_page(request: web.Request) -> web.StreamResponse:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     request[LOGIN_CSRF] = token
@@ -135,7 +140,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     user_id, pw_hash = data
     cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now)
     resp = redirect(nxt)
-    _set_cookie(resp, request, COOKIE_NAME, cookie, int(MAX_AGE.total_seconds()))
+    set_session_cookie(resp, request, cookie)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
 

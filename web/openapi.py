@@ -10,6 +10,7 @@ _INC = {"description": "Инцидент", "content": {"application/json": {"sch
 _COMMON = {"401": _ERROR, "403": _ERROR, "404": _ERROR}
 
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
+STATES = ("new", "routed", "acknowledged", "answered", "resolved", "rejected", "reopened")
 
 
 def spec() -> dict[str, Any]:
@@ -17,7 +18,7 @@ def spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "ЦУР Монитор — API для органов власти",
-            "version": "1.0",
+            "version": "1.1",
             "description": "Инциденты, направленные органу власти, ответы и смена состояния. "
             "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`).",
         },
@@ -27,25 +28,38 @@ def spec() -> dict[str, Any]:
             "/api/incidents": {
                 "get": {
                     "summary": "Инциденты моего органа власти",
+                    "description": "Ближайший срок — первым (инциденты без срока — в конце), при равных сроках — более новые. "
+                    "Список выдаётся страницами: в ответе `next` — ссылка на следующую страницу (с теми же фильтрами и limit), "
+                    "`null` на последней. Курсор указывает на позицию в порядке списка, а не на номер строки: инциденты, "
+                    "появившиеся во время обхода, не сдвигают страницы, ни один инцидент не выдаётся дважды и не пропускается. "
+                    "Курсор действителен только с теми фильтрами, с которыми выдан.",
                     "parameters": [
-                        {"name": "state", "in": "query", "schema": {"type": "string"}, "description": "Только в этом состоянии"},
+                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}, "description": "Только в этом состоянии"},
                         {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["1", "0"], "default": "1"}, "description": "0 — и закрытые"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Инцидентов на странице"},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Непрозрачный курсор из `next_cursor` предыдущей страницы; без него — первая страница"},
                     ],
                     "responses": {
                         "200": {
-                            "description": "Список",
+                            "description": "Одна страница списка",
                             "content": {
                                 "application/json": {
                                     "schema": {
                                         "type": "object",
+                                        "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],
                                         "properties": {
-                                            "authority": {"type": "string"},
+                                            "authority": {"type": "string", "description": "Код органа власти токена"},
+                                            "total": {"type": "integer", "description": "Сколько инцидентов подходит под фильтры (на всех страницах)"},
+                                            "limit": {"type": "integer"},
                                             "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
+                                            "next_cursor": {"type": "string", "nullable": True, "description": "Курсор следующей страницы; null — это последняя"},
+                                            "next": {"type": "string", "nullable": True, "description": "Путь следующей страницы с теми же фильтрами; null — это последняя"},
                                         },
                                     }
                                 }
                             },
                         },
+                        "400": _ERROR,
                         "401": _ERROR,
                     },
                 }
@@ -80,7 +94,7 @@ def spec() -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "integer"},
                         "title": {"type": "string"},
-                        "state": {"type": "string", "enum": ["new", "routed", "acknowledged", "answered", "resolved", "rejected", "reopened"]},
+                        "state": {"type": "string", "enum": list(STATES)},
                         "sector": {"type": "string", "nullable": True},
                         "category": {"type": "string", "nullable": True},
                         "municipality": {"type": "string", "nullable": True},

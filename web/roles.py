@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "models.view": frozenset({ADMIN, ANALYST, CURATOR}),
     "models.act": frozenset({ADMIN, ANALYST}),
     "audit.view": frozenset({ADMIN, CURATOR}),
+    "users.manage": frozenset({ADMIN}),
+    "account.password": frozenset({ADMIN, OPERATOR, SPECIALIST, ANALYST, CURATOR}),  # change one's own password  # users page: create, reset password, (de)activate, change role
 }
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from storage import web_repo
 
-from .. import services
+from .. import paging, services
 from ..core import Req, int_field, page, redirect
-from ..formatting import next_due
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -34,26 +32,40 @@ def _routing_explanation(req: Req, incident: Any) -> str | None:
     return decision.explanation
 
 
+#: rows on one page of the incident list and the inbox
+PAGE_SIZE = 50
+
+
+def _page(req: Req, list_name: str, filters: dict[str, Any], **query: Any) -> tuple[Any, Any]:
+    """One page of the scope's incidents and its navigation (filters kept in the links)."""
+    try:
+        pg = paging.fetch(list_name, filters, req.request.query.get("cursor"), lambda **kw: web_repo.incident_page(req.s, req.scope, limit=PAGE_SIZE, **kw, **query))
+    except paging.CursorError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    return pg, paging.pager(req.request.path, list_name, filters, pg)
+
+
+def _authority_filter(req: Req) -> int | None:
+    value = req.request.query.get("authority", "")
+    return int(value) if value.isdigit() else None
+
+
 @page("incidents.view")
 def incident_list(req: Req) -> web.StreamResponse:
     q = req.request.query
-    authority_id = int(q["authority"]) if q.get("authority", "").isdigit() else None
-    items = web_repo.list_incidents(req.s, req.scope, state=q.get("state") or None, sector=q.get("sector") or None, authority_id=authority_id)
-    return req.render("incidents.html", incidents=items, filters=q, **names(req))
+    state, sector, authority_id = q.get("state") or None, q.get("sector") or None, _authority_filter(req)
+    filters = {"state": state, "sector": sector, "authority": authority_id}
+    pg, nav = _page(req, "incidents", filters, state=state, sector=sector, authority_id=authority_id)
+    return req.render("incidents.html", incidents=pg.items, pager=nav, filters=q, selected_authority=authority_id, **names(req))
 
 
 @page("inbox.view")
 def inbox(req: Req) -> web.StreamResponse:
-    q = req.request.query
-    authority_id = None
-    if not req.scope.restricted and q.get("authority", "").isdigit():
-        authority_id = int(q["authority"])
-    items = web_repo.list_incidents(req.s, req.scope, open_only=True, authority_id=authority_id)
-    if not req.scope.restricted:
-        items = [i for i in items if i.authority_id is not None]
-    far = req.now + timedelta(days=3650)
-    items.sort(key=lambda i: (next_due(i, req.now)[1] or far, i.id))
-    return req.render("inbox.html", incidents=items, selected_authority=authority_id, **names(req))
+    # a specialist's scope is their authority whatever the query says; others may pick one
+    authority_id = None if req.scope.restricted else _authority_filter(req)
+    filters = {"authority": authority_id}
+    pg, nav = _page(req, "inbox", filters, order="next_due", open_only=True, routed_only=True, authority_id=authority_id)
+    return req.render("inbox.html", incidents=pg.items, pager=nav, selected_authority=authority_id, **names(req))
 
 
 @page("incidents.view")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from datetime import datetime
+from typing import Any, Callable
 
 from aiohttp import web
 
 from storage import web_repo
 
-from .. import services
+from .. import paging, services
 from ..core import Req, page, redirect
 from .taxonomy import names, valid_classification
 
@@ -16,12 +18,18 @@ DECISIONS = ("confirm", "correct", "not_problem", "merge", "fake")
 URGENCIES = ("high", "normal")
 
 
-def uncertainty(analysis: Any) -> float:
-    """How unsure the model is about a post: the classifier's own measure when it has one."""
+@functools.cache
+def _measure() -> Callable[[Any], float] | None:
     try:
         from nlp.classifier import uncertainty as measure  # type: ignore[attr-defined]
     except ImportError:
-        measure = None
+        return None
+    return measure
+
+
+def uncertainty(analysis: Any) -> float:
+    """How unsure the model is about a post: the classifier's own measure when it has one."""
+    measure = _measure()
     if measure is not None:
         try:
             return float(measure(analysis))
@@ -30,23 +38,28 @@ def uncertainty(analysis: Any) -> float:
     return 1.0 - float(analysis.confidence if analysis.relevant else analysis.relevance_confidence)
 
 
-def order_queue(rows: list[tuple[Any, Any, Any]]) -> list[tuple[Any, Any, Any, float]]:
-    """Most urgent first, then least certain, then oldest."""
-    scored = [(p, a, inc, uncertainty(a)) for p, a, inc in rows]
-    scored.sort(key=lambda r: (0 if r[1].urgency == "high" else 1, -r[3], r[0].published_at))
-    return scored
+def queue_key(entry: Any) -> tuple[int, float, datetime, int]:
+    """Most urgent first, then least certain, then oldest; the post id makes the order total."""
+    return (0 if entry.urgency == "high" else 1, -uncertainty(entry), entry.published_at, entry.post_id)
 
 
-#: Posts shown at once (each carries the whole taxonomy in its form); candidates ordered in Python.
+#: Posts shown on one page (each carries the whole taxonomy in its form).
 PAGE = 40
-CANDIDATES = 3000
 
 
 @page("review.view")
 def queue(req: Req) -> web.StreamResponse:
-    ordered = order_queue(web_repo.review_queue(req.s, limit=CANDIDATES))
+    # The order comes from the classifier's uncertainty measure, so the queue is ordered here, in
+    # Python, over the key columns of every waiting post (no cap); only one page is read in full.
+    entries = sorted(web_repo.review_queue_entries(req.s), key=queue_key)
+    try:
+        pg = paging.fetch("review", {}, req.request.query.get("cursor"), lambda **kw: paging.python_page(entries, queue_key, limit=PAGE, **kw))
+    except paging.CursorError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    found = web_repo.review_rows(req.s, [e.post_id for e in pg.items])
+    rows = [(*found[e.post_id], -queue_key(e)[1]) for e in pg.items if e.post_id in found]
     recent = web_repo.review_decisions(req.s, 20)
-    return req.render("review.html", rows=ordered[:PAGE], total=len(ordered), recent=recent, **names(req))
+    return req.render("review.html", rows=rows, total=pg.total, pager=paging.pager(req.request.path, "review", {}, pg), recent=recent, **names(req))
 
 
 @page("review.act")

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from storage import web_repo
 
+from .. import paging
 from ..core import Req, page, redirect
 
 HOME = {"operator": "/review", "specialist": "/inbox", "analyst": "/models", "curator": "/dashboard", "admin": "/dashboard"}
@@ -16,9 +17,16 @@ def home(req: Req) -> web.StreamResponse:
     return redirect(HOME.get(req.user.role, "/dashboard"))
 
 
+AUDIT_PAGE = 100
+
+
 @page("audit.view")
 def audit_page(req: Req) -> web.StreamResponse:
-    return req.render("audit.html", entries=web_repo.recent_audit(req.s, 300))
+    try:
+        pg = paging.fetch("audit", {}, req.request.query.get("cursor"), lambda **kw: web_repo.audit_page(req.s, limit=AUDIT_PAGE, **kw))
+    except paging.CursorError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    return req.render("audit.html", entries=pg.items, pager=paging.pager(req.request.path, "audit", {}, pg))
 
 
 def setup(app: web.Application) -> None:

@@ -1,0 +1,176 @@
+"""User management for admins, and changing one's own password.
+
+Passwords set by an admin are never typed by the admin: creating an account
+or resetting a password generates a random one (``accounts.generate_password``)
+and shows it once, on the answer to that POST (no redirect, ``no-store``), so
+it is not in any URL, log or browser history. The user then sets their own on
+``/account/password``. A deactivated account's sessions stop at the next
+request: every request reloads the user and refuses inactive ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from storage import web_repo
+
+from .. import paging
+from ..accounts import AccountError, change_role, create_user, reset_password, set_active
+from ..auth import set_session_cookie
+from ..core import CODEC, Req, page, redirect
+from ..passwords import hash_password, verify_password
+from ..roles import ROLE_NAMES, ROLES, is_scoped
+
+USERS_PAGE = 50
+
+
+def _authorities(req: Req) -> list[Any]:
+    return web_repo.authorities(req.s, req.region_code)
+
+
+def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> web.StreamResponse:
+    try:
+        pg = paging.fetch("users", {}, req.request.query.get("cursor"), lambda **kw: web_repo.user_page(req.s, limit=USERS_PAGE, **kw))
+    except paging.CursorError as e:
+        raise web.HTTPBadRequest(text=str(e)) from None
+    auths = web_repo.authority_names(req.s, [u.authority_id for u in pg.items])
+    return req.render(
+        "users.html",
+        status=status,
+        users=pg.items,
+        pager=paging.pager("/users", "users", {}, pg),
+        last_login=web_repo.last_logins(req.s, [u.login for u in pg.items]),
+        user_authorities=auths,
+        authorities=_authorities(req),
+        roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
+        form=form or {},
+        error=error,
+    )
+
+
+@page("users.manage")
+def users_page(req: Req) -> web.StreamResponse:
+    return _list(req)
+
+
+def _shown_once(req: Req, user: Any, password: str, created: bool) -> web.StreamResponse:
+    resp = req.render("password_once.html", target=user, password=password, created=created)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+@page("users.manage")
+def create(req: Req) -> web.StreamResponse:
+    f = req.form
+    try:
+        user, password = create_user(
+            req.s, req.region_code, f.get("login", ""), f.get("role", ""), f.get("authority") or None, req.now, req.user.login, f.get("full_name")
+        )
+    except AccountError as e:
+        return _list(req, status=400, error=f"Пользователь не создан: {e}.", form=f)
+    return _shown_once(req, user, password, created=True)
+
+
+def _user(req: Req) -> Any:
+    u = web_repo.user_by_id(req.s, int(req.request.match_info["user_id"]))
+    if u is None:
+        raise web.HTTPNotFound(text="Такого пользователя нет.")
+    return u
+
+
+@page("users.manage")
+def user_page(req: Req) -> web.StreamResponse:
+    u = _user(req)
+    authority = web_repo.authority_names(req.s, [u.authority_id]).get(u.authority_id) if u.authority_id else None
+    return req.render(
+        "user.html",
+        target=u,
+        authority=authority,
+        last_login=web_repo.last_logins(req.s, [u.login]).get(u.login),
+        authorities=_authorities(req),
+        roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
+        history=web_repo.audit_about(req.s, u.login, 30),
+        is_self=u.id == req.user.id,
+    )
+
+
+def _back(req: Req) -> str:
+    return f"/users/{int(req.request.match_info['user_id'])}"
+
+
+@page("users.manage")
+def reset(req: Req) -> web.StreamResponse:
+    try:
+        user, password = reset_password(req.s, int(req.request.match_info["user_id"]), req.now, req.user.login)
+    except AccountError as e:
+        return redirect(_back(req), err=f"Пароль не сброшен: {e}.")
+    return _shown_once(req, user, password, created=False)
+
+
+@page("users.manage")
+def activate(req: Req) -> web.StreamResponse:
+    active = req.form.get("active") == "1"
+    try:
+        user = set_active(req.s, int(req.request.match_info["user_id"]), active, req.now, req.user.login, req.user.id)
+    except AccountError as e:
+        return redirect(_back(req), err=f"Не выполнено: {e}.")
+    return redirect(_back(req), msg=f"Учётная запись «{user.login}» {'включена' if active else 'отключена: её сеансы завершены'}.")
+
+
+@page("users.manage")
+def role(req: Req) -> web.StreamResponse:
+    try:
+        user = change_role(req.s, req.region_code, int(req.request.match_info["user_id"]), req.form.get("role", ""), req.form.get("authority") or None, req.now, req.user.login, req.user.id)
+    except AccountError as e:
+        return redirect(_back(req), err=f"Роль не изменена: {e}.")
+    return redirect(_back(req), msg=f"Роль «{user.login}»: {ROLE_NAMES.get(user.role, user.role)}.")
+
+
+# --------------------------------------------------------------------------- one's own password
+
+
+@page("account.password")
+def own_password_page(req: Req) -> web.StreamResponse:
+    return req.render("account_password.html", error=None)
+
+
+@page("account.password")
+def own_password(req: Req) -> web.StreamResponse:
+    f = req.form
+    me = web_repo.user_by_id(req.s, req.user.id)
+    error = None
+    if me is None or not verify_password(me.password_hash, f.get("current", "")):
+        error = "Текущий пароль указан неверно."
+    elif f.get("new", "") != f.get("repeat", ""):
+        error = "Новый пароль и повтор не совпадают."
+    elif f.get("new", "") == f.get("current", ""):
+        error = "Новый пароль должен отличаться от текущего."
+    else:
+        try:
+            new_hash = hash_password(f.get("new", ""))
+        except ValueError as e:
+            error = f"Пароль не подходит: {e}."
+    if error is not None:
+        req.audit("password.change_failed", f"user:{req.user.login}")
+        return req.render("account_password.html", status=400, error=error)
+    web_repo.set_password(req.s, me, new_hash)
+    req.audit("password.change", f"user:{req.user.login}")
+    # the new password hash ends every other session; this one gets a fresh cookie
+    cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now)
+    resp = redirect("/account/password", msg="Пароль изменён. Другие сеансы этой учётной записи завершены.")
+    set_session_cookie(resp, req.request, cookie)
+    return resp
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/users", users_page)
+    app.router.add_post("/users", create)
+    app.router.add_get("/users/{user_id:\\d+}", user_page)
+    app.router.add_post("/users/{user_id:\\d+}/password", reset)
+    app.router.add_post("/users/{user_id:\\d+}/active", activate)
+    app.router.add_post("/users/{user_id:\\d+}/role", role)
+    app.router.add_get("/account/password", own_password_page)
+    app.router.add_post("/account/password", own_password)
