@@ -80,12 +80,20 @@ def _target(s: Any, user_id: int) -> Any:
     return u
 
 
-def _guard_admins(s: Any, actor_id: int, target: Any, losing_admin: bool) -> None:
-    """The actor must still be an active admin; the last active admin must stay one."""
+def _locked(s: Any, user_id: int, actor_id: int) -> tuple[Any, list[int]]:
+    """The target account and the active admins, locked in one order (admins first) so changes never deadlock.
+
+    The actor must still be an active admin when the lock is held: an admin
+    deactivated a moment ago by another admin cannot act any more.
+    """
     admins = web_repo.active_admin_ids(s, ADMIN)
     if actor_id not in admins:
         raise AccountError("ваша учётная запись больше не администратор")
-    if losing_admin and target.id in admins and len(admins) <= 1:
+    return _target(s, user_id), admins
+
+
+def _keep_an_admin(target: Any, admins: list[int]) -> None:
+    if target.id in admins and len(admins) <= 1:
         raise AccountError("это последний действующий администратор: сначала назначьте другого")
 
 
@@ -122,10 +130,11 @@ def reset_password(s: Any, user_id: int, now: datetime, actor: str) -> tuple[Any
 
 def set_active(s: Any, user_id: int, active: bool, now: datetime, actor: str, actor_id: int) -> Any:
     """Deactivate (sessions stop at the next request) or reactivate an account."""
-    user = _target(s, user_id)
-    if user.id == actor_id:
+    if user_id == actor_id:
         raise AccountError("нельзя отключить или включить собственную учётную запись")
-    _guard_admins(s, actor_id, user, losing_admin=not active and user.role == ADMIN)
+    user, admins = _locked(s, user_id, actor_id)
+    if not active:
+        _keep_an_admin(user, admins)
     if bool(user.is_active) == active:
         return user
     user.is_active = active
@@ -138,10 +147,11 @@ def change_role(s: Any, region: str, user_id: int, role: str, authority_code: st
     """Change the role and the authority (authority only for scoped roles); takes effect at the next request."""
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»")
-    user = _target(s, user_id)
-    if user.id == actor_id:
+    if user_id == actor_id:
         raise AccountError("нельзя менять роль собственной учётной записи")
-    _guard_admins(s, actor_id, user, losing_admin=user.role == ADMIN and role != ADMIN)
+    user, admins = _locked(s, user_id, actor_id)
+    if role != ADMIN:
+        _keep_an_admin(user, admins)
     authority_id, code = _authority_id(s, region, role, authority_code)
     before = {"role": user.role, "authority_id": user.authority_id}
     if before == {"role": role, "authority_id": authority_id}:
