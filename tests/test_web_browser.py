@@ -3,7 +3,10 @@
 An operator corrects a classification in the review queue, the incident
 reaches the right specialist's inbox, the specialist answers, the rating on
 the dashboard changes; a curator sees everything but cannot act; an analyst
-sees the models page.
+sees the models page. An admin creates an account on the users page, the new
+user signs in with the password shown once, the admin deactivates the account
+and the user's open page is signed out; the incident list pages forward and
+back.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def site(tmp_path: Path, sqlite_url: str):
     target = expected_authority(app, "healthcare", "facilities", municipality, "normal")
     pw = hash_password(PASSWORD)
     with app.db.session() as s:
-        for login, role, code in [("operator", "operator", None), ("specialist", "specialist", target), ("curator", "curator", None), ("analyst", "analyst", None)]:
+        for login, role, code in [("operator", "operator", None), ("specialist", "specialist", target), ("curator", "curator", None), ("analyst", "analyst", None), ("admin", "admin", None)]:
             auth = web_repo.authority_by_code(s, app.region.code, code) if code else None
             web_repo.add_user(s, login, pw, role, auth.id if auth else None)
         from storage.models_registry import record_model_version, set_active_model
@@ -73,13 +76,13 @@ def browser():
         b.close()
 
 
-def sign_in(browser, url: str, login: str):  # noqa: ANN001, ANN201
+def sign_in(browser, url: str, login: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
     ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     page.set_default_timeout(15000)
     page.goto(url + "/login")
     page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_load_state()
     assert "/login" not in page.url, page.content()[:500]
@@ -160,3 +163,65 @@ def test_main_flows(site, browser):
     assert "v-test-1" in an.locator("table.models").inner_text()
     assert an.locator("svg.heatmap").count() == 1
     assert re.search("активна", an.locator("tr.active").inner_text())
+
+
+def test_admin_manages_users_and_lists_page(site, browser):
+    url, app, target = site["url"], site["app"], site["target"]
+    from datetime import timedelta
+
+    # 1. the admin creates a specialist; the password is shown once
+    adm = sign_in(browser, url, "admin")
+    adm.click("header nav a:has-text('Пользователи')")
+    adm.wait_for_load_state()
+    assert adm.url.endswith("/users") and adm.locator("table.users tr[data-login=operator]").count() == 1
+    adm.fill("#new-user input[name=login]", "sidorova")
+    adm.fill("#new-user input[name=full_name]", "Сидорова Е. П.")
+    adm.select_option("#new-user select[name=role]", "specialist")
+    with app.db.session() as s:
+        authority = web_repo.authority_by_code(s, app.region.code, target)
+    adm.select_option("#new-user select[name=authority]", target)
+    with adm.expect_navigation():
+        adm.click("#new-user button")
+    password = adm.locator("#one-time-password").inner_text().strip()
+    assert "создан" in adm.locator("h1").inner_text() and len(password) >= 16
+
+    # 2. the new user signs in with it and sees the authority's inbox
+    new = sign_in(browser, url, "sidorova", password)
+    assert new.url.endswith("/inbox") and authority.name in new.locator("h1").inner_text()
+    assert new.locator("header nav a:has-text('Пользователи')").count() == 0
+    assert new.goto(url + "/users").status == 403
+
+    # 3. the admin deactivates the account; the user's next click lands on the sign-in page
+    adm.goto(url + "/users")
+    adm.click("table.users tr[data-login=sidorova] a")
+    adm.wait_for_load_state()
+    with adm.expect_navigation():
+        adm.click("#active-form button")
+    assert "отключена" in adm.locator(".flash.ok").inner_text()
+    assert "отключён" in adm.locator("dd.state").inner_text()
+    new.goto(url + "/inbox")
+    assert "/login" in new.url
+
+    # 4. the incident list pages forward and back, keeping the filter
+    from storage.models import Incident
+
+    now = datetime.now(timezone.utc)
+    with app.db.session() as s:
+        for n in range(70):
+            s.add(Incident(region=app.region.code, title=f"Яма №{n}", sector="roads", state="routed", authority_id=authority.id,
+                           first_reply_due=now + timedelta(hours=n), created_at=now))
+    def shown() -> list[str]:
+        return [r.get_attribute("data-incident-id") for r in adm.locator("tr[data-incident-id]").all()]
+
+    adm.goto(url + "/incidents?sector=roads")
+    first = shown()
+    assert len(first) == 50 and "из" in adm.locator("nav.pager").inner_text()
+    with adm.expect_navigation():
+        adm.click("nav.pager a.next")
+    assert "sector=roads" in adm.url
+    second = shown()
+    assert second and not set(second) & set(first)
+    assert adm.locator("select[name=sector]").input_value() == "roads"
+    with adm.expect_navigation():
+        adm.click("nav.pager a.prev")
+    assert shown() == first
