@@ -106,6 +106,22 @@ def _check_policy(policy: DeadlinePolicy, base: tuple[Any, ...], c: _Collector) 
     del stages
     if not policy.escalation:
         c.add(base + ("escalation",), "the escalation chain is empty")
+    _check_calendar_days(policy, base + ("working_time",), c)
+
+
+def _check_calendar_days(policy: DeadlinePolicy, base: tuple[Any, ...], c: _Collector) -> None:
+    """The operator's day lists: no date twice, none both a day off and a working or short day."""
+    wt = policy.working_time
+    lists = {"extra_days_off": wt.extra_days_off, "extra_working_days": wt.extra_working_days, "short_days": wt.short_days}
+    for name, days in lists.items():
+        for i, day in enumerate(days):
+            if day in days[:i]:
+                c.add(base + (name, i), f"{day.isoformat()} is listed twice in {name}")
+    off = set(wt.extra_days_off)
+    for name in ("extra_working_days", "short_days"):
+        for i, day in enumerate(lists[name]):
+            if day in off:
+                c.add(base + (name, i), f"{day.isoformat()} is also listed in extra_days_off: a day is either off or worked")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ silently ignored setting.
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, time
 from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,6 +103,16 @@ class WorkingTime(_Strict):
     #: Country code for the `holidays` package (official days off and
     #: transferred working days).
     calendar: Literal["RU"] = "RU"
+    #: Days off the country calendar does not know: a republic's own holidays
+    #: (Ураза-байрам, Курбан-байрам in Tatarstan and Bashkortostan) or a day
+    #: off by the governor's order.
+    extra_days_off: list[date] = []
+    #: Days worked although the country calendar or ``weekdays`` make them
+    #: days off (a regional transfer, a working Saturday by order).
+    extra_working_days: list[date] = []
+    #: Working days one hour shorter, besides the eves of public holidays that
+    #: Labour Code art. 95 shortens anyway (e.g. the eve of a regional holiday).
+    short_days: list[date] = []
 
     @field_validator("end")
     @classmethod

@@ -27,7 +27,10 @@ def _construct(node: yaml.Node, path: tuple[Any, ...], lines: Lines, loader: yam
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, path + (i,), lines, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as e:  # a date-looking scalar that is no date: 2026-02-30
+        raise ConfigError([ConfigIssue("", dotted(path), f"invalid value {node.value!r}: {e}", node.start_mark.line + 1)]) from None
 
 
 def load_yaml(path: Path) -> tuple[Any, Lines]:

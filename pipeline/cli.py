@@ -86,12 +86,45 @@ def config_group() -> None:
 @handle_errors
 def config_check(ctx: click.Context) -> None:
     """Проверить все файлы конфигурации; каждая ошибка — с файлом, ключом и причиной."""
+    from pipeline.deadlines import calendar_notes, order_conflicts
+    from pipeline.labels import STAGE_NAMES
+
     cfg = get_app(ctx).config
     click.echo(
         f"Конфигурация в порядке: {len(cfg.taxonomy.sectors)} направлений, "
         f"{sum(len(s.categories) for s in cfg.taxonomy.sectors)} категорий; регионы: {', '.join(sorted(cfg.regions))}; "
         f"активный регион: {cfg.settings.region}."
     )
+    # deadline policies: the default one (in the active region's zone) and each region's own
+    policies = [(str(cfg.settings.config_dir / "deadlines.yaml"), "", cfg.deadlines, cfg.region.region.tz)]
+    policies += [
+        (p.source_file, "deadlines.", p.region.deadlines, p.region.tz)
+        for _, p in sorted(cfg.regions.items()) if p.region.deadlines is not None
+    ]
+    urgency_names = {"high": "срочных", "normal": "обычных"}
+    what = {
+        "extra_days_off": "уже выходной по производственному календарю",
+        "extra_working_days": "уже рабочий день по производственному календарю",
+        "short_days": "нерабочий день, сокращать нечего",
+    }
+    warnings = []
+    for file, key, policy, tz in policies:
+        def at(moment, tz=tz):  # noqa: ANN001, ANN202
+            return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+
+        for c in order_conflicts(policy, tz):
+            warnings.append(
+                f"{file}: {key}rules: для {urgency_names.get(c.urgency, c.urgency)} инцидентов "
+                f"{STAGE_NAMES[c.later]} может быть назначен раньше, чем {STAGE_NAMES[c.earlier]} "
+                f"({c.count} из {c.checked} проверенных моментов направления), например: направлен {at(c.start)}, "
+                f"{STAGE_NAMES[c.earlier]} — до {at(c.earlier_due)}, {STAGE_NAMES[c.later]} — до {at(c.later_due)} "
+                f"({tz.key}). Такой срок поднимается до срока предыдущего этапа; считайте этап после "
+                f"предыдущего (after: {c.earlier}) или на тех же часах (clock)."
+            )
+        for name, day in calendar_notes(policy.working_time):
+            warnings.append(f"{file}: {key}working_time.{name}: {day.isoformat()} — {what[name]}.")
+    for w in warnings:
+        click.echo(f"Предупреждение: {w}", err=True)
 
 
 # --------------------------------------------------------------------------- db

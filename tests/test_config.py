@@ -173,3 +173,92 @@ def test_operator_adds_a_region_from_their_own_directory(cfg_dir, tmp_path):
     r = run_cur(["config", "check"], env=env_with(CUR_REGIONS_DIR=str(extra), CUR_REGION="novgorod"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "активный регион: novgorod" in r.stdout
+
+
+# --------------------------------------------------------------------------- deadline calendars and policy checks
+
+
+def default_policy() -> dict:
+    return yaml.safe_load((ROOT / "config" / "deadlines.yaml").read_text(encoding="utf-8"))
+
+
+def set_line(path: Path, prefix: str, new: str) -> int:
+    """Replace the line starting with ``prefix``; return its number."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    n = next(i for i, line in enumerate(lines) if line.startswith(prefix))
+    lines[n] = new
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return n + 1
+
+
+def test_impossible_date_in_the_calendar_names_file_line_and_key(cfg_dir, tmp_path):
+    p = cfg_dir / "deadlines.yaml"
+    n = set_line(p, "  extra_days_off:", "  extra_days_off: [2026-03-20, 2026-02-30]")
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2
+    assert f"{p}:{n}: working_time.extra_days_off[1]: invalid value '2026-02-30': day is out of range for month" in r.stderr
+
+
+def test_region_calendar_override_is_loaded_and_checked(cfg_dir, tmp_path):
+    p = cfg_dir / "regions" / "kuzbass.yaml"
+    policy = default_policy()
+    policy["working_time"].update(
+        extra_days_off=["2026-03-20", "2026-05-27"],  # Ураза-байрам, Курбан-байрам
+        extra_working_days=["2026-03-21"],
+        short_days=["2026-03-19"],
+    )
+    edit(p, lambda d: d.update(deadlines=policy))
+    cfg = load_configuration(load_settings(env={"CUR_CONFIG_DIR": str(cfg_dir)}))
+    wt = cfg.regions["kuzbass"].deadlines.working_time
+    assert [d.isoformat() for d in wt.extra_days_off] == ["2026-03-20", "2026-05-27"]
+    assert [d.isoformat() for d in wt.short_days] == ["2026-03-19"]
+    assert cfg.regions["pskov"].deadlines.working_time.extra_days_off == []  # others keep the default
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Предупреждение" not in r.stderr
+
+    # a date that is no date, a date listed twice, a day both off and worked
+    def broken(d):
+        wt = d["deadlines"]["working_time"]
+        wt["extra_days_off"] = ["20.03.2026", "2026-05-27", "2026-05-27"]
+        wt["extra_working_days"] = ["2026-05-27"]
+
+    edit(p, broken)
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2
+    assert f"{p}:{line_containing(p, '20.03.2026')}: deadlines.working_time.extra_days_off[0]: Input should be a valid date" in r.stderr
+    edit(p, lambda d: d["deadlines"]["working_time"]["extra_days_off"].pop(0))
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2
+    assert "deadlines.working_time.extra_days_off[1]: 2026-05-27 is listed twice in extra_days_off" in r.stderr
+    line = line_containing(p, "extra_working_days") + 1  # the list item under the key
+    assert (f"{p}:{line}: deadlines.working_time.extra_working_days[0]: 2026-05-27 is also listed in "
+            "extra_days_off: a day is either off or worked") in r.stderr
+
+
+def test_config_check_warns_when_rules_put_a_stage_before_the_previous_one(cfg_dir, tmp_path):
+    # the old default: interim 24 calendar hours after routing, first reply 8 working hours after it
+    p = cfg_dir / "deadlines.yaml"
+    set_line(p, "  - {stage: interim, hours:", "  - {stage: interim, hours: 24, clock: calendar, after: routed}")
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 0, r.stderr  # a warning, not an error: the guard raises such a due time
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("Предупреждение:")]
+    assert len(warnings) == 1, r.stderr
+    w = warnings[0]
+    assert f"{p}: rules: для обычных инцидентов промежуточный ответ может быть назначен раньше, чем первичный ответ" in w
+    assert "например: направлен 30.04.2026 10:00, первичный ответ — до 04.05.2026 10:00, промежуточный ответ — до 01.05.2026 10:00" in w
+    assert "Asia/Novokuznetsk" in w and "after: first_reply" in w
+    # the shipped default says nothing
+    r = run_cur(["config", "check"], env=env_with(), cwd=tmp_path)
+    assert r.returncode == 0 and "Предупреждение" not in r.stderr
+
+
+def test_config_check_warns_about_calendar_days_that_change_nothing(cfg_dir, tmp_path):
+    p = cfg_dir / "regions" / "murmansk.yaml"
+    policy = default_policy()
+    policy["working_time"].update(extra_days_off=["2026-05-09"], short_days=["2026-03-21"])  # Victory Day; a Saturday
+    edit(p, lambda d: d.update(deadlines=policy))
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"Предупреждение: {p}: deadlines.working_time.extra_days_off: 2026-05-09 — уже выходной по производственному календарю." in r.stderr
+    assert f"Предупреждение: {p}: deadlines.working_time.short_days: 2026-03-21 — нерабочий день, сокращать нечего." in r.stderr

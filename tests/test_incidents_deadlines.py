@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import dataclasses
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from pipeline import incidents as svc
+from pipeline.deadlines import compute_deadlines
 from storage import PostRecord, upsert_posts
 from storage import events as ev
 from storage import incidents as q
@@ -31,7 +33,9 @@ def test_incident_routed_friday_evening_before_a_holiday_is_due_in_working_time(
         inc = s.get(Incident, inc_id)
         assert inc.routed_at == routed
         assert inc.first_reply_due.astimezone(KEM) == datetime(2026, 5, 12, 17, 0, tzinfo=KEM)
-        assert inc.final_due.astimezone(KEM) == datetime(2026, 5, 21, 17, 0, tzinfo=KEM)
+        # interim: 9 working hours, one after the first reply; final: 7 working days after the interim
+        assert inc.interim_due.astimezone(KEM) == datetime(2026, 5, 12, 18, 0, tzinfo=KEM)
+        assert inc.final_due.astimezone(KEM) == datetime(2026, 5, 21, 18, 0, tzinfo=KEM)
         routed_ev = [e for e in q.events_of(s, inc_id) if e.kind == ev.ROUTED_EV][0]
         assert routed_ev.data["due"]["first_reply"] == inc.first_reply_due.isoformat()
         # nothing is due over the long weekend
@@ -105,7 +109,7 @@ def test_an_answer_stops_the_chain_and_the_next_stage_is_watched(db, profile):
         svc.check_deadlines(s, profile, inc.first_reply_due + timedelta(minutes=1))  # level 1 of the first reply
         svc.record_response(s, inc, "first_reply", "Приняли в работу", "spec", "web", inc.first_reply_due + timedelta(minutes=30), profile=profile)
         assert svc.check_deadlines(s, profile, inc.first_reply_due + timedelta(hours=3)) == []  # first reply chain stopped
-        # the interim answer (24 calendar hours after routing) falls due next: its own chain starts at level 1
+        # the interim answer (9 working hours after routing: Tuesday 10:00) falls due next: its own chain starts at level 1
         after = svc.check_deadlines(s, profile, inc.interim_due + timedelta(minutes=1))
         assert [(a.stage, a.level) for a in after] == [("interim", 1)]
         svc.record_response(s, inc, "final", "Отопление дали", "spec", "web", inc.first_reply_due + timedelta(hours=4), profile=profile)
@@ -122,3 +126,30 @@ def test_rerouting_restarts_the_chain_for_the_new_authority(db, profile):
         assert svc.check_deadlines(s, profile, t + timedelta(minutes=5)) == []
         later = svc.check_deadlines(s, profile, inc.first_reply_due)
         assert [(a.level, a.recipient) for a in later] == [(1, "capital_repair_fund")]
+
+
+def test_pre_holiday_short_day_and_a_regional_day_off_move_the_due_times(db, profile):
+    # Thu 19 Mar 2026 14:00, 8 working hours. In Kuzbass: 4 h on Thursday, 4 h on Friday -> Fri 20 Mar 13:00.
+    # A republic whose Ураза-байрам (Fri 20 Mar) is a day off, with its eve shortened, sets these in
+    # its profile's deadlines: 3 h on Thursday (to 17:00), 5 h on Monday -> Mon 23 Mar 14:00.
+    routed = datetime(2026, 3, 19, 14, 0, tzinfo=KEM)
+    federal = compute_deadlines(profile.deadlines, KEM, "normal", routed)
+    assert federal.first_reply.astimezone(KEM) == datetime(2026, 3, 20, 13, 0, tzinfo=KEM)
+    wt = profile.deadlines.working_time.model_copy(update={"extra_days_off": [date(2026, 3, 20)], "short_days": [date(2026, 3, 19)]})
+    republic = dataclasses.replace(profile, deadlines=profile.deadlines.model_copy(update={"working_time": wt}))
+    with db.session() as s:
+        inc_id = make(s, republic, routed, n=1).id
+    with db.session() as s:
+        inc = s.get(Incident, inc_id)
+        assert inc.first_reply_due.astimezone(KEM) == datetime(2026, 3, 23, 14, 0, tzinfo=KEM)
+        assert inc.interim_due.astimezone(KEM) == datetime(2026, 3, 23, 15, 0, tzinfo=KEM)
+        # the republic's scheduler sends nothing before Monday's reminder
+        t = routed
+        while t < datetime(2026, 3, 23, 13, 0, tzinfo=KEM):
+            assert svc.check_deadlines(s, republic, t) == []
+            t += timedelta(hours=2)
+        assert [(a.kind, a.minutes_before) for a in svc.check_deadlines(s, republic, datetime(2026, 3, 23, 13, 0, tzinfo=KEM))] == [("reminder", 60)]
+    # the eve of Victory Day (Fri 8 May 2026) ends at 17:00: 16:00 + 8 working hours is Tue 12 May 16:00
+    with db.session() as s:
+        inc = make(s, profile, datetime(2026, 5, 8, 16, 0, tzinfo=KEM), n=2)
+        assert inc.first_reply_due.astimezone(KEM) == datetime(2026, 5, 12, 16, 0, tzinfo=KEM)
