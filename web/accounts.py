@@ -111,6 +111,8 @@ def _authority_id(s: Any, region: str, role: str, authority_code: str | None) ->
 
 def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str, full_name: str | None = None) -> tuple[Any, str]:
     """A new account with a generated password; returns (user, password) — the password is shown once."""
+    if not role:
+        raise AccountError("выберите роль")
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»")
     _, code = _authority_id(s, region, role, authority_code)

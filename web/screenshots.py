@@ -98,6 +98,7 @@ def take(out: Path) -> list[Path]:
             shot(page_for("specialist"), "inbox", "/inbox")
             shot(page_for("curator"), "dashboard", "/dashboard?period=30", full=True)
             shot(page_for("analyst"), "models", "/models", full=True)
+            shot(page_for("admin"), "users", "/users", full=True)
             browser.close()
         app.db.dispose()
     return shots
