@@ -8,7 +8,7 @@ handler can forget it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -118,7 +118,6 @@ class Page(Generic[T]):
     has_prev: bool = False
     has_next: bool = False
     total: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_key(keys: Sequence[Key], values: Sequence[Any]) -> tuple:
@@ -245,15 +244,6 @@ def _incident_query(
     return stmt
 
 
-def list_incidents(s: Session, scope: Scope, *, limit: int | None = None, order: str = "deadline", **filters: Any) -> list[Incident]:
-    """Every incident of the scope matching the filters (``limit`` caps it), in the list order."""
-    keys = INCIDENT_ORDERS[order]()
-    stmt = _incident_query(scope, **filters).order_by(*[k.expr.desc() if k.desc else k.expr.asc() for k in keys])
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return list(s.scalars(stmt))
-
-
 def incident_page(
     s: Session,
     scope: Scope,
@@ -356,16 +346,6 @@ def review_rows(s: Session, post_ids: Sequence[int]) -> dict[int, tuple[Post, Po
     ):
         by_post[post_id] = inc
     return {pid: (p, a, by_post.get(pid)) for pid, (p, a) in rows.items()}
-
-
-def review_queue(s: Session, limit: int | None = None) -> list[tuple[Post, PostAnalysis, Incident | None]]:
-    """Flagged posts that nobody has reviewed yet, with analysis and incident (oldest analysis first)."""
-    stmt = _review_queue_stmt((Post, PostAnalysis)).order_by(PostAnalysis.id)
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    ids = [p.id for p, _ in s.execute(stmt)]
-    rows = review_rows(s, ids)
-    return [rows[i] for i in ids if i in rows]
 
 
 def add_analysis(s: Session, **fields: Any) -> PostAnalysis:
@@ -555,10 +535,6 @@ def count_audit(s: Session, action: str, target: str, since: datetime, ip: str |
     if ip is None:
         return len(rows)
     return sum(1 for d in rows if (d or {}).get("ip") == ip)
-
-
-def recent_audit(s: Session, limit: int = 200) -> list[AuditEntry]:
-    return list(s.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
 
 
 def audit_about(s: Session, login: str, limit: int = 30) -> list[AuditEntry]:

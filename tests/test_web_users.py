@@ -110,7 +110,7 @@ async def test_create_user_shows_the_password_once(site, aiohttp_client):
 
     # refused: specialist without authority, duplicate login, blank login, unknown role
     for data, words in (({"login": "nobody", "role": "specialist", "authority": ""}, "нужен орган власти"), ({"login": "petrova", "role": "operator"}, "уже есть"),
-                        ({"login": "  ", "role": "operator"}, "логин пуст"), ({"login": "a b", "role": "operator"}, "пробел"), ({"login": "z", "role": "boss"}, "неизвестная роль")):
+                        ({"login": "  ", "role": "operator"}, "логин пуст"), ({"login": "a b", "role": "operator"}, "пробел"), ({"login": "z", "role": "boss"}, "неизвестная роль"), ({"login": "z", "role": ""}, "выберите роль")):
         r = await post_form(adm, "/users", "/users", **data)
         page = await r.text()
         assert r.status == 400 and words in page and "Пользователь не создан" in page, data
