@@ -9,8 +9,10 @@ product-quantised); nothing is downloaded. The model file is not copied into
 the classifier artefact: it is an installed dependency, found in the natasha
 package (or at ``CUR_NAVEC_PATH``).
 
-Cost: one dict lookup per distinct lemma (cached), one sparse-by-dense product
-per batch over the vectors of the lemmas seen so far (decoded once, cached).
+Cost: one dict lookup per token, one sparse-by-dense product per batch over the
+vectors of the lemmas seen so far (decoded once, cached). ``pooled`` takes the
+batch as one flat lemma list with per-token weights, which is how
+``FeatureSpace.transform`` calls it (the weights come from its per-lemma cache).
 """
 
 from __future__ import annotations
@@ -87,22 +89,31 @@ class Embeddings:
 
     def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:  # noqa: ANN001
         """(n_docs, dim) float32: L2-normalised weighted mean of the known lemma vectors."""
-        self._rows([t for d in docs for t in d])
-        row = self._row
-        cols: list[int] = []
-        vals: list[float] = []
+        flat: list[str] = []
         ptr = [0]
         for d in docs:
-            for t in d:
-                r = row.get(t, -1)
-                if r >= 0:
-                    cols.append(r)
-                    vals.append(weight_of(t))
-            ptr.append(len(cols))
+            flat.extend(d)
+            ptr.append(len(flat))
+        return self.pooled(flat, [weight_of(t) for t in flat], ptr)
+
+    def pooled(self, lemmas: Sequence[str], weights: Sequence[float], ptr: Sequence[int]) -> np.ndarray:
+        """``doc_vectors`` on flat input: document ``i`` is ``lemmas[ptr[i]:ptr[i+1]]``,
+        ``weights`` gives each token's weight. (n_docs, dim) float32."""
+        n = len(ptr) - 1
+        self._rows(lemmas)
         table = self._table
+        try:
+            rows = np.fromiter(map(self._row.__getitem__, lemmas), dtype=np.int64, count=len(lemmas))
+        except KeyError:  # another thread reset the cache meanwhile: those lemmas count as unknown
+            rows = np.fromiter((self._row.get(t, -1) for t in lemmas), dtype=np.int64, count=len(lemmas))
+            rows[rows >= table.shape[0]] = -1
+        known = rows >= 0
+        seen = np.zeros(len(lemmas) + 1, dtype=np.int64)
+        np.cumsum(known, out=seen[1:])
+        indptr = seen[np.asarray(ptr, dtype=np.int64)]
         m = sp.csr_matrix(
-            (np.asarray(vals, dtype=np.float32), np.asarray(cols, dtype=np.int64), np.asarray(ptr, dtype=np.int64)),
-            shape=(len(docs), table.shape[0]),
+            (np.asarray(weights, dtype=np.float32)[known], rows[known], indptr),
+            shape=(n, table.shape[0]),
         )
         out = np.asarray(m @ table, dtype=np.float32)
         norm = np.linalg.norm(out, axis=1, keepdims=True)

@@ -11,14 +11,22 @@ and concatenated (the char block scaled by ``char_weight``):
 
 With ``mask_names`` place and person names are dropped first (``alias``).
 
-Transforming is cheap: the feature indices of each distinct lemma are cached
-in a dict, so the per-token cost is one dict lookup; the rest is vectorised
-over the batch with numpy/scipy.
+Transforming is cheap: everything ``transform`` needs about a distinct lemma
+(whether it is a masked name, its word index, its character n-gram indices as
+an int32 array, the lemmas that can follow it in a bigram of the vocabulary,
+its IDF weight for the dense block) is computed once and cached in one dict,
+so the per-token cost is one dict lookup and a few appends. The rest is
+vectorised over the batch with numpy: term counts by one sort of
+``row * n_cols + col`` keys, TF-IDF and L2 norms on flat arrays, and the three
+blocks written straight into one CSR matrix. The result is bit-for-bit the
+matrix of the plain per-block construction (``tests/test_nlp_fast_paths.py``
+keeps a reference implementation and compares them).
 """
 
 from __future__ import annotations
 
 import functools
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,13 +117,25 @@ class FeatureSpace:
     mask_names: bool = False
     _wi: dict[str, int] = field(default_factory=dict, repr=False)
     _ci: dict[str, int] = field(default_factory=dict, repr=False)
-    _tok_cache: dict[str, tuple[int, list[int]]] = field(default_factory=dict, repr=False)
+    #: lemma -> () when it is a masked name, else (word index or -1, char n-gram
+    #: indices, {next lemma: bigram index} or None, IDF weight for the dense block)
+    _tok_cache: dict[str, tuple] = field(default_factory=dict, repr=False)
+    #: left lemma -> {right lemma: index of the term "left right"} for every vocabulary
+    #: term with a space (so that a bigram lookup needs no string concatenation)
+    _pairs: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._wi = {t: i for i, t in enumerate(self.words)}
         self._ci = {t: i for i, t in enumerate(self.chars)}
         self.idf_words = np.asarray(self.idf_words, dtype=np.float32)
         self.idf_chars = np.asarray(self.idf_chars, dtype=np.float32)
+        pairs: dict[str, dict[str, int]] = {}
+        for i, term in enumerate(self.words):
+            k = term.find(" ")
+            while k >= 0:  # every split: "a b c" is "a"+"b c" and "a b"+"c"
+                pairs.setdefault(term[:k], {})[term[k + 1 :]] = i
+                k = term.find(" ", k + 1)
+        self._pairs = pairs
 
     @property
     def n_features(self) -> int:
@@ -172,46 +192,72 @@ class FeatureSpace:
 
     # ------------------------------------------------------------------ transform
 
-    def _token(self, lemma: str) -> tuple[int, list[int]]:
+    def _token(self, lemma: str) -> tuple:
+        """The cached transform entry of one lemma (see ``_tok_cache``)."""
         hit = self._tok_cache.get(lemma)
         if hit is None:
-            ci = self._ci
-            hit = (self._wi.get(lemma, -1), [j for j in (ci.get(g) for g in char_grams(lemma)) if j is not None])
+            if self.mask_names and alias(lemma) in DROP:
+                hit = ()
+            else:
+                ci = self._ci
+                j = self._wi.get(lemma, -1)
+                chars = array("i", [k for k in map(ci.get, char_grams(lemma)) if k is not None])
+                weight = float(self.idf_words[j]) if j >= 0 else self._idf_default
+                hit = (j, chars, self._pairs.get(lemma), weight)
             if len(self._tok_cache) >= _CACHE_LIMIT:
                 self._tok_cache.clear()
             self._tok_cache[lemma] = hit
         return hit
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
-        docs = masked(docs) if self.mask_names else (docs if isinstance(docs, list) else list(docs))
-        wi = self._wi
-        w_idx: list[int] = []
-        w_ptr = [0]
-        c_idx: list[int] = []
-        c_ptr = [0]
+        """(n_docs, n_features) float32 CSR matrix with sorted indices: the word block, the
+        char block and (when ``dense_weight`` > 0) the dense block, side by side."""
+        get = self._tok_cache.get
         tok = self._token
+        w_idx: list[int] = []  # word-block terms (unigrams and bigrams), all docs
+        c_idx = array("i")  # char-block terms, all docs
+        kept: list[str] = []  # lemmas left after masking (dense block)
+        kept_w: list[float] = []
+        w_ptr, c_ptr, k_ptr = [0], [0], [0]
+        w_add, c_add, k_add, kw_add = w_idx.append, c_idx.extend, kept.append, kept_w.append
+        dense = self.dense_weight > 0
         for lem in docs:
-            prev = None
+            nxt = None
             for t in lem:
-                j, cs = tok(t)
+                e = get(t)
+                if e is None:
+                    e = tok(t)
+                if not e:  # a masked place or person name
+                    continue
+                j, cs, pairs, weight = e
                 if j >= 0:
-                    w_idx.append(j)
-                c_idx.extend(cs)
-                if prev is not None:
-                    k = wi.get(f"{prev} {t}")
+                    w_add(j)
+                c_add(cs)
+                if nxt is not None:
+                    k = nxt.get(t)
                     if k is not None:
-                        w_idx.append(k)
-                prev = t
+                        w_add(k)
+                nxt = pairs
+                if dense:
+                    k_add(t)
+                    kw_add(weight)
             w_ptr.append(len(w_idx))
             c_ptr.append(len(c_idx))
-        xw = _tfidf(w_idx, w_ptr, len(self.words), self.idf_words, 1.0)
-        xc = _tfidf(c_idx, c_ptr, len(self.chars), self.idf_chars, self.char_weight)
-        blocks = [xw, xc]
-        if self.dense_weight > 0:
-            xd = self._dense().doc_vectors(docs, self._lemma_weight)
+            k_ptr.append(len(kept))
+        n = len(w_ptr) - 1
+        blocks = [
+            _tfidf(np.asarray(w_idx, dtype=np.int32), w_ptr, len(self.words), self.idf_words, 1.0),
+            _tfidf(np.frombuffer(c_idx, dtype=np.int32), c_ptr, len(self.chars), self.idf_chars, self.char_weight),
+        ]
+        if dense:
+            xd = self._dense().pooled(kept, kept_w, k_ptr)
             xd *= self.dense_weight
-            blocks.append(sp.csr_matrix(xd))
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+            nz = xd != 0
+            counts = nz.sum(axis=1)
+            d_ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=d_ptr[1:])
+            blocks.append((d_ptr, np.nonzero(nz)[1].astype(np.int32), xd[nz]))
+        return _side_by_side(blocks, [len(self.words), len(self.chars), DENSE_DIM], n)
 
     # ------------------------------------------------------------------ persistence
 
@@ -239,20 +285,63 @@ class FeatureSpace:
         )
 
 
-def _tfidf(idx: list[int], ptr: list[int], n_cols: int, idf: np.ndarray, weight: float) -> sp.csr_matrix:
-    indices = np.asarray(idx, dtype=np.int32)
-    indptr = np.asarray(ptr, dtype=np.int64)
-    data = np.ones(len(indices), dtype=np.float32)
-    m = sp.csr_matrix((data, indices, indptr), shape=(len(ptr) - 1, n_cols))
-    m.sum_duplicates()
-    if m.nnz:
-        m.data = (1.0 + np.log(m.data)) * idf[m.indices]
-        sq = np.asarray(m.multiply(m).sum(axis=1), dtype=np.float32).ravel()
-        scale = np.zeros_like(sq)
-        nz = sq > 0
-        scale[nz] = weight / np.sqrt(sq[nz])
-        m.data *= np.repeat(scale, np.diff(m.indptr))
-    return m
+def _tfidf(idx: np.ndarray, ptr: Sequence[int], n_cols: int, idf: np.ndarray, weight: float):
+    """One TF-IDF block as CSR parts ``(indptr, indices, data)`` with sorted indices.
+
+    ``idx[ptr[i]:ptr[i+1]]`` are the term columns of row ``i``, repeats counted.
+    Values: (1 + ln count) * idf, each row scaled to L2 norm ``weight`` — the same
+    float32 operations, in the same order, as summing duplicates of a CSR matrix
+    of ones and normalising it with ``multiply(...).sum(axis=1)``.
+    """
+    ptr = np.asarray(ptr, dtype=np.int64)
+    n = len(ptr) - 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    if not len(idx):
+        return indptr, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    key_type = np.int32 if n * n_cols < 2**31 else np.int64
+    keys = np.repeat(np.arange(n, dtype=key_type), np.diff(ptr))
+    keys *= n_cols
+    keys += idx
+    keys.sort()
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=len(keys))
+    keys = keys[starts]
+    rows = keys // n_cols
+    cols = (keys - rows * n_cols).astype(np.int32)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    data = (1.0 + np.log(counts.astype(np.float32))) * idf[cols]
+    filled = np.flatnonzero(np.diff(indptr))
+    sq = np.zeros(n, dtype=np.float32)
+    sq[filled] = np.add.reduceat(data * data, indptr[filled])
+    scale = np.zeros_like(sq)
+    nz = sq > 0
+    scale[nz] = weight / np.sqrt(sq[nz])
+    data *= np.repeat(scale, np.diff(indptr))
+    return indptr, cols, data
+
+
+def _side_by_side(blocks, widths: Sequence[int], n: int) -> sp.csr_matrix:
+    """Put CSR parts ``(indptr, indices, data)`` of ``n`` rows next to each other
+    (what ``scipy.sparse.hstack`` does), in one pass with numpy."""
+    ptrs = [b[0] for b in blocks]
+    indptr = np.sum(ptrs, axis=0)
+    total = int(indptr[-1])
+    indices = np.empty(total, dtype=np.int32)
+    data = np.empty(total, dtype=np.float32)
+    before = indptr[:-1].copy()  # where each row's entries of the current block start
+    offset = 0
+    for (ptr, idx, val), width in zip(blocks, widths):
+        counts = np.diff(ptr)
+        if len(idx):
+            dest = np.arange(len(idx), dtype=np.int64) + np.repeat(before - ptr[:-1], counts)
+            indices[dest] = idx + offset if offset else idx
+            data[dest] = val
+        before += counts
+        offset += width
+    return sp.csr_matrix((data, indices, indptr), shape=(n, offset))
 
 
 def _pack(terms: list[str]) -> np.ndarray:

@@ -141,9 +141,14 @@ class Classifier:
             return []
         docs = [self.lemmatize(t or "") for t in texts]
         x = self.features.transform(docs)
-        rules = [urgent_rule(t, d) for t, d in zip(texts, docs)]
-        cues = [complaint_cue(t, d) for t, d in zip(texts, docs)]
-        return self.predict_features(x, sectors, rules, cues)
+        # The urgency rules matter only for relevant posts and the complaint cues only for
+        # posts in the two-stage band, so both are evaluated only for those rows.
+        return self._predict(
+            x,
+            sectors,
+            lambda i: urgent_rule(texts[i] or "", docs[i]),
+            lambda i: complaint_cue(texts[i] or "", docs[i]),
+        )
 
     def predict_features(
         self,
@@ -154,35 +159,103 @@ class Classifier:
     ) -> list[Prediction]:
         """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row,
         ``cues`` whether a complaint cue is present (None: no two-stage decision)."""
+        return self._predict(
+            x,
+            sectors,
+            None if rules is None else rules.__getitem__,
+            None if cues is None else cues.__getitem__,
+        )
+
+    def _fused(self) -> dict:
+        """The heads' weights side by side, in two groups: relevance and tone are needed
+        for every post, sector, category and urgency only for posts that can be relevant.
+        One product per group reads each feature's weights of all heads of the group in
+        one go (the product per head and column is the same sum in the same order, so the
+        margins are bit-for-bit those of ``LinearHead.margins``). Built on first use."""
+        key = tuple((id(h), id(h.coef), id(h.intercept)) for h in (self.heads[name] for name in HEADS))
+        cached = self.__dict__.get("_fused_cache")
+        if cached is not None and cached["key"] == key:
+            return cached
+        groups = {}
+        for group in (("relevance", "tone"), ("sector", "category", "urgency")):
+            heads = [self.heads[name] for name in group]
+            spans, start = {}, 0
+            for name, h in zip(group, heads):
+                spans[name] = (start, start + len(h.labels))
+                start += len(h.labels)
+            groups[group] = (np.ascontiguousarray(np.hstack([h.coef for h in heads]), dtype=np.float32), spans)
+        cached = {"key": key, "groups": groups}
+        self.__dict__["_fused_cache"] = cached
+        return cached
+
+    def _probas(self, x, group: tuple[str, ...]) -> dict[str, np.ndarray]:  # noqa: ANN001
+        """``LinearHead.proba`` of every head of ``group`` from one product."""
+        w, spans = self._fused()["groups"][group]
+        m = np.asarray(x @ w)
+        out = {}
+        for name, (a, b) in spans.items():
+            h = self.heads[name]
+            z = m[:, a:b] + h.intercept
+            z /= h.temperature
+            z -= z.max(axis=1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            out[name] = z
+        return out
+
+    def _predict(
+        self,
+        x,  # noqa: ANN001
+        sectors: Iterable[str] | None,
+        rule_of: Callable[[int], str | None] | None,
+        cue_of: Callable[[int], bool] | None,
+    ) -> list[Prediction]:
         th = self.thresholds
         rel_h, sec_h, cat_h, urg_h, tone_h = (self.heads[h] for h in HEADS)
-        p_rel = rel_h.proba(x)[:, rel_h.labels.index("yes")]
-        p_sec = sec_h.proba(x)
+        mask = None
         if sectors is not None:
             allowed = set(sectors)
             mask = np.array([lab in allowed for lab in sec_h.labels])
             if not mask.any():
                 raise ModelError("модель не знает ни одного из указанных направлений")
-            p_sec = p_sec * mask
-            p_sec /= np.maximum(p_sec.sum(axis=1, keepdims=True), 1e-12)
-        p_cat = cat_h.proba(x)
-        p_urg = urg_h.proba(x)[:, urg_h.labels.index("high")]
-        p_tone = tone_h.proba(x)
-        sec_lab, sec_p, cat_lab, cat_p = self._topics(p_sec, cat_h, p_cat)
+        n = x.shape[0]
+        first = self._probas(x, ("relevance", "tone"))
+        p_rel = first["relevance"][:, rel_h.labels.index("yes")].astype(np.float64)
+        p_tone = first["tone"]
         tone_idx = p_tone.argmax(axis=1)
+        # posts below both relevance thresholds are never relevant: no topic, no urgency
+        rows = np.flatnonzero(p_rel >= min(th.relevant, th.lean_relevant))
+        at = np.full(n, -1, dtype=np.int64)
+        at[rows] = np.arange(len(rows))
+        at = at.tolist()  # plain ints: `relevant` must stay a Python bool
+        if len(rows):
+            second = self._probas(x if len(rows) == n else x[rows], ("sector", "category", "urgency"))
+            p_sec = second["sector"]
+            if mask is not None:
+                p_sec = p_sec * mask
+                p_sec /= np.maximum(p_sec.sum(axis=1, keepdims=True), 1e-12)
+            p_urg = second["urgency"][:, urg_h.labels.index("high")]
+            sec_lab, sec_p, cat_lab, cat_p = self._topics(p_sec, cat_h, second["category"])
         out: list[Prediction] = []
         version = self.version
-        for i in range(x.shape[0]):
-            pr = float(p_rel[i])
+        tone_labels = tone_h.labels
+        p_rel = p_rel.tolist()
+        for i in range(n):
+            pr = p_rel[i]
+            r = at[i]
             relevant = pr >= th.relevant or (
-                cues is not None and cues[i] and th.lean_relevant <= pr and sec_p[i] >= th.lean_sector
+                r >= 0
+                and cue_of is not None
+                and th.lean_relevant <= pr
+                and sec_p[r] >= th.lean_sector
+                and bool(cue_of(i))
             )
-            tone = tone_h.labels[tone_idx[i]]
-            conf = {"relevance": pr if relevant else 1.0 - pr, "tone": float(p_tone[i, tone_idx[i]])}
+            ti = tone_idx[i]
+            conf = {"relevance": pr if relevant else 1.0 - pr, "tone": float(p_tone[i, ti])}
             if relevant:
-                sector, ps, category, pc = sec_lab[i], sec_p[i], cat_lab[i], cat_p[i]
-                pu = float(p_urg[i])
-                rule = rules[i] if rules is not None else None
+                sector, ps, category, pc = sec_lab[r], sec_p[r], cat_lab[r], cat_p[r]
+                pu = float(p_urg[r])
+                rule = rule_of(i) if rule_of is not None else None
                 urgency = "high" if pu >= 0.5 or rule else "normal"
                 conf.update(sector=ps, category=pc, urgency=max(pu, RULE_CONFIDENCE) if rule else (pu if urgency == "high" else 1.0 - pu))
                 confidence = pr * ps * pc
@@ -191,7 +264,7 @@ class Classifier:
                 sector = category = urgency = None
                 confidence = 1.0 - pr
                 unsure = pr >= th.irrelevant_sure
-            out.append(Prediction(relevant, pr, sector, category, urgency, tone, conf, confidence, unsure, version))
+            out.append(Prediction(relevant, pr, sector, category, urgency, tone_labels[ti], conf, confidence, unsure, version))
         return out
 
     def topics(self, texts: Sequence[str]) -> list[tuple[str, str]]:
@@ -204,24 +277,28 @@ class Classifier:
         return list(zip(s, c))
 
     def _topics(self, p_sec: np.ndarray, cat_h: LinearHead, p_cat: np.ndarray):
+        """Per row: the top sector, its probability, the top category within that sector
+        and its probability renormalised over the sector's categories ("other", 0.0 when
+        the sector has no trained categories)."""
         sec_labels = self.heads["sector"].labels
         cat_sector = np.array([lab.split("/", 1)[0] for lab in cat_h.labels])
         cat_code = [lab.split("/", 1)[1] for lab in cat_h.labels]
         sec_idx = p_sec.argmax(axis=1)
-        sectors, ps, cats, pcs = [], [], [], []
-        for i, k in enumerate(sec_idx):
-            sector = sec_labels[k]
-            row = np.where(cat_sector == sector, p_cat[i], 0.0)
-            total = float(row.sum())
-            if total > 0:
-                j = int(row.argmax())
+        within = cat_sector[None, :] == np.asarray(sec_labels)[:, None]  # (sectors, categories)
+        rows = np.where(within[sec_idx], p_cat, 0.0)
+        total = rows.sum(axis=1)
+        best = rows.argmax(axis=1)
+        top = rows[np.arange(len(best)), best]
+        sectors = [sec_labels[k] for k in sec_idx]
+        ps = p_sec[np.arange(len(sec_idx)), sec_idx].tolist()
+        cats, pcs = [], []
+        for j, t, v in zip(best.tolist(), total.tolist(), top):
+            if t > 0:
                 cats.append(cat_code[j])
-                pcs.append(float(row[j] / total))
+                pcs.append(float(v / t))
             else:  # a sector without trained categories
                 cats.append("other")
                 pcs.append(0.0)
-            sectors.append(sector)
-            ps.append(float(p_sec[i, k]))
         return sectors, ps, cats, pcs
 
     # ------------------------------------------------------------------ persistence

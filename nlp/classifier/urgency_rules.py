@@ -6,6 +6,9 @@ flooding, gas smell, no power in winter, danger to life) mark a *relevant*
 post as urgent when they fire. Each rule is an AND of alternatives over the
 post's lemmas (``nlp.text.lemmas``); a frost rule also looks for "-25"-style
 temperatures in the raw text, because lemmas turn numbers into ``<num>``.
+
+The sets are compiled at import into one bit per (rule, alternative set), so a
+post costs one pass over its lemmas that are in any set and a few integer tests.
 """
 
 from __future__ import annotations
@@ -54,12 +57,47 @@ _COLD_WORDS = frozenset({"мороз", "минус", "морозный", "сту
 _MINUS = re.compile(r"(?:^|[\s(])[-−–]\s?[12345]\d\b")
 
 
+
+def _compile(rules: dict[str, list[frozenset[str]]]) -> tuple[dict[str, int], list[tuple[str, int]], int, int, int]:
+    """Bit masks: every (rule, alternative set) and the three frost sets get one bit;
+    a lemma maps to the bits of the sets it is in. A rule fires when all its bits are set."""
+    bits: dict[str, int] = {}
+    masks: list[tuple[str, int]] = []
+    bit = 1
+    for name, parts in rules.items():
+        mask = 0
+        for alt in parts:
+            for t in alt:
+                bits[t] = bits.get(t, 0) | bit
+            mask |= bit
+            bit <<= 1
+        masks.append((name, mask))
+    frost = []
+    for words in (_COLD_NEED, _COLD_LACK, _COLD_WORDS):
+        for t in words:
+            bits[t] = bits.get(t, 0) | bit
+        frost.append(bit)
+        bit <<= 1
+    return bits, masks, frost[0], frost[1], frost[2]
+
+
+# Compiled once at import: edit RULES and the frost sets in this file, not at run time.
+_BITS, _MASKS, _NEED, _LACK, _COLD = _compile(RULES)
+#: the rule that fires on a post without any rule lemma (a rule without parts), if any
+_EMPTY = next((name for name, mask in _MASKS if mask == 0), None)
+
+
 def urgent_rule(text: str, lemmas: Sequence[str]) -> str | None:
     """Name of the first rule that fires, or None."""
-    present = set(lemmas)
-    for name, parts in RULES.items():
-        if all(present & alt for alt in parts):
+    bits = _BITS
+    present = 0
+    for t in bits.keys() & lemmas:
+        present |= bits[t]
+    if not present:
+        return _EMPTY
+    for name, mask in _MASKS:
+        if present & mask == mask:
             return name
-    if present & _COLD_NEED and present & _COLD_LACK and (present & _COLD_WORDS or _MINUS.search(text or "")):
+    if present & _NEED and present & _LACK and (present & _COLD or _MINUS.search(text or "")):
         return "no_heat_or_power_in_frost"
     return None
