@@ -108,6 +108,15 @@ _TRANSLATE = {**_DELETE, **_SPACE_MAP, 0x0D: "\n"}
 # str.translate with a dict walks the text char by char in Python-object space;
 # a class search is ~10 times cheaper and almost never finds anything.
 _TRANSLATE_TEST = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TRANSLATE)) + "]")
+# One scan for the common case: a text without junk, characters to translate,
+# odd whitespace or Latin letters needs none of those four passes.
+_ODD_SPACES = "".join(c for c in map(chr, range(0x110000)) if c.isspace() and c not in " \n")
+_SPECIAL_TEST = re.compile(
+    _JUNK_TEST.pattern[:-1]
+    + "".join(re.escape(chr(c)) for c in sorted(_TRANSLATE))
+    + re.escape(_ODD_SPACES)
+    + "A-Za-z]"
+)
 
 # Latin letters that look exactly like a Cyrillic letter.
 _LOOKALIKES = str.maketrans(
@@ -178,16 +187,19 @@ def clean_text(text: str | None) -> str:
         text = _VK_MENTION.sub(_mention, text)
     if "#" in text:
         text = _HASHTAG.sub(_hashtag, text)
-    if _JUNK_TEST.search(text):
-        text = _JUNK.sub(" ", text)
-    if _TRANSLATE_TEST.search(text):
-        text = text.translate(_TRANSLATE)
+    special = _SPECIAL_TEST.search(text) is not None
+    if special:
+        if _JUNK_TEST.search(text):
+            text = _JUNK.sub(" ", text)
+        if _TRANSLATE_TEST.search(text):
+            text = text.translate(_TRANSLATE)
     if _REPEAT_TEST.search(text):
         text = _REPEAT.sub(_first_letter, text)
     if "!" in text or "?" in text:
         text = _REPEAT_MARK.sub(r"\1", text)
-    text = fix_lookalikes(text)
-    if "  " in text or _ODD_SPACE.search(text):
+    if special:
+        text = fix_lookalikes(text)
+    if "  " in text or (special and _ODD_SPACE.search(text)):
         text = _SPACES.sub(" ", text)
     if "\n" in text:
         text = _NEWLINES.sub("\n", text)

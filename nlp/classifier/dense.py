@@ -61,8 +61,15 @@ class Embeddings:
         self._qrange = np.arange(self._codes.shape[0])
         self.dim = int(self._codes.shape[0] * self._codes.shape[2])
         self._row: dict[str, int] = {}  # lemma -> row of self._table, -1 when unknown
-        self._table = np.zeros((0, self.dim), dtype=np.float32)
+        # decoded vectors; rows [0, _size) are in use, capacity doubles when full so
+        # that adding a batch's new lemmas does not copy the whole table
+        self._buf = np.zeros((0, self.dim), dtype=np.float32)
+        self._size = 0
         self._lock = threading.Lock()
+
+    @property
+    def _table(self) -> np.ndarray:
+        return self._buf[: self._size]
 
     def _rows(self, lemmas: Iterable[str]) -> None:
         """Decode and cache the vectors of lemmas not seen yet."""
@@ -72,10 +79,11 @@ class Embeddings:
         with self._lock:
             if len(self._row) + len(new) > _CACHE_LIMIT:
                 self._row.clear()
-                self._table = np.zeros((0, self.dim), dtype=np.float32)
+                self._buf = np.zeros((0, self.dim), dtype=np.float32)
+                self._size = 0
                 new = list(set(lemmas))
             ids = []
-            base = self._table.shape[0]
+            base = self._size
             for t in new:
                 i = self._word_ids.get(t)
                 if i is None:
@@ -85,7 +93,15 @@ class Embeddings:
                     ids.append(i)
             if ids:
                 vec = self._codes[self._qrange, self._indexes[np.asarray(ids)]].reshape(len(ids), self.dim)
-                self._table = np.vstack([self._table, vec])
+                end = base + len(ids)
+                if end > len(self._buf):
+                    # a lemma has at most one row: never more rows than navec has words
+                    cap = max(end, min(max(2 * len(self._buf), 1024), len(self._indexes)))
+                    grown = np.zeros((cap, self.dim), dtype=np.float32)
+                    grown[:base] = self._buf[:base]
+                    self._buf = grown
+                self._buf[base:end] = vec
+                self._size = end
 
     def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:  # noqa: ANN001
         """(n_docs, dim) float32: L2-normalised weighted mean of the known lemma vectors."""

@@ -17,8 +17,8 @@ an int32 array, the lemmas that can follow it in a bigram of the vocabulary,
 its IDF weight for the dense block) is computed once and cached in one dict,
 so the per-token cost is one dict lookup and a few appends. The rest is
 vectorised over the batch with numpy: term counts by one sort of
-``row * n_cols + col`` keys, TF-IDF and L2 norms on flat arrays, and the three
-blocks written straight into one CSR matrix. The result is bit-for-bit the
+``row * n_cols + col`` keys, TF-IDF and L2 norms on flat arrays, the dense
+block's CSR arrays without an index search, and one ``hstack`` of the blocks. The result is bit-for-bit the
 matrix of the plain per-block construction (``tests/test_nlp_fast_paths.py``
 keeps a reference implementation and compares them).
 """
@@ -252,12 +252,13 @@ class FeatureSpace:
         if dense:
             xd = self._dense().pooled(kept, kept_w, k_ptr)
             xd *= self.dense_weight
-            nz = xd != 0
-            counts = nz.sum(axis=1)
-            d_ptr = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(counts, out=d_ptr[1:])
-            blocks.append((d_ptr, np.nonzero(nz)[1].astype(np.int32), xd[nz]))
-        return _side_by_side(blocks, [len(self.words), len(self.chars), DENSE_DIM], n)
+            blocks.append(_dense_csr(xd))
+        widths = [len(self.words), len(self.chars)] + ([xd.shape[1]] if dense else [])
+        return sp.hstack(
+            [sp.csr_matrix((data, idx, ptr), shape=(n, width)) for (ptr, idx, data), width in zip(blocks, widths)],
+            format="csr",
+            dtype=np.float32,
+        )
 
     # ------------------------------------------------------------------ persistence
 
@@ -323,25 +324,21 @@ def _tfidf(idx: np.ndarray, ptr: Sequence[int], n_cols: int, idf: np.ndarray, we
     return indptr, cols, data
 
 
-def _side_by_side(blocks, widths: Sequence[int], n: int) -> sp.csr_matrix:
-    """Put CSR parts ``(indptr, indices, data)`` of ``n`` rows next to each other
-    (what ``scipy.sparse.hstack`` does), in one pass with numpy."""
-    ptrs = [b[0] for b in blocks]
-    indptr = np.sum(ptrs, axis=0)
-    total = int(indptr[-1])
-    indices = np.empty(total, dtype=np.int32)
-    data = np.empty(total, dtype=np.float32)
-    before = indptr[:-1].copy()  # where each row's entries of the current block start
-    offset = 0
-    for (ptr, idx, val), width in zip(blocks, widths):
-        counts = np.diff(ptr)
-        if len(idx):
-            dest = np.arange(len(idx), dtype=np.int64) + np.repeat(before - ptr[:-1], counts)
-            indices[dest] = idx + offset if offset else idx
-            data[dest] = val
-        before += counts
-        offset += width
-    return sp.csr_matrix((data, indices, indptr), shape=(n, offset))
+def _dense_csr(x: np.ndarray):
+    """CSR parts ``(indptr, indices, data)`` of the nonzeros of a dense float32 matrix
+    (what ``scipy.sparse.csr_matrix(x)`` stores). Mean vectors have no zero component,
+    so rows are either full or empty (no known lemma), which needs no index search."""
+    n, width = x.shape
+    nz = x != 0
+    counts = nz.sum(axis=1)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    full = counts == width
+    if (full | (counts == 0)).all():
+        k = int(full.sum())
+        data = x[full].ravel() if k < n else x.ravel()
+        return indptr, np.tile(np.arange(width, dtype=np.int32), k), data
+    return indptr, np.nonzero(nz)[1].astype(np.int32), x[nz]
 
 
 def _pack(terms: list[str]) -> np.ndarray:
