@@ -1,4 +1,4 @@
-"""CLI of the web application: `cur serve`, `cur users add|list`, `cur tokens add`."""
+"""CLI of the web application: `cur serve`, `cur users add|list`, `cur tokens add|list|revoke`."""
 
 from __future__ import annotations
 
@@ -112,13 +112,88 @@ def register(main: click.Group) -> None:
     @handle_errors
     def tokens_add(ctx: click.Context, authority_code: str, label: str | None) -> None:
         """Выпустить токен API для органа власти; токен показывается один раз."""
-        from web.accounts import AccountError, add_token
+        from web.api_tokens import TokenError, issue_token
 
         app = _prepared(ctx)
         try:
             with app.db.session() as s:
-                token = add_token(s, app.region.code, authority_code, utcnow(), _cli_actor(), label)
-        except AccountError as e:
+                row, token = issue_token(s, app.region.code, authority_code, utcnow(), _cli_actor(), label)
+        except TokenError as e:
             fail(str(e))
         click.echo(token)
-        click.echo("Сохраните токен: он показан один раз и не хранится в базе (только его хеш).", err=True)
+        click.echo(
+            f"Токен № {row.id} для органа власти {row.authority_code} выпущен. Сохраните его: он показан один раз и не хранится в базе (только его хеш). "
+            f"Отозвать: cur tokens revoke {row.id}",
+            err=True,
+        )
+
+    @tokens_group.command("list")
+    @click.option("--authority", "authority_code", default=None, help="Только токены этого органа власти (код).")
+    @click.option("--active", "only_active", is_flag=True, help="Только действующие (не отозванные).")
+    @click.pass_context
+    @handle_errors
+    def tokens_list(ctx: click.Context, authority_code: str | None, only_active: bool) -> None:
+        """Показать токены API: номер, орган власти, пометка, когда выпущен, отозван ли. Сами токены не показываются никогда."""
+        from web.api_tokens import TokenError, list_tokens
+        from web.formatting import local_time
+
+        app = _prepared(ctx)
+        tz = app.region.region.tz
+        try:
+            with app.db.session() as s:
+                rows = list_tokens(s, app.region.code, authority_code, "active" if only_active else None)
+        except TokenError as e:
+            fail(str(e))
+        if not rows:
+            click.echo("Токенов нет. Выпустить: cur tokens add КОД_ОРГАНА" if not (authority_code or only_active) else "Таких токенов нет.")
+            return
+        click.echo("№\tорган власти\tпометка\tвыпущен\tсостояние")
+        for r in rows:
+            state = "действует" if r.active else f"отозван {local_time(r.revoked_at, tz)}"
+            click.echo(f"{r.id}\t{r.authority_code}\t{r.label or '—'}\t{local_time(r.created_at, tz)}\t{state}")
+        click.echo("Время — местное (" + str(tz) + "). Когда токен использовался последний раз, не записывается.", err=True)
+
+    @tokens_group.command("revoke")
+    @click.argument("token_ids", metavar="[НОМЕР]...", nargs=-1, type=int)
+    @click.option("--authority", "authority_code", default=None, help="Код органа власти: вместе с --all отзывает все его токены.")
+    @click.option("--all", "revoke_all", is_flag=True, help="Отозвать все действующие токены органа власти из --authority.")
+    @click.pass_context
+    @handle_errors
+    def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code: str | None, revoke_all: bool) -> None:
+        """Отозвать токены API по номерам (см. cur tokens list) или все токены органа власти (--authority КОД --all).
+
+        Отзыв действует со следующего запроса к API. Повторный отзыв ничего не меняет.
+        """
+        from web.api_tokens import TokenError, revoke_authority_tokens, revoke_tokens
+        from web.formatting import local_time
+
+        if token_ids and (authority_code or revoke_all):
+            fail("укажите либо номера токенов, либо --authority КОД --all, но не то и другое вместе", 2)
+        if not token_ids and authority_code and not revoke_all:
+            fail(f"чтобы отозвать все токены органа власти {authority_code}, добавьте --all (cur tokens revoke --authority {authority_code} --all)", 2)
+        if not token_ids:
+            if not authority_code or not revoke_all:
+                fail("укажите номер токена (cur tokens revoke 12) или орган власти со всеми его токенами (cur tokens revoke --authority КОД --all)", 2)
+        app = _prepared(ctx)
+        tz = app.region.region.tz
+        now = utcnow()
+        try:
+            with app.db.session() as s:
+                if token_ids:
+                    done = revoke_tokens(s, app.region.code, list(token_ids), now, _cli_actor())
+                else:
+                    done = revoke_authority_tokens(s, app.region.code, authority_code or "", now, _cli_actor())
+        except TokenError as e:
+            fail(str(e))
+        if not token_ids:
+            if not done:
+                click.echo(f"У органа власти {authority_code} нет действующих токенов: отзывать нечего.")
+            else:
+                click.echo(f"Отозвано токенов органа власти {authority_code}: {len(done)} (№ {', '.join(str(r.row.id) for r in done)}).")
+            return
+        for r in done:
+            who = f"№ {r.row.id} ({r.row.authority_code}{', ' + r.row.label if r.row.label else ''})"
+            if r.now_revoked:
+                click.echo(f"Токен {who} отозван: API отвечает на него 401 начиная со следующего запроса.")
+            else:
+                click.echo(f"Токен {who} уже был отозван {local_time(r.row.revoked_at, tz)}: ничего не изменено.")

@@ -521,6 +521,51 @@ def authority_for_token(s: Session, token_hash: str) -> Authority | None:
     )
 
 
+def _region_tokens(region: str, authority_id: int | None = None, state: str | None = None) -> Select:
+    """Tokens of the region's authorities; ``state`` is ``active``, ``revoked`` or None (both)."""
+    stmt = select(ApiToken).join(Authority, Authority.id == ApiToken.authority_id).where(Authority.region == region)
+    if authority_id is not None:
+        stmt = stmt.where(ApiToken.authority_id == authority_id)
+    if state == "active":
+        stmt = stmt.where(ApiToken.revoked_at.is_(None))
+    elif state == "revoked":
+        stmt = stmt.where(ApiToken.revoked_at.is_not(None))
+    return stmt
+
+
+#: newest first
+TOKEN_KEYS = [Key(ApiToken.created_at, desc=True, kind=datetime), Key(ApiToken.id, desc=True)]
+
+
+def api_tokens(s: Session, region: str, authority_id: int | None = None, state: str | None = None) -> list[ApiToken]:
+    """The region's API tokens, newest first (rows only: the hash is never shown to anyone)."""
+    stmt = _region_tokens(region, authority_id, state).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    return list(s.scalars(stmt))
+
+
+def api_token_page(
+    s: Session, region: str, *, limit: int, authority_id: int | None = None, state: str | None = None, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None
+) -> Page[ApiToken]:
+    """One page of the region's API tokens, newest first."""
+    return keyset_page(s, _region_tokens(region, authority_id, state), TOKEN_KEYS, limit=limit, after=after, before=before)
+
+
+def api_token(s: Session, region: str, token_id: int) -> ApiToken | None:
+    """A token of one of the region's authorities, or None."""
+    return s.scalar(_region_tokens(region).where(ApiToken.id == token_id))
+
+
+def revoke_api_token(s: Session, token_id: int, now: datetime) -> bool:
+    """Mark the token revoked unless it already is; True if this call revoked it.
+
+    One conditional UPDATE, so two revocations at the same moment (on either
+    backend) see exactly one success and the first revocation time is kept.
+    """
+    result = s.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now))
+    s.flush()
+    return bool(result.rowcount)
+
+
 # --------------------------------------------------------------------------- audit
 
 

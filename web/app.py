@@ -16,6 +16,7 @@ from storage.types import utcnow
 from . import api, auth, formatting, roles, views
 from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render
 from .sessions import SessionCodec
+from .views import tokens as token_views
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -77,5 +78,6 @@ def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure
     app.router.add_post("/logout", auth.logout)
     app.router.add_static("/static/", HERE / "static", name="static")
     views.setup(app)
+    token_views.setup(app)  # /tokens: API tokens of authorities (admins)
     api.setup(app)
     return app
