@@ -15,7 +15,7 @@ from typing import Any
 
 from storage import web_repo
 
-from .passwords import hash_password, hash_token, new_token
+from .passwords import hash_password
 from .roles import ADMIN, ROLE_NAMES, ROLES, SPECIALIST, is_scoped
 
 #: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
@@ -61,13 +61,11 @@ def add_user(s: Any, region: str, login: str, password: str, role: str, authorit
 
 def add_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None) -> str:
     """Create an API token for the authority; the token itself is returned once and never stored."""
-    a = web_repo.authority_by_code(s, region, authority_code)
-    if a is None:
-        raise AccountError(f"в регионе {region} нет органа власти с кодом «{authority_code}»")
-    token = new_token()
-    web_repo.add_api_token(s, a.id, hash_token(token), label, now)
-    web_repo.audit(s, actor, "token.add", f"authority:{authority_code}", {"label": label}, now)
-    return token
+    from web.api_tokens import (
+        issue_token,  # one implementation of issuing (web.api_tokens imports this module)
+    )
+
+    return issue_token(s, region, authority_code, now, actor, label)[1]
 
 
 # --------------------------------------------------------------------------- the admin's changes (users page)
