@@ -7,10 +7,22 @@ it was committed); the unique ``dedup_key`` makes enqueueing idempotent.
 each in three steps: claim it (a compare-and-set update that pushes
 ``next_attempt_at`` a lease ahead, committed at once), send it with no
 database transaction open, then record the outcome in its own transaction.
+A pass claims nothing once it has run for half a lease, so every claim
+leaves at least half a lease (2.5 min) for a send whose channel timeout is
+30 s: two live deliverers (e.g. an old and a new scheduler during a
+takeover) never send the same message. The outcome is recorded only if the
+claim still stands (``next_attempt_at`` is still this claim's lease end).
 A crash after the send and before the record leaves the message pending; it
 is sent again when the lease ends: delivery is *at least once*. Every channel carries the outbox
 message id (webhook header ``X-CUR-Delivery``, e-mail header
 ``X-CUR-Delivery`` and ``Message-ID``) so receivers can drop repeats.
+
+Notifications are made from incident events by a sweep that follows a
+persisted cursor over the event log (``sweep_events``; see
+docs/notifications.md): every notifiable event is handled once however long
+the scheduler was down, including events whose transaction committed after
+later ones. A message delivered more than ``RetryPolicy.late_after`` (2 h)
+after its event says so («отправлено с опозданием»).
 
 Failures back off exponentially (1, 2, 4 … minutes, capped at 1 hour); after
 ``max_attempts`` failed attempts (spanning more than 24 hours by default) the
@@ -22,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from config import RegionProfile, Settings
 from storage import events as ev
+from storage import coordination as co
 from storage import outbox as box
 from storage import reporting as rq
 from storage.db import Database
@@ -61,6 +75,8 @@ class RetryPolicy:
     #: A claimed message is due again after this if its sender never reported
     #: back (the process died mid-send). Longer than any channel's timeout.
     lease: timedelta = timedelta(minutes=5)
+    #: A message delivered this long after its event is marked «отправлено с опозданием».
+    late_after: timedelta = timedelta(hours=2)
 
     def delay(self, failures: int) -> timedelta:
         minutes = min(self.base_minutes * 2 ** max(failures - 1, 0), self.max_delay_minutes)
@@ -121,20 +137,70 @@ class DeliveryStats:
     dead: int = 0
     #: Due messages of a channel with no configured sender (left pending).
     skipped: int = 0
-    #: Due messages not tried because their recipient just failed (next pass).
+    #: Due messages not tried because their recipient just failed or the pass ran out of time (next pass).
     deferred: int = 0
+    #: Messages delivered more than ``late_after`` after their event (marked as late).
+    late: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        late = f" (из них с опозданием {self.late})" if self.late else ""
         return (
-            f"отправлено {self.sent}, отложено для повтора {self.retried}, "
+            f"отправлено {self.sent}{late}, отложено для повтора {self.retried}, "
             f"не доставлено окончательно {self.dead}, без настроенного канала {self.skipped}, "
             f"ждут следующего прохода {self.deferred}"
         )
 
 
-def _envelope(m: OutboxMessage) -> Envelope:
-    return Envelope(m.id, m.channel, m.recipient, m.subject, m.body, dict(m.payload or {}), m.dedup_key)
+def _envelope(m: OutboxMessage, now: datetime, policy: RetryPolicy) -> tuple[Envelope, bool]:
+    """What is sent for ``m`` at ``now``; the flag says it is late (see ``late_note``)."""
+    payload = dict(m.payload or {})
+    subject, body = m.subject, m.body
+    note = late_note(_event_time(m), now, policy.late_after)
+    if note:
+        if m.channel == "webhook":
+            payload["late"] = True
+            payload["delay_minutes"] = int((now - _event_time(m)).total_seconds() // 60)
+        else:
+            subject, body = f"[с опозданием] {subject}", f"{note}\n\n{body}"
+    return Envelope(m.id, m.channel, m.recipient, subject, body, payload, m.dedup_key), note is not None
+
+
+def _event_time(m: OutboxMessage) -> datetime:
+    """When the thing notified about happened: the payload's ``event_at``, else when it was enqueued."""
+    raw = (m.payload or {}).get("event_at")
+    if raw:
+        try:
+            at = datetime.fromisoformat(str(raw))
+            if at.tzinfo is not None:
+                return at
+        except ValueError:
+            pass
+    return m.created_at
+
+
+def _delay_text(delay: timedelta) -> str:
+    minutes = int(delay.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} дн. {hours} ч"
+    return f"{hours} ч {minutes} мин"
+
+
+def late_note(event_at: datetime, now: datetime, late_after: timedelta) -> str | None:
+    """«Отправлено с опозданием …» when ``now`` is more than ``late_after`` after the event, else None.
+
+    The event time is shown in the offset it carries (the region's, from the payload).
+    """
+    delay = now - event_at
+    if delay <= late_after:
+        return None
+    tz = event_at.tzinfo or timezone.utc
+    return (
+        f"Отправлено с опозданием: событие произошло {local_time(event_at, tz)}, "
+        f"уведомление задержано на {_delay_text(delay)} (перерыв в работе системы уведомлений)."
+    )
 
 
 async def adeliver_due(
@@ -154,6 +220,8 @@ async def adeliver_due(
     costs one timeout per pass, not one per message, and never holds up the others.
     """
     stats = DeliveryStats()
+    started = time.monotonic()
+    budget = policy.lease.total_seconds() / 2
     with db.session() as s:
         due = box.due_messages(s, now, limit)
     groups: dict[tuple[str, str], list[int]] = {}
@@ -167,6 +235,10 @@ async def adeliver_due(
     async def serve(channel: str, ids: list[int]) -> None:
         async with gate:
             for n, msg_id in enumerate(ids):
+                if time.monotonic() - started > budget:
+                    # claims are leased from ``now``: a late claim would leave too little lease for the send
+                    stats.deferred += len(ids) - n
+                    return
                 if await _deliver_one(db, msg_id, now, senders[channel], policy, stats) == "retry":
                     stats.deferred += len(ids) - n - 1
                     return
@@ -177,9 +249,13 @@ async def adeliver_due(
 
 async def _deliver_one(db: Database, msg_id: int, now: datetime, sender: Sender, policy: RetryPolicy, stats: DeliveryStats) -> str:
     """Claim, send, record. Returns ``sent``, ``retry``, ``dead`` or ``skipped``."""
+    lease_until = now + policy.lease
     with db.session() as s:  # short transaction: no database lock is held while sending
-        m = box.claim(s, msg_id, now, now + policy.lease)
-        envelope, attempts = (_envelope(m), m.attempts) if m is not None else (None, 0)
+        m = box.claim(s, msg_id, now, lease_until)
+        envelope, late, attempts = None, False, 0
+        if m is not None:
+            envelope, late = _envelope(m, now, policy)
+            attempts = m.attempts
     if envelope is None:
         return "skipped"  # taken by another deliverer, or no longer due
     try:
@@ -188,7 +264,7 @@ async def _deliver_one(db: Database, msg_id: int, now: datetime, sender: Sender,
         failures = attempts + 1
         dead = e.permanent or failures >= policy.max_attempts
         with db.session() as s:
-            box.mark_failed(s, msg_id, str(e), None if dead else now + policy.delay(failures))
+            box.mark_failed(s, msg_id, str(e), None if dead else now + policy.delay(failures), claimed_until=lease_until)
         stats.errors.append(f"#{msg_id} {envelope.channel} → {envelope.recipient}: {e}")
         if dead:
             stats.dead += 1
@@ -197,8 +273,10 @@ async def _deliver_one(db: Database, msg_id: int, now: datetime, sender: Sender,
         stats.retried += 1
         return "retry"
     with db.session() as s:
-        box.mark_sent(s, msg_id, now)
+        if not box.mark_sent(s, msg_id, now, claimed_until=lease_until):
+            log.warning("outbox message %s was sent after its claim had lapsed; another deliverer may have sent it too", msg_id)
     stats.sent += 1
+    stats.late += int(late)
     return "sent"
 
 
@@ -430,7 +508,10 @@ def notify_event(session: Session, profile: RegionProfile, event: IncidentEvent,
         for channel, recipient in targets:
             if not recipient:
                 continue
-            payload = incident_payload(profile, incident, event, authority) if channel == "webhook" else {"event": event.kind}
+            if channel == "webhook":
+                payload = incident_payload(profile, incident, event, authority)
+            else:  # the event time lets delivery tell a late message (``late_note``)
+                payload = {"event": event.kind, "event_at": event.at.astimezone(profile.region.tz).isoformat() if event.at else None}
             if channel == "webhook":
                 payload["subject"], payload["text"] = subject, body
             msg, created = enqueue(
@@ -453,16 +534,189 @@ def notify_events(session: Session, profile: RegionProfile, events: Iterable[Inc
     return sum(len(notify_event(session, profile, e, now)) for e in events)
 
 
-def notify_recent(session: Session, profile: RegionProfile, now: datetime, window: timedelta = timedelta(days=2)) -> int:
-    """Enqueue notifications for every notifiable event of the last ``window``.
+# --------------------------------------------------------------------------- the sweep over the event log
 
-    The scheduler calls this after each deadline check and processing pass;
-    the dedup keys make repeated calls harmless, so no cursor is needed and
-    an event written by any part of the system (CLI, web, API) is notified.
+#: Event ids read per batch (a primary-key range scan).
+SWEEP_SCAN = 1000
+#: Events at most rendered into messages per batch (the rest wait for the next batch).
+SWEEP_RENDER = 200
+#: Batches of one ``notify_pending`` call (the scheduler's pass); each is its own transaction.
+SWEEP_BATCHES = 20
+#: An id below the cursor still not visible after this long is taken for a rolled-back
+#: transaction (or an event that keeps failing to render) and given up, with a log line.
+GAP_TIMEOUT = timedelta(hours=24)
+
+
+def cursor_name(region: str) -> str:
+    return f"notify:{region}"
+
+
+@dataclass
+class SweepResult:
+    """What one or more sweep batches did."""
+
+    #: Outbox messages created.
+    enqueued: int = 0
+    #: Notifiable events rendered (those with no outbox message yet).
+    events: int = 0
+    #: Event ids looked at (every kind and region).
+    scanned: int = 0
+    #: The cursor reached the newest visible event.
+    caught_up: bool = True
+    last_id: int = 0
+    #: Ids below the cursor still waited for.
+    waiting: int = 0
+
+    def add(self, other: "SweepResult") -> None:
+        self.enqueued += other.enqueued
+        self.events += other.events
+        self.scanned += other.scanned
+        self.caught_up, self.last_id, self.waiting = other.caught_up, other.last_id, other.waiting
+
+
+def _split(gap: list[Any], found: set[int]) -> list[list[Any]]:
+    """The parts of the gap ``[lo, hi, seen]`` not covered by ``found`` ids."""
+    lo, hi, seen = int(gap[0]), int(gap[1]), gap[2]
+    out: list[list[Any]] = []
+    start = lo
+    for i in sorted(x for x in found if lo <= x <= hi):
+        if i > start:
+            out.append([start, i - 1, seen])
+        start = i + 1
+    if start <= hi:
+        out.append([start, hi, seen])
+    return out
+
+
+def _missing(after: int, upto: int, seen_ids: list[int], stamp: str) -> list[list[Any]]:
+    """Ranges of ids in ``(after, upto]`` absent from the ascending ``seen_ids``."""
+    out: list[list[Any]] = []
+    prev = after
+    for i in seen_ids:
+        if i > upto:
+            break
+        if i > prev + 1:
+            out.append([prev + 1, i - 1, stamp])
+        prev = i
+    return out
+
+
+def _notified_event_ids(session: Session, events: list[IncidentEvent]) -> set[int]:
+    """Events with an outbox message: all of an event's messages are written in one transaction."""
+    keys = box.dedup_keys_of_incidents(session, (e.incident_id for e in events), "ev:")
+    return {int(k.split(":")[1]) for k in keys if k.split(":")[1].isdigit()}
+
+
+def sweep_events(
+    session: Session, profile: RegionProfile, now: datetime, scan: int = SWEEP_SCAN, render: int = SWEEP_RENDER
+) -> SweepResult:
+    """One batch of the notification sweep, in the caller's transaction.
+
+    Locks the region's cursor (``event_cursors``, ``notify:<region>``), looks
+    again at the ids it is waiting for (gaps), reads up to ``scan`` event ids
+    after it, enqueues the notifications of the notifiable events of the
+    region that have no outbox message yet (at most ``render`` of them), and
+    moves the cursor — all in one transaction, so a crash before the commit
+    leaves both the outbox and the cursor as they were.
+
+    An id missing below the newest id read is a *gap*: on PostgreSQL a
+    transaction that took its id earlier may still be open and commit later
+    (ids and ``at`` are assigned before the commit). Gaps are checked on
+    every batch until their event appears (and is notified) or for
+    ``GAP_TIMEOUT`` (then it was a rolled-back id). An event whose
+    notification fails to build is kept as a gap too and retried.
     """
-    rows = rq.recent_events(session, profile.code, WEBHOOK_KINDS, now - window, now)
-    if not rows:
-        return 0
-    # events with any outbox message were handled whole (one transaction): skip them cheaply
-    done = {key.split(":")[1] for key in box.dedup_keys_of_incidents(session, (e.incident_id for e in rows), "ev:")}
-    return notify_events(session, profile, [e for e in rows if str(e.id) not in done], now)
+    result = SweepResult()
+    state = co.lock_cursor(session, cursor_name(profile.code), now)
+    stamp = now.isoformat()
+
+    found = rq.event_ids_in_ranges(session, [(int(g[0]), int(g[1])) for g in state.gaps]) if state.gaps else []
+    ids = rq.event_ids_after(session, state.last_id, scan)
+    result.scanned = len(ids) + len(found)
+    candidates = {e.id: e for e in rq.events_by_ids(session, profile.code, WEBHOOK_KINDS, [*found, *ids])}
+    done = _notified_event_ids(session, list(candidates.values()))
+    failed: dict[int, str] = {}  # event id -> when it was first waited for
+
+    def handle(event_id: int, seen: str) -> bool:
+        """Notify one event; False if it failed (kept as a gap)."""
+        event = candidates.get(event_id)
+        if event is None or event_id in done:
+            return True
+        try:
+            with session.begin_nested():
+                made = notify_event(session, profile, event, now)
+        except Exception:  # noqa: BLE001
+            log.exception("notification of event %s (%s) of incident %s failed; retried on the next pass", event.id, event.kind, event.incident_id)
+            failed[event_id] = seen
+            return False
+        result.events += 1
+        result.enqueued += len(made)
+        return True
+
+    # the ids waited for first: they are the oldest
+    gaps_left: list[list[Any]] = []
+    found_set = set(found)
+    for gap in state.gaps:
+        for i in sorted(x for x in found_set if int(gap[0]) <= x <= int(gap[1])):
+            handle(i, gap[2])
+        gaps_left += _split(gap, found_set)
+
+    upto = state.last_id
+    rendered = 0
+    for event_id in ids:
+        needs = event_id in candidates and event_id not in done
+        if needs and rendered >= render:
+            result.caught_up = False
+            break
+        if needs:
+            rendered += 1
+            handle(event_id, stamp)
+        upto = event_id
+    else:
+        result.caught_up = len(ids) < scan
+
+    gaps = gaps_left + _missing(state.last_id, upto, ids, stamp) + [[i, i, seen] for i, seen in failed.items()]
+    kept: list[list[Any]] = []
+    for gap in sorted(gaps, key=lambda g: int(g[0])):
+        if now - datetime.fromisoformat(str(gap[2])) > GAP_TIMEOUT:
+            log.warning("event ids %s–%s did not appear (or could not be notified) for %s: given up", gap[0], gap[1], GAP_TIMEOUT)
+            continue
+        kept.append(gap)
+    state.last_id, state.gaps = upto, kept
+    co.save_cursor(session, state, now)
+    result.last_id = upto
+    result.waiting = sum(int(g[1]) - int(g[0]) + 1 for g in kept)
+    return result
+
+
+def notify_pending(db: Database, profile: RegionProfile, now: datetime, batches: int = SWEEP_BATCHES, **kw: Any) -> SweepResult:
+    """The scheduler's sweep: batches of ``sweep_events``, each committed on its own, until caught up.
+
+    At most ``batches`` batches per call, so a backlog of years is worked off
+    over several passes without one long transaction.
+    """
+    total = SweepResult()
+    for _ in range(max(1, batches)):
+        with db.session() as s:
+            part = sweep_events(s, profile, now, **kw)
+        total.add(part)
+        if part.caught_up:
+            break
+    if total.events:
+        log.info("notification sweep: %s events, %s messages enqueued (cursor at event %s)", total.events, total.enqueued, total.last_id)
+    return total
+
+
+def notify_recent(session: Session, profile: RegionProfile, now: datetime, batches: int = SWEEP_BATCHES) -> int:
+    """The sweep in the caller's transaction (``cur notify deliver``); returns the messages enqueued.
+
+    Kept under its old name for callers; it no longer looks at a time window
+    but follows the persisted cursor like ``notify_pending``.
+    """
+    total = SweepResult()
+    for _ in range(max(1, batches)):
+        part = sweep_events(session, profile, now)
+        total.add(part)
+        if part.caught_up:
+            break
+    return total.enqueued

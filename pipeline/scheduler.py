@@ -11,20 +11,31 @@ Jobs (docs/scheduler.md):
 * ``crawl:<source id>`` — crawl one enabled source every ``interval_minutes``;
 * ``sources`` — every 5 minutes, add/remove/retime crawl jobs as sources change;
 * ``process`` — classify new posts, make and route incidents (``pipeline.process``);
-* ``deadlines`` — every minute: ``pipeline.incidents.check_deadlines`` then enqueue
-  the notifications of new events (``pipeline.notify.notify_recent``);
+* ``deadlines`` — every minute: ``pipeline.incidents.check_deadlines`` then the
+  notification sweep over the event log (``pipeline.notify.notify_pending``);
 * ``deliver`` — every minute: one pass over the outbox;
 * ``monthly_report`` — on the 1st at 06:00 region time: the report for the month before.
 
 Job functions take the time from an injectable :class:`Clock`; tests set a
 movable clock with :func:`set_runtime` and call the job functions directly.
+
+One active scheduler per database: :class:`LeasedScheduler` runs its jobs
+only while this process holds the ``scheduler`` row of ``scheduler_leases``
+(:class:`Lease`, renewed every 15 s, lapsing after 60 s). A second ``cur run``
+logs who is active and stands by (its web application still serves); it
+takes over when the lease is released (clean shutdown) or expires (the
+holder died). See docs/scheduler.md.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,7 +44,8 @@ from typing import Any, Callable, Protocol
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED, BaseScheduler
+from apscheduler.util import undefined
 
 from .context import App
 
@@ -42,6 +54,11 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 PROCESS_MINUTES = 2
 SOURCES_MINUTES = 5
+LEASE_NAME = "scheduler"
+#: The lease lapses this long after its last renewal (a crashed holder is replaced after at most this).
+LEASE_TTL = timedelta(seconds=60)
+#: How often the holder renews it and a standby process looks at it.
+LEASE_RENEW = timedelta(seconds=15)
 
 
 class Clock(Protocol):
@@ -64,6 +81,8 @@ class Runtime:
     scheduler: BaseScheduler | None = None
     classifier: Any = None
     classifier_key: str | None = None
+    #: Set by ``build_scheduler``: jobs do nothing while another process holds the lease.
+    lease: "Lease | None" = None
 
     def get_senders(self) -> dict[str, Any]:
         if self.senders is None:
@@ -102,8 +121,15 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
 # --------------------------------------------------------------------------- jobs
 
 
+def _standing_by(rt: Runtime) -> bool:
+    """True unless this process surely holds the lease (a job that slipped through a pause does nothing)."""
+    return rt.lease is not None and not rt.lease.valid()
+
+
 def job_crawl(source_id: int) -> Any:
     rt = runtime()
+    if _standing_by(rt):
+        return None
     crawl = _optional("pipeline.crawl", "run_crawl")
     collectors_cls = _optional("pipeline.crawl", "Collectors")
     if crawl is None or collectors_cls is None:
@@ -126,6 +152,8 @@ def job_crawl(source_id: int) -> Any:
 
 def job_process() -> Any:
     rt = runtime()
+    if _standing_by(rt):
+        return None
     process = _optional("pipeline.process", "process_pending")
     if process is None:
         return None
@@ -156,16 +184,19 @@ def _classifier(rt: Runtime) -> Any:
 
 
 def job_notify() -> int:
-    """Enqueue the notifications of recent incident events (idempotent)."""
-    from .notify import notify_recent
+    """Enqueue the notifications of incident events not handled yet (follows the persisted sweep cursor)."""
+    from .notify import notify_pending
 
     rt = runtime()
-    with rt.app.ready_db().session() as s:
-        return notify_recent(s, rt.app.region, rt.clock.now())
+    if _standing_by(rt):
+        return 0
+    return notify_pending(rt.app.ready_db(), rt.app.region, rt.clock.now()).enqueued
 
 
 def job_deadlines() -> Any:
     rt = runtime()
+    if _standing_by(rt):
+        return None
     check = _optional("pipeline.incidents", "check_deadlines")
     actions = None
     try:
@@ -181,6 +212,8 @@ def job_deliver() -> Any:
     from .notify import deliver_due
 
     rt = runtime()
+    if _standing_by(rt):
+        return None
     stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
     if stats.sent or stats.retried or stats.dead:
         log.info("outbox: %s", stats)
@@ -194,10 +227,12 @@ def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
     return f"{prev.year:04d}-{prev.month:02d}"
 
 
-def job_monthly_report() -> tuple[Path, Path]:
+def job_monthly_report() -> tuple[Path, Path] | None:
     from .reports import write_report
 
     rt = runtime()
+    if _standing_by(rt):
+        return None
     now = rt.clock.now()
     month = previous_month(now, rt.app.region.region.tz)
     with rt.app.ready_db().session() as s:
@@ -210,7 +245,7 @@ def job_sync_sources() -> dict[str, int]:
     """Make the crawl jobs match the enabled sources and their intervals."""
     rt = runtime()
     sched = rt.scheduler
-    if sched is None:
+    if sched is None or _standing_by(rt):
         return {}
     from storage.sources import list_sources
 
@@ -239,42 +274,298 @@ def _jobstore_url(url: str) -> str:
     return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
 
 
+class Lease:
+    """This process's claim to be the active scheduler of the database (``scheduler_leases``).
+
+    ``hold()`` takes the lease if it is free, expired or already ours, and
+    renews it otherwise; it answers whether this process may run jobs now.
+    If the database cannot be reached, the process stays active only until
+    its last renewal would lapse (measured on the monotonic clock, minus one
+    renewal interval for safety), so it stops before anyone can take over.
+    The lease is timed with the system clock (not the jobs' ``Clock``).
+    """
+
+    def __init__(self, db: Any, ttl: timedelta = LEASE_TTL, renew_every: timedelta = LEASE_RENEW, name: str = LEASE_NAME, tz: Any = None):
+        if renew_every >= ttl:
+            raise ValueError("the lease must be renewed more often than it lapses")
+        self.db, self.ttl, self.renew_every, self.name, self.tz = db, ttl, renew_every, name, tz or timezone.utc
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.active = False
+        #: The other holder as last seen (while standing by).
+        self.other: Any = None
+        self._valid_until = 0.0
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)
+
+    def valid(self) -> bool:
+        """Held, and the last renewal is recent enough that nobody can have taken over meanwhile.
+
+        After a stall (the process was stopped, the machine suspended) this
+        turns false before the keeper has even asked the database again.
+        """
+        return self.active and time.monotonic() < self._valid_until
+
+    def hold(self) -> bool:
+        from storage import coordination as co
+
+        started = time.monotonic()
+        try:
+            with self.db.session() as s:
+                ours, info = co.acquire_lease(s, self.name, self.holder, self.host, self.pid, self.now(), self.ttl)
+        except Exception as e:  # noqa: BLE001  (the database is away: keep going while the lease surely lasts)
+            still = self.active and time.monotonic() < self._valid_until
+            log.warning("аренда планировщика не продлена (%s); %s", e, "работа продолжается до её истечения" if still else "задания приостановлены")
+            self.active = still
+            return still
+        if ours:
+            self._valid_until = started + (self.ttl - self.renew_every).total_seconds()
+            self.other = None
+        else:
+            self.other = info
+        self.active = ours
+        return ours
+
+    def release(self) -> None:
+        if not self.active:
+            return
+        from storage import coordination as co
+
+        self.active = False
+        try:
+            with self.db.session() as s:
+                co.release_lease(s, self.name, self.holder, self.now())
+            log.info("Аренда планировщика освобождена (хост %s, pid %s).", self.host, self.pid)
+        except Exception as e:  # noqa: BLE001
+            log.warning("аренду планировщика освободить не удалось (%s): другой процесс возьмёт её, когда она истечёт", e)
+
+    def _when(self, at: datetime | None) -> str:
+        from .notify import local_time
+
+        return local_time(at, self.tz)
+
+    def describe_other(self) -> str:
+        o = self.other
+        if o is None:
+            return "неизвестно кто"
+        return f"хост {o.host}, pid {o.pid}, активен с {self._when(o.acquired_at)}, аренда до {self._when(o.expires_at)}"
+
+
+def lease_status(db: Any, tz: Any = None, name: str = LEASE_NAME, now: datetime | None = None) -> str:
+    """One Russian line saying which scheduler is active on the database (for status output)."""
+    from storage import coordination as co
+
+    from .notify import local_time
+
+    now, tz = now or datetime.now(timezone.utc), tz or timezone.utc
+    with db.session() as s:
+        info = co.get_lease(s, name)
+    if info is None:
+        return "Планировщик ни разу не запускался на этой базе данных."
+    if info.held_at(now):
+        return (f"Активный планировщик: хост {info.host}, pid {info.pid}, с {local_time(info.acquired_at, tz)}, "
+                f"аренда продлена {local_time(info.renewed_at, tz)}.")  # fmt: skip
+    return f"Активного планировщика нет (последний: хост {info.host}, pid {info.pid}, с {local_time(info.acquired_at, tz)})."
+
+
+class LeasedScheduler(BackgroundScheduler):
+    """A ``BackgroundScheduler`` that runs its jobs only while its :class:`Lease` is held.
+
+    ``start()`` takes the lease or stands by; a keeper thread renews it (or,
+    standing by, tries to take it: then the scheduler starts, or resumes, and
+    the crawl jobs are synchronised). Losing the lease pauses the scheduler
+    (running jobs finish; the outbox claims keep deliveries single).
+    ``shutdown()`` waits for running jobs (the lease still renewed), stops
+    the keeper and releases the lease. ``running`` is true from ``start()`` to ``shutdown()`` even while
+    standing by.
+    """
+
+    def __init__(self, *args: Any, lease: Lease | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lease = lease
+        #: Called once, right before the scheduler first starts in this process (adds the jobs).
+        self.setup: Callable[[BaseScheduler], None] | None = None
+        self._keeper: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._closing = False
+        self._start_paused = False
+
+    @property
+    def running(self) -> bool:  # type: ignore[override]
+        return self.state != STATE_STOPPED or (self._keeper is not None and self._keeper.is_alive())
+
+    @property
+    def active(self) -> bool:
+        return self.lease is None or self.lease.active
+
+    def start(self, paused: bool = False) -> None:  # type: ignore[override]
+        if self.lease is None:
+            self._run_setup()
+            super().start(paused=paused)
+            return
+        self._start_paused = paused
+        self._halt.clear()
+        self._closing = False
+        if self.lease.hold():
+            self._activate()
+        else:
+            log.warning(
+                "Активен другой планировщик (%s). Этот процесс (хост %s, pid %s) ждёт и возьмёт работу на себя, "
+                "когда тот остановится или перестанет продлевать аренду.",
+                self.lease.describe_other(), self.lease.host, self.lease.pid,
+            )  # fmt: skip
+        self._keeper = threading.Thread(target=self._keep, name="scheduler-lease", daemon=True)
+        self._keeper.start()
+
+    def _process_jobs(self) -> float | None:
+        """APScheduler's pass over due jobs, made only while running and surely holding the lease.
+
+        Processing a job also moves its next run time in the shared job store,
+        so a process that is not the holder must not do it — not even the
+        pass APScheduler makes when a paused scheduler is shut down (it would
+        consume due runs that belong to the active scheduler).
+        """
+        if self.state != STATE_RUNNING:
+            return None
+        if self.lease is not None and not self.lease.valid():
+            return 1.0  # look again in a second: the keeper may renew, or pause us
+        return super()._process_jobs()
+
+    def _run_setup(self) -> None:
+        setup, self.setup = self.setup, None
+        if setup is not None:
+            setup(self)
+
+    def _activate(self) -> None:
+        if self.state == STATE_STOPPED:
+            self._run_setup()  # the jobs' due times are read from the store now, not when this process started
+            super().start(paused=self._start_paused)
+        elif not self._start_paused:
+            self.resume()
+        assert self.lease is not None
+        log.info("Планировщик активен: задания выполняет этот процесс (хост %s, pid %s).", self.lease.host, self.lease.pid)
+
+    def _keep(self) -> None:
+        assert self.lease is not None
+        while not self._halt.wait(self.lease.renew_every.total_seconds()):
+            was = self.lease.active
+            if self._closing:
+                if was:
+                    self.lease.hold()  # keep it while the running jobs finish; nothing starts or resumes now
+                continue
+            now_active = self.lease.hold()
+            if self._halt.is_set() or self._closing:
+                continue
+            if now_active and not was:
+                log.warning("Аренда планировщика свободна или истекла: этот процесс берёт работу на себя.")
+                self._activate()
+                try:
+                    job_sync_sources()
+                except Exception:  # noqa: BLE001
+                    log.exception("crawl jobs could not be synchronised after the takeover")
+            elif was and not now_active:
+                if self.state != STATE_STOPPED:
+                    self.pause()
+                log.warning("Аренда планировщика потеряна (%s): задания приостановлены, процесс ждёт.", self.lease.describe_other())
+
+    def shutdown(self, wait: bool = True) -> None:  # type: ignore[override]
+        if self.lease is None:
+            super().shutdown(wait=wait)
+            return
+        self._closing = True
+        if self.state != STATE_STOPPED:
+            super().shutdown(wait=wait)  # running jobs finish first (wait=True), the keeper still renewing the lease
+        self._halt.set()
+        if self._keeper is not None and self._keeper is not threading.current_thread():
+            self._keeper.join()
+        self._keeper = None
+        self.lease.release()
+
+
+def _add_jobs(sched: BaseScheduler, db: Any) -> None:
+    """Add the jobs of ``cur run`` (replacing those of the same id in the job store).
+
+    A job already in the store keeps its due time, so a run missed while no
+    scheduler was up is made up at start within the job's misfire grace
+    (e.g. the monthly report when the scheduler comes back on the 1st after
+    06:00) instead of moving to the next period.
+    """
+    due = _stored_next_run_times(sched, db)
+    sched.add_job(job_process, "interval", minutes=PROCESS_MINUTES, id="process", name="обработка новых постов", replace_existing=True,
+                  next_run_time=due.get("process", undefined))  # fmt: skip
+    sched.add_job(job_deadlines, "interval", minutes=1, id="deadlines", name="проверка сроков", replace_existing=True,
+                  next_run_time=due.get("deadlines", undefined))  # fmt: skip
+    sched.add_job(job_deliver, "interval", minutes=1, id="deliver", name="отправка уведомлений", replace_existing=True,
+                  next_run_time=due.get("deliver", undefined))  # fmt: skip
+    sched.add_job(job_sync_sources, "interval", minutes=SOURCES_MINUTES, id="sources", name="список источников", replace_existing=True,
+                  next_run_time=due.get("sources", undefined))  # fmt: skip
+    sched.add_job(
+        job_monthly_report, "cron", day=1, hour=6, minute=0, id="monthly_report", name="ежемесячный отчёт",
+        replace_existing=True, misfire_grace_time=24 * 3600, next_run_time=due.get("monthly_report", undefined),
+    )  # fmt: skip
+
+
+def _stored_next_run_times(sched: BaseScheduler, db: Any) -> dict[str, datetime]:
+    """Next run times of the jobs in the project database's job store (empty if it cannot be read)."""
+    store = SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")
+    try:
+        store.start(sched, "default")
+        return {job.id: job.next_run_time for job in store.get_all_jobs() if job.next_run_time is not None}
+    except Exception as e:  # noqa: BLE001  (a job of code that no longer exists, a damaged row)
+        log.warning("stored job times could not be read (%s): jobs start on their schedule from now", e)
+        return {}
+
+
 def build_scheduler(
     app: App,
     clock: Clock | None = None,
     *,
-    scheduler_cls: type[BaseScheduler] = BackgroundScheduler,
+    scheduler_cls: type[BaseScheduler] = LeasedScheduler,
     senders: dict[str, Any] | None = None,
     report_dir: Path | None = None,
     workers: int = 4,
+    lease_ttl: timedelta = LEASE_TTL,
+    lease_renew: timedelta = LEASE_RENEW,
 ) -> BaseScheduler:
     """A configured, not yet started scheduler with every job of ``cur run``.
 
     The web app can call this and ``start()`` the result next to its server.
+    With the default ``LeasedScheduler`` the jobs run only in the process
+    holding the database's scheduler lease.
     """
     db = app.ready_db()
     rt = set_runtime(Runtime(app, clock or SystemClock(), senders, report_dir or Path("reports")))
+    options: dict[str, Any] = {}
+    if issubclass(scheduler_cls, LeasedScheduler):
+        rt.lease = Lease(db, lease_ttl, lease_renew, tz=app.region.region.tz)
+        options["lease"] = rt.lease
     sched = scheduler_cls(
         jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")},
         executors={"default": ThreadPoolExecutor(workers)},
         job_defaults=JOB_DEFAULTS,
         timezone=app.region.region.tz,
+        **options,
     )
     rt.scheduler = sched
-    sched.add_job(job_process, "interval", minutes=PROCESS_MINUTES, id="process", name="обработка новых постов", replace_existing=True)
-    sched.add_job(job_deadlines, "interval", minutes=1, id="deadlines", name="проверка сроков", replace_existing=True)
-    sched.add_job(job_deliver, "interval", minutes=1, id="deliver", name="отправка уведомлений", replace_existing=True)
-    sched.add_job(job_sync_sources, "interval", minutes=SOURCES_MINUTES, id="sources", name="список источников", replace_existing=True)
-    sched.add_job(
-        job_monthly_report, "cron", day=1, hour=6, minute=0, id="monthly_report", name="ежемесячный отчёт",
-        replace_existing=True, misfire_grace_time=24 * 3600,
-    )  # fmt: skip
+    if isinstance(sched, LeasedScheduler):
+        sched.setup = lambda s: _add_jobs(s, db)  # when this process becomes the active scheduler
+    else:
+        _add_jobs(sched, db)
     # crawl jobs are added once the scheduler runs (job_sync_sources needs the job store open)
     return sched
 
 
-def run_forever(app: App, clock: Clock | None = None, on_started: Callable[[BaseScheduler], None] | None = None, report_dir: Path | None = None) -> None:
-    """Start the scheduler and block until SIGINT or SIGTERM, then shut down cleanly."""
+def run_forever(
+    app: App,
+    clock: Clock | None = None,
+    on_started: Callable[[BaseScheduler], None] | None = None,
+    report_dir: Path | None = None,
+    lease_ttl: timedelta = LEASE_TTL,
+    lease_renew: timedelta = LEASE_RENEW,
+) -> None:
+    """Start the scheduler and block until SIGINT or SIGTERM, then shut down cleanly (releasing the lease)."""
     stop = threading.Event()
 
     def _stop(signum, _frame):  # noqa: ANN001
@@ -282,16 +573,16 @@ def run_forever(app: App, clock: Clock | None = None, on_started: Callable[[Base
         stop.set()
 
     old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    sched = build_scheduler(app, clock, report_dir=report_dir)
+    sched = build_scheduler(app, clock, report_dir=report_dir, lease_ttl=lease_ttl, lease_renew=lease_renew)
     try:
         sched.start()
-        job_sync_sources()
+        job_sync_sources()  # does nothing while standing by
         if on_started:
             on_started(sched)
         while not stop.wait(1.0):
             pass
     finally:
         if sched.running:
-            sched.shutdown(wait=True)  # running jobs finish; nothing new starts
+            sched.shutdown(wait=True)  # running jobs finish; nothing new starts; the lease is released
         for sig, handler in old.items():
             signal.signal(sig, handler)

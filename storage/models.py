@@ -385,3 +385,44 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --------------------------------------------------------------------------- scheduler coordination
+
+
+class EventCursor(Base):
+    """How far a sweep over ``incident_events`` has come (the notification sweep: ``notify:<region>``).
+
+    Every event with ``id <= last_id`` has been handled, except the ids listed in
+    ``gaps``: ids below ``last_id`` not visible when the sweep passed them (a
+    transaction still open, or one rolled back). Each gap is ``[lo, hi, first
+    seen ISO time]`` and is looked at again on every pass until its events
+    appear or it is old enough to be a rolled-back id. Updated in the
+    transaction that enqueues the notifications it covers.
+    """
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    gaps: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerLease(Base):
+    """Which ``cur run`` process may run the scheduler's jobs on this database.
+
+    ``holder`` is NULL when the lease is free (released by a clean shutdown);
+    otherwise it belongs to ``holder`` until ``expires_at`` unless renewed.
+    ``host``, ``pid`` and ``acquired_at`` describe the current (or last) holder.
+    """
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime | None]
+    renewed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]

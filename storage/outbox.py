@@ -55,8 +55,12 @@ def claim(session: Session, message_id: int, now: datetime, lease_until: datetim
     """Take a due pending message for sending: move its ``next_attempt_at`` to ``lease_until``.
 
     A compare-and-set ``UPDATE … WHERE status = 'pending' AND next_attempt_at <= now``:
-    of two deliverers only one gets the row. If the claimant dies before
-    recording the outcome, the message is due again when the lease ends.
+    of two deliverers only one gets the row (PostgreSQL re-checks the
+    condition after waiting for the row lock; SQLite has one writer at a
+    time). If the claimant dies before recording the outcome, the message is
+    due again when the lease ends. ``lease_until`` doubles as the claim's
+    token: ``mark_sent``/``mark_failed`` given it change the row only while
+    ``next_attempt_at`` still equals it.
     """
     res = session.execute(
         update(OutboxMessage)
@@ -69,23 +73,39 @@ def claim(session: Session, message_id: int, now: datetime, lease_until: datetim
     return session.get(OutboxMessage, message_id, populate_existing=True)
 
 
-def mark_sent(session: Session, message_id: int, at: datetime) -> None:
-    session.execute(
+def _claimed(message_id: int, claimed_until: datetime | None) -> list[Any]:
+    conds: list[Any] = [OutboxMessage.id == message_id]
+    if claimed_until is not None:
+        # the claim still stands: nobody re-claimed the message after our lease lapsed, nobody recorded it
+        conds += [OutboxMessage.status == "pending", OutboxMessage.next_attempt_at == claimed_until]
+    return conds
+
+
+def mark_sent(session: Session, message_id: int, at: datetime, claimed_until: datetime | None = None) -> bool:
+    """Record a delivery; with ``claimed_until`` only while that claim stands. True if recorded."""
+    res = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(*_claimed(message_id, claimed_until))
         .values(status="sent", sent_at=at, attempts=OutboxMessage.attempts + 1, last_error=None)
         .execution_options(synchronize_session=False)
     )
+    return res.rowcount == 1
 
 
-def mark_failed(session: Session, message_id: int, error: str, retry_at: datetime | None) -> None:
-    """Record a failed attempt: due again at ``retry_at``, or ``dead`` when it is None."""
+def mark_failed(session: Session, message_id: int, error: str, retry_at: datetime | None, claimed_until: datetime | None = None) -> bool:
+    """Record a failed attempt: due again at ``retry_at``, or ``dead`` when it is None.
+
+    With ``claimed_until`` only while that claim stands. True if recorded.
+    """
     values: dict[str, Any] = {"attempts": OutboxMessage.attempts + 1, "last_error": error[:2000]}
     if retry_at is None:
         values["status"] = "dead"
     else:
         values["next_attempt_at"] = retry_at
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values).execution_options(synchronize_session=False))
+    res = session.execute(
+        update(OutboxMessage).where(*_claimed(message_id, claimed_until)).values(**values).execution_options(synchronize_session=False)
+    )
+    return res.rowcount == 1
 
 
 def dedup_keys_of_incidents(session: Session, incident_ids: Iterable[int], prefix: str) -> set[str]:

@@ -24,12 +24,46 @@ def incidents_by_id(session: Session, ids: Iterable[int]) -> dict[int, Incident]
     return {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(ids)))}
 
 
-def recent_events(session: Session, region: str, kinds: Iterable[str], since: datetime, until: datetime) -> list[IncidentEvent]:
-    """Events of the given kinds of the region's incidents with ``since <= at <= until``, in id order."""
+def event_ids_after(session: Session, after_id: int, limit: int) -> list[int]:
+    """Ids of the first ``limit`` events (any kind, any region) with ``id > after_id``, ascending.
+
+    A primary-key range scan: cheap however long the log is.
+    """
+    q = select(IncidentEvent.id).where(IncidentEvent.id > after_id).order_by(IncidentEvent.id).limit(limit)
+    return [int(i) for i in session.scalars(q)]
+
+
+def event_ids_in_ranges(session: Session, ranges: Iterable[tuple[int, int]]) -> list[int]:
+    """Ids of the events that exist in the inclusive id ranges ``(lo, hi)``, ascending.
+
+    Short ranges are looked up as ``id IN (…)`` lists of at most 500 ids,
+    long ones as ``BETWEEN`` range scans: primary-key lookups on both backends
+    (a long ``OR`` of ranges makes SQLite scan the table).
+    """
+    ids: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if hi - lo < 64:
+            ids.extend(range(lo, hi + 1))
+        else:
+            spans.append((lo, hi))
+    found: list[int] = []
+    for start in range(0, len(ids), 500):
+        found += session.scalars(select(IncidentEvent.id).where(IncidentEvent.id.in_(ids[start : start + 500])))
+    for lo, hi in spans:
+        found += session.scalars(select(IncidentEvent.id).where(IncidentEvent.id.between(lo, hi)))
+    return sorted({int(i) for i in found})
+
+
+def events_by_ids(session: Session, region: str, kinds: Iterable[str], ids: Iterable[int]) -> list[IncidentEvent]:
+    """The events among ``ids`` of the given kinds that belong to the region's incidents, in id order."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
     q = (
         select(IncidentEvent)
         .join(Incident, Incident.id == IncidentEvent.incident_id)
-        .where(Incident.region == region, IncidentEvent.kind.in_(sorted(kinds)), IncidentEvent.at >= since, IncidentEvent.at <= until)
+        .where(IncidentEvent.id.in_(ids), Incident.region == region, IncidentEvent.kind.in_(sorted(kinds)))
         .order_by(IncidentEvent.id)
     )
     return list(session.scalars(q))

@@ -74,6 +74,26 @@ def test_jobs_are_persisted_with_no_overlap_and_coalescing(app, db_url):
         sched2.shutdown(wait=True)
 
 
+def test_a_run_missed_while_the_scheduler_was_down_is_made_up_at_start(app, tmp_path):
+    sched = sch.build_scheduler(app, FakeClock(T0), report_dir=tmp_path)
+    sched.start(paused=True)
+    # the scheduler went down before the 1st, 06:00 and comes back an hour after it (triggers use the real time)
+    missed = datetime.now(timezone.utc) - timedelta(hours=1)
+    sched.get_job("monthly_report").modify(next_run_time=missed)
+    sched.shutdown(wait=True)
+    sched = sch.build_scheduler(app, FakeClock(T0), report_dir=tmp_path)
+    sched.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "report-2025-11.html").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "report-2025-11.html").exists()  # within the 24 h grace: built at once, not next month
+        nxt = sched.get_job("monthly_report").next_run_time.astimezone(timezone(timedelta(hours=7)))
+        assert nxt > datetime.now(timezone.utc) and (nxt.day, nxt.hour) == (1, 6)  # then the next month's
+    finally:
+        sched.shutdown(wait=True)
+
+
 RUNNING = {"now": 0, "max": 0, "runs": 0}
 RELEASE = threading.Event()
 LOCK = threading.Lock()
@@ -119,13 +139,18 @@ def free_port() -> int:
 
 
 def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
+    from email import message_from_bytes
+    from email import policy as email_policy
+
     from aiosmtpd.controller import Controller
 
     class Inbox:
         messages: list = []
+        contents: list = []
 
         async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
             self.messages.append(envelope.rcpt_tos)
+            self.contents.append(message_from_bytes(envelope.content, policy=email_policy.default))
             return "250 OK"
 
     inbox = Inbox()
@@ -153,14 +178,22 @@ def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
             s.add(IncidentEvent(incident_id=inc.id, at=routed, actor="system", kind=ev.ROUTED_EV, authority_id=a.id,
                                 data={"due": {"first_reply": (routed + timedelta(hours=8)).isoformat()}}))  # fmt: skip
             s.add(IncidentEvent(incident_id=inc.id, at=T0, actor="system", kind=ev.REOPENED_EV, data={"reason": "снова"}))
-        sch.job_deadlines()  # sweeps recent events into the outbox (the routed one is three days old: outside the window)
+        sch.job_deadlines()  # sweeps the events not notified yet into the outbox, however old
         with db.session() as s:
-            assert s.scalar(select(func.count(OutboxMessage.id))) == 1
+            assert s.scalar(select(func.count(OutboxMessage.id))) == 2
             s.execute(OutboxMessage.__table__.update().values(next_attempt_at=T0 + timedelta(minutes=10)))
         assert sch.job_deliver().sent == 0  # not due yet on the clock
         clock.advance(minutes=10)
-        assert sch.job_deliver().sent == 1
-        assert inbox.messages == [["gkh@example.ru"]]
+        stats = sch.job_deliver()
+        assert (stats.sent, stats.late) == (2, 1)
+        assert inbox.messages == [["gkh@example.ru"], ["gkh@example.ru"]]
+        subjects = sorted(m["Subject"] for m in inbox.contents)
+        # the three-day-old routing says it is late and when it happened (region time); the reopening does not
+        late = [m for m in inbox.contents if m["Subject"].startswith("[с опозданием]")]
+        assert len(late) == 1, subjects
+        assert "Отправлено с опозданием: событие произошло 28.11.2025 07:30 (UTC+07:00)" in late[0].get_content()
+        sch.job_deadlines()
+        assert sch.job_deliver().sent == 0  # nothing twice
         # the monthly job builds the report of the month before, by the region's calendar
         html, xlsx = sch.job_monthly_report()
         assert html.name == "report-2025-11.html" and xlsx.exists()
