@@ -6,7 +6,7 @@
   the transaction holds the write lock from its first statement (no
   read-then-write upgrade that could fail with «database is locked»).
 * ``scheduler_leases`` — one holder at a time, taken with compare-and-set
-  updates (``acquire_lease``, ``renew_lease``, ``release_lease``). Times are
+  updates (``acquire_lease`` takes or renews it, ``release_lease``). Times are
   the caller's; the scheduler passes the system clock, so hosts sharing a
   PostgreSQL database need synchronised clocks (NTP), which the lease length
   (a minute by default) tolerates by seconds.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,7 +108,6 @@ def acquire_lease(session: Session, name: str, holder: str, host: str, pid: int,
         update(SchedulerLease)
         .where(
             SchedulerLease.name == name,
-            SchedulerLease.holder.is_not(None),
             SchedulerLease.holder == holder,
         )
         .values(renewed_at=now, expires_at=now + ttl)
@@ -134,17 +133,6 @@ def acquire_lease(session: Session, name: str, holder: str, host: str, pid: int,
     return took == 1 and info.holder == holder, info
 
 
-def renew_lease(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
-    """Push our lease's expiry to ``now + ttl``; False if it is no longer ours."""
-    res = session.execute(
-        update(SchedulerLease)
-        .where(SchedulerLease.name == name, SchedulerLease.holder == holder)
-        .values(renewed_at=now, expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    )
-    return res.rowcount == 1
-
-
 def release_lease(session: Session, name: str, holder: str, now: datetime) -> bool:
     """Give the lease up (clean shutdown); host, pid and times stay as the last holder's."""
     res = session.execute(
@@ -154,7 +142,3 @@ def release_lease(session: Session, name: str, holder: str, now: datetime) -> bo
         .execution_options(synchronize_session=False)
     )
     return res.rowcount == 1
-
-
-def lease_rows(session: Session) -> list[LeaseInfo]:
-    return [_info(r) for r in session.scalars(select(SchedulerLease).order_by(SchedulerLease.name))]
