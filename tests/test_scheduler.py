@@ -259,6 +259,8 @@ def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     assert proc.returncode == 0, err
     assert "Планировщик остановлен." in out
     assert "Traceback" not in err
+    # the log says this process was the active scheduler and gave the lease back on the way out
+    assert "Планировщик активен: задания выполняет этот процесс" in err and "Аренда планировщика освобождена" in err
     # the jobs stayed in the project database for the next start
     store = SQLAlchemyJobStore(engine=Database(db_url).engine)
     store.start(None, "default")
