@@ -147,7 +147,10 @@ def register(main: click.Group) -> None:
             from web.server import serve
 
             def web_started(url: str) -> None:
+                from .scheduler import lease_status
+
                 click.echo(f"Планировщик запущен; веб-приложение: {url}/login. Остановка — Ctrl+C.")
+                click.echo(lease_status(app.ready_db(), app.region.region.tz))
                 sys.stdout.flush()
 
             serve(app, host or app.settings.web_host, app.settings.web_port if port is None else port,
@@ -155,11 +158,13 @@ def register(main: click.Group) -> None:
             click.echo("Планировщик и веб-приложение остановлены.")
             return
 
-        from .scheduler import run_forever
+        from .scheduler import lease_status, run_forever
 
         def started(sched) -> None:  # noqa: ANN001
             jobs = sched.get_jobs()
             click.echo(f"Планировщик запущен: заданий {len(jobs)} ({', '.join(j.name for j in jobs)}). Остановка — Ctrl+C.", err=False)
+            # which process runs the jobs: this one, or another `cur run` on the same database (this one stands by)
+            click.echo(lease_status(app.ready_db(), app.region.region.tz))
             sys.stdout.flush()
 
         run_forever(app, on_started=started, report_dir=report_dir)

@@ -251,6 +251,8 @@ def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     try:
         line = proc.stdout.readline()
         assert line.startswith("Планировщик запущен"), (line, proc.stderr.read() if proc.poll() is not None else "")
+        status = proc.stdout.readline()  # who holds the lease: this very process
+        assert status.startswith("Активный планировщик:") and f"pid {proc.pid}," in status, status
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
