@@ -29,7 +29,14 @@ from nlp.classifier.complaint_cues import complaint_cue
 from nlp.classifier.data import REPO_MODELS_DIR
 from nlp.classifier.dense import shared_embeddings
 from nlp.classifier.features import DROP, FeatureSpace, alias, char_grams
-from nlp.classifier.urgency_rules import _COLD_LACK, _COLD_NEED, _COLD_WORDS, _MINUS, RULES, urgent_rule
+from nlp.classifier.urgency_rules import (
+    _COLD_LACK,
+    _COLD_NEED,
+    _COLD_WORDS,
+    _MINUS,
+    RULES,
+    urgent_rule,
+)
 from nlp.text import lemmas
 from nlp.tokens import words
 
@@ -87,7 +94,7 @@ def fuzz(n: int, seed: int) -> list[str]:
 # ---------------------------------------------------------------------------- cleaning
 
 
-def reference_clean(text):  # noqa: ANN001, ANN201
+def reference_clean(text):
     """clean_text with every rewrite pass run unconditionally (markup passes as in clean_text)."""
     if not text:
         return ""
@@ -249,7 +256,7 @@ def test_urgent_rule_equals_set_reference() -> None:
         assert urgent_rule(text, d) == reference_rule(text, d), (text, d)
 
 
-def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[dict]:  # noqa: ANN001
+def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[dict]:
     """Every head's proba on the whole matrix, topics row by row, rules and cues for every post."""
     docs = [clf.lemmatize(t or "") for t in texts]
     x = reference_transform(clf.features, docs)
@@ -289,7 +296,7 @@ def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[d
     return out
 
 
-def as_plain(predictions) -> list[dict]:  # noqa: ANN001
+def as_plain(predictions) -> list[dict]:
     out = []
     for p in predictions:
         d = p.as_dict()
