@@ -1,10 +1,11 @@
-"""Helpers shared by the incident tests: given analyses and posts stored for real."""
+"""Helpers shared by the tests: given analyses and posts stored for real, a movable clock, a free port."""
 
 from __future__ import annotations
 
 import itertools
+import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage import PostRecord, upsert_posts
 from storage.models import Post
@@ -24,8 +25,27 @@ class A:
     unsure: bool = False
 
 
-def add_post(s, text: str, at: datetime, source: str = "-100001", **kw) -> Post:  # noqa: ANN001
+def add_post(s, text: str, at: datetime, source: str = "-100001", **kw) -> Post:
     """Store a VK post through the real upsert and return it."""
     ext = kw.pop("external_id", f"p{next(_ids)}")
     res = upsert_posts(s, [PostRecord("vk", source, ext, at, text, **kw)])
     return s.get(Post, res.post_ids[0])
+
+
+class FakeClock:
+    """A clock the test moves by hand (the scheduler's ``Clock`` protocol)."""
+
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw) -> None:
+        self.t += timedelta(**kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -7,8 +7,7 @@ the Bot API and the webhook receiver. Time is moved, never slept.
 from __future__ import annotations
 
 import json
-import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -16,7 +15,13 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from config import Settings
-from pipeline.channels import ChannelError, EmailSender, TelegramSender, WebhookSender, sign
+from pipeline.channels import (
+    ChannelError,
+    EmailSender,
+    TelegramSender,
+    WebhookSender,
+    sign,
+)
 from pipeline.notify import (
     RetryPolicy,
     adeliver_due,
@@ -28,16 +33,18 @@ from pipeline.notify import (
 )
 from storage import PostRecord, upsert_posts
 from storage import events as ev
-from storage.models import Authority, Incident, IncidentEvent, IncidentPost, OutboxMessage, Post
+from storage.models import (
+    Authority,
+    Incident,
+    IncidentEvent,
+    IncidentPost,
+    OutboxMessage,
+    Post,
+)
+from tests.helpers import free_port
 
-T0 = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # Friday 10:00 in Kemerovo (UTC+7)
+T0 = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # Friday 10:00 in Kemerovo (UTC+7)
 SECRET = "s3cr3t-webhook-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_authority(s, code: str, role: str = "ministry", **contacts) -> Authority:
@@ -134,7 +141,7 @@ class Inbox:
     def __init__(self):
         self.messages = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append((envelope.rcpt_tos, envelope.content))
         return "250 OK"
 
@@ -275,7 +282,7 @@ async def test_webhook_receiver_down_for_an_hour_gets_everything_once(db, profil
     receiver = Receiver()
     server = None
     outcome = []
-    for minute in range(0, 150):
+    for minute in range(150):
         now = start + timedelta(minutes=minute)
         if minute == 30:  # the host comes back but the application answers 503 for another half hour
             receiver.up = False
@@ -312,7 +319,7 @@ async def test_crash_after_send_resends_after_the_lease_with_the_same_delivery_i
     class CrashOnce(WebhookSender):
         crashed = False
 
-        async def send(self, env):  # noqa: ANN001
+        async def send(self, env):
             await super().send(env)
             if not CrashOnce.crashed:
                 CrashOnce.crashed = True
@@ -377,7 +384,7 @@ def test_cli_delivers_and_reports_the_queue(db, profile, cur, cur_env):
     port = free_port()
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)
     ctl.start()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         with db.session() as s:
             a = make_authority(s, "min_housing_roads", email="gkh@example.ru", webhook_url="http://127.0.0.1:9/h")

@@ -11,11 +11,10 @@ loopback; time is moved, never slept.
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
@@ -31,26 +30,10 @@ from storage import Database
 from storage import coordination as co
 from storage import events as ev
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
+from tests.helpers import FakeClock, free_port
 
-T0 = datetime(2026, 11, 16, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 in Kemerovo (UTC+7)
+T0 = datetime(2026, 11, 16, 3, 0, tzinfo=UTC)  # Monday 10:00 in Kemerovo (UTC+7)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class FakeClock:
-    def __init__(self, t: datetime):
-        self.t = t
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw) -> None:
-        self.t += timedelta(**kw)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_incident(s, email: str = "gkh@example.ru", title: str = "Нет отопления") -> tuple[Authority, Incident]:
@@ -109,7 +92,7 @@ def smtp():
         def __init__(self) -> None:
             self.messages: list = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        async def handle_DATA(self, server, session, envelope):
             self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
             return "250 OK"
 
@@ -180,7 +163,7 @@ def test_five_days_down_then_restart_sends_each_pending_notification_once(app, s
 # --------------------------------------------------------------------------- crash safety
 
 
-def _populate(db: Database, profile) -> None:  # noqa: ANN001
+def _populate(db: Database, profile) -> None:
     with db.session() as s:
         a, inc = make_incident(s)
         add_event(s, inc, ev.ROUTED_EV, T0, actor="system", authority_id=a.id, data={})
@@ -252,7 +235,7 @@ def test_an_event_that_fails_to_render_is_retried_without_holding_back_the_other
         good = add_event(s, inc, ev.ESCALATED, T0, authority_id=a.id, data={"stage": "first_reply", "level": 1, "role": "specialist"})
     real = nt.render
 
-    def broken(template, **ctx):  # noqa: ANN001, ANN003
+    def broken(template, **ctx):
         if ctx["event"].id == bad.id:
             raise RuntimeError("template server is down")
         return real(template, **ctx)
@@ -358,7 +341,7 @@ def test_each_batch_does_bounded_work_and_the_backlog_is_worked_off(db, profile)
 
 
 def test_upgrade_from_0001_starts_the_cursor_where_the_two_day_window_stood(tmp_path, fresh_pg_url, profile):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for url in (f"sqlite:///{tmp_path / 'old.db'}", fresh_pg_url):
         db = Database(url)
         db.upgrade("0001")
@@ -368,7 +351,7 @@ def test_upgrade_from_0001_starts_the_cursor_where_the_two_day_window_stood(tmp_
             fresh = add_event(s, inc, ev.REOPENED_EV, now - timedelta(days=1), authority_id=a.id, data={"reason": "вчера"})
             s.add(IncidentEvent(incident_id=inc.id, at=now - timedelta(days=1), actor="x", kind=ev.POST_ADDED, data={}))
         db.upgrade()
-        assert db.current_revision() == "0002"
+        assert db.current_revision() >= "0002"  # head: later migrations keep the cursor
         with db.session() as s:
             cursor = co.get_cursor(s, "notify:kuzbass")
             assert cursor.last_id == old.id and cursor.gaps == []

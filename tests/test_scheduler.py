@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -21,19 +20,9 @@ from pipeline.context import App
 from storage import Database
 from storage import events as ev
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage, Post
+from tests.helpers import FakeClock, free_port
 
-T0 = datetime(2025, 12, 1, 0, 30, tzinfo=timezone.utc)  # 1 Dec 07:30 in Kemerovo
-
-
-class FakeClock:
-    def __init__(self, t: datetime):
-        self.t = t
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw) -> None:
-        self.t += timedelta(**kw)
+T0 = datetime(2025, 12, 1, 0, 30, tzinfo=UTC)  # 1 Dec 07:30 in Kemerovo
 
 
 @pytest.fixture
@@ -78,7 +67,7 @@ def test_a_run_missed_while_the_scheduler_was_down_is_made_up_at_start(app, tmp_
     sched = sch.build_scheduler(app, FakeClock(T0), report_dir=tmp_path)
     sched.start(paused=True)
     # the scheduler went down before the 1st, 06:00 and comes back an hour after it (triggers use the real time)
-    missed = datetime.now(timezone.utc) - timedelta(hours=1)
+    missed = datetime.now(UTC) - timedelta(hours=1)
     sched.get_job("monthly_report").modify(next_run_time=missed)
     sched.shutdown(wait=True)
     sched = sch.build_scheduler(app, FakeClock(T0), report_dir=tmp_path)
@@ -89,7 +78,7 @@ def test_a_run_missed_while_the_scheduler_was_down_is_made_up_at_start(app, tmp_
             time.sleep(0.1)
         assert (tmp_path / "report-2025-11.html").exists()  # within the 24 h grace: built at once, not next month
         nxt = sched.get_job("monthly_report").next_run_time.astimezone(timezone(timedelta(hours=7)))
-        assert nxt > datetime.now(timezone.utc) and (nxt.day, nxt.hour) == (1, 6)  # then the next month's
+        assert nxt > datetime.now(UTC) and (nxt.day, nxt.hour) == (1, 6)  # then the next month's
     finally:
         sched.shutdown(wait=True)
 
@@ -115,13 +104,13 @@ def test_a_job_still_running_is_not_started_again(app):
     sched = sch.build_scheduler(app, FakeClock(T0))
     sched.start()
     try:
-        job = sched.add_job(slow_job, "interval", seconds=1, id="slow", next_run_time=datetime.now(timezone.utc))
+        job = sched.add_job(slow_job, "interval", seconds=1, id="slow", next_run_time=datetime.now(UTC))
         deadline = time.monotonic() + 5
         while RUNNING["runs"] == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         # while the first run blocks, make the job due again several times
         for _ in range(3):
-            job.modify(next_run_time=datetime.now(timezone.utc))
+            job.modify(next_run_time=datetime.now(UTC))
             sched.wakeup()
             time.sleep(0.1)
         assert RUNNING["max"] == 1 and RUNNING["runs"] == 1
@@ -130,12 +119,6 @@ def test_a_job_still_running_is_not_started_again(app):
         sched.remove_job("slow")
         sched.shutdown(wait=True)
     assert RUNNING["now"] == 0  # shutdown waited for the running job
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
@@ -148,7 +131,7 @@ def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
         messages: list = []
         contents: list = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        async def handle_DATA(self, server, session, envelope):
             self.messages.append(envelope.rcpt_tos)
             self.contents.append(message_from_bytes(envelope.content, policy=email_policy.default))
             return "250 OK"
@@ -203,8 +186,8 @@ def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
 
 def test_previous_month_uses_the_region_time_zone():
     kem = timezone(timedelta(hours=7))
-    assert sch.previous_month(datetime(2025, 12, 31, 17, 30, tzinfo=timezone.utc), kem) == "2025-12"  # 1 Jan local
-    assert sch.previous_month(datetime(2025, 12, 31, 16, 30, tzinfo=timezone.utc), kem) == "2025-11"
+    assert sch.previous_month(datetime(2025, 12, 31, 17, 30, tzinfo=UTC), kem) == "2025-12"  # 1 Jan local
+    assert sch.previous_month(datetime(2025, 12, 31, 16, 30, tzinfo=UTC), kem) == "2025-11"
 
 
 def test_crawl_jobs_follow_the_sources(app, tmp_path):
@@ -269,7 +252,7 @@ def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     assert {"process", "deadlines", "deliver", "monthly_report"} <= {j.id for j in store.get_all_jobs()}
 
 
-def _one_post(db) -> int:  # noqa: ANN001
+def _one_post(db) -> int:
     from storage import PostRecord, upsert_posts
 
     with db.session() as s:
