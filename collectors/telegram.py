@@ -15,6 +15,20 @@ re-reads the ``recent`` ids with ``get_messages(ids=...)``: a ``None`` answer is
 ``edit_date`` an edit. ``FloodWaitError`` becomes :class:`RetryLater` with the seconds Telegram asked.
 Posts are stored under platform "telegram" with the channel username as the source key, the same
 as the web preview collector, so one channel read both ways is stored once.
+
+Who wrote a message and what it answers (plain data, used to find authorities' official replies):
+
+* ``author_id`` — ``"@" + username`` (lower case) of the sender when it has a public username,
+  otherwise its numeric id as telethon's ``get_peer_id`` gives it (users positive, channels
+  ``-100…``). The sender is the entity telethon attaches to the message (``message.sender``, filled
+  from the users and chats of the same answer: no extra request); a channel post's sender is the
+  channel itself, a comment written "as the channel" is the channel too.
+* ``author`` — the post signature if any, else the sender's name (title, or first and last name).
+* ``parent_id`` — for a reply within the same chat: the thread's top message, mapped for discussion
+  groups to the channel post the thread belongs to (``"950"``), else the group's own id (``"d77"``).
+  A reply to a message of another chat keeps no parent.
+* ``raw["reply_to_post_id"]`` — the message directly replied to (same id form), when it is not the
+  thread's top message (a reply to a comment).
 """
 
 from __future__ import annotations
@@ -41,15 +55,6 @@ def jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     return str(obj)
-
-
-def _peer_id(peer: Any) -> str | None:
-    if peer is None:
-        return None
-    for attr in ("user_id", "channel_id", "chat_id"):
-        if getattr(peer, attr, None) is not None:
-            return str(getattr(peer, attr))
-    return None
 
 
 class TelegramCollector:
@@ -199,16 +204,14 @@ class TelegramCollector:
 
     def _post(self, name: str, msg: Any, prefix: str, threads: dict[str, int]) -> CollectedPost:
         mid = int(msg.id)
-        parent = None
         fwd = getattr(msg, "fwd_from", None)
         if prefix and fwd is not None and getattr(fwd, "channel_post", None):
             threads[str(mid)] = int(fwd.channel_post)  # the group's copy of a channel post
-        reply = getattr(msg, "reply_to", None)
-        if prefix and reply is not None:
-            top = getattr(reply, "reply_to_top_id", None) or getattr(reply, "reply_to_msg_id", None)
-            if top is not None:
-                parent = str(threads[str(top)]) if str(top) in threads else f"{prefix}{top}"
+        parent, direct = _reply_links(msg, prefix, threads)
         raw = jsonable(msg.to_dict()) if hasattr(msg, "to_dict") else {"id": mid}
+        if direct is not None:
+            raw["reply_to_post_id"] = direct
+        sender = getattr(msg, "sender", None)
         return CollectedPost(
             platform="telegram",
             source_key=name,
@@ -217,11 +220,66 @@ class TelegramCollector:
             text=getattr(msg, "message", None) or "",
             published_at=to_utc(getattr(msg, "date", None)),
             edited_at=to_utc(getattr(msg, "edit_date", None)),
-            author=getattr(msg, "post_author", None),
-            author_id=_peer_id(getattr(msg, "from_id", None)),
+            author=getattr(msg, "post_author", None) or _display_name(sender),
+            author_id=_author_id(msg, sender),
             url=f"https://t.me/{name}/{mid}" if not prefix else None,
             raw=raw,
         )
+
+
+def _ref(mid: int, prefix: str, threads: dict[str, int]) -> str:
+    """Our id of a message of the chat: a discussion group's copy of a channel post is that post."""
+    return str(threads[str(mid)]) if prefix and str(mid) in threads else f"{prefix}{mid}"
+
+
+def _reply_links(msg: Any, prefix: str, threads: dict[str, int]) -> tuple[str | None, str | None]:
+    """(thread top, direct target if another message) of a reply within the same chat."""
+    from telethon import utils
+
+    reply = getattr(msg, "reply_to", None)
+    direct = getattr(reply, "reply_to_msg_id", None) if reply is not None else None
+    if direct is None:  # not a reply, or a reply to a story
+        return None, None
+    other_chat = getattr(reply, "reply_to_peer_id", None)
+    peer = getattr(msg, "peer_id", None)
+    if other_chat is not None and (peer is None or utils.get_peer_id(other_chat) != utils.get_peer_id(peer)):
+        return None, None  # a reply to a message of another chat: we cannot name that post here
+    top = getattr(reply, "reply_to_top_id", None) or direct
+    parent = _ref(int(top), prefix, threads)
+    target = _ref(int(direct), prefix, threads)
+    return parent, (target if target != parent else None)
+
+
+def _username(entity: Any) -> str | None:
+    name = getattr(entity, "username", None)
+    if not name:  # collectible usernames: the first active one
+        for u in getattr(entity, "usernames", None) or []:
+            if getattr(u, "active", False) and getattr(u, "username", None):
+                name = u.username
+                break
+    return str(name).lower() if name else None
+
+
+def _author_id(msg: Any, sender: Any) -> str | None:
+    from telethon import utils
+
+    name = _username(sender)
+    if name:
+        return f"@{name}"
+    sender_id = getattr(msg, "sender_id", None)
+    if sender_id is None and getattr(msg, "from_id", None) is not None:
+        sender_id = utils.get_peer_id(msg.from_id)
+    return str(sender_id) if sender_id is not None else None
+
+
+def _display_name(entity: Any) -> str | None:
+    if entity is None:
+        return None
+    title = getattr(entity, "title", None)
+    if title:
+        return str(title)
+    name = " ".join(x for x in (getattr(entity, "first_name", None), getattr(entity, "last_name", None)) if x)
+    return name or None
 
 
 def _copy(cur: dict[str, Any]) -> dict[str, Any]:

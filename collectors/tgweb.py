@@ -12,12 +12,16 @@ Cursor (same shape as the VK wall one, paging by id so there is no offset drift)
 Posts in the re-scan window are read again each pass ("edited" marker → ``edited_at`` is unknown on
 the preview, so the raw HTML and text are re-stored and the store records the change); remembered
 posts of the window that are gone from the pages are reported deleted. Posts are stored under
-platform "telegram" (like the MTProto collector) with the channel username as the source key.
+platform "telegram" (like the MTProto collector) with the channel username as the source key,
+``author_id`` ``"@" + channel`` (lower case: every post of a preview is the channel's own) and, for a
+reply to an earlier post of the same channel, ``parent_id`` = that post's id (from the reply block's
+link). The preview shows no discussion-group comments.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime
 from typing import Any, AsyncIterator, Callable
@@ -56,9 +60,23 @@ def parse_page(html: str, channel: str) -> list[dict[str, Any]]:
         out.append({
             "id": int(num), "text": text, "published_at": published, "edited": edited,
             "author": author_el.get_text(" ", strip=True) if author_el else None,
-            "url": f"https://t.me/{name}/{num}", "html": str(div),
+            "url": f"https://t.me/{name}/{num}", "html": str(div), "reply_to": _reply_to(div, channel),
         })
     return out
+
+
+_POST_LINK = re.compile(r"^https?://(?:www\.)?t\.me/(?:s/)?([A-Za-z0-9_]+)/(\d+)(?:[?#].*)?$")
+
+
+def _reply_to(div: Tag, channel: str) -> int | None:
+    """Id of the post of the same channel this post replies to (the reply block's link), if any.
+
+    A reply to a post of another chat links elsewhere: it is not kept (we cannot name that post)."""
+    link = div.select_one("a.tgme_widget_message_reply[href]")
+    m = _POST_LINK.match(str(link.get("href", ""))) if link is not None else None
+    if m is None or m.group(1).lower() != channel.lower():
+        return None
+    return int(m.group(2))
 
 
 def _text(el: Tag) -> str:
@@ -188,5 +206,8 @@ class TgWebCollector:
         return CollectedPost(
             platform="telegram", source_key=source.key, post_id=str(f["id"]), text=f["text"],
             published_at=f["published_at"], author=f["author"], url=f["url"],
+            # every post of a channel's preview is the channel's own (the MTProto collector agrees)
+            author_id=f"@{source.key.lower()}",
+            parent_id=str(f["reply_to"]) if f.get("reply_to") else None,
             raw={"html": f["html"], "edited": f["edited"]},
         )

@@ -172,6 +172,10 @@ class AuthorityRole(str, Enum):
     organisation = "organisation"  # utility, regional operator, etc.
 
 
+_TG_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
+_TG_ID = re.compile(r"-?\d{1,20}")
+
+
 class Authority(_Strict):
     code: Code
     name: NonEmpty
@@ -186,8 +190,32 @@ class Authority(_Strict):
     #: VK ids (numbers; negative for communities) of official accounts whose
     #: replies under a post count as this authority's answer.
     vk_accounts: list[int] = []
-    #: Telegram usernames of official accounts.
+    #: Telegram accounts (users or channels) whose replies count as this authority's answer:
+    #: usernames («@» optional, any case; stored lower case without «@») or numeric ids
+    #: (user ids, ``-100…`` for channels) of accounts that have no public username.
     telegram_accounts: list[str] = []
+
+    @field_validator("telegram_accounts", mode="before")
+    @classmethod
+    def _telegram_accounts(cls, v: object):
+        if not isinstance(v, list):
+            return v  # the list type reports it
+        out = []
+        for i, item in enumerate(v):
+            if isinstance(item, int) and not isinstance(item, bool):
+                out.append(str(item))
+                continue
+            text = item.strip() if isinstance(item, str) else None
+            if text is not None and _TG_ID.fullmatch(text):
+                out.append(str(int(text)))
+            elif text is not None and _TG_USERNAME.fullmatch(text.removeprefix("@")):
+                out.append(text.removeprefix("@").lower())
+            else:
+                raise ValueError(
+                    f"item {i} ({item!r}) is not a Telegram username (5-32 Latin letters, digits or _, "
+                    "«@» optional) nor a numeric account id"
+                )
+        return out
 
     @field_validator("email")
     @classmethod

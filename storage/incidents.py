@@ -42,6 +42,7 @@ __all__ = [
     "events_of",
     "get_incident",
     "incident_of_post",
+    "incident_posts_by_external",
     "incidents_to_check",
     "list_incidents",
     "pending_posts",
@@ -50,7 +51,9 @@ __all__ = [
     "posts_of",
     "responses_of",
     "assignments_of",
+    "oldest_waiting_for_first_reply",
     "unanswered_comments",
+    "unrecorded_replies",
     "upsert_authority",
 ]
 
@@ -333,3 +336,59 @@ def unanswered_comments(
         .order_by(comment.published_at, comment.id)
     )
     return [(i, p, c) for i, p, c in session.execute(q)]
+
+
+def oldest_waiting_for_first_reply(session: Session, region: str, states: Sequence[str]) -> datetime | None:
+    """Earliest ``first_seen_at`` of the region's incidents in ``states`` still without a first reply."""
+    return session.scalar(
+        select(func.min(Incident.first_seen_at)).where(
+            Incident.region == region,
+            Incident.first_reply_at.is_(None),
+            Incident.merged_into_id.is_(None),
+            Incident.state.in_(list(states)),
+        )
+    )
+
+
+def unrecorded_replies(
+    session: Session, platform: str, author_ids: Sequence[str], since: datetime | None = None
+) -> list[Post]:
+    """Replies (posts with a parent) on ``platform`` by ``author_ids``, published at or after ``since``,
+    not deleted and not yet recorded as a response; oldest first."""
+    if not author_ids:
+        return []
+    q = (
+        select(Post)
+        .outerjoin(Response, Response.post_id == Post.id)
+        .where(
+            Post.platform == platform,
+            Post.author_id.in_(list(author_ids)),
+            Post.parent_external_id.is_not(None),
+            Post.is_deleted.is_(False),
+            Response.id.is_(None),
+        )
+        .order_by(Post.published_at, Post.id)
+    )
+    if since is not None:
+        q = q.where(Post.published_at >= since)
+    return list(session.scalars(q))
+
+
+def incident_posts_by_external(
+    session: Session, region: str, platform: str, source_key: str, external_ids: Sequence[str]
+) -> list[tuple[Incident, Post]]:
+    """(incident, post) for the posts ``external_ids`` of one source that are in one of the region's incidents."""
+    if not external_ids:
+        return []
+    q = (
+        select(Incident, Post)
+        .join(IncidentPost, IncidentPost.incident_id == Incident.id)
+        .join(Post, Post.id == IncidentPost.post_id)
+        .where(
+            Incident.region == region,
+            Post.platform == platform,
+            Post.source_key == source_key,
+            Post.external_id.in_(list(external_ids)),
+        )
+    )
+    return [(i, p) for i, p in session.execute(q)]

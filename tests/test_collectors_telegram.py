@@ -204,3 +204,26 @@ async def test_mtproto_unknown_channel_is_failing():
     with pytest.raises(SourceFailing) as e:
         await collect(TelegramCollector(client), parse_source_url("@no_such_channel", "telegram"), None)
     assert e.value.reason_code == "not_found"
+
+
+async def test_mtproto_authors_and_reply_links():
+    """Who wrote a message (username, else numeric id) and what it replies to, as the adapter stores them."""
+    client, ch = channel_with_posts(1)
+    group = client.add_channel("kuzbass_live_chat", megagroup=True)
+    client.link(ch, group)
+    client.add_user(77, "Vasya_77", "Василий", "Петров")
+    client.add_user(78, None, "Мария")
+    official = client.add_channel("Adm_City")
+    copy = group.add("Пост 1", fwd_channel_post=1)
+    citizen = group.add("Нет воды", reply_to=copy.id, from_user=77)
+    group.add("И у нас", reply_to=citizen.id, reply_top=copy.id, from_user=78)
+    group.add("Бригада выехала", reply_to=citizen.id, reply_top=copy.id, from_channel=official.entity.id)
+    group.add("Ответ в другой чат", reply_to=5, reply_peer=official.entity.id, from_user=77)
+    posts, _ = await collect(TelegramCollector(client), parse_source_url("@kuzbass_live", telegram_via="telegram"), None)
+    got = {p.text: (p.author_id, p.author, p.parent_id, p.raw.get("reply_to_post_id")) for p in posts if p.post_id != "1"}
+    post = next(p for p in posts if p.post_id == "1")
+    assert (post.author_id, post.author, post.parent_id) == ("@kuzbass_live", "Редакция", None)  # the channel, its signature
+    assert got["Нет воды"] == ("@vasya_77", "Василий Петров", "1", None)
+    assert got["И у нас"] == ("78", "Мария", "1", "d2")
+    assert got["Бригада выехала"] == ("@adm_city", "Канал Adm_City", "1", "d2")
+    assert got["Ответ в другой чат"][2:] == (None, None)  # a reply to another chat's message: no link kept

@@ -2,8 +2,9 @@
 
 Each page shows the 20 newest posts below ``?before=<id>`` (oldest first, as t.me does), with a
 "load more" link. Channels in ``disabled`` redirect to ``/<channel>`` (preview disabled).
-Posts can carry replies (a quoted ``.tgme_widget_message_text`` inside the reply block), line
-breaks, an "edited" marker and an author signature.
+Posts can carry replies (a quoted ``.tgme_widget_message_text`` inside the reply block linking to
+the replied post: ``reply_to`` id, in ``reply_channel`` if another channel), line breaks, an
+"edited" marker and an author signature.
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ def render_post(channel: str, p: dict[str, Any]) -> str:
     body = "<br/>".join(html.escape(line) for line in p["text"].split("\n"))
     reply = ""
     if p.get("reply_text"):
-        reply = ('<a class="tgme_widget_message_reply" href="https://t.me/{c}/1"><div class="tgme_widget_message_author">'
+        reply = ('<a class="tgme_widget_message_reply" href="https://t.me/{c}/{r}"><div class="tgme_widget_message_author">'
                  '<span class="tgme_widget_message_author_name">Канал</span></div>'
                  '<div class="tgme_widget_message_text js-message_reply_text" dir="auto">{t}</div></a>').format(
-            c=channel, t=html.escape(p["reply_text"]))
+            c=p.get("reply_channel", channel), r=p.get("reply_to", 1), t=html.escape(p["reply_text"]))
     author = f'<span class="tgme_widget_message_from_author" dir="auto">{html.escape(p["author"])}</span>' \
         if p.get("author") else ""
     edited = "edited " if p.get("edited") else ""
