@@ -87,10 +87,12 @@ def register(main: click.Group) -> None:
     @click.pass_context
     @handle_errors
     def users_list(ctx: click.Context) -> None:
-        """Показать пользователей."""
+        """Показать пользователей: логин, роль, орган власти, состояние, последний вход (местное время)."""
         from storage import web_repo
+        from web.formatting import local_time
 
         app = _prepared(ctx)
+        tz = app.region.region.tz
         with app.db.session() as s:
             users = web_repo.list_users(s)
             names = web_repo.authority_names(s, [u.authority_id for u in users])
@@ -98,8 +100,9 @@ def register(main: click.Group) -> None:
                 click.echo("Пользователей нет. Создайте: cur users add ЛОГИН --role admin")
             for u in users:
                 a = names.get(u.authority_id) if u.authority_id else None
-                state = "" if u.is_active else " (отключён)"
-                click.echo(f"{u.login}\t{u.role}\t{a.code if a else '—'}{state}")
+                state = ("" if u.is_active else " (отключён)") + (" (временный пароль)" if u.must_change_password else "")
+                last = local_time(u.last_login_at, tz) if u.last_login_at else "не входил"
+                click.echo(f"{u.login}\t{u.role}\t{a.code if a else '—'}{state}\t{last}")
 
     @main.group("tokens")
     def tokens_group() -> None:
@@ -130,28 +133,34 @@ def register(main: click.Group) -> None:
     @tokens_group.command("list")
     @click.option("--authority", "authority_code", default=None, help="Только токены этого органа власти (код).")
     @click.option("--active", "only_active", is_flag=True, help="Только действующие (не отозванные).")
+    @click.option("--dormant", is_flag=True, help="Только действующие, которые не использовались 30 дней (кандидаты на отзыв).")
     @click.pass_context
     @handle_errors
-    def tokens_list(ctx: click.Context, authority_code: str | None, only_active: bool) -> None:
-        """Показать токены API: номер, орган власти, пометка, когда выпущен, отозван ли. Сами токены не показываются никогда."""
-        from web.api_tokens import TokenError, list_tokens
+    def tokens_list(ctx: click.Context, authority_code: str | None, only_active: bool, dormant: bool) -> None:
+        """Показать токены API: номер, орган власти, пометка, когда выпущен, последнее использование, отозван ли.
+
+        Сами токены не показываются никогда.
+        """
+        from web.api_tokens import DORMANT_AFTER, TokenError, list_tokens
         from web.formatting import local_time
 
         app = _prepared(ctx)
         tz = app.region.region.tz
+        now = utcnow()
         try:
             with app.db.session() as s:
-                rows = list_tokens(s, app.region.code, authority_code, "active" if only_active else None)
+                rows = list_tokens(s, app.region.code, authority_code, "active" if (only_active or dormant) else None, now - DORMANT_AFTER if dormant else None)
         except TokenError as e:
             fail(str(e))
         if not rows:
-            click.echo("Токенов нет. Выпустить: cur tokens add КОД_ОРГАНА" if not (authority_code or only_active) else "Таких токенов нет.")
+            click.echo("Токенов нет. Выпустить: cur tokens add КОД_ОРГАНА" if not (authority_code or only_active or dormant) else "Таких токенов нет.")
             return
-        click.echo("№\tорган власти\tпометка\tвыпущен\tсостояние")
+        click.echo("№\tорган власти\tпометка\tвыпущен\tпоследнее использование\tсостояние")
         for r in rows:
             state = "действует" if r.active else f"отозван {local_time(r.revoked_at, tz)}"
-            click.echo(f"{r.id}\t{r.authority_code}\t{r.label or '—'}\t{local_time(r.created_at, tz)}\t{state}")
-        click.echo("Время — местное (" + str(tz) + "). Когда токен использовался последний раз, не записывается.", err=True)
+            used = local_time(r.last_used_at, tz) if r.last_used_at else "не использовался"
+            click.echo(f"{r.id}\t{r.authority_code}\t{r.label or '—'}\t{local_time(r.created_at, tz)}\t{used}\t{state}")
+        click.echo(f"Время — местное ({tz}). Последнее использование записывается с точностью до минуты.", err=True)
 
     @tokens_group.command("revoke")
     @click.argument("token_ids", metavar="[НОМЕР]...", nargs=-1, type=int)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -214,6 +215,10 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Time of the latest successful sign-in (NULL: never signed in).
+    last_login_at: Mapped[datetime | None]
+    #: Set by an admin's create / reset (generated password): the user must set their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -227,6 +232,8 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    #: Latest API request made with the token, to the minute (written at most once a minute).
+    last_used_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Integer, Select, and_, case, exists, false, func, or_, select, type_coerce, update
@@ -449,8 +449,10 @@ def user_by_id(s: Session, user_id: int) -> User | None:
     return s.get(User, user_id)
 
 
-def add_user(s: Session, login: str, password_hash: str, role: str, authority_id: int | None, full_name: str | None = None) -> User:
-    u = User(login=login, password_hash=password_hash, role=role, authority_id=authority_id, full_name=full_name)
+def add_user(
+    s: Session, login: str, password_hash: str, role: str, authority_id: int | None, full_name: str | None = None, *, must_change_password: bool = False
+) -> User:
+    u = User(login=login, password_hash=password_hash, role=role, authority_id=authority_id, full_name=full_name, must_change_password=must_change_password)
     s.add(u)
     s.flush()
     return u
@@ -487,24 +489,16 @@ def active_admin_ids(s: Session, admin_role: str) -> list[int]:
     return list(s.scalars(select(User.id).where(admins).order_by(User.id).with_for_update()))
 
 
-def last_logins(s: Session, logins: Sequence[str]) -> dict[str, datetime]:
-    """Time of each user's last successful sign-in, from the audit log (there is no column for it)."""
-    wanted = list(set(logins))
-    if not wanted:
-        return {}
-    stmt = select(AuditEntry.target, func.max(AuditEntry.at)).where(AuditEntry.action == "login", AuditEntry.target.in_(wanted)).group_by(AuditEntry.target)
-    out: dict[str, datetime] = {}
-    for login, at in s.execute(stmt):
-        if isinstance(at, str):  # SQLite returns max() of a datetime column untyped
-            at = datetime.fromisoformat(at)
-        if at is not None and at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-        out[login] = at
-    return out
+def record_login(s: Session, user: User, now: datetime) -> None:
+    """A successful sign-in: the time goes to ``users.last_login_at`` (the users page reads it there)."""
+    user.last_login_at = now
+    s.flush()
 
 
-def set_password(s: Session, user: User, password_hash: str) -> None:
+def set_password(s: Session, user: User, password_hash: str, *, must_change: bool = False) -> None:
+    """A new password hash; ``must_change`` when an admin generated it (the user must set their own)."""
     user.password_hash = password_hash
+    user.must_change_password = must_change
     s.flush()
 
 
@@ -515,14 +509,41 @@ def add_api_token(s: Session, authority_id: int, token_hash: str, label: str | N
     return t
 
 
-def authority_for_token(s: Session, token_hash: str) -> Authority | None:
-    return s.scalar(
-        select(Authority).join(ApiToken, ApiToken.authority_id == Authority.id).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    )
+@dataclass(frozen=True)
+class TokenUse:
+    """A valid (not revoked) token found by its hash: its authority, number and last recorded use."""
+
+    authority: Authority
+    token_id: int
+    last_used_at: datetime | None
 
 
-def _region_tokens(region: str, authority_id: int | None = None, state: str | None = None) -> Select:
-    """Tokens of the region's authorities; ``state`` is ``active``, ``revoked`` or None (both)."""
+def token_for_api(s: Session, token_hash: str) -> TokenUse | None:
+    """The active token with this hash and its authority, in one read (no write)."""
+    row = s.execute(
+        select(Authority, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.authority_id == Authority.id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    ).first()
+    return TokenUse(row[0], row[1], row[2]) if row else None
+
+
+def touch_api_token(s: Session, token_id: int, now: datetime, resolution: timedelta) -> bool:
+    """Record a use of the token unless one was recorded less than ``resolution`` ago; True if written.
+
+    A conditional UPDATE: requests racing each other in the same minute write once.
+    """
+    stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - resolution)
+    result = s.execute(update(ApiToken).where(ApiToken.id == token_id, stale).values(last_used_at=now))
+    s.flush()
+    return bool(result.rowcount)
+
+
+def _region_tokens(region: str, authority_id: int | None = None, state: str | None = None, unused_since: datetime | None = None) -> Select:
+    """Tokens of the region's authorities; ``state`` is ``active``, ``revoked`` or None (both).
+
+    ``unused_since``: only tokens not used since then (never used, or last used before it).
+    """
     stmt = select(ApiToken).join(Authority, Authority.id == ApiToken.authority_id).where(Authority.region == region)
     if authority_id is not None:
         stmt = stmt.where(ApiToken.authority_id == authority_id)
@@ -530,6 +551,8 @@ def _region_tokens(region: str, authority_id: int | None = None, state: str | No
         stmt = stmt.where(ApiToken.revoked_at.is_(None))
     elif state == "revoked":
         stmt = stmt.where(ApiToken.revoked_at.is_not(None))
+    if unused_since is not None:
+        stmt = stmt.where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < unused_since))
     return stmt
 
 
@@ -537,17 +560,25 @@ def _region_tokens(region: str, authority_id: int | None = None, state: str | No
 TOKEN_KEYS = [Key(ApiToken.created_at, desc=True, kind=datetime), Key(ApiToken.id, desc=True)]
 
 
-def api_tokens(s: Session, region: str, authority_id: int | None = None, state: str | None = None) -> list[ApiToken]:
+def api_tokens(s: Session, region: str, authority_id: int | None = None, state: str | None = None, unused_since: datetime | None = None) -> list[ApiToken]:
     """The region's API tokens, newest first (rows only: the hash is never shown to anyone)."""
-    stmt = _region_tokens(region, authority_id, state).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    stmt = _region_tokens(region, authority_id, state, unused_since).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     return list(s.scalars(stmt))
 
 
 def api_token_page(
-    s: Session, region: str, *, limit: int, authority_id: int | None = None, state: str | None = None, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None
+    s: Session,
+    region: str,
+    *,
+    limit: int,
+    authority_id: int | None = None,
+    state: str | None = None,
+    unused_since: datetime | None = None,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
 ) -> Page[ApiToken]:
     """One page of the region's API tokens, newest first."""
-    return keyset_page(s, _region_tokens(region, authority_id, state), TOKEN_KEYS, limit=limit, after=after, before=before)
+    return keyset_page(s, _region_tokens(region, authority_id, state, unused_since), TOKEN_KEYS, limit=limit, after=after, before=before)
 
 
 def api_token(s: Session, region: str, token_id: int) -> ApiToken | None:

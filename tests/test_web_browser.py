@@ -185,9 +185,19 @@ def test_admin_manages_users_and_lists_page(site, browser):
     password = adm.locator("#one-time-password").inner_text().strip()
     assert "создан" in adm.locator("h1").inner_text() and len(password) >= 16
 
-    # 2. the new user signs in with it and sees the authority's inbox
+    # 2. the new user signs in with it, must set their own password first, then sees the authority's inbox
     new = sign_in(browser, url, "sidorova", password)
-    assert new.url.endswith("/inbox") and authority.name in new.locator("h1").inner_text()
+    assert new.url.endswith("/account/password") and "временным паролем" in new.locator("#must-change").inner_text()
+    assert new.locator("header nav").count() == 0
+    new.goto(url + "/inbox")
+    assert "/account/password" in new.url
+    new.fill("#password-form input[name=current]", password)
+    new.fill("#password-form input[name=new]", "own-pass-sidorova")
+    new.fill("#password-form input[name=repeat]", "own-pass-sidorova")
+    with new.expect_navigation():
+        new.click("#password-form button")
+    assert new.url.split("?")[0].endswith("/inbox") and authority.name in new.locator("h1").inner_text()
+    assert "Пароль изменён" in new.locator(".flash.ok").inner_text()
     assert new.locator("header nav a:has-text('Пользователи')").count() == 0
     assert new.goto(url + "/users").status == 403
 

@@ -273,9 +273,12 @@ async def test_cli_lists_and_revokes(site, cur, aiohttp_client):
     rows = {int(line.split("\t")[0]): line.split("\t") for line in lines[1:]}
     assert set(rows) == {a1, a2, b1}
     assert rows[a1][1:3] == [site["a"], "СЭД"] and rows[a2][2] == "—" and rows[b1][1:3] == [site["b"], "портал"]
-    assert rows[a1][4].startswith("отозван ") and rows[a2][4].startswith("отозван ") and rows[b1][4] == "действует"
+    assert lines[0].split("\t")[4:] == ["последнее использование", "состояние"]
+    assert rows[a1][5].startswith("отозван ") and rows[a2][5].startswith("отозван ") and rows[b1][5] == "действует"
     local = NOW.astimezone(site["app"].region.region.tz).strftime("%d.%m.%Y")
     assert all(row[3].startswith(local) for row in rows.values())
+    # each was used by the API (before its revocation): the day of that use
+    assert rows[a1][4].startswith(local) and rows[b1][4].startswith(local) and rows[a2][4].startswith(local)
     for secret in (t1, t2, t3, hash_token(t1), hash_token(t2), hash_token(t3)):
         assert secret not in r.stdout + r.stderr
 
@@ -291,3 +294,108 @@ def test_cli_usage_mistakes(sqlite_url: str, tmp_path):
                         (["revoke", "--authority", "no_such", "--all"], "«no_such»"), (["list", "--authority", "no_such"], "«no_such»")):
         r = run_cur(["tokens", *args], env=env, cwd=tmp_path)
         assert r.returncode != 0 and words in r.stderr, (args, r.stderr)
+
+
+# --------------------------------------------------------------------------- last use
+
+
+class Clock:
+    """The application's clock, moved by the test."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def token_writes(engine) -> list[str]:  # noqa: ANN001
+    """Every write of ``api_tokens.last_used_at`` the database is sent from now on (a real listener on the engine)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS SET LAST_USED_AT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    return seen
+
+
+async def test_the_api_records_last_use_at_most_once_a_minute(site, aiohttp_client):
+    token_id, token = issue(site, site["a"], "СЭД")
+    other_id, other = issue(site, site["b"])
+    t0 = datetime(2026, 11, 20, 8, 30, 15, tzinfo=timezone.utc)
+    clock = Clock(t0)
+    api = await aiohttp_client(create_app(site["app"], clock=clock))
+    writes = token_writes(site["app"].db.engine)
+
+    assert token_row(site, token_id).last_used_at is None
+    assert (await api.get("/api/incidents", headers=bearer(token))).status == 200
+    assert token_row(site, token_id).last_used_at == t0 and len(writes) == 1
+    # a busy minute: twenty requests (reads and a refused write among them), no further write
+    for i in range(20):
+        clock.at = t0 + timedelta(seconds=2 * i + 1)
+        if i % 5 == 0:
+            r = await api.post("/api/incidents/999999/state", headers=bearer(token), json={"action": "acknowledge"})
+            assert r.status == 404
+        else:
+            assert (await api.get("/api/incidents", headers=bearer(token))).status == 200
+    clock.at = t0 + timedelta(seconds=59)
+    assert (await api.get("/api/incidents", headers=bearer(token))).status == 200
+    assert token_row(site, token_id).last_used_at == t0 and len(writes) == 1
+    # a minute after the recorded use: recorded again
+    clock.at = t0 + timedelta(seconds=60)
+    assert (await api.get("/api/incidents", headers=bearer(token))).status == 200
+    assert token_row(site, token_id).last_used_at == t0 + timedelta(seconds=60) and len(writes) == 2
+    assert token_row(site, other_id).last_used_at is None  # the other token was not used
+    # a bad or revoked token records nothing
+    with site["app"].db.session() as s:
+        api_tokens.revoke_token(s, site["app"].region.code, token_id, t0, "test")
+    clock.at = t0 + timedelta(hours=1)
+    assert (await api.get("/api/incidents", headers=bearer(token))).status == 401
+    assert (await api.get("/api/incidents", headers=bearer("cur_nonsense"))).status == 401
+    assert token_row(site, token_id).last_used_at == t0 + timedelta(seconds=60) and len(writes) == 2
+
+    # the admin sees it on /tokens, in local time; the unused one says so
+    adm = await as_user(site, aiohttp_client, "adm")
+    listing = await (await adm.get("/tokens")).text()
+    assert "Последнее использование" in listing
+    shown = (t0 + timedelta(seconds=60)).astimezone(site["app"].region.region.tz).strftime("%d.%m.%Y %H:%M")
+    row = re.search(rf'<tr class="inactive" data-token="{token_id}">(.*?)</tr>', listing, re.S).group(1)
+    assert f'<td class="last-used">{shown}</td>' in row
+    row = re.search(rf'<tr class="" data-token="{other_id}">(.*?)</tr>', listing, re.S).group(1)
+    assert '<td class="last-used">не использовался</td>' in row
+
+
+async def test_dormant_tokens_are_listed_on_their_own(site, cur, aiohttp_client):
+    now = datetime.now(timezone.utc)
+    clock = Clock(now - timedelta(days=40))
+    api = await aiohttp_client(create_app(site["app"], clock=clock))
+    old_id, old = issue(site, site["a"], "старый")
+    never_id, _ = issue(site, site["a"], "не подключён")
+    fresh_id, fresh = issue(site, site["b"], "рабочий")
+    gone_id, gone = issue(site, site["b"], "отозванный")
+    for t in (old, fresh, gone):
+        assert (await api.get("/api/incidents", headers=bearer(t))).status == 200
+    clock.at = now - timedelta(days=2)
+    assert (await api.get("/api/incidents", headers=bearer(fresh))).status == 200
+    with site["app"].db.session() as s:
+        api_tokens.revoke_token(s, site["app"].region.code, gone_id, now, "test")
+
+    adm = await as_user(site, aiohttp_client, "adm")
+    listing = await (await adm.get("/tokens?state=dormant")).text()
+    assert sorted(int(i) for i in re.findall(r'data-token="(\d+)"', listing)) == sorted([old_id, never_id])
+    assert 'value="dormant" selected' in listing and "не использовались 30 дней" in listing
+    assert (await adm.get("/tokens?state=sleepy")).status == 400
+
+    r = cur("tokens", "list", "--dormant")
+    assert r.returncode == 0, r.stderr
+    rows = {int(line.split("\t")[0]): line.split("\t") for line in r.stdout.splitlines()[1:]}
+    assert set(rows) == {old_id, never_id}
+    assert rows[never_id][4] == "не использовался"
+    assert rows[old_id][4].startswith((now - timedelta(days=40)).astimezone(site["app"].region.region.tz).strftime("%d.%m.%Y"))
+    assert "минуты" in r.stderr
+    r = cur("tokens", "list", "--dormant", "--authority", site["b"])
+    assert r.returncode == 0 and r.stdout.strip() == "Таких токенов нет."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import datetime, timezone
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -49,6 +49,13 @@ def user(site, login: str) -> User:
 def audit_rows(site, action: str) -> list[AuditEntry]:
     with site["app"].db.session() as s:
         return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
+
+
+def forced_to(location: str) -> str | None:
+    """The page a redirect to /account/password will go on to (None: the home page)."""
+    parts = urlsplit(location)
+    assert parts.path == "/account/password", location
+    return parse_qs(parts.query).get("next", [None])[0]
 
 
 async def post_form(c, path: str, form_page: str, **data):
@@ -100,7 +107,12 @@ async def test_create_user_shows_the_password_once(site, aiohttp_client):
     assert len(password) >= 16
     u = user(site, "petrova")
     assert u.role == "specialist" and u.full_name == "Петрова А. В." and u.password_hash.startswith("$argon2id$") and password not in u.password_hash
+    assert u.must_change_password  # a generated password is temporary
     new = await client_of(site, aiohttp_client, "petrova", password)
+    r = await new.get("/inbox", allow_redirects=False)
+    assert r.status == 303 and forced_to(r.headers["Location"]) == "/inbox"
+    r = await post_form(new, "/account/password", "/account/password?next=%2Finbox", current=password, new="petrova-own-1", repeat="petrova-own-1", next="/inbox")
+    assert r.status == 303 and r.headers["Location"].startswith("/inbox?msg=")
     inbox = await (await new.get("/inbox")).text()
     assert site["names"][site["codes"][1]] in inbox
     (entry,) = audit_rows(site, "user.add")
@@ -131,7 +143,10 @@ async def test_reset_password_ends_sessions(site, aiohttp_client):
     r = await spec.get("/inbox", allow_redirects=False)
     assert r.status == 302 and r.headers["Location"].startswith("/login")
     assert (await login(await client_of(site, aiohttp_client), "spec")).status == 401  # old password
-    await client_of(site, aiohttp_client, "spec", password)
+    assert user(site, "spec").must_change_password
+    fresh = await client_of(site, aiohttp_client)
+    r = await login(fresh, "spec", password)
+    assert r.status == 303 and r.headers["Location"] == "/account/password"  # the reset password is temporary
     (entry,) = audit_rows(site, "user.password_reset")
     assert entry.actor == "adm" and entry.target == "user:spec" and password not in str(entry.data)
     history = await (await adm.get(f"/users/{spec_id}")).text()
@@ -271,3 +286,88 @@ async def test_own_password_change(site, aiohttp_client):
     assert (await login(await client_of(site, aiohttp_client), "cur")).status == 401
     await client_of(site, aiohttp_client, "cur", "brand-new-pass")
     assert len(audit_rows(site, "password.change")) == 1 and len(audit_rows(site, "password.change_failed")) == 3
+
+
+# --------------------------------------------------------------------------- forced password change
+
+
+async def test_a_generated_password_must_be_replaced_before_anything_else(site, aiohttp_client):
+    adm = await client_of(site, aiohttp_client, "adm")
+    r = await post_form(adm, "/users", "/users", login="boss2", role="admin")
+    password = SHOWN.search(await r.text()).group(1)
+    r = await post_form(adm, "/tokens", "/tokens", authority=site["codes"][0])
+    token = re.search(r'id="one-time-token">([^<]+)<', await r.text()).group(1)
+
+    new = await client_of(site, aiohttp_client)
+    r = await new.get("/login")
+    r = await new.post("/login", data={"login": "boss2", "password": password, "csrf_token": csrf_of(await r.text()), "next": "/incidents?state=new"}, allow_redirects=False)
+    assert r.status == 303 and forced_to(r.headers["Location"]) == "/incidents?state=new"
+    page = await (await new.get(r.headers["Location"])).text()
+    assert "временным паролем" in page and 'name="next" value="/incidents?state=new"' in page
+    assert 'href="/incidents"' not in page and 'href="/users"' not in page and "Выйти" in page  # no nav, sign-out stays
+    token_ = csrf_of(page)
+
+    # every other page and form sends them back, and nothing is done (an admin's own rights included)
+    for path in ("/", "/dashboard", "/incidents", "/review", "/inbox", "/users", "/tokens", "/audit", "/models", f"/users/{user(site, 'op').id}"):
+        r = await new.get(path, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"].startswith("/account/password"), path
+    r = await new.get("/users?cursor=x&y=1", allow_redirects=False)
+    assert forced_to(r.headers["Location"]) == "/users?cursor=x&y=1"
+    for path, data in (("/users", {"login": "sneaky", "role": "admin"}), (f"/users/{user(site, 'op').id}/active", {"active": "0"}), ("/tokens", {"authority": site["codes"][0]})):
+        r = await new.post(path, data={"csrf_token": token_, **data}, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/account/password", path
+    assert user(site, "sneaky") is None and user(site, "op").is_active and len(audit_rows(site, "token.add")) == 1
+
+    # the API is not affected: tokens belong to authorities, not users
+    api = await aiohttp_client(create_app(site["app"]))
+    assert (await api.get("/api/incidents", headers={"Authorization": f"Bearer {token}"})).status == 200
+
+    # a wrong temporary password is refused and they stay on the page
+    r = await new.post("/account/password", data={"csrf_token": token_, "current": "wrong-pass-1", "new": "boss2-own-pass", "repeat": "boss2-own-pass", "next": "/incidents?state=new"})
+    assert r.status == 400 and "Текущий пароль указан неверно" in await r.text()
+    assert (await new.get("/users", allow_redirects=False)).status == 303
+    # the right one: the flag is cleared, they go on to the page they asked for, everything is open
+    r = await new.post("/account/password", data={"csrf_token": token_, "current": password, "new": "boss2-own-pass", "repeat": "boss2-own-pass", "next": "/incidents?state=new"}, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"].startswith("/incidents?state=new&msg=")
+    assert "Пароль изменён" in unquote(r.headers["Location"])
+    assert not user(site, "boss2").must_change_password
+    assert (await new.get("/users")).status == 200
+    assert 'href="/users"' in await (await new.get("/account/password")).text()
+    entry = audit_rows(site, "password.change")[-1]
+    assert entry.actor == "boss2" and entry.data.get("forced") is True
+    # the next sign-in goes straight to the page asked for
+    again = await client_of(site, aiohttp_client)
+    assert (await login(again, "boss2", "boss2-own-pass")).headers["Location"] == "/"
+
+
+async def test_sign_out_works_while_a_password_change_is_pending(site, aiohttp_client):
+    with site["app"].db.session() as s:
+        u = web_repo.user_by_login(s, "cur")
+        web_repo.set_password(s, u, u.password_hash, must_change=True)
+    c = await client_of(site, aiohttp_client, "cur")
+    page = await (await c.get("/account/password")).text()
+    r = await c.post("/logout", data={"csrf_token": csrf_of(page)}, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"].startswith("/login")
+    assert (await c.get("/account/password", allow_redirects=False)).status == 302  # signed out
+
+
+async def test_sign_in_records_the_time_and_the_users_page_reads_it(site, aiohttp_client):
+    at = datetime(2026, 3, 5, 9, 7, tzinfo=timezone.utc)
+    c = await aiohttp_client(create_app(site["app"], clock=lambda: at))
+    assert (await login(c, "op")).status == 303
+    assert user(site, "op").last_login_at == at
+    # a failed attempt changes nothing
+    assert (await login(c, "op", "wrong-pass-1")).status == 401
+    assert user(site, "op").last_login_at == at
+    # a "login" entry in the audit log alone is not what the page shows (it reads the column)
+    with site["app"].db.session() as s:
+        web_repo.audit(s, "cur", "login", "cur", {}, at)
+    adm = await client_of(site, aiohttp_client, "adm")
+    page = await (await adm.get("/users")).text()
+    shown = at.astimezone(site["app"].region.region.tz).strftime("%d.%m.%Y %H:%M")
+    row = re.search(r'<tr class="" data-login="op">(.*?)</tr>', page, re.S).group(1)
+    assert f'<td class="last-login">{shown}</td>' in row
+    row = re.search(r'<tr class="" data-login="cur">(.*?)</tr>', page, re.S).group(1)
+    assert "не входил" in row
+    page = await (await adm.get(f"/users/{user(site, 'op').id}")).text()
+    assert f'<dd class="last-login">{shown}</dd>' in page and "постоянный" in page

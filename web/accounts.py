@@ -33,7 +33,20 @@ class AccountError(ValueError):
     pass
 
 
-def add_user(s: Any, region: str, login: str, password: str, role: str, authority_code: str | None, now: datetime, actor: str, full_name: str | None = None) -> Any:
+def add_user(
+    s: Any,
+    region: str,
+    login: str,
+    password: str,
+    role: str,
+    authority_code: str | None,
+    now: datetime,
+    actor: str,
+    full_name: str | None = None,
+    *,
+    must_change_password: bool = False,
+) -> Any:
+    """A new account; ``must_change_password``: the user must set their own password at the next sign-in."""
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»; возможные: {', '.join(ROLES)}")
     if not login or len(login) > 128:
@@ -54,8 +67,11 @@ def add_user(s: Any, region: str, login: str, password: str, role: str, authorit
         pw_hash = hash_password(password)
     except ValueError as e:
         raise AccountError(str(e)) from None
-    user = web_repo.add_user(s, login, pw_hash, role, authority_id, full_name)
-    web_repo.audit(s, actor, "user.add", f"user:{login}", {"role": role, "authority": authority_code}, now)
+    user = web_repo.add_user(s, login, pw_hash, role, authority_id, full_name, must_change_password=must_change_password)
+    data = {"role": role, "authority": authority_code}
+    if must_change_password:
+        data["must_change_password"] = True
+    web_repo.audit(s, actor, "user.add", f"user:{login}", data, now)
     return user
 
 
@@ -108,22 +124,28 @@ def _authority_id(s: Any, region: str, role: str, authority_code: str | None) ->
 
 
 def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str, full_name: str | None = None) -> tuple[Any, str]:
-    """A new account with a generated password; returns (user, password) — the password is shown once."""
+    """A new account with a generated password; returns (user, password) — the password is shown once.
+
+    The user must replace it with their own at the first sign-in (``must_change_password``).
+    """
     if not role:
         raise AccountError("выберите роль")
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»")
     _, code = _authority_id(s, region, role, authority_code)
     password = generate_password()
-    user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None)
+    user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None, must_change_password=True)
     return user, password
 
 
 def reset_password(s: Any, user_id: int, now: datetime, actor: str) -> tuple[Any, str]:
-    """Replace the password with a generated one (shown once); every session of the user ends with it."""
+    """Replace the password with a generated one (shown once); every session of the user ends with it.
+
+    The user must replace it with their own at the next sign-in (``must_change_password``).
+    """
     user = _target(s, user_id)
     password = generate_password()
-    web_repo.set_password(s, user, hash_password(password))
+    web_repo.set_password(s, user, hash_password(password), must_change=True)
     web_repo.audit(s, actor, "user.password_reset", f"user:{user.login}", {}, now)
     return user, password
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import paging, services
+from . import api_tokens, paging, services
 from .core import CLOCK, CTX, client_ip
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
@@ -96,11 +96,15 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
 
         def work() -> tuple[int, Any]:
             with db.session() as s:
-                authority = web_repo.authority_for_token(s, hash_token(token))
-                if authority is None:
+                found = web_repo.token_for_api(s, hash_token(token))
+                if found is None:
                     return 401, {"error": "Токен недействителен или отозван."}
+                if api_tokens.use_is_stale(found.last_used_at, now):
+                    # at most once a minute per token, in a transaction of its own: kept even if the action is refused
+                    with db.session() as touch:
+                        web_repo.touch_api_token(touch, found.token_id, now, api_tokens.LAST_USE_RESOLUTION)
                 try:
-                    return 200, fn(ApiReq(request, s, authority, now, body))
+                    return 200, fn(ApiReq(request, s, found.authority, now, body))
                 except ApiError as e:
                     return e.status, {"error": e.message}
 

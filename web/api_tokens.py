@@ -8,13 +8,19 @@ that is already revoked keeps its first revocation time and no second audit
 entry is written. Every issue and revocation is an audit entry (``token.add``,
 ``token.revoke``) whose target is ``authority:CODE`` and whose data names the
 token's number and label — never the token.
+
+The API records when a token was last used (``last_used_at``) to the minute:
+the token's row is read on every request anyway, and it is written only when
+the recorded use is a minute old or more, so a busy token costs one write a
+minute, not one per request. Lists show it, and ``dormant`` ones (active, not
+used for :data:`DORMANT_AFTER`) can be listed on their own.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage import web_repo
@@ -23,6 +29,15 @@ from .accounts import AccountError
 from .passwords import hash_token, new_token
 
 MAX_LABEL = 255
+#: ``last_used_at`` is written at most this often per token.
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+#: An active token not used for this long is dormant (a candidate for revocation).
+DORMANT_AFTER = timedelta(days=30)
+
+
+def use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a request at ``now`` should record a use (none recorded, or one a minute old or more)."""
+    return last_used_at is None or now - last_used_at >= LAST_USE_RESOLUTION
 
 
 class TokenError(AccountError):
@@ -39,6 +54,7 @@ class TokenRow:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -75,13 +91,16 @@ def issue_token(s: Any, region: str, authority_code: str, now: datetime, actor: 
 
 def _rows(s: Any, tokens: list[Any]) -> list[TokenRow]:
     names = web_repo.authority_names(s, [t.authority_id for t in tokens])
-    return [TokenRow(t.id, names[t.authority_id].code, names[t.authority_id].name, t.label, t.created_at, t.revoked_at) for t in tokens]
+    return [TokenRow(t.id, names[t.authority_id].code, names[t.authority_id].name, t.label, t.created_at, t.revoked_at, t.last_used_at) for t in tokens]
 
 
-def list_tokens(s: Any, region: str, authority_code: str | None = None, state: str | None = None) -> list[TokenRow]:
-    """The region's tokens, newest first; ``state``: ``active``, ``revoked`` or None for both."""
+def list_tokens(s: Any, region: str, authority_code: str | None = None, state: str | None = None, unused_since: datetime | None = None) -> list[TokenRow]:
+    """The region's tokens, newest first; ``state``: ``active``, ``revoked`` or None for both.
+
+    ``unused_since``: only tokens not used since then (never, or last before it).
+    """
     authority_id = _authority(s, region, authority_code).id if authority_code else None
-    return _rows(s, web_repo.api_tokens(s, region, authority_id, state))
+    return _rows(s, web_repo.api_tokens(s, region, authority_id, state, unused_since))
 
 
 def token_rows(s: Any, tokens: list[Any]) -> list[TokenRow]:

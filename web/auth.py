@@ -22,6 +22,9 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
 PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
+#: Where a user who must replace an admin-generated password is sent, and what else they may do meanwhile.
+PASSWORD_PATH = "/account/password"
+ALLOWED_BEFORE_PASSWORD_CHANGE = (PASSWORD_PATH, "/logout")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,7 +38,7 @@ def _load_user(db: Any, session_user_id: int, pw: str) -> CurrentUser | None:
         if u.authority_id is not None:
             a = web_repo.authority_names(s, [u.authority_id]).get(u.authority_id)
             auth_name = a.name if a else None
-        return CurrentUser(u.id, u.login, u.role, u.authority_id, u.full_name, auth_name)
+        return CurrentUser(u.id, u.login, u.role, u.authority_id, u.full_name, auth_name, bool(u.must_change_password))
 
 
 @web.middleware
@@ -56,7 +59,15 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         raise web.HTTPUnauthorized(text="Требуется вход в систему.")
     request[USER] = user
     request[SESSION] = data
+    if user.must_change_password and path not in ALLOWED_BEFORE_PASSWORD_CHANGE:
+        raise web.HTTPSeeOther(password_change_url(request.path_qs if request.method == "GET" else ""))
     return await handler(request)
+
+
+def password_change_url(nxt: str) -> str:
+    """``/account/password``, remembering the local page to go on to once the password is set."""
+    nxt = safe_next(nxt) if nxt else "/"
+    return PASSWORD_PATH + (f"?next={_quote(nxt)}" if nxt != "/" else "")
 
 
 def _quote(s: str) -> str:
@@ -99,7 +110,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-def _safe_next(value: str) -> str:
+def safe_next(value: str) -> str:
     # only local paths: no scheme, no host, no protocol-relative "//"
     if value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
@@ -107,7 +118,7 @@ def _safe_next(value: str) -> str:
 
 
 def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -> tuple[str, Any]:
-    """('limited'|'bad'|'ok', user)."""
+    """('limited'|'bad'|'ok', (user id, password hash, must change password))."""
     with db.session() as s:
         since = now - FAILURE_WINDOW
         if web_repo.count_audit(s, "login_failed", login, since, ip=ip) >= MAX_FAILURES:
@@ -118,15 +129,16 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
         if not ok:
             web_repo.audit(s, login or "?", "login_failed", login, {"ip": ip}, now)
             return "bad", None
+        web_repo.record_login(s, u, now)
         web_repo.audit(s, u.login, "login", u.login, {"ip": ip}, now)
-        return "ok", (u.id, u.password_hash)
+        return "ok", (u.id, u.password_hash, bool(u.must_change_password))
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
-    nxt = _safe_next(str(form.get("next", "") or "/"))
+    nxt = safe_next(str(form.get("next", "") or "/"))
     now = request.app[CLOCK]()
     outcome, data = await asyncio.to_thread(_attempt_login, request.app[CTX].db, login, password, client_ip(request), now)
     if outcome != "ok":
@@ -137,9 +149,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             else "Неверный логин или пароль."
         )
         return render(request, "login.html", status=429 if outcome == "limited" else 401, user=None, next=nxt, error=error, login=login)
-    user_id, pw_hash = data
+    user_id, pw_hash, must_change = data
     cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now)
-    resp = redirect(nxt)
+    resp = redirect(password_change_url(nxt) if must_change else nxt)
     set_session_cookie(resp, request, cookie)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp

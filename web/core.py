@@ -39,6 +39,8 @@ class CurrentUser:
     authority_id: int | None
     full_name: str | None = None
     authority_name: str | None = None
+    #: signed in with a password an admin generated: only /account/password (and sign-out) until it is replaced
+    must_change_password: bool = False
 
     @property
     def scope(self) -> Scope:

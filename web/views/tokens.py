@@ -4,8 +4,10 @@ An issued token is shown once, in the answer to the POST that made it (no
 redirect, ``Cache-Control: no-store``, ``Referrer-Policy: no-referrer``), as a
 generated password is on the users page: it is in no URL, log, audit entry or
 browser history, and only its hash is stored. The list shows number, authority,
-label, issue and revocation times — never a token or its hash. Revocation takes
-effect at the API's next request. The page needs ``users.manage`` (admins).
+label, issue time, last use (to the minute) and revocation time — never a token
+or its hash; ``state=dormant`` lists the active tokens unused for 30 days.
+Revocation takes effect at the API's next request. The page needs
+``users.manage`` (admins).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging
-from ..api_tokens import TokenError, issue_token, revoke_token, token_rows
+from ..api_tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
 from ..core import Req, client_ip, page, redirect
 
 TOKENS_PAGE = 50
-STATES = {"active": "действующие", "revoked": "отозванные"}
+STATES = {"active": "действующие", "dormant": f"действующие, не использовались {DORMANT_AFTER.days} дней", "revoked": "отозванные"}
 
 
 def _filters(req: Req, authorities: list[Any]) -> dict[str, Any]:
@@ -32,7 +34,7 @@ def _filters(req: Req, authorities: list[Any]) -> dict[str, Any]:
         raise web.HTTPBadRequest(text=f"Параметр authority: органа власти с кодом «{code}» нет.")
     state = q.get("state") or None
     if state is not None and state not in STATES:
-        raise web.HTTPBadRequest(text=f"Параметр state: «{state}» — ожидается active или revoked.")
+        raise web.HTTPBadRequest(text=f"Параметр state: «{state}» — ожидается active, dormant или revoked.")
     return {"authority": code, "state": state, "_authority_id": codes.get(code) if code else None}
 
 
@@ -45,7 +47,15 @@ def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str,
             "tokens",
             filters,
             req.request.query.get("cursor"),
-            lambda **kw: web_repo.api_token_page(req.s, req.region_code, limit=TOKENS_PAGE, authority_id=f["_authority_id"], state=f["state"], **kw),
+            lambda **kw: web_repo.api_token_page(
+                req.s,
+                req.region_code,
+                limit=TOKENS_PAGE,
+                authority_id=f["_authority_id"],
+                state="active" if f["state"] == "dormant" else f["state"],
+                unused_since=req.now - DORMANT_AFTER if f["state"] == "dormant" else None,
+                **kw,
+            ),
         )
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
@@ -57,6 +67,7 @@ def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str,
         authorities=authorities,
         filters=filters,
         token_states=STATES,
+        dormant_days=DORMANT_AFTER.days,
         form=form or {},
         error=error,
     )

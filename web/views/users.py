@@ -3,9 +3,12 @@
 Passwords set by an admin are never typed by the admin: creating an account
 or resetting a password generates a random one (``accounts.generate_password``)
 and shows it once, on the answer to that POST (no redirect, ``no-store``), so
-it is not in any URL, log or browser history. The user then sets their own on
-``/account/password``. A deactivated account's sessions stop at the next
-request: every request reloads the user and refuses inactive ones.
+it is not in any URL, log or browser history. Such a password is temporary
+(``users.must_change_password``): after signing in with it the user is sent to
+``/account/password`` and every other page and form redirects there until they
+set their own (``web.auth.session_middleware``). A deactivated account's
+sessions stop at the next request: every request reloads the user and refuses
+inactive ones.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from storage import web_repo
 
 from .. import paging
 from ..accounts import AccountError, change_role, create_user, reset_password, set_active
-from ..auth import set_session_cookie
+from ..auth import safe_next, set_session_cookie
 from ..core import CODEC, Req, page, redirect
 from ..passwords import hash_password, verify_password
 from ..roles import ROLE_NAMES, ROLES, is_scoped
+from .system import HOME
 
 USERS_PAGE = 50
 
@@ -41,7 +45,6 @@ def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str,
         status=status,
         users=pg.items,
         pager=paging.pager("/users", "users", {}, pg),
-        last_login=web_repo.last_logins(req.s, [u.login for u in pg.items]),
         user_authorities=auths,
         authorities=_authorities(req),
         roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
@@ -89,7 +92,6 @@ def user_page(req: Req) -> web.StreamResponse:
         "user.html",
         target=u,
         authority=authority,
-        last_login=web_repo.last_logins(req.s, [u.login]).get(u.login),
         authorities=_authorities(req),
         roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
         history=web_repo.audit_about(req.s, u.login, 30),
@@ -132,9 +134,20 @@ def role(req: Req) -> web.StreamResponse:
 # --------------------------------------------------------------------------- one's own password
 
 
+def _next_of(req: Req) -> str:
+    """Where a forced password change goes on to: a local page, else the role's home page."""
+    nxt = safe_next(req.form.get("next") or req.request.query.get("next") or "/")
+    return HOME.get(req.user.role, "/dashboard") if nxt == "/" else nxt
+
+
+def _password_form(req: Req, status: int = 200, error: str | None = None) -> web.StreamResponse:
+    forced = req.user.must_change_password
+    return req.render("account_password.html", status=status, error=error, forced=forced, next=_next_of(req) if forced else "")
+
+
 @page("account.password")
 def own_password_page(req: Req) -> web.StreamResponse:
-    return req.render("account_password.html", error=None)
+    return _password_form(req)
 
 
 @page("account.password")
@@ -155,12 +168,19 @@ def own_password(req: Req) -> web.StreamResponse:
             error = f"Пароль не подходит: {e}."
     if error is not None:
         req.audit("password.change_failed", f"user:{req.user.login}")
-        return req.render("account_password.html", status=400, error=error)
-    web_repo.set_password(req.s, me, new_hash)
-    req.audit("password.change", f"user:{req.user.login}")
+        return _password_form(req, status=400, error=error)
+    forced = bool(me.must_change_password)
+    web_repo.set_password(req.s, me, new_hash, must_change=False)
+    if forced:
+        req.audit("password.change", f"user:{req.user.login}", forced=True)
+    else:
+        req.audit("password.change", f"user:{req.user.login}")
     # the new password hash ends every other session; this one gets a fresh cookie
     cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now)
-    resp = redirect("/account/password", msg="Пароль изменён. Другие сеансы этой учётной записи завершены.")
+    if forced:
+        resp = redirect(_next_of(req), msg="Пароль изменён: теперь вы входите со своим паролем. Другие сеансы этой учётной записи завершены.")
+    else:
+        resp = redirect("/account/password", msg="Пароль изменён. Другие сеансы этой учётной записи завершены.")
     set_session_cookie(resp, req.request, cookie)
     return resp
 
