@@ -22,7 +22,14 @@ from pipeline.process import process_pending
 from storage import Database
 from storage import events as ev
 from storage import incidents as q
-from storage.models import Authority, Incident, IncidentEvent, Post, PostAnalysis, Response
+from storage.models import (
+    Authority,
+    Incident,
+    IncidentEvent,
+    Post,
+    PostAnalysis,
+    Response,
+)
 from storage.sources import get_or_create_source
 from tests.fakes.fake_telethon import FakeTelegramClient
 from tests.test_incidents_process import make_app, models_dir  # noqa: F401  (fixture)
