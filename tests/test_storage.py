@@ -141,3 +141,114 @@ def test_event_log_is_append_only(db):
             s.execute(text("DELETE FROM incident_events"))
     with db.session() as s:
         assert s.scalar(select(IncidentEvent.actor)) == "system"
+
+
+# --------------------------------------------------------------------------- 0003: accounts columns
+
+
+def _no_autogenerate_diff(db: Database) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": lambda o, name, type_, r, c: not (type_ == "table" and name == "apscheduler_jobs")})
+        return compare_metadata(ctx, Base.metadata)
+
+
+def test_models_and_migrations_agree(tmp_path, fresh_pg_url):
+    """`cur db revision` on an up-to-date database finds nothing: every model change has its migration."""
+    for url in (f"sqlite:///{tmp_path / 'diff.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade()
+        assert _no_autogenerate_diff(db) == [], url
+        db.dispose()
+
+
+def _seed_0002(db: Database) -> None:
+    """Accounts, sign-ins and a token written against the 0002 schema (no ORM: the models are newer)."""
+    import sqlalchemy as sa
+
+    from storage.types import UTCDateTime
+
+    users = sa.table("users", *(sa.column(c) for c in ("login", "password_hash", "role", "is_active")), sa.column("created_at", UTCDateTime()))
+    log = sa.table("audit_log", *(sa.column(c) for c in ("actor", "action", "target")), sa.column("data", sa.JSON()), sa.column("at", UTCDateTime()))
+    auths = sa.table("authorities", *(sa.column(c) for c in ("region", "code", "name", "role")), sa.column("details", sa.JSON()))
+    tokens = sa.table("api_tokens", *(sa.column(c) for c in ("authority_id", "token_hash", "label")), sa.column("created_at", UTCDateTime()))
+    with db.engine.begin() as c:
+        c.execute(users.insert(), [{"login": u, "password_hash": "x", "role": "operator", "is_active": True, "created_at": T0} for u in ("ivanova", "petrov", "sidorov")])
+        c.execute(log.insert(), [
+            {"actor": "ivanova", "action": "login", "target": "ivanova", "data": {}, "at": T0 + timedelta(days=1)},
+            {"actor": "ivanova", "action": "login", "target": "ivanova", "data": {}, "at": T0 + timedelta(days=3, minutes=7)},
+            {"actor": "ivanova", "action": "logout", "target": "ivanova", "data": {}, "at": T0 + timedelta(days=4)},
+            {"actor": "ivanova", "action": "login_failed", "target": "ivanova", "data": {}, "at": T0 + timedelta(days=5)},
+            {"actor": "adm", "action": "user.add", "target": "user:petrov", "data": {}, "at": T0 + timedelta(days=6)},
+            {"actor": "petrov", "action": "login_failed", "target": "petrov", "data": {}, "at": T0 + timedelta(days=6)},
+            {"actor": "sidorov", "action": "login", "target": "sidorov", "data": {}, "at": T0 + timedelta(hours=2)},
+            {"actor": "gone", "action": "login", "target": "gone", "data": {}, "at": T0},  # an account that is no more
+        ])
+        c.execute(auths.insert(), [{"region": "kuzbass", "code": "min_health", "name": "Минздрав", "role": "ministry", "details": {}}])
+        auth_id = c.execute(sa.text("SELECT id FROM authorities")).scalar()
+        c.execute(tokens.insert(), [{"authority_id": auth_id, "token_hash": "h" * 64, "label": "СЭД", "created_at": T0}])
+
+
+EXPECTED_LAST_LOGIN = {"ivanova": T0 + timedelta(days=3, minutes=7), "petrov": None, "sidorov": T0 + timedelta(hours=2)}
+
+
+def _accounts(db: Database) -> tuple[dict, list]:
+    from storage.models import ApiToken, User
+
+    with db.session() as s:
+        users = {u.login: (u.last_login_at, u.must_change_password) for u in s.scalars(select(User))}
+        tokens = [(t.label, t.last_used_at) for t in s.scalars(select(ApiToken))]
+    return users, tokens
+
+
+def test_upgrade_from_0002_fills_last_sign_in_from_the_audit_log(tmp_path, fresh_pg_url):
+    for url in (f"sqlite:///{tmp_path / 'old.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0002")
+        _seed_0002(db)
+        db.upgrade()
+        assert db.current_revision() == "0003"
+        users, tokens = _accounts(db)
+        assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()}
+        assert tokens == [("СЭД", None)]
+        # a new account gets must_change_password = false from the database default too
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, created_at) VALUES ('new', 'x', 'analyst', :t, :at)"),
+                      {"t": True, "at": T0 if url.startswith("postgresql") else T0.replace(tzinfo=None)})
+        assert _accounts(db)[0]["new"] == (None, False)
+        db.downgrade("0002")
+        cols = {c["name"] for c in inspect(db.engine).get_columns("users")} | {c["name"] for c in inspect(db.engine).get_columns("api_tokens")}
+        assert {"last_login_at", "must_change_password", "last_used_at"}.isdisjoint(cols)
+        db.upgrade()
+        assert _accounts(db)[0]["ivanova"] == (EXPECTED_LAST_LOGIN["ivanova"], False)
+        db.dispose()
+
+
+def test_upgrade_to_0003_crashing_midway_then_rerun_gives_the_same_database(tmp_path, fresh_pg_url):
+    """A failure in the backfill (a trigger refusing the UPDATE stands in for a crash) leaves 0002; a rerun completes it."""
+    for url in (f"sqlite:///{tmp_path / 'crash.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0002")
+        _seed_0002(db)
+        sqlite = url.startswith("sqlite")
+        with db.engine.begin() as c:
+            if sqlite:
+                c.execute(text("CREATE TRIGGER crash BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'crash'); END"))
+            else:
+                c.execute(text("CREATE FUNCTION crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'crash'; END $$ LANGUAGE plpgsql"))
+                c.execute(text("CREATE TRIGGER crash BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION crash()"))
+        with pytest.raises(DBAPIError, match="crash"):
+            db.upgrade()
+        assert db.current_revision() == "0002"
+        with db.engine.begin() as c:
+            c.execute(text("DROP TRIGGER crash" if sqlite else "DROP TRIGGER crash ON users"))
+        db.upgrade()
+        assert db.current_revision() == "0003"
+        users, tokens = _accounts(db)
+        assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()} and tokens == [("СЭД", None)]
+        assert _no_autogenerate_diff(db) == []
+        db.dispose()
