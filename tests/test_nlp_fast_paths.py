@@ -29,11 +29,15 @@ from nlp.classifier.complaint_cues import complaint_cue
 from nlp.classifier.data import REPO_MODELS_DIR
 from nlp.classifier.dense import shared_embeddings
 from nlp.classifier.features import DROP, FeatureSpace, alias, char_grams
+from nlp.classifier.notice_cues import notice_cue
 from nlp.classifier.urgency_rules import (
     _COLD_LACK,
     _COLD_NEED,
     _COLD_WORDS,
     _MINUS,
+    _ROOM,
+    _ROOM_HEAT,
+    _ROOM_TEMP,
     RULES,
     urgent_rule,
 )
@@ -66,6 +70,10 @@ TEXTS = [
     "中文 текст ✓ ☎ ①",
     "\x00\x07\x1f контроль \x85",
     "Спасибо администрации за новую детскую площадку!",
+    "Уважаемые жители! В связи с проведением плановых работ 12 марта с 9:00 до 17:00 будет прекращена подача воды",
+    "Уважаемые жители, обещали дать воду с 9:00 до 17:00, а у нас её нет уже третий день!",
+    "в квартире +13, батареи ледяные, дети в куртках",
+    "лифт застрял с ребенком, диспетчер молчит",
 ]
 
 # Words to build random posts from: complaint and rule words, names and towns (masked),
@@ -75,6 +83,8 @@ VOCAB = (
     "яма дорога мусор контейнер свалка автобус маршрутка врач талон школа садик зарплата пособие "
     "собака стая покусала сосулька упала дерево провод искрит люк открыт скорая ждали час "
     "опять снова никто почему когда неделю месяц жалоба не и в на по что это уже очень "
+    "уважаемые жители в связи с проведением плановых работ будет прекращена подача с 9:00 до 17:00 "
+    "информируем завершены задержан продам квартире +13 12 градусов лифт застрял инсулина нет "
     "Новокузнецк Кемерово Иванов Петрович Мария Ленина Кирова 5 12 1,5 -25 −30 "
     "мусoр двoр KAMAЗ Wi-Fi ТЦ Mega 😡 👍🏻 !!! ??? ааа Ооочень qqqzzx блаблабла спасибо"
 ).split()
@@ -244,16 +254,28 @@ def reference_rule(text: str, lemmas_: list[str]) -> str | None:
             return name
     if present & _COLD_NEED and present & _COLD_LACK and (present & _COLD_WORDS or _MINUS.search(text or "")):
         return "no_heat_or_power_in_frost"
+    if present & _ROOM and present & _ROOM_HEAT and _ROOM_TEMP.search(text or ""):
+        return "cold_room"
     return None
 
 
 def test_urgent_rule_equals_set_reference() -> None:
-    vocab = sorted(set().union(*[a for parts in RULES.values() for a in parts], _COLD_NEED, _COLD_LACK, _COLD_WORDS))
+    vocab = sorted(set().union(*[a for parts in RULES.values() for a in parts], _COLD_NEED, _COLD_LACK, _COLD_WORDS, _ROOM, _ROOM_HEAT))
     rnd = random.Random(6)
-    for _ in range(20000):
-        d = [rnd.choice(vocab + ["дом", "<num>"]) for _ in range(rnd.randint(0, 6))]
-        text = rnd.choice(["", "мороз -30", "−25 градусов", "x"])
-        assert urgent_rule(text, d) == reference_rule(text, d), (text, d)
+    fired = set()
+    # random lemma bags, and bags holding one lemma of every part of a rule plus noise
+    bags = [[rnd.choice(vocab + ["дом", "<num>"]) for _ in range(rnd.randint(0, 6))] for _ in range(30000)]
+    for parts in [*RULES.values(), [_COLD_NEED, _COLD_LACK, _COLD_WORDS], [_ROOM, _ROOM_HEAT]]:
+        for _ in range(300):
+            bags.append([rnd.choice(sorted(alt)) for alt in parts] + [rnd.choice(vocab) for _ in range(rnd.randint(0, 3))])
+    for d in bags:
+        rnd.shuffle(d)
+        text = rnd.choice(["", "мороз -30", "−25 градусов", "x", "в квартире +13", "12 градусов", "+1 у нас"])
+        got = urgent_rule(text, d)
+        assert got == reference_rule(text, d), (text, d)
+        fired.add(got)
+    # every rule, the frost and the cold-room rule were reached
+    assert fired >= set(RULES) | {"no_heat_or_power_in_frost", "cold_room", None}
 
 
 def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[dict]:
@@ -280,6 +302,8 @@ def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[d
         category, pc = (cat_h.labels[j].split("/", 1)[1], float(row[j] / total)) if total > 0 else ("other", 0.0)
         pr = float(p_rel[i])
         relevant = pr >= th.relevant or (complaint_cue(text, doc) and th.lean_relevant <= pr and ps >= th.lean_sector)
+        notice = relevant and pr < th.notice_relevant and notice_cue(text, doc)
+        relevant = relevant and not notice
         ti = int(p_tone[i].argmax())
         p = {"relevant": relevant, "relevance_confidence": pr, "tone": tone_h.labels[ti]}
         conf = {"relevance": pr if relevant else 1.0 - pr, "tone": float(p_tone[i, ti])}
@@ -290,7 +314,7 @@ def reference_predict(clf: Classifier, texts: list[str], sectors=None) -> list[d
             p.update(sector=sector, category=category, urgency=urgency, confidence=pr * ps * pc)
             p["unsure"] = pr < th.relevant_sure or ps < th.sector or pc < th.category
         else:
-            p.update(sector=None, category=None, urgency=None, confidence=1.0 - pr, unsure=pr >= th.irrelevant_sure)
+            p.update(sector=None, category=None, urgency=None, confidence=1.0 - pr, unsure=notice or pr >= th.irrelevant_sure)
         p["confidences"] = conf
         out.append(p)
     return out
@@ -327,3 +351,19 @@ def test_two_stage_band_equals_reference(shipped: Classifier) -> None:
     leaned = [p for p in got if p["relevant"] and p["relevance_confidence"] < 0.9]
     declined = [p for p in got if not p["relevant"] and 0.1 <= p["relevance_confidence"]]
     assert len(leaned) >= 10 and len(declined) >= 3
+
+
+def test_notice_band_equals_reference(shipped: Classifier) -> None:
+    """A notice threshold above every P(relevant) lets the notice cue decide for every
+    relevant-looking post, including those leaned relevant by the two-stage band."""
+    wide = Classifier(
+        shipped.features, shipped.heads, shipped.meta,
+        Thresholds(relevant=0.5, lean_relevant=0.1, lean_sector=0.3, notice_relevant=1.01), shipped.lemmatize,
+    )
+    texts = TEXTS + random_posts(300, 9)
+    got = as_plain(wide.predict(texts))
+    assert got == reference_predict(wide, texts)
+    docs = [lemmas(t) for t in texts]
+    cued = [p for p, t, d in zip(got, texts, docs) if p["relevance_confidence"] >= 0.5 and notice_cue(t, d)]
+    # each would be relevant without the cue; with it, none is routed and all go to review
+    assert len(cued) >= 5 and not any(p["relevant"] for p in cued) and all(p["unsure"] for p in cued)

@@ -23,6 +23,7 @@ import numpy as np
 from .features import FeatureSpace
 from .complaint_cues import complaint_cue
 from .heads import LinearHead
+from .notice_cues import notice_cue
 from .urgency_rules import urgent_rule
 
 MODEL_FILE = "model.npz"
@@ -57,6 +58,11 @@ class Thresholds:
     #: complaint cue (complaint_cues.py) is present. lean_relevant >= relevant switches it off.
     lean_relevant: float = 0.35
     lean_sector: float = 0.6
+    #: Official-notice / news cue (notice_cues.py): a post with the cue is judged relevant only
+    #: when P(relevant) >= notice_relevant and is never leaned relevant; one that falls short
+    #: is not relevant but unsure, so it goes to review instead of routing.
+    #: notice_relevant <= relevant switches it off. Absent from older bundles: the default applies.
+    notice_relevant: float = 0.9
     #: Minimum sector and category (within sector) probabilities for a sure prediction.
     sector: float = 0.5
     category: float = 0.35
@@ -141,13 +147,15 @@ class Classifier:
             return []
         docs = [self.lemmatize(t or "") for t in texts]
         x = self.features.transform(docs)
-        # The urgency rules matter only for relevant posts and the complaint cues only for
-        # posts in the two-stage band, so both are evaluated only for those rows.
+        # The urgency rules matter only for relevant posts, the complaint cues only for posts
+        # in the two-stage band and the notice cue only where it can change the decision,
+        # so each is evaluated only for those rows.
         return self._predict(
             x,
             sectors,
             lambda i: urgent_rule(texts[i] or "", docs[i]),
             lambda i: complaint_cue(texts[i] or "", docs[i]),
+            lambda i: notice_cue(texts[i] or "", docs[i]),
         )
 
     def predict_features(
@@ -156,14 +164,17 @@ class Classifier:
         sectors: Iterable[str] | None = None,
         rules: Sequence[str | None] | None = None,
         cues: Sequence[bool] | None = None,
+        notices: Sequence[bool] | None = None,
     ) -> list[Prediction]:
         """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row,
-        ``cues`` whether a complaint cue is present (None: no two-stage decision)."""
+        ``cues`` whether a complaint cue is present (None: no two-stage decision),
+        ``notices`` whether the official-notice cue is present (None: no notice cue)."""
         return self._predict(
             x,
             sectors,
             None if rules is None else rules.__getitem__,
             None if cues is None else cues.__getitem__,
+            None if notices is None else notices.__getitem__,
         )
 
     def _fused(self) -> dict:
@@ -209,6 +220,7 @@ class Classifier:
         sectors: Iterable[str] | None,
         rule_of: Callable[[int], str | None] | None,
         cue_of: Callable[[int], bool] | None,
+        notice_of: Callable[[int], bool] | None = None,
     ) -> list[Prediction]:
         th = self.thresholds
         rel_h, sec_h, cat_h, urg_h, tone_h = (self.heads[h] for h in HEADS)
@@ -250,6 +262,11 @@ class Classifier:
                 and sec_p[r] >= th.lean_sector
                 and bool(cue_of(i))
             )
+            # an announcement / news report below notice_relevant is not routed: it is
+            # judged not relevant and sent to review (never dropped silently)
+            notice = relevant and notice_of is not None and pr < th.notice_relevant and bool(notice_of(i))
+            if notice:
+                relevant = False
             ti = tone_idx[i]
             conf = {"relevance": pr if relevant else 1.0 - pr, "tone": float(p_tone[i, ti])}
             if relevant:
@@ -263,7 +280,7 @@ class Classifier:
             else:
                 sector = category = urgency = None
                 confidence = 1.0 - pr
-                unsure = pr >= th.irrelevant_sure
+                unsure = notice or pr >= th.irrelevant_sure
             out.append(Prediction(relevant, pr, sector, category, urgency, tone_labels[ti], conf, confidence, unsure, version))
         return out
 
