@@ -325,7 +325,7 @@ def token_writes(engine) -> list[str]:  # noqa: ANN001
 
 async def test_the_api_records_last_use_at_most_once_a_minute(site, aiohttp_client):
     token_id, token = issue(site, site["a"], "СЭД")
-    other_id, other = issue(site, site["b"])
+    other_id, _ = issue(site, site["b"])
     t0 = datetime(2026, 11, 20, 8, 30, 15, tzinfo=timezone.utc)
     clock = Clock(t0)
     api = await aiohttp_client(create_app(site["app"], clock=clock))
@@ -375,7 +375,7 @@ async def test_dormant_tokens_are_listed_on_their_own(site, cur, aiohttp_client)
     api = await aiohttp_client(create_app(site["app"], clock=clock))
     old_id, old = issue(site, site["a"], "старый")
     never_id, _ = issue(site, site["a"], "не подключён")
-    fresh_id, fresh = issue(site, site["b"], "рабочий")
+    _, fresh = issue(site, site["b"], "рабочий")
     gone_id, gone = issue(site, site["b"], "отозванный")
     for t in (old, fresh, gone):
         assert (await api.get("/api/incidents", headers=bearer(t))).status == 200
