@@ -368,3 +368,31 @@ def _tables(db: Database) -> set[str]:
     from sqlalchemy import inspect
 
     return set(inspect(db.engine).get_table_names())
+
+
+def test_upgrade_to_0002_rerun_after_a_crash_midway_gives_the_same_database(tmp_path, fresh_pg_url):
+    """SQLite commits each CREATE TABLE at once: a crash after the first one leaves it behind at 0001.
+
+    The rerun must skip it and finish exactly like an uninterrupted upgrade.
+    """
+    from storage.models import Base
+
+    now = datetime.now(UTC)
+    for url in (f"sqlite:///{tmp_path / 'crash.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0001")
+        with db.session() as s:
+            a, inc = make_incident(s)
+            add_event(s, inc, ev.REOPENED_EV, now - timedelta(hours=5), authority_id=a.id, data={"reason": "вчера"})
+        Base.metadata.tables["event_cursors"].create(db.engine)  # what the crashed run left behind
+        assert db.current_revision() == "0001"
+        db.upgrade()
+        assert db.current_revision() >= "0002"
+        assert {"event_cursors", "scheduler_leases"} <= _tables(db)
+        with db.session() as s:
+            cursor = co.get_cursor(s, "notify:kuzbass")
+            assert cursor is not None and cursor.gaps == []
+        db.upgrade()  # and a second run changes nothing
+        with db.session() as s:
+            assert co.get_cursor(s, "notify:kuzbass").last_id == cursor.last_id
+        db.dispose()

@@ -29,6 +29,17 @@ OLD_WINDOW = timedelta(days=2)
 
 
 def upgrade() -> None:
+    # Rerunnable: SQLite (pysqlite) commits DDL at once, so a crash after a CREATE
+    # leaves the table behind at revision 0001; a rerun skips what is already there.
+    present = set(sa.inspect(op.get_bind()).get_table_names())
+    if 'event_cursors' not in present:
+        _create_event_cursors()
+    if 'scheduler_leases' not in present:
+        _create_scheduler_leases()
+    _seed_notification_cursors()
+
+
+def _create_event_cursors() -> None:
     op.create_table('event_cursors',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('last_id', sa.BigInteger(), nullable=False),
@@ -36,6 +47,9 @@ def upgrade() -> None:
     sa.Column('updated_at', storage.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_event_cursors'))
     )
+
+
+def _create_scheduler_leases() -> None:
     op.create_table('scheduler_leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=255), nullable=True),
@@ -46,7 +60,6 @@ def upgrade() -> None:
     sa.Column('expires_at', storage.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_leases'))
     )
-    _seed_notification_cursors()
 
 
 def _seed_notification_cursors() -> None:
@@ -67,7 +80,10 @@ def _seed_notification_cursors() -> None:
         'event_cursors', sa.column('name', sa.String()), sa.column('last_id', sa.BigInteger()),
         sa.column('gaps', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql')), sa.column('updated_at', storage.types.UTCDateTime(timezone=True)),
     )
-    op.bulk_insert(cursors, [{'name': f'notify:{r}', 'last_id': last_id, 'gaps': [], 'updated_at': now} for r in sorted(regions)])
+    have = {n for (n,) in bind.execute(sa.select(cursors.c.name))}
+    rows = [{'name': f'notify:{r}', 'last_id': last_id, 'gaps': [], 'updated_at': now} for r in sorted(regions) if f'notify:{r}' not in have]
+    if rows:
+        op.bulk_insert(cursors, rows)
 
 
 def downgrade() -> None:
