@@ -63,9 +63,13 @@ def register(main: click.Group) -> None:
     @click.option("--authority", "authority", default=None, help="Код органа власти (обязателен для специалиста).")
     @click.option("--name", "full_name", default=None, help="Имя для показа.")
     @click.option("--password-stdin", is_flag=True, help="Прочитать пароль из стандартного ввода.")
+    @click.option("--temporary", is_flag=True,
+                  help="Пароль временный: при первом входе пользователь должен задать свой.")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def users_add(ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool) -> None:
+    def users_add(
+        ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool, temporary: bool
+    ) -> None:
         """Создать пользователя. Пароль хранится только в виде хеша argon2."""
         from web.accounts import AccountError, add_user
 
@@ -78,10 +82,12 @@ def register(main: click.Group) -> None:
         app = _prepared(ctx)
         try:
             with app.db.session() as s:
-                add_user(s, app.region.code, login, password, role, authority, utcnow(), _cli_actor(), full_name)
+                add_user(s, app.region.code, login, password, role, authority, utcnow(), _cli_actor(), full_name,
+                         must_change_password=temporary)  # fmt: skip
         except AccountError as e:
             fail(str(e))
-        click.echo(f"Пользователь «{login}» создан: роль {role}" + (f", орган власти {authority}" if authority else "") + ".")
+        click.echo(f"Пользователь «{login}» создан: роль {role}" + (f", орган власти {authority}" if authority else "") + "."
+                   + (" Пароль временный: при первом входе нужно задать свой." if temporary else ""))  # fmt: skip
 
     @users_group.command("list")
     @click.pass_context

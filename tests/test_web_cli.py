@@ -34,8 +34,10 @@ def test_users_and_tokens(env: dict[str, str], tmp_path: Path, sqlite_url: str):
     assert "создан" in r.stdout
     r = run_cur(["users", "add", "spec", "--role", "specialist", "--password-stdin"], env=env, cwd=tmp_path, input="very-secret-1\n")
     assert r.returncode != 0 and "орган власти" in r.stderr
-    r = run_cur(["users", "add", "spec", "--role", "specialist", "--authority", "head_healthcare", "--password-stdin"], env=env, cwd=tmp_path, input="very-secret-2\n")
+    r = run_cur(["users", "add", "spec", "--role", "specialist", "--authority", "head_healthcare", "--password-stdin", "--temporary"],
+                env=env, cwd=tmp_path, input="very-secret-2\n")  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert "Пароль временный" in r.stdout
     r = run_cur(["users", "list"], env=env, cwd=tmp_path)
     assert "boss\tadmin" in r.stdout and "spec\tspecialist\thead_healthcare" in r.stdout
     r = run_cur(["tokens", "add", "head_healthcare"], env=env, cwd=tmp_path)
@@ -46,6 +48,8 @@ def test_users_and_tokens(env: dict[str, str], tmp_path: Path, sqlite_url: str):
     with db.session() as s:
         users = {u.login: u for u in s.scalars(select(User))}
         assert users["boss"].password_hash.startswith("$argon2id$") and "very-secret" not in users["boss"].password_hash
+        # a password typed for someone else is temporary: they set their own at the first sign-in
+        assert users["spec"].must_change_password and not users["boss"].must_change_password
         hashes = list(s.scalars(select(ApiToken.token_hash)))
         assert hashes and token not in hashes
         actions = [a for a, in s.execute(select(AuditEntry.action))]
