@@ -17,7 +17,7 @@ For each set it also counts posts whose lemma set is close (Jaccard >= 0.6) to
 a training-corpus post: a blind figure is only worth something if that count
 is ~0.
 
-    python benchmarks/bench_blind.py [--model classifier_models/versions/<v>] [--json OUT] [--sets dev,blind2]
+    python benchmarks/bench_blind.py [--model classifier_models/versions/<v>] [--json OUT] [--sets dev,blind2] [--below 0.4]
 """
 
 from __future__ import annotations
@@ -174,8 +174,8 @@ def score(rows: Sequence[dict], preds: Sequence[Prediction], topics: Sequence[tu
     }
 
 
-def corpus_overlap(texts: Sequence[str], corpus_dir: Path | None = None) -> dict:
-    """How many ``texts`` equal or nearly equal (lemma Jaccard >= NEAR) a training-corpus post."""
+def corpus_similarity(texts: Sequence[str], corpus_dir: Path | None = None) -> list[tuple[bool, float]]:
+    """For each text: (identical to a training-corpus post?, highest lemma-set Jaccard with one)."""
     from nlp.classifier.data import CORPUS_DIR, load_corpus
     from nlp.text import lemmas
 
@@ -189,17 +189,22 @@ def corpus_overlap(texts: Sequence[str], corpus_dir: Path | None = None) -> dict
     for i, b in enumerate(corpus):
         for w in b:
             index.setdefault(w, []).append(i)
-    near = same = 0
+    out = []
     for t in texts:
-        same += t.casefold().strip() in exact
         b = bag(t)
         shared: dict[int, int] = {}
         for w in b:
             for i in index.get(w, ()):
                 shared[i] = shared.get(i, 0) + 1
         best = max((k / (len(b) + len(corpus[i]) - k) for i, k in shared.items()), default=0.0)
-        near += best >= NEAR
-    return {"identical": same, "near": near, "threshold": NEAR}
+        out.append((t.casefold().strip() in exact, best))
+    return out
+
+
+def corpus_overlap(texts: Sequence[str], corpus_dir: Path | None = None) -> dict:
+    """How many ``texts`` equal or nearly equal (lemma Jaccard >= NEAR) a training-corpus post."""
+    sims = corpus_similarity(texts, corpus_dir)
+    return {"identical": sum(same for same, _ in sims), "near": sum(best >= NEAR for _, best in sims), "threshold": NEAR}
 
 
 def _f(x: float | None) -> str:
@@ -242,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write the figures to this JSON file")
     ap.add_argument("--sets", default=",".join(FILES), help="comma-separated sets to score (missing files are skipped)")
     ap.add_argument("--no-overlap", action="store_true", help="skip the training-corpus overlap count")
+    ap.add_argument("--below", type=float, metavar="J",
+                    help="score only the posts whose lemma Jaccard with every training-corpus post is below J")  # fmt: skip
     args = ap.parse_args(argv)
     clf: Classifier = Classifier.load(args.model) if args.model else load_active()
     print(f"model {clf.version}")
@@ -254,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(f"\n== {name}: {path} not found, skipped")
             continue
         rows = load_set(path)
+        if args.below is not None:
+            kept = [r for r, (_, best) in zip(rows, corpus_similarity([r["text"] for r in rows])) if best < args.below]
+            print(f"\n{name}: {len(kept)} of {len(rows)} posts share less than {args.below} (lemma Jaccard) with every corpus post")
+            rows = kept
         texts = [r["text"] for r in rows]
         preds = clf.predict(texts)
         topics = clf.topics([r["text"] for r in rows if r["relevant"]])

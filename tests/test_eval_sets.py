@@ -69,6 +69,19 @@ def test_blind_sets_are_not_close_to_training_posts(bench):
         assert o["near"] <= 0.02 * len(texts), (name, o)
 
 
+def test_below_scores_only_posts_unlike_every_corpus_post(bench, tmp_path, capsys):
+    from nlp.classifier.data import load_corpus
+
+    seen = load_corpus()[0].text  # a training post itself: similarity 1
+    rows = [{"text": seen, "relevant": False, "sector": None, "category": None, "urgency": None, "region": "other", "style": "chat"},
+            {"text": "Зюзюка мармелад сиреневый космодром", "relevant": False, "sector": None, "category": None, "urgency": None,
+             "region": "other", "style": "chat"}]  # fmt: skip
+    (tmp_path / "blind2.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = bench.main(["--eval-dir", str(tmp_path), "--sets", "blind2", "--below", "0.4", "--no-overlap"])
+    assert out["files"]["blind2"]["counts"]["posts"] == 1
+    assert "1 of 2 posts share less than 0.4" in capsys.readouterr().out
+
+
 def test_dev_and_blind_share_no_text(bench):
     dev = {r["text"].casefold() for r in bench.load_set(EVAL / "dev.jsonl")}
     blind = {r["text"].casefold() for r in bench.load_set(EVAL / "blind.jsonl")}
