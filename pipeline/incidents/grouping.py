@@ -29,8 +29,8 @@ from storage import events as ev
 from storage import incidents as q
 from storage.models import Authority, Incident, IncidentEvent, Post, ReviewDecision
 
-from .deadlines import STAGES, add_rule, compute_deadlines, escalation_times, reminder_times, select_rule
-from .routing import RoutingDecision, route
+from ..deadlines import STAGES, add_rule, compute_deadlines, escalation_times, reminder_times, select_rule
+from ..routing import RoutingDecision, route
 from pipeline.labels import STATE_NAMES
 
 __all__ = [
