@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from pipeline.errors import Refused
 from storage import incidents as q
 from storage.models import Incident, IncidentEvent
 
@@ -29,7 +30,7 @@ SYSTEM = "system"
 log = logging.getLogger(__name__)
 
 
-class IncidentError(ValueError):
+class IncidentError(Refused):
     """A request the incident's current state does not allow (Russian message)."""
 
 
