@@ -109,7 +109,7 @@ def smtp():
 
 
 def test_five_days_down_then_restart_sends_each_pending_notification_once(app, smtp):
-    from pipeline.channels import EmailSender
+    from pipeline.notify.channels import EmailSender
 
     clock = FakeClock(T0)
     sch.set_runtime(sch.Runtime(app, clock, senders={"email": EmailSender("127.0.0.1", smtp.port)}))

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 CHANNELS = ("email", "telegram", "webhook")
-TEMPLATES = Path(__file__).resolve().parent / "templates" / "notify"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "notify"
 
 # --------------------------------------------------------------------------- retry policy
 
