@@ -47,7 +47,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED, BaseScheduler
 from apscheduler.util import undefined
 
-from .context import App
+from ..context import App
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Runtime:
 
     def get_senders(self) -> dict[str, Any]:
         if self.senders is None:
-            from .notify import senders_from_settings
+            from ..notify import senders_from_settings
 
             self.senders = senders_from_settings(self.app.settings)
         return self.senders
@@ -185,7 +185,7 @@ def _classifier(rt: Runtime) -> Any:
 
 def job_notify() -> int:
     """Enqueue the notifications of incident events not handled yet (follows the persisted sweep cursor)."""
-    from .notify import notify_pending
+    from ..notify import notify_pending
 
     rt = runtime()
     if _standing_by(rt):
@@ -209,7 +209,7 @@ def job_deadlines() -> Any:
 
 
 def job_deliver() -> Any:
-    from .notify import deliver_due
+    from ..notify import deliver_due
 
     rt = runtime()
     if _standing_by(rt):
@@ -228,7 +228,7 @@ def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
 
 
 def job_monthly_report() -> tuple[Path, Path] | None:
-    from .reports import write_report
+    from ..reports import write_report
 
     rt = runtime()
     if _standing_by(rt):
@@ -342,7 +342,7 @@ class Lease:
             log.warning("аренду планировщика освободить не удалось (%s): другой процесс возьмёт её, когда она истечёт", e)
 
     def _when(self, at: datetime | None) -> str:
-        from .notify import local_time
+        from ..notify import local_time
 
         return local_time(at, self.tz)
 
@@ -357,7 +357,7 @@ def lease_status(db: Any, tz: Any = None, name: str = LEASE_NAME, now: datetime 
     """One Russian line saying which scheduler is active on the database (for status output)."""
     from storage import coordination as co
 
-    from .notify import local_time
+    from ..notify import local_time
 
     now, tz = now or datetime.now(timezone.utc), tz or timezone.utc
     with db.session() as s:
