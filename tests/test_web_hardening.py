@@ -160,3 +160,62 @@ async def test_errors_are_russian_pages_and_json(world, aiohttp_client):  # noqa
         r = await client.post(f"/api/incidents/{world['inc_a']}/state", json=body, headers=token)
         assert r.status == 422, body
         assert "reason" in (await r.json())["error"]
+
+
+# --------------------------------------------------------------------------- 5. sign-out and password change end the session on the server
+
+
+def _session_cookie(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))["cur_session"].value
+
+
+async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/review")
+    r = await client.post("/logout", data={"csrf_token": csrf_of(await page.text())}, allow_redirects=False)
+    assert r.status == 303
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    r = await thief.get("/review", allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/login")
+    # signing in again works, with a new cookie
+    assert (await login(client, "op")).status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200
+
+
+async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/account/password")
+    r = await client.post("/account/password", data={"csrf_token": csrf_of(await page.text()), "current": "correct-horse-1", "new": "another-horse-2", "repeat": "another-horse-2"}, allow_redirects=False)
+    assert r.status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200  # this browser goes on
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    assert (await thief.get("/review", allow_redirects=False)).status == 302
+
+
+def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
+    from sqlalchemy import inspect, text
+
+    from storage import Database
+
+    for url in (f"sqlite:///{tmp_path / 'm.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0003")
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, must_change_password, created_at) VALUES ('old', 'x', 'operator', :t, :f, CURRENT_TIMESTAMP)"), {"t": True, "f": False})
+        db.upgrade("0004")
+        with db.engine.begin() as c:
+            assert c.execute(text("SELECT session_generation FROM users WHERE login = 'old'")).scalar() == 0
+        db.downgrade("0003")
+        assert "session_generation" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.upgrade()
+        db.upgrade()  # a second run changes nothing
+        assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.dispose()
