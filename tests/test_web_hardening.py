@@ -5,14 +5,15 @@ Each test here failed before its fix. Real aiohttp test server, real SQLite and 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import web_repo
 from storage.models import User
-from tests.test_web_security import csrf_of, login, world  # noqa: F401 - fixture
+from tests.test_web_security import NOW, csrf_of, login, world  # noqa: F401 - fixture
 from web.app import create_app
 
 EVIL_NEXT = ["/%09/evil.example/", "/\t/evil.example/", "/\n/x", "/\\evil.example", "//evil.example", "https://evil.example/", "/\r\nSet-Cookie:%20x=1", " /x", "/a b"]
@@ -219,3 +220,47 @@ def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
         db.upgrade()  # a second run changes nothing
         assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
         db.dispose()
+
+
+# --------------------------------------------------------------------------- 3. reports and the dashboard are scoped
+
+
+async def test_specialist_reports_and_dashboard_show_their_authority_only(world, aiohttp_client):  # noqa: F811
+    import io
+
+    from openpyxl import load_workbook
+
+    from storage.models import Incident
+
+    app = world["app"]
+    with app.db.session() as s:
+        inc_b = s.get(Incident, world["inc_b"])
+        # a title to look for: B's incident is overdue three days later and listed in the region's report
+        inc_b.title = "ЧУЖОЙ-ИНЦИДЕНТ-Б"
+        title_b = inc_b.title
+        total_a = s.scalar(select(func.count()).select_from(Incident).where(Incident.authority_id == world["auth_a"], Incident.merged_into_id.is_(None)))
+        total_all = s.scalar(select(func.count()).select_from(Incident).where(Incident.merged_into_id.is_(None)))
+    month = NOW.astimezone(app.region.region.tz).strftime("%Y-%m")
+    later = NOW + timedelta(days=3)  # every first-reply deadline of the sample has passed
+    op = await aiohttp_client(create_app(app, clock=lambda: later))
+    spec = await aiohttp_client(create_app(app, clock=lambda: later))
+    assert (await login(op, "op")).status == 303
+    assert (await login(spec, "spec_a")).status == 303
+
+    full = await (await op.get(f"/reports/{month}.html")).text()
+    assert title_b in full  # the check below means something
+    mine = await spec.get(f"/reports/{month}.html")
+    assert mine.status == 200
+    text = await mine.text()
+    assert title_b not in text
+    book = load_workbook(io.BytesIO(await (await spec.get(f"/reports/{month}.xlsx")).read()))
+    cells = {str(c.value) for sh in book.worksheets for row in sh.iter_rows() for c in row if c.value is not None}
+    assert title_b not in cells
+    assert {str(c.value) for c in book["Рейтинг"]["B"][1:]} <= {world["code_a"]}
+    book_all = load_workbook(io.BytesIO(await (await op.get(f"/reports/{month}.xlsx")).read()))
+    assert title_b in {str(c.value) for row in book_all["Просроченные"].iter_rows() for c in row}
+
+    dash = await (await spec.get("/dashboard?period=all")).text()
+    assert f"{total_a} инцидентов" in dash
+    assert total_a != total_all
+    assert f"{total_all} инцидентов" in await (await op.get("/dashboard?period=all")).text()
