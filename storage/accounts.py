@@ -68,6 +68,12 @@ def record_login(s: Session, user: User, now: datetime) -> None:
     s.flush()
 
 
+def end_sessions(s: Session, user_id: int) -> None:
+    """Invalidate every session cookie of the account (sign-out, password change): one atomic increment."""
+    s.execute(update(User).where(User.id == user_id).values(session_generation=User.session_generation + 1))
+    s.flush()
+
+
 def set_password(s: Session, user: User, password_hash: str, *, must_change: bool = False) -> None:
     """A new password hash; ``must_change`` when an admin generated it (the user must set their own)."""
     user.password_hash = password_hash
