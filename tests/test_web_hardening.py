@@ -264,3 +264,26 @@ async def test_specialist_reports_and_dashboard_show_their_authority_only(world,
     assert f"{total_a} инцидентов" in dash
     assert total_a != total_all
     assert f"{total_all} инцидентов" in await (await op.get("/dashboard?period=all")).text()
+
+
+# --------------------------------------------------------------------------- 4. the API's author is not the event log's actor
+
+
+async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  # noqa: F811
+    from storage.models import IncidentEvent, Response
+
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    url = f"/api/incidents/{world['inc_a']}"
+    r = await client.post(url + "/responses", headers=h, json={"kind": "first_reply", "text": "Бригада выехала", "author": "Губернатор"})
+    assert r.status == 200
+    with world["app"].db.session() as s:
+        actors = {a for (a,) in s.execute(select(IncidentEvent.actor).where(IncidentEvent.incident_id == world["inc_a"], IncidentEvent.kind.like("answer_%")))}
+        authors = {a for (a,) in s.execute(select(Response.author).where(Response.incident_id == world["inc_a"]))}
+    assert actors == {f"api:{world['code_a']}"}
+    assert authors == {"Губернатор"}  # kept as the answer's signature, shown as such
+    detail = await (await client.get(url, headers=h)).json()
+    assert [e["actor"] for e in detail["events"] if e["kind"].startswith("answer_")] == [f"api:{world['code_a']}"]
+    for bad in ("x" * 129, "Иванова\nГубернатор"):
+        r = await client.post(url + "/responses", headers=h, json={"kind": "interim", "text": "ещё", "author": bad})
+        assert r.status == 400 and "author" in (await r.json())["error"]
