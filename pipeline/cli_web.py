@@ -33,9 +33,13 @@ def register(main: click.Group) -> None:
     @click.option("--host", default=None, help="Адрес (по умолчанию web_host из настроек).")
     @click.option("--port", type=int, default=None, help="Порт (по умолчанию web_port из настроек).")
     @click.option("--scheduler", "with_scheduler", is_flag=True, help="Запустить вместе с планировщиком.")
+    @click.option("--behind-proxy", is_flag=True,
+                  help="За обратным прокси: адрес клиента брать из X-Forwarded-For, если запрос пришёл с доверенного адреса прокси.")  # fmt: skip
+    @click.option("--trusted-proxy", "trusted_proxy", multiple=True, metavar="АДРЕС",
+                  help="Адрес или сеть доверенного прокси (можно несколько); по умолчанию web_trusted_proxies из настроек, иначе 127.0.0.1 и ::1.")  # fmt: skip
     @click.pass_context
     @handle_errors
-    def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool) -> None:
+    def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool, behind_proxy: bool, trusted_proxy: tuple[str, ...]) -> None:
         """Запустить веб-приложение (вход — /login, API — /api/). Остановка — Ctrl+C."""
         from web.server import serve
 
@@ -47,8 +51,21 @@ def register(main: click.Group) -> None:
         def started(url: str) -> None:
             click.echo(f"Веб-приложение запущено: {url}/login  (API: {url}/api/, описание: {url}/api/openapi.json). Остановка — Ctrl+C.")
 
+        proxies: list[str] = []
+        if trusted_proxy and not behind_proxy:
+            fail("--trusted-proxy действует только вместе с --behind-proxy")
+        if behind_proxy:
+            proxies = list(trusted_proxy) or list(app.settings.web_trusted_proxies) or ["127.0.0.1", "::1"]
+            import ipaddress
+
+            for p in proxies:
+                try:
+                    ipaddress.ip_network(p, strict=False)
+                except ValueError:
+                    fail(f"--trusted-proxy {p}: это не IP-адрес и не сеть")
+            click.echo(f"За прокси: адрес клиента берётся из X-Forwarded-For запросов с {', '.join(proxies)}.")
         try:
-            serve(app, host, port, on_started=started, with_scheduler=with_scheduler)
+            serve(app, host, port, on_started=started, with_scheduler=with_scheduler, trusted_proxies=proxies)
         except OSError as e:
             fail(f"не удалось открыть {host}:{port}: {e.strerror or e}")
         click.echo("Веб-приложение остановлено.")
