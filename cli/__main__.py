@@ -1,3 +1,5 @@
-from pipeline.cli import main
+"""``python -m cli`` runs the `cur` command."""
+
+from cli.main import main
 
 main(prog_name="cur")
