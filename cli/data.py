@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from pipeline.cells import write_csv
 from pipeline.context import App, safe_url
 
 from .common import fail, get_app, progress, writable_file
@@ -147,13 +148,13 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str,
         s = report.stored
         click.echo(
             f"{path}: новых постов {s.inserted}, изменённых {s.edited}, удалённых {s.deleted}, "
-            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {len(report.bad)}."
+            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {report.bad_count}."
         )
         for bad in report.bad[:50]:
             click.echo(f"  {path}: {bad}", err=True)
-        if len(report.bad) > 50:
-            click.echo(f"  … и ещё {len(report.bad) - 50} строк с ошибками", err=True)
-        total_bad += len(report.bad)
+        if report.bad_count > 50:
+            click.echo(f"  … и ещё {report.bad_count - 50} строк с ошибками", err=True)
+        total_bad += report.bad_count
     if total_bad:
         ctx.exit(EXIT_PARTIAL)
 
@@ -166,11 +167,15 @@ def export_group() -> None:
 POST_FIELDS = ["id", "source", "platform", "author", "date", "text", "url", "parent_id", "edited_at", "deleted"]
 
 
-def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> int:
+def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None, *, spreadsheet_safe: bool = False) -> int:
+    """JSONL or CSV. ``spreadsheet_safe``: CSV cells go through ``pipeline.cells`` (no formulas when opened in Excel);
+    off only for ``export posts``, whose CSV is read back by ``cur import`` and must keep texts exactly."""
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     n = 0
     try:
-        if fmt == "csv":
+        if fmt == "csv" and spreadsheet_safe:
+            n = write_csv(out, rows, fields)
+        elif fmt == "csv":
             w = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
             for row in rows:
@@ -217,7 +222,7 @@ def export_incidents(ctx: click.Context, fmt: str, output: Path | None) -> None:
     app = get_app(ctx)
     db = app.ready_db()
     with db.session() as s:
-        n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output)
+        n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output, spreadsheet_safe=True)
     if output:
         click.echo(f"Выгружено инцидентов: {n} → {output}", err=True)
 

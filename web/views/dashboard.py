@@ -113,6 +113,9 @@ def report(req: Req) -> web.StreamResponse:
     name = f"report-{month}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "html":
+        # a stand-alone file: its own inline stylesheet and PNG charts as data: URLs, nothing else
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    if fmt == "html":
         html = services.service("pipeline.reports", "render_html")(rep)
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
     write_xlsx = services.service("pipeline.reports", "write_xlsx")
