@@ -5,14 +5,15 @@ Each test here failed before its fix. Real aiohttp test server, real SQLite and 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import web_repo
 from storage.models import User
-from tests.test_web_security import csrf_of, login, world  # noqa: F401 - fixture
+from tests.test_web_security import NOW, csrf_of, login, world  # noqa: F401 - fixture
 from web.app import create_app
 
 EVIL_NEXT = ["/%09/evil.example/", "/\t/evil.example/", "/\n/x", "/\\evil.example", "//evil.example", "https://evil.example/", "/\r\nSet-Cookie:%20x=1", " /x", "/a b"]
@@ -160,3 +161,152 @@ async def test_errors_are_russian_pages_and_json(world, aiohttp_client):  # noqa
         r = await client.post(f"/api/incidents/{world['inc_a']}/state", json=body, headers=token)
         assert r.status == 422, body
         assert "reason" in (await r.json())["error"]
+
+
+# --------------------------------------------------------------------------- 5. sign-out and password change end the session on the server
+
+
+def _session_cookie(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))["cur_session"].value
+
+
+async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/review")
+    r = await client.post("/logout", data={"csrf_token": csrf_of(await page.text())}, allow_redirects=False)
+    assert r.status == 303
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    r = await thief.get("/review", allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/login")
+    # signing in again works, with a new cookie
+    assert (await login(client, "op")).status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200
+
+
+async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/account/password")
+    r = await client.post("/account/password", data={"csrf_token": csrf_of(await page.text()), "current": "correct-horse-1", "new": "another-horse-2", "repeat": "another-horse-2"}, allow_redirects=False)
+    assert r.status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200  # this browser goes on
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    assert (await thief.get("/review", allow_redirects=False)).status == 302
+
+
+def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
+    from sqlalchemy import inspect, text
+
+    from storage import Database
+
+    for url in (f"sqlite:///{tmp_path / 'm.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0003")
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, must_change_password, created_at) VALUES ('old', 'x', 'operator', :t, :f, CURRENT_TIMESTAMP)"), {"t": True, "f": False})
+        db.upgrade("0004")
+        with db.engine.begin() as c:
+            assert c.execute(text("SELECT session_generation FROM users WHERE login = 'old'")).scalar() == 0
+        db.downgrade("0003")
+        assert "session_generation" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.upgrade()
+        db.upgrade()  # a second run changes nothing
+        assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.dispose()
+
+
+# --------------------------------------------------------------------------- 3. reports and the dashboard are scoped
+
+
+async def test_specialist_reports_and_dashboard_show_their_authority_only(world, aiohttp_client):  # noqa: F811
+    import io
+
+    from openpyxl import load_workbook
+
+    from storage.models import Incident
+
+    app = world["app"]
+    with app.db.session() as s:
+        inc_b = s.get(Incident, world["inc_b"])
+        # a title to look for: B's incident is overdue three days later and listed in the region's report
+        inc_b.title = "ЧУЖОЙ-ИНЦИДЕНТ-Б"
+        title_b = inc_b.title
+        total_a = s.scalar(select(func.count()).select_from(Incident).where(Incident.authority_id == world["auth_a"], Incident.merged_into_id.is_(None)))
+        total_all = s.scalar(select(func.count()).select_from(Incident).where(Incident.merged_into_id.is_(None)))
+    month = NOW.astimezone(app.region.region.tz).strftime("%Y-%m")
+    later = NOW + timedelta(days=3)  # every first-reply deadline of the sample has passed
+    op = await aiohttp_client(create_app(app, clock=lambda: later))
+    spec = await aiohttp_client(create_app(app, clock=lambda: later))
+    assert (await login(op, "op")).status == 303
+    assert (await login(spec, "spec_a")).status == 303
+
+    full = await (await op.get(f"/reports/{month}.html")).text()
+    assert title_b in full  # the check below means something
+    mine = await spec.get(f"/reports/{month}.html")
+    assert mine.status == 200
+    text = await mine.text()
+    assert title_b not in text
+    book = load_workbook(io.BytesIO(await (await spec.get(f"/reports/{month}.xlsx")).read()))
+    cells = {str(c.value) for sh in book.worksheets for row in sh.iter_rows() for c in row if c.value is not None}
+    assert title_b not in cells
+    assert {str(c.value) for c in book["Рейтинг"]["B"][1:]} <= {world["code_a"]}
+    book_all = load_workbook(io.BytesIO(await (await op.get(f"/reports/{month}.xlsx")).read()))
+    assert title_b in {str(c.value) for row in book_all["Просроченные"].iter_rows() for c in row}
+
+    dash = await (await spec.get("/dashboard?period=all")).text()
+    assert f"{total_a} инцидентов" in dash
+    assert total_a != total_all
+    assert f"{total_all} инцидентов" in await (await op.get("/dashboard?period=all")).text()
+
+
+# --------------------------------------------------------------------------- 4. the API's author is not the event log's actor
+
+
+async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  # noqa: F811
+    from storage.models import IncidentEvent, Response
+
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    url = f"/api/incidents/{world['inc_a']}"
+    r = await client.post(url + "/responses", headers=h, json={"kind": "first_reply", "text": "Бригада выехала", "author": "Губернатор"})
+    assert r.status == 200
+    with world["app"].db.session() as s:
+        actors = {a for (a,) in s.execute(select(IncidentEvent.actor).where(IncidentEvent.incident_id == world["inc_a"], IncidentEvent.kind.like("answer_%")))}
+        authors = {a for (a,) in s.execute(select(Response.author).where(Response.incident_id == world["inc_a"]))}
+    assert actors == {f"api:{world['code_a']}"}
+    assert authors == {"Губернатор"}  # kept as the answer's signature, shown as such
+    detail = await (await client.get(url, headers=h)).json()
+    assert [e["actor"] for e in detail["events"] if e["kind"].startswith("answer_")] == [f"api:{world['code_a']}"]
+    for bad in ("x" * 129, "Иванова\nГубернатор"):
+        r = await client.post(url + "/responses", headers=h, json={"kind": "interim", "text": "ещё", "author": bad})
+        assert r.status == 400 and "author" in (await r.json())["error"]
+
+
+# --------------------------------------------------------------------------- 9. ?msg= / ?err= show only what this server said
+
+
+async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):  # noqa: F811
+    client = await aiohttp_client(create_app(world["app"]))
+    bait = "Срочно: ваш пароль истёк, войдите на evil.example"
+    for q in (f"msg={quote(bait)}", f"err={quote(bait)}", f"msg={quote(bait)}&fs=1.AAAA", f"err={quote(bait)}&fs=99999999999.x"):
+        r = await client.get("/login?" + q)
+        assert bait not in await r.text(), q
+    assert (await login(client, "op")).status == 303
+    for q in (f"msg={quote(bait)}", f"err={quote(bait)}"):
+        assert bait not in await (await client.get("/review?" + q)).text(), q
+    # a message this server put into a redirect is shown, once signed, and cannot be reused for another text
+    page = await client.get(f"/incidents/{world['inc_a']}")
+    r = await client.post(f"/incidents/{world['inc_a']}/answer", data={"csrf_token": csrf_of(await page.text()), "kind": "first_reply", "text": "Выехали"}, allow_redirects=False)
+    assert r.status == 303
+    location = r.headers["Location"]
+    assert "fs=" in location
+    assert "Ответ записан." in await (await client.get(location)).text()
+    swapped = location.replace(quote("Ответ записан."), quote(bait))
+    assert swapped != location and bait not in await (await client.get(swapped)).text()

@@ -24,6 +24,8 @@ from .passwords import hash_token
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
 STATE_ACTIONS = ("acknowledge", "resolve", "reject")
+#: responses.author is VARCHAR(128)
+AUTHOR_MAX = 128
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -221,8 +223,14 @@ def post_response(req: ApiReq) -> Any:
     if kind not in RESPONSE_KINDS:
         raise ApiError(400, f"Поле «kind» должно быть одним из: {', '.join(RESPONSE_KINDS)}.")
     text = _text(req.body, "text")
-    author = _text(req.body, "author", required=False) or req.actor
-    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, author, "api", req.now, authority_code=req.authority.code, profile=req.request.app[CTX].region)
+    # the back office may name who signed the answer (kept with the answer); the event log's actor is always the token's authority
+    author = _text(req.body, "author", required=False)
+    if author is not None and (len(author) > AUTHOR_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in author)):
+        raise ApiError(400, f"Поле «author» — не длиннее {AUTHOR_MAX} символов, без управляющих символов.")
+    services.call(
+        services.INCIDENTS, "record_response", req.s, inc, kind, text, author or req.actor, "api", req.now,
+        authority_code=req.authority.code, profile=req.request.app[CTX].region, actor=req.actor,
+    )
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
     return incident_json(inc)
 

@@ -175,8 +175,10 @@ def own_password(req: Req) -> web.StreamResponse:
         req.audit("password.change", f"user:{req.user.login}", forced=True)
     else:
         req.audit("password.change", f"user:{req.user.login}")
-    # the new password hash ends every other session; this one gets a fresh cookie
-    cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now)
+    # the new password hash and a new session generation end every other session; this one gets a fresh cookie
+    web_repo.end_sessions(req.s, me.id)
+    req.s.refresh(me)
+    cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now, me.session_generation)
     if forced:
         resp = redirect(_next_of(req), msg="Пароль изменён: теперь вы входите со своим паролем. Другие сеансы этой учётной записи завершены.")
     else:
