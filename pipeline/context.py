@@ -9,9 +9,11 @@ from config import Configuration, ConfigError, RegionProfile, Settings, load_con
 from storage import Database
 from storage.db import alembic_config
 
+from .errors import DatabaseError
 
-class NotMigrated(RuntimeError):
-    pass
+
+class NotMigrated(DatabaseError, RuntimeError):
+    """The database schema is older than the code: `cur db upgrade`."""
 
 
 @dataclass

@@ -31,6 +31,7 @@ from storage.models import Authority, Incident, IncidentEvent, Post, ReviewDecis
 
 from .deadlines import STAGES, add_rule, compute_deadlines, escalation_times, reminder_times, select_rule
 from .routing import RoutingDecision, route
+from pipeline.errors import Refused
 from pipeline.labels import STATE_NAMES
 
 __all__ = [
@@ -84,7 +85,7 @@ _ANSWER_KIND = {"first_reply": ev.ANSWER_FIRST, "interim": ev.ANSWER_INTERIM, "f
 OPEN_STATES = (ev.ROUTED, ev.ACKNOWLEDGED, ev.ANSWERED, ev.REOPENED)
 
 
-class IncidentError(ValueError):
+class IncidentError(Refused):
     """A request the incident's current state does not allow (Russian message)."""
 
 

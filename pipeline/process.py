@@ -27,6 +27,7 @@ from storage import incidents as q
 from storage.models import Post, PostAnalysis
 
 from .context import App
+from .errors import ModelUnavailable
 from .incidents import (
     GroupingOptions,
     check_deadlines,
@@ -41,7 +42,7 @@ __all__ = ["ModelNotFound", "ProcessReport", "Places", "find_active_model", "loa
 BATCH = 64
 
 
-class ModelNotFound(RuntimeError):
+class ModelNotFound(ModelUnavailable):
     """No trained classifier to use (Russian message)."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
+from urllib.parse import unquote, urlsplit
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
@@ -54,13 +55,13 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         user = await asyncio.to_thread(_load_user, request.app[CTX].db, data.user_id, data.pw)
     if user is None:
         if request.method == "GET":
-            nxt = request.path_qs if request.path != "/" else ""
+            nxt = request.raw_path if request.path != "/" else ""  # percent-encoded, as safe_next wants
             raise web.HTTPFound("/login" + (f"?next={_quote(nxt)}" if nxt else ""))
         raise web.HTTPUnauthorized(text="Требуется вход в систему.")
     request[USER] = user
     request[SESSION] = data
     if user.must_change_password and path not in ALLOWED_BEFORE_PASSWORD_CHANGE:
-        raise web.HTTPSeeOther(password_change_url(request.path_qs if request.method == "GET" else ""))
+        raise web.HTTPSeeOther(password_change_url(request.raw_path if request.method == "GET" else ""))
     return await handler(request)
 
 
@@ -111,10 +112,30 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 def safe_next(value: str) -> str:
-    # only local paths: no scheme, no host, no protocol-relative "//"
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """``value`` if it is a path of this site, else ``/``.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as ``/``,
+    so ``/<TAB>/evil.example`` or ``/<backslash>evil.example`` would leave the
+    site, and a newline cannot go into a ``Location`` header at all. Only printable ASCII
+    without spaces or backslashes is accepted (non-ASCII must arrive
+    percent-encoded), the value must start with one ``/`` and carry no scheme
+    or host.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return "/"
+    if any(not ("!" <= ch <= "~") or ch == "\\" for ch in value):
+        return "/"
+    if value.startswith("//"):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    # the same checks once more on the decoded path: ``/%09/host`` or ``/%5Chost`` must not become an off-site URL
+    # in any client that decodes before resolving
+    path = unquote(parts.path)
+    if path.startswith("//") or any(not (" " < ch != "\x7f") or ch == "\\" for ch in path):
+        return "/"
+    return value
 
 
 def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -> tuple[str, Any]:

@@ -109,6 +109,16 @@ class Prediction:
         }
 
 
+def _flags(assume_relevant: bool | Sequence[bool], n: int) -> np.ndarray | None:
+    """Per-row appeals-mode flags (None when no row is in appeals mode)."""
+    if isinstance(assume_relevant, (bool, np.bool_)):
+        return np.ones(n, dtype=bool) if assume_relevant else None
+    flags = np.asarray(list(assume_relevant), dtype=bool)
+    if flags.shape != (n,):
+        raise ValueError(f"assume_relevant: expected {n} flags, got {flags.shape[0] if flags.ndim else 0}")
+    return flags if flags.any() else None
+
+
 def uncertainty(prediction: Prediction) -> float:
     """How unsure the model is, in [0, 1]; reviewers see the highest first."""
     p = prediction.relevance_confidence
@@ -141,12 +151,26 @@ class Classifier:
 
     # ------------------------------------------------------------------ prediction
 
-    def predict(self, texts: Sequence[str], sectors: Iterable[str] | None = None) -> list[Prediction]:
-        """Classify texts. ``sectors`` restricts the answer to a region's enabled sectors."""
+    def predict(
+        self,
+        texts: Sequence[str],
+        sectors: Iterable[str] | None = None,
+        *,
+        assume_relevant: bool | Sequence[bool] = False,
+    ) -> list[Prediction]:
+        """Classify texts. ``sectors`` restricts the answer to a region's enabled sectors.
+
+        ``assume_relevant`` (appeals mode): True, or one flag per text, for texts that are
+        citizens' appeals by definition (a feedback-platform export): the "is it a problem"
+        question is skipped — the post is relevant, gets a sector, category and urgency, and
+        is ``unsure`` only when the sector or category is unsure. ``relevance_confidence``
+        still carries the model's own P(relevant), for information; ``confidence`` is then
+        P(sector) * P(category | sector)."""
         if not texts:
             return []
         docs = [self.lemmatize(t or "") for t in texts]
         x = self.features.transform(docs)
+        forced = _flags(assume_relevant, len(texts))
         # The urgency rules matter only for relevant posts, the complaint cues only for posts
         # in the two-stage band and the notice cue only where it can change the decision,
         # so each is evaluated only for those rows.
@@ -156,6 +180,7 @@ class Classifier:
             lambda i: urgent_rule(texts[i] or "", docs[i]),
             lambda i: complaint_cue(texts[i] or "", docs[i]),
             lambda i: notice_cue(texts[i] or "", docs[i]),
+            forced,
         )
 
     def predict_features(
@@ -165,16 +190,20 @@ class Classifier:
         rules: Sequence[str | None] | None = None,
         cues: Sequence[bool] | None = None,
         notices: Sequence[bool] | None = None,
+        *,
+        assume_relevant: bool | Sequence[bool] = False,
     ) -> list[Prediction]:
         """Predictions from a feature matrix; ``rules`` are the urgency rules fired per row,
         ``cues`` whether a complaint cue is present (None: no two-stage decision),
-        ``notices`` whether the official-notice cue is present (None: no notice cue)."""
+        ``notices`` whether the official-notice cue is present (None: no notice cue),
+        ``assume_relevant`` as in ``predict``."""
         return self._predict(
             x,
             sectors,
             None if rules is None else rules.__getitem__,
             None if cues is None else cues.__getitem__,
             None if notices is None else notices.__getitem__,
+            _flags(assume_relevant, x.shape[0]),
         )
 
     def _fused(self) -> dict:
@@ -221,6 +250,7 @@ class Classifier:
         rule_of: Callable[[int], str | None] | None,
         cue_of: Callable[[int], bool] | None,
         notice_of: Callable[[int], bool] | None = None,
+        forced: np.ndarray | None = None,
     ) -> list[Prediction]:
         th = self.thresholds
         rel_h, sec_h, cat_h, urg_h, tone_h = (self.heads[h] for h in HEADS)
@@ -236,7 +266,10 @@ class Classifier:
         p_tone = first["tone"]
         tone_idx = p_tone.argmax(axis=1)
         # posts below both relevance thresholds are never relevant: no topic, no urgency
-        rows = np.flatnonzero(p_rel >= min(th.relevant, th.lean_relevant))
+        can = p_rel >= min(th.relevant, th.lean_relevant)
+        if forced is not None:
+            can |= forced
+        rows = np.flatnonzero(can)
         at = np.full(n, -1, dtype=np.int64)
         at[rows] = np.arange(len(rows))
         at = at.tolist()  # plain ints: `relevant` must stay a Python bool
@@ -252,9 +285,26 @@ class Classifier:
         version = self.version
         tone_labels = tone_h.labels
         p_rel = p_rel.tolist()
+        appeal = forced.tolist() if forced is not None else [False] * n
         for i in range(n):
             pr = p_rel[i]
             r = at[i]
+            if appeal[i]:  # appeals mode: relevant by definition, no notice cue
+                ti = tone_idx[i]
+                sector, ps, category, pc = sec_lab[r], sec_p[r], cat_lab[r], cat_p[r]
+                pu = float(p_urg[r])
+                rule = rule_of(i) if rule_of is not None else None
+                urgency = "high" if pu >= 0.5 or rule else "normal"
+                conf = {
+                    "relevance": 1.0,
+                    "tone": float(p_tone[i, ti]),
+                    "sector": ps,
+                    "category": pc,
+                    "urgency": max(pu, RULE_CONFIDENCE) if rule else (pu if urgency == "high" else 1.0 - pu),
+                }
+                unsure = ps < th.sector or pc < th.category
+                out.append(Prediction(True, pr, sector, category, urgency, tone_labels[ti], conf, ps * pc, unsure, version))
+                continue
             relevant = pr >= th.relevant or (
                 r >= 0
                 and cue_of is not None
