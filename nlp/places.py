@@ -353,3 +353,44 @@ class Gazetteer:
             top.code, top.name, top.text, top.how, top.score, top.start, top.stop, top.mentions,
             candidates=tuple(ranked),
         )
+
+
+# -- cheap tests that tell whether NER can change a gazetteer answer -----------
+
+_PREFIX = 3
+_NAME_TAGS = frozenset({"Surn", "Name", "Patr"})
+
+
+def key_prefixes(gazetteer: Gazetteer) -> frozenset[str]:
+    """First three letters of every word, lemma, stem and derived stem of the gazetteer's keys."""
+    out: set[str] = set()
+    for key in gazetteer._keys:
+        for kw in key.words:
+            for form in (kw.word, kw.lemma, kw.stem):
+                if form:
+                    out.add(form[:_PREFIX])
+        out.update(stem[:_PREFIX] for stem in key.adj_stems)
+    return frozenset(out)
+
+
+def word_prefixes(text: str | None) -> set[str]:
+    """First three letters of every word of ``text`` (lower case, ``ё`` folded)."""
+    return {_fold(m.group(0))[:_PREFIX] for m in _WORD.finditer(text or "")}
+
+
+_name_cache: dict[str, bool] = {}
+
+
+def name_like(span: str) -> bool:
+    """Some word of ``span`` can be a first name, surname or patronymic (pymorphy3 tags)."""
+    for word in _WORD.findall(span):
+        key = _fold(word)
+        hit = _name_cache.get(key)
+        if hit is None:
+            hit = any(_NAME_TAGS & p.tag.grammemes for p in _parse(key))
+            if len(_name_cache) > 100_000:
+                _name_cache.clear()
+            _name_cache[key] = hit
+        if hit:
+            return True
+    return False
