@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import ConfigError
+from pipeline.cells import write_csv
 from pipeline.context import App, NotMigrated
 
 err_console = Console(stderr=True)
@@ -234,11 +235,15 @@ def export_group() -> None:
 POST_FIELDS = ["id", "source", "platform", "author", "date", "text", "url", "parent_id", "edited_at", "deleted"]
 
 
-def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> int:
+def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None, *, spreadsheet_safe: bool = False) -> int:
+    """JSONL or CSV. ``spreadsheet_safe``: CSV cells go through ``pipeline.cells`` (no formulas when opened in Excel);
+    off only for ``export posts``, whose CSV is read back by ``cur import`` and must keep texts exactly."""
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     n = 0
     try:
-        if fmt == "csv":
+        if fmt == "csv" and spreadsheet_safe:
+            n = write_csv(out, rows, fields)
+        elif fmt == "csv":
             w = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
             for row in rows:

@@ -79,7 +79,7 @@ def register(main: click.Group) -> None:
         app = get_app(ctx)
         db = app.ready_db()
         with db.session() as s:
-            n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output)
+            n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output, spreadsheet_safe=True)
         if output:
             click.echo(f"Выгружено инцидентов: {n} → {output}", err=True)
 

@@ -23,6 +23,7 @@ from config import RegionProfile
 from storage import events as ev
 from storage import reporting as rq
 
+from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 from pipeline.labels import STAGE_NAMES
 
@@ -199,6 +200,7 @@ def render_html(report: MonthlyReport) -> str:
 
 
 def write_xlsx(report: MonthlyReport, path: Path) -> None:
+    """The report as XLSX; every cell goes through ``pipeline.cells`` (texts from posts are never formulas)."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
@@ -211,13 +213,13 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
 
     ws = wb.active
     ws.title = "Сводка"
-    ws.append([f"Ежемесячный отчёт ЦУР: {report.region}, {report.period.label}"])
+    append_row(ws, [f"Ежемесячный отчёт ЦУР: {report.region}, {report.period.label}"])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append(["Показатель", "Значение"])
+    append_row(ws, ["Показатель", "Значение"])
     for c in ws[2]:
         c.font = bold
     for n, (label, value, fmt) in enumerate(report.summary(), start=3):
-        ws.append([label, value])
+        append_row(ws, [label, value])
         ws.cell(n, 2).number_format = fmt
     ws.column_dimensions["A"].width = 48
     ws.column_dimensions["B"].width = 14
@@ -226,12 +228,12 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
 
     def table(title: str, rows: list[Row]) -> None:
         sh = wb.create_sheet(title)
-        sh.append(head)
+        append_row(sh, head)
         for c in sh[1]:
             c.font = bold
         for n, r in enumerate(rows, start=2):
             f = r.figures
-            sh.append([r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
+            append_row(sh, [r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
             sh.cell(n, 4).number_format = "0.0%"
         sh.column_dimensions["A"].width = 45
         if rows:
@@ -247,12 +249,12 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     table("По муниципалитетам", report.by_municipality)
 
     sh = wb.create_sheet("Рейтинг")
-    sh.append(["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
+    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
     for c in sh[1]:
         c.font = bold
     for n, r in enumerate(report.ratings, start=2):
         f = r.figures
-        sh.append([r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
+        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
         for col in (5, 7, 8, 9):
             sh.cell(n, col).number_format = "0.0%"
     sh.column_dimensions["C"].width = 50
@@ -266,11 +268,11 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         sh.add_chart(chart, "M2")
 
     sh = wb.create_sheet("Просроченные")
-    sh.append(["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
+    append_row(sh, ["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
     for c in sh[1]:
         c.font = bold
     for n, o in enumerate(report.overdue, start=2):
-        sh.append([o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
+        append_row(sh, [o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
