@@ -119,7 +119,7 @@ def one(args: argparse.Namespace) -> dict:
     db.dispose()
     n = report.processed
     return {
-        "db": args.db, "posts": args.size, "mode": args.mode, "imported": rep.lines, "import_s": round(import_s, 1),
+        "db": args.db[0], "posts": args.size, "mode": args.mode, "imported": rep.lines, "import_s": round(import_s, 1),
         "processed": n, "relevant": report.relevant, "seconds": round(wall, 2),
         "posts_per_s": round(n / wall, 1), "ms_per_post": round(1000 * wall / n, 3),
         "posts_per_cpu_s": round(n / cpu, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

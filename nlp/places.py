@@ -357,25 +357,34 @@ class Gazetteer:
 
 # -- cheap tests that tell whether NER can change a gazetteer answer -----------
 
-_PREFIX = 3
 _NAME_TAGS = frozenset({"Surn", "Name", "Patr"})
 
 
+def _prefix(form: str) -> str:
+    return form[:4] if len(form) >= 6 else form[:3]
+
+
 def key_prefixes(gazetteer: Gazetteer) -> frozenset[str]:
-    """First three letters of every word, lemma, stem and derived stem of the gazetteer's keys."""
+    """Prefixes (four letters, three of words under six) of the first word of every key: its form,
+    lemma, stem and derived stems. A text none of whose words starts with one of them cannot
+    name a municipality, whatever NER finds (a key is looked up by its first word)."""
     out: set[str] = set()
     for key in gazetteer._keys:
-        for kw in key.words:
-            for form in (kw.word, kw.lemma, kw.stem):
-                if form:
-                    out.add(form[:_PREFIX])
-        out.update(stem[:_PREFIX] for stem in key.adj_stems)
+        kw = key.words[0]
+        for form in (kw.word, kw.lemma, kw.stem, *key.adj_stems):
+            if form:
+                out.add(_prefix(form))
     return frozenset(out)
 
 
 def word_prefixes(text: str | None) -> set[str]:
-    """First three letters of every word of ``text`` (lower case, ``ё`` folded)."""
-    return {_fold(m.group(0))[:_PREFIX] for m in _WORD.finditer(text or "")}
+    """Three- and four-letter prefixes of every word of ``text`` (lower case, ``ё`` folded)."""
+    out: set[str] = set()
+    for m in _WORD.finditer(text or ""):
+        w = _fold(m.group(0))
+        out.add(w[:3])
+        out.add(w[:4])
+    return out
 
 
 _name_cache: dict[str, bool] = {}

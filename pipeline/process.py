@@ -38,7 +38,6 @@ from storage.models import PostAnalysis
 
 from .context import App
 from .errors import ModelUnavailable
-from .incident_index import GroupingIndex
 from .incidents import (
     GroupingOptions,
     check_deadlines,
@@ -46,6 +45,7 @@ from .incidents import (
     official_account_ids,
     sync_authorities,
 )
+from .incidents.index import GroupingIndex
 
 __all__ = ["ModelNotFound", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
 

@@ -22,7 +22,7 @@ post's reclassification go through the incident service as before.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
@@ -33,16 +33,14 @@ from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, IncidentEvent, Post
 
-from .incidents import (
-    SYSTEM,
-    GroupingOptions,
+from .common import SYSTEM
+from .grouping import (
     GroupCandidate,
-    addresses_of,
+    GroupingOptions,
     choose_incident,
     content_lemmas,
-    join_post,
+    make_urgent,
     open_incident,
-    signature_of,
     store_grouping_details,
 )
 
@@ -146,7 +144,7 @@ class GroupingIndex:
         words = content_lemmas(post.text)
         cands = self._candidates(sector, municipality, post.published_at - self.options.window)
         self._load(session, cands)
-        choice = choose_incident(cands, post, words, category, municipality, self.options)
+        choice = choose_incident(cands, post, words, sector, category, municipality, self.options)
         if choice.incident is not None:
             view = self._views[choice.incident.id]
             incident = session.get(Incident, view.id)
@@ -178,7 +176,7 @@ class GroupingIndex:
                                   data={"post_id": post.id, "similarity": round(sim, 3)}))
         if urgency == "high" and incident.urgency != "high":
             self.flush(session)
-            join_post(session, self.profile, incident, post, urgency, now, self.actor)  # reclassification
+            make_urgent(session, self.profile, incident, self.actor, now)
         view.updated_at = incident.updated_at
 
     def flush(self, session: Session) -> None:
