@@ -54,11 +54,11 @@ def register(main: click.Group) -> None:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from pipeline.incidents import IncidentError
-            from pipeline.process import ModelNotFound
+            from pipeline.process import ModelNotFound, ProcessingBusy
 
             try:
                 return fn(*args, **kwargs)
-            except (IncidentError, ModelNotFound) as e:
+            except (IncidentError, ModelNotFound, ProcessingBusy) as e:
                 fail(str(e))
 
         return handle_errors(wrapper)
@@ -72,9 +72,11 @@ def register(main: click.Group) -> None:
     @click.option("--limit", type=click.IntRange(min=1), default=None, help="Не больше стольких постов.")
     @now_opt
     @click.option("--quiet", is_flag=True, help="Без индикатора выполнения.")
+    @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+                  help="Если посты уже обрабатывает другой процесс — ждать его окончания столько секунд.")
     @click.pass_context
     @service
-    def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool) -> None:
+    def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool, wait: float) -> None:
         """Один проход обработки: классификация новых постов, инциденты, маршрутизация, ответы, сроки."""
         from sqlalchemy import func, select
 
@@ -90,7 +92,7 @@ def register(main: click.Group) -> None:
             total = min(total, limit)
         with progress(disable=quiet) as bar:
             task = bar.add_task("Обработка постов", total=total)
-            result = run_pass(app, now, limit=limit, on_progress=lambda n: bar.advance(task, n))
+            result = run_pass(app, now, limit=limit, on_progress=lambda n: bar.advance(task, n), wait=wait)
         click.echo(str(result.posts) + (f"; модель {result.posts.model_version}" if result.posts.model_version else ""))
         rem = sum(1 for a in result.actions if a.kind == "reminder")
         esc = sum(1 for a in result.actions if a.kind == "escalation")

@@ -46,8 +46,9 @@ from .incidents import (
     sync_authorities,
 )
 from .incidents.index import GroupingIndex
+from .processing_lease import ProcessingBusy, ProcessingLease
 
-__all__ = ["ModelNotFound", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
+__all__ = ["ModelNotFound", "ProcessingBusy", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
 
 #: Posts per batch: one classifier call, one NER call, one transaction.
 BATCH = 256
@@ -248,17 +249,34 @@ def process_pending(
     classifier: ClassifierLike | None = None,
     grouping: GroupingOptions | None = None,
     batch_size: int = BATCH,
+    wait: float = 0.0,
 ) -> ProcessReport:
-    """Process up to ``limit`` pending posts (see the module docstring)."""
+    """Process up to ``limit`` pending posts (see the module docstring).
+
+    Holds the region's processing lease (``pipeline.processing_lease``) for the
+    pass: waits for it up to ``wait`` seconds, then raises ``ProcessingBusy``.
+    """
     db = app.ready_db()
     profile = app.region
     clf = classifier or load_classifier(app)
+    lease = ProcessingLease(db, profile.code, profile.region.tz)
+    lease.acquire(wait)
+    try:
+        return _process_pending(app, db, profile, clf, lease, now, limit, on_progress, grouping, batch_size)
+    finally:
+        lease.release()
+
+
+def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierLike, lease: ProcessingLease,
+                     now: datetime, limit: int | None, on_progress: Callable[[int], None] | None,
+                     grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
     sectors = [s.code for s in profile.sectors]
     report = ProcessReport()
     index = GroupingIndex(profile, grouping or GroupingOptions())
     with db.session() as s:
+        lease.renew(s)
         sync_authorities(s, profile)
     last_id = 0
     while limit is None or report.processed < limit:
@@ -272,8 +290,10 @@ def process_pending(
         located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
         with db.session() as s:
+            lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
             _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress)
     with db.session() as s:  # comments just collected may be the authorities' answers
+        lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
     return report
 
@@ -340,9 +360,9 @@ class PassReport:
 
 
 def run_pass(app: App, now: datetime, limit: int | None = None, on_progress: Callable[[int], None] | None = None,
-             classifier: ClassifierLike | None = None) -> PassReport:
+             classifier: ClassifierLike | None = None, wait: float = 0.0) -> PassReport:
     """``cur process``: new posts and official replies, then the deadline check."""
-    posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier)
+    posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier, wait=wait)
     with app.ready_db().session() as s:
         actions = check_deadlines(s, app.region, now)
     return PassReport(posts, actions)

@@ -73,8 +73,11 @@ __all__ = [
 def upsert_authority(session: Session, region: str, code: str, fields: dict[str, Any]) -> Authority:
     row = session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
     if row is None:
-        row = Authority(region=region, code=code, **fields)
-        session.add(row)
+        # another process may be inserting the same authority right now: its row wins, ours updates it
+        session.execute(_insert(session, Authority).values(region=region, code=code, **fields)
+                        .on_conflict_do_nothing(index_elements=["region", "code"]))
+        row = session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+        assert row is not None
     else:
         for k, v in fields.items():
             if getattr(row, k) != v:
