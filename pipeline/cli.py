@@ -216,13 +216,13 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str,
         s = report.stored
         click.echo(
             f"{path}: новых постов {s.inserted}, изменённых {s.edited}, удалённых {s.deleted}, "
-            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {len(report.bad)}."
+            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {report.bad_count}."
         )
         for bad in report.bad[:50]:
             click.echo(f"  {path}: {bad}", err=True)
-        if len(report.bad) > 50:
-            click.echo(f"  … и ещё {len(report.bad) - 50} строк с ошибками", err=True)
-        total_bad += len(report.bad)
+        if report.bad_count > 50:
+            click.echo(f"  … и ещё {report.bad_count - 50} строк с ошибками", err=True)
+        total_bad += report.bad_count
     if total_bad:
         sys.exit(4)
 

@@ -1,6 +1,6 @@
 """Incidents, their posts, events, assignments, responses, reviews, authorities: SQL only.
 
-No business rules live here (see ``pipeline/incidents.py``); every function is
+No business rules live here (see ``pipeline/incidents/``); every function is
 a query or an insert on the session it is given, inside the caller's
 transaction.
 """
@@ -41,7 +41,10 @@ __all__ = [
     "add_review_decision",
     "analysis_for",
     "attach_post",
+    "authorities",
     "authorities_by_code",
+    "authority_names",
+    "busiest_authority",
     "authority_by_code",
     "candidate_incidents",
     "close_assignment",
@@ -91,6 +94,30 @@ def authorities_by_code(session: Session, region: str) -> dict[str, Authority]:
 
 def authority_by_code(session: Session, region: str, code: str) -> Authority | None:
     return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+
+
+def authorities(s: Session, region: str) -> list[Authority]:
+    return list(s.scalars(select(Authority).where(Authority.region == region).order_by(Authority.name)))
+
+
+def authority_names(s: Session, ids: Sequence[int | None]) -> dict[int, Authority]:
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    return {a.id: a for a in s.scalars(select(Authority).where(Authority.id.in_(wanted)))}
+
+
+def busiest_authority(s: Session, region: str) -> str | None:
+    """Code of the authority with the most open incidents in the region."""
+    row = s.execute(
+        select(Authority.code, func.count(Incident.id))
+        .join(Incident, Incident.authority_id == Authority.id)
+        .where(Authority.region == region, Incident.state.in_(OPEN_STATES))
+        .group_by(Authority.code)
+        .order_by(func.count(Incident.id).desc(), Authority.code)
+        .limit(1)
+    ).first()
+    return row[0] if row else None
 
 
 # --------------------------------------------------------------------------- incidents

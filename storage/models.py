@@ -219,6 +219,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     #: Set by an admin's create / reset (generated password): the user must set their own before anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Part of every session cookie's fingerprint; signing out or changing the password adds one, ending every session.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

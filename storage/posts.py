@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from .models import Post, PostRevision
@@ -140,6 +141,11 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
     session.flush()
     res.post_ids.extend(existing[key].id for key in batch)
     return res
+
+
+def analyze_posts(session: Session) -> None:
+    """Refresh the planner's statistics of the posts table after a large load (both backends)."""
+    session.execute(sql_text("ANALYZE posts"))
 
 
 def count_posts(session: Session) -> int:

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from config import Settings
-from pipeline.channels import (
+from pipeline.notify.channels import (
     ChannelError,
     EmailSender,
     TelegramSender,

@@ -109,7 +109,7 @@ def smtp():
 
 
 def test_five_days_down_then_restart_sends_each_pending_notification_once(app, smtp):
-    from pipeline.channels import EmailSender
+    from pipeline.notify.channels import EmailSender
 
     clock = FakeClock(T0)
     sch.set_runtime(sch.Runtime(app, clock, senders={"email": EmailSender("127.0.0.1", smtp.port)}))
@@ -240,12 +240,12 @@ def test_an_event_that_fails_to_render_is_retried_without_holding_back_the_other
             raise RuntimeError("template server is down")
         return real(template, **ctx)
 
-    monkeypatch.setattr(nt, "render", broken)
+    monkeypatch.setattr(nt.messages, "render", broken)
     with caplog.at_level(logging.ERROR, logger="pipeline.notify"):
         assert nt.notify_pending(db, profile, T0).enqueued == 1
     assert outbox_keys(db) == [f"ev:{good.id}:email:min_housing_roads"]
     assert "retried on the next pass" in caplog.text
-    monkeypatch.setattr(nt, "render", real)
+    monkeypatch.setattr(nt.messages, "render", real)
     assert nt.notify_pending(db, profile, T0 + timedelta(minutes=1)).enqueued == 1
     assert len(outbox_keys(db)) == 2
     with db.session() as s:

@@ -141,7 +141,7 @@ def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)
     ctl.start()
     clock = FakeClock(T0)
-    from pipeline.channels import EmailSender
+    from pipeline.notify.channels import EmailSender
 
     sch.set_runtime(sch.Runtime(app, clock, senders={"email": EmailSender("127.0.0.1", port)}, report_dir=tmp_path / "reports"))
     db = app.ready_db()

@@ -211,7 +211,7 @@ def test_upgrade_from_0002_fills_last_sign_in_from_the_audit_log(tmp_path, fresh
         db.upgrade("0002")
         _seed_0002(db)
         db.upgrade()
-        assert db.current_revision() == "0003"
+        assert db.current_revision() >= "0003"
         users, tokens = _accounts(db)
         assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()}
         assert tokens == [("СЭД", None)]
@@ -247,7 +247,7 @@ def test_upgrade_to_0003_crashing_midway_then_rerun_gives_the_same_database(tmp_
         with db.engine.begin() as c:
             c.execute(text("DROP TRIGGER crash" if sqlite else "DROP TRIGGER crash ON users"))
         db.upgrade()
-        assert db.current_revision() == "0003"
+        assert db.current_revision() >= "0003"
         users, tokens = _accounts(db)
         assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()} and tokens == [("СЭД", None)]
         assert _no_autogenerate_diff(db) == []

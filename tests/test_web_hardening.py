@@ -5,14 +5,15 @@ Each test here failed before its fix. Real aiohttp test server, real SQLite and 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import web_repo
 from storage.models import User
-from tests.test_web_security import csrf_of, login, world  # noqa: F401 - fixture
+from tests.test_web_security import NOW, csrf_of, login, world  # noqa: F401 - fixture
 from web.app import create_app
 
 EVIL_NEXT = ["/%09/evil.example/", "/\t/evil.example/", "/\n/x", "/\\evil.example", "//evil.example", "https://evil.example/", "/\r\nSet-Cookie:%20x=1", " /x", "/a b"]
@@ -65,3 +66,224 @@ async def test_forced_password_change_never_redirects_off_site(world, aiohttp_cl
         assert r.status == 303, nxt
         assert not _offsite(r.headers["Location"]), r.headers["Location"]
         assert r.headers["Location"].startswith("/review")  # the operator's home page
+
+
+# --------------------------------------------------------------------------- 6. security headers
+
+
+async def test_security_headers_on_every_response(world, aiohttp_client):  # noqa: F811
+    client = await aiohttp_client(create_app(world["app"]))
+    token = world["token_a"]
+    anonymous = ["/login", "/static/app.css", "/static/app.js", "/no-such-page", "/api/openapi.json", "/api/incidents"]
+    for path in anonymous:
+        r = await client.get(path, allow_redirects=False)
+        _check_headers(r, path)
+    assert (await login(client, "op")).status == 303
+    for path in ["/review", "/incidents", f"/incidents/{world['inc_a']}", "/dashboard", "/no-such-page", "/incidents/99999999999999999999"]:
+        r = await client.get(path, allow_redirects=False)
+        _check_headers(r, path)
+        assert r.headers["Cache-Control"] == "no-store", path
+        html = await r.text()
+        assert "<script>" not in html and " onclick=" not in html and ' style="' not in html, path  # nothing the CSP would block
+    r = await client.get(f"/api/incidents/{world['inc_a']}", headers={"Authorization": f"Bearer {token}"})
+    _check_headers(r, "api")
+    assert r.headers["Cache-Control"] == "no-store"
+    # the stand-alone report keeps its own inline style, and nothing else
+    r = await client.get("/reports/2025-11.html")
+    assert r.status == 200
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src" not in csp and "frame-ancestors 'none'" in csp and "style-src 'unsafe-inline'" in csp
+
+
+def _check_headers(r, what: str) -> None:
+    h = r.headers
+    csp = h.get("Content-Security-Policy", "")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, what
+    assert h.get("X-Frame-Options") == "DENY", what
+    assert h.get("X-Content-Type-Options") == "nosniff", what
+    assert h.get("Referrer-Policy") in ("same-origin", "no-referrer"), what
+    assert h.get("Server") == "cur-monitor", what  # no aiohttp/Python versions
+    if not what.startswith("/static/"):
+        assert h.get("Cache-Control") == "no-store", what
+
+
+# --------------------------------------------------------------------------- 11. errors: large numbers, Russian pages, 413, reject without reason
+
+HUGE = ["99999999999999999999", "9223372036854775808", "18446744073709551616" * 3]
+
+
+async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):  # noqa: F811
+    client = await aiohttp_client(create_app(world["app"]))
+    token = {"Authorization": f"Bearer {world['token_a']}"}
+    for n in HUGE:
+        r = await client.get(f"/api/incidents/{n}", headers=token)
+        assert r.status == 404, n
+        assert (await r.json())["error"] == "Инцидент не найден."
+        r = await client.post(f"/api/incidents/{n}/state", json={"action": "acknowledge"}, headers=token)
+        assert r.status == 404, n
+    assert (await login(client, "adm")).status == 303
+    for path in ["/incidents/{n}", "/users/{n}", "/incidents?authority={n}", "/inbox?authority={n}", "/incidents?authority=%C2%B2"]:
+        for n in HUGE:
+            r = await client.get(path.format(n=n), allow_redirects=False)
+            assert r.status in (200, 404), (path, n, r.status)
+            text = await r.text()
+            assert "Server got itself in trouble" not in text and "Traceback" not in text
+            if r.status == 404:
+                assert "Не найдено" in text and r.content_type == "text/html"
+    page = await client.get("/review")
+    csrf = csrf_of(await page.text())
+    post_id = HUGE[0]
+    r = await client.post(f"/review/{post_id}", data={"csrf_token": csrf, "decision": "confirm"}, allow_redirects=False)
+    assert r.status == 404
+
+
+async def test_errors_are_russian_pages_and_json(world, aiohttp_client):  # noqa: F811
+    client = await aiohttp_client(create_app(world["app"]))
+    token = {"Authorization": f"Bearer {world['token_a']}"}
+    # a body over 2 MiB: 413 with a Russian message, JSON on the API, HTML on pages
+    big = {"kind": "first_reply", "text": "я" * (1024 * 1024 + 10)}
+    r = await client.post(f"/api/incidents/{world['inc_a']}/responses", json=big, headers=token)
+    assert r.status == 413 and r.content_type == "application/json"
+    assert "2 МиБ" in (await r.json())["error"]
+    r = await client.post(f"/api/incidents/{world['inc_a']}/responses", data=b"kind=first_reply", headers={**token, "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 415 and "application/json" in (await r.json())["error"]
+    assert (await login(client, "op")).status == 303
+    page = await client.get(f"/incidents/{world['inc_a']}")
+    csrf = csrf_of(await page.text())
+    r = await client.post(f"/incidents/{world['inc_a']}/answer", data={"csrf_token": csrf, "kind": "first_reply", "text": "я" * (2 * 1024 * 1024)})
+    assert r.status == 413 and r.content_type == "text/html"
+    text = await r.text()
+    assert "2 МиБ" in text and "Maximum request body size" not in text
+    r = await client.delete("/incidents", headers={"X-CSRF-Token": csrf})
+    assert r.status == 405 and "Этот адрес не принимает такой запрос" in await r.text()
+    # reject without a reason: 422 naming the field, not a 409 "refused"
+    for body in ({"action": "reject"}, {"action": "reject", "reason": "  "}):
+        r = await client.post(f"/api/incidents/{world['inc_a']}/state", json=body, headers=token)
+        assert r.status == 422, body
+        assert "reason" in (await r.json())["error"]
+
+
+# --------------------------------------------------------------------------- 5. sign-out and password change end the session on the server
+
+
+def _session_cookie(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))["cur_session"].value
+
+
+async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/review")
+    r = await client.post("/logout", data={"csrf_token": csrf_of(await page.text())}, allow_redirects=False)
+    assert r.status == 303
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    r = await thief.get("/review", allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"].startswith("/login")
+    # signing in again works, with a new cookie
+    assert (await login(client, "op")).status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200
+
+
+async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client):  # noqa: F811
+    app = create_app(world["app"])
+    client = await aiohttp_client(app)
+    assert (await login(client, "op")).status == 303
+    copied = _session_cookie(client)
+    page = await client.get("/account/password")
+    r = await client.post("/account/password", data={"csrf_token": csrf_of(await page.text()), "current": "correct-horse-1", "new": "another-horse-2", "repeat": "another-horse-2"}, allow_redirects=False)
+    assert r.status == 303
+    assert (await client.get("/review", allow_redirects=False)).status == 200  # this browser goes on
+    thief = await aiohttp_client(app)
+    thief.session.cookie_jar.update_cookies({"cur_session": copied}, response_url=thief.make_url("/"))
+    assert (await thief.get("/review", allow_redirects=False)).status == 302
+
+
+def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
+    from sqlalchemy import inspect, text
+
+    from storage import Database
+
+    for url in (f"sqlite:///{tmp_path / 'm.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0003")
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, must_change_password, created_at) VALUES ('old', 'x', 'operator', :t, :f, CURRENT_TIMESTAMP)"), {"t": True, "f": False})
+        db.upgrade("0004")
+        with db.engine.begin() as c:
+            assert c.execute(text("SELECT session_generation FROM users WHERE login = 'old'")).scalar() == 0
+        db.downgrade("0003")
+        assert "session_generation" not in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.upgrade()
+        db.upgrade()  # a second run changes nothing
+        assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        db.dispose()
+
+
+# --------------------------------------------------------------------------- 3. reports and the dashboard are scoped
+
+
+async def test_specialist_reports_and_dashboard_show_their_authority_only(world, aiohttp_client):  # noqa: F811
+    import io
+
+    from openpyxl import load_workbook
+
+    from storage.models import Incident
+
+    app = world["app"]
+    with app.db.session() as s:
+        inc_b = s.get(Incident, world["inc_b"])
+        # a title to look for: B's incident is overdue three days later and listed in the region's report
+        inc_b.title = "ЧУЖОЙ-ИНЦИДЕНТ-Б"
+        title_b = inc_b.title
+        total_a = s.scalar(select(func.count()).select_from(Incident).where(Incident.authority_id == world["auth_a"], Incident.merged_into_id.is_(None)))
+        total_all = s.scalar(select(func.count()).select_from(Incident).where(Incident.merged_into_id.is_(None)))
+    month = NOW.astimezone(app.region.region.tz).strftime("%Y-%m")
+    later = NOW + timedelta(days=3)  # every first-reply deadline of the sample has passed
+    op = await aiohttp_client(create_app(app, clock=lambda: later))
+    spec = await aiohttp_client(create_app(app, clock=lambda: later))
+    assert (await login(op, "op")).status == 303
+    assert (await login(spec, "spec_a")).status == 303
+
+    full = await (await op.get(f"/reports/{month}.html")).text()
+    assert title_b in full  # the check below means something
+    mine = await spec.get(f"/reports/{month}.html")
+    assert mine.status == 200
+    text = await mine.text()
+    assert title_b not in text
+    book = load_workbook(io.BytesIO(await (await spec.get(f"/reports/{month}.xlsx")).read()))
+    cells = {str(c.value) for sh in book.worksheets for row in sh.iter_rows() for c in row if c.value is not None}
+    assert title_b not in cells
+    assert {str(c.value) for c in book["Рейтинг"]["B"][1:]} <= {world["code_a"]}
+    book_all = load_workbook(io.BytesIO(await (await op.get(f"/reports/{month}.xlsx")).read()))
+    assert title_b in {str(c.value) for row in book_all["Просроченные"].iter_rows() for c in row}
+
+    dash = await (await spec.get("/dashboard?period=all")).text()
+    assert f"{total_a} инцидентов" in dash
+    assert total_a != total_all
+    assert f"{total_all} инцидентов" in await (await op.get("/dashboard?period=all")).text()
+
+
+# --------------------------------------------------------------------------- 4. the API's author is not the event log's actor
+
+
+async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  # noqa: F811
+    from storage.models import IncidentEvent, Response
+
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    url = f"/api/incidents/{world['inc_a']}"
+    r = await client.post(url + "/responses", headers=h, json={"kind": "first_reply", "text": "Бригада выехала", "author": "Губернатор"})
+    assert r.status == 200
+    with world["app"].db.session() as s:
+        actors = {a for (a,) in s.execute(select(IncidentEvent.actor).where(IncidentEvent.incident_id == world["inc_a"], IncidentEvent.kind.like("answer_%")))}
+        authors = {a for (a,) in s.execute(select(Response.author).where(Response.incident_id == world["inc_a"]))}
+    assert actors == {f"api:{world['code_a']}"}
+    assert authors == {"Губернатор"}  # kept as the answer's signature, shown as such
+    detail = await (await client.get(url, headers=h)).json()
+    assert [e["actor"] for e in detail["events"] if e["kind"].startswith("answer_")] == [f"api:{world['code_a']}"]
+    for bad in ("x" * 129, "Иванова\nГубернатор"):
+        r = await client.post(url + "/responses", headers=h, json={"kind": "interim", "text": "ещё", "author": bad})
+        assert r.status == 400 and "author" in (await r.json())["error"]

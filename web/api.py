@@ -17,13 +17,15 @@ from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
 from . import api_tokens, paging, services
-from .core import CLOCK, CTX, client_ip
+from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
 from .passwords import hash_token
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
 STATE_ACTIONS = ("acknowledge", "resolve", "reject")
+#: responses.author is VARCHAR(128)
+AUTHOR_MAX = 128
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -59,7 +61,9 @@ class ApiReq:
 
     def incident(self) -> Any:
         try:
-            incident_id = int(self.request.match_info["incident_id"])
+            incident_id = parse_int(self.request.match_info.get("incident_id"))
+            if incident_id is None:
+                raise NotFound
             return web_repo.scoped_incident(self.s, self.scope, incident_id)
         except NotFound:
             raise ApiError(404, "Инцидент не найден.") from None
@@ -85,6 +89,8 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
             return json_error(401, "Нужен заголовок Authorization: Bearer <токен>.")
         body: dict[str, Any] = {}
         if request.method == "POST":
+            if request.content_type != "application/json":
+                return json_error(415, "Тело запроса должно быть JSON с заголовком Content-Type: application/json.")
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -201,8 +207,10 @@ def get_incident(req: ApiReq) -> Any:
 
 def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
     v = body.get(name)
-    if v is None and not required:
+    if not required and (v is None or (isinstance(v, str) and not v.strip())):
         return None
+    if not required and not isinstance(v, str):
+        raise ApiError(400, f"Поле «{name}» должно быть строкой.")
     if not isinstance(v, str) or not v.strip():
         raise ApiError(400, f"Поле «{name}» обязательно и должно быть непустой строкой.")
     return v.strip()
@@ -215,8 +223,14 @@ def post_response(req: ApiReq) -> Any:
     if kind not in RESPONSE_KINDS:
         raise ApiError(400, f"Поле «kind» должно быть одним из: {', '.join(RESPONSE_KINDS)}.")
     text = _text(req.body, "text")
-    author = _text(req.body, "author", required=False) or req.actor
-    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, author, "api", req.now, authority_code=req.authority.code, profile=req.request.app[CTX].region)
+    # the back office may name who signed the answer (kept with the answer); the event log's actor is always the token's authority
+    author = _text(req.body, "author", required=False)
+    if author is not None and (len(author) > AUTHOR_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in author)):
+        raise ApiError(400, f"Поле «author» — не длиннее {AUTHOR_MAX} символов, без управляющих символов.")
+    services.call(
+        services.INCIDENTS, "record_response", req.s, inc, kind, text, author or req.actor, "api", req.now,
+        authority_code=req.authority.code, profile=req.request.app[CTX].region, actor=req.actor,
+    )
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
     return incident_json(inc)
 
@@ -228,6 +242,8 @@ def change_state(req: ApiReq) -> Any:
     if action not in STATE_ACTIONS:
         raise ApiError(400, f"Поле «action» должно быть одним из: {', '.join(STATE_ACTIONS)}.")
     reason = _text(req.body, "reason", required=False)
+    if action == "reject" and reason is None:
+        raise ApiError(422, "Для отклонения укажите причину: поле «reason» (непустая строка).")
     services.call(services.INCIDENTS, action, req.s, inc, actor=req.actor, now=req.now, reason=reason, comment=reason, profile=req.request.app[CTX].region)
     req.audit(f"api.{action}", f"incident:{inc.id}", reason=reason)
     return incident_json(inc)

@@ -33,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _load_user(db: Any, session_user_id: int, pw: str) -> CurrentUser | None:
     with db.session() as s:
         u = web_repo.user_by_id(s, session_user_id)
-        if u is None or not u.is_active or password_fingerprint(u.password_hash) != pw:
+        if u is None or not u.is_active or password_fingerprint(u.password_hash, u.session_generation or 0) != pw:
             return None
         auth_name = None
         if u.authority_id is not None:
@@ -152,7 +152,7 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
             return "bad", None
         web_repo.record_login(s, u, now)
         web_repo.audit(s, u.login, "login", u.login, {"ip": ip}, now)
-        return "ok", (u.id, u.password_hash, bool(u.must_change_password))
+        return "ok", (u.id, u.password_hash, bool(u.must_change_password), u.session_generation or 0)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
@@ -170,8 +170,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             else "Неверный логин или пароль."
         )
         return render(request, "login.html", status=429 if outcome == "limited" else 401, user=None, next=nxt, error=error, login=login)
-    user_id, pw_hash, must_change = data
-    cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now)
+    user_id, pw_hash, must_change, generation = data
+    cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now, generation)
     resp = redirect(password_change_url(nxt) if must_change else nxt)
     set_session_cookie(resp, request, cookie)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -184,6 +184,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
     def work() -> None:
         with request.app[CTX].db.session() as s:
+            web_repo.end_sessions(s, user.id)  # this cookie, and any copy of it, is refused from now on
             web_repo.audit(s, user.login, "logout", user.login, {"ip": client_ip(request)}, now)
 
     await asyncio.to_thread(work)

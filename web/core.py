@@ -174,8 +174,28 @@ def _strip_msgs(url: str) -> str:
     return parts.path or "/"
 
 
+#: The largest id a database column holds (BIGINT); a larger number in a URL or form is "no such row", never a 500.
+MAX_DB_INT = 2**63 - 1
+
+
+def parse_int(value: Any, lo: int = 1, hi: int = MAX_DB_INT) -> int | None:
+    """A whole number written with ASCII digits within [lo, hi], else None (``"²"``, ``"1e3"``, 20 digits, …)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    n = int(value)
+    return n if lo <= n <= hi else None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A row id from the URL path; 404 when it cannot be one."""
+    n = parse_int(request.match_info.get(name))
+    if n is None:
+        raise web.HTTPNotFound(text="Не найдено.")
+    return n
+
+
 def int_field(form: dict[str, str], name: str) -> int:
-    try:
-        return int(form.get(name, ""))
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"Поле «{name}» должно быть числом.") from None
+    n = parse_int(str(form.get(name, "")).strip())
+    if n is None:
+        raise web.HTTPBadRequest(text=f"Поле «{name}» должно быть целым положительным числом.")
+    return n

@@ -9,7 +9,7 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging, services
-from ..core import Req, int_field, page, redirect
+from ..core import Req, int_field, page, parse_int, path_id, redirect
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -46,8 +46,7 @@ def _page(req: Req, list_name: str, filters: dict[str, Any], **query: Any) -> tu
 
 
 def _authority_filter(req: Req) -> int | None:
-    value = req.request.query.get("authority", "")
-    return int(value) if value.isdigit() else None
+    return parse_int(req.request.query.get("authority", ""))
 
 
 @page("incidents.view")
@@ -70,7 +69,7 @@ def inbox(req: Req) -> web.StreamResponse:
 
 @page("incidents.view")
 def incident_page(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     ctx = names(req)
     return req.render(
         "incident.html",
@@ -91,7 +90,7 @@ def _back(inc: Any) -> str:
 
 @page("incidents.answer")
 def answer(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     kind = req.form.get("kind", "")
     text = (req.form.get("text") or "").strip()
     if kind not in RESPONSE_KINDS:
@@ -105,7 +104,7 @@ def answer(req: Req) -> web.StreamResponse:
 
 @page("incidents.view")
 def change_state(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     action = req.form.get("action", "")
     if action not in STATE_ACTIONS:
         raise web.HTTPBadRequest(text=f"Неизвестное действие «{action}».")
@@ -119,7 +118,7 @@ def change_state(req: Req) -> web.StreamResponse:
 
 @page("incidents.manage")
 def reroute(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     code = req.form.get("authority", "")
     reason = (req.form.get("reason") or "").strip()
     if web_repo.authority_by_code(req.s, req.region_code, code) is None:
@@ -133,7 +132,7 @@ def reroute(req: Req) -> web.StreamResponse:
 
 @page("incidents.manage")
 def merge(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     other = req.incident(int_field(req.form, "other_id"))
     if other.id == inc.id:
         return redirect(_back(inc), err="Нельзя объединить инцидент с самим собой.")
@@ -144,7 +143,7 @@ def merge(req: Req) -> web.StreamResponse:
 
 @page("incidents.manage")
 def fake(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     services.call(services.INCIDENTS, "mark_fake", req.s, inc, actor=req.user.login, now=req.now, comment=req.form.get("reason") or None)
     req.audit("incident.fake", f"incident:{inc.id}")
     return redirect(_back(inc), msg="Инцидент отмечен как возможный фейк.")

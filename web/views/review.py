@@ -11,7 +11,7 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging, services
-from ..core import Req, page, redirect
+from ..core import Req, page, parse_int, path_id, redirect
 from .taxonomy import names, valid_classification
 
 DECISIONS = ("confirm", "correct", "not_problem", "merge", "fake")
@@ -64,7 +64,7 @@ def queue(req: Req) -> web.StreamResponse:
 
 @page("review.act")
 def decide(req: Req) -> web.StreamResponse:
-    post_id = int(req.request.match_info["post_id"])
+    post_id = path_id(req.request, "post_id")
     f = req.form
     decision = f.get("decision", "")
     if decision not in DECISIONS:
@@ -85,9 +85,8 @@ def decide(req: Req) -> web.StreamResponse:
             sector, category = analysis.sector, analysis.category
     incident_id = None
     if decision == "merge":
-        try:
-            incident_id = int(f.get("incident_id", ""))
-        except ValueError:
+        incident_id = parse_int((f.get("incident_id") or "").strip())
+        if incident_id is None:
             return redirect("/review", err="Для объединения укажите номер инцидента.")
         req.incident(incident_id)  # must exist
     comment = (f.get("comment") or "").strip() or None
