@@ -59,7 +59,11 @@ def _percentiles(values: list[float]) -> dict:
     return {"median": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": values[-1], "mean": statistics.fmean(values)}
 
 
-def incident_stats(url: str) -> dict:
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def incident_stats(url: str, size: int | None = None) -> dict:
     from sqlalchemy import func, select
 
     from storage import Database
@@ -73,10 +77,25 @@ def incident_stats(url: str) -> dict:
         ).all()
         incidents = s.scalar(select(func.count(Incident.id)))
         followups = sum(1 for d in s.scalars(select(Incident.details)) if (d or {}).get("follows"))
+        members = list(s.execute(select(IncidentPost.incident_id, Post.external_id).join(Post, Post.id == IncidentPost.post_id)))
     db.dispose()
+    quality = {}
+    if size is not None:  # against the generator's episodes: pairs of posts put together / kept together
+        import mixed_posts
+        from collections import Counter
+
+        episode = mixed_posts.episodes(size)
+        by_inc = Counter(i for i, _ in members)
+        by_inc_ep = Counter((i, episode.get(e, 0)) for i, e in members)
+        by_ep = Counter(episode.get(e, 0) for _, e in members)
+        together = sum(_pairs(n) for n in by_inc.values())
+        right = sum(_pairs(n) for (_, ep), n in by_inc_ep.items() if ep)
+        same = sum(_pairs(n) for ep, n in by_ep.items() if ep)
+        quality = {"pair_precision": round(right / together, 4) if together else None,
+                   "pair_recall": round(right / same, 4) if same else None}
     sizes = [float(n) for _, n, _, _ in rows]
     spans = [(b - a).total_seconds() / 3600 for _, _, a, b in rows]
-    return {"incidents": incidents, "grouped_posts": int(sum(sizes)), "followups": followups,
+    return {"incidents": incidents, "grouped_posts": int(sum(sizes)), "followups": followups, **quality,
             "size": _percentiles(sizes), "span_hours": _percentiles(spans)}
 
 
@@ -110,8 +129,18 @@ def one(args: argparse.Namespace) -> dict:
 
         prof = cProfile.Profile()
         prof.enable()
+    from datetime import timedelta
+
+    from pipeline.incidents import GroupingOptions
+
+    options = GroupingOptions()
+    if args.max_age_days is not None:
+        options = GroupingOptions(max_age=timedelta(days=args.max_age_days), max_age_by_sector={},
+                                  unknown_place_needs_source_or_address=not args.any_source)
+    elif args.any_source:
+        options = GroupingOptions(unknown_place_needs_source_or_address=False)
     t, c = time.perf_counter(), time.process_time()
-    report = run(app, NOW, classifier=clf)
+    report = run(app, NOW, classifier=clf, grouping=options)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     if prof is not None:
         prof.disable()
@@ -123,7 +152,7 @@ def one(args: argparse.Namespace) -> dict:
         "processed": n, "relevant": report.relevant, "seconds": round(wall, 2),
         "posts_per_s": round(n / wall, 1), "ms_per_post": round(1000 * wall / n, 3),
         "posts_per_cpu_s": round(n / cpu, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        **incident_stats(url),
+        **incident_stats(url, args.size),
     }
 
 
@@ -143,6 +172,10 @@ def run_child(db: str, size: int, file: Path, args: argparse.Namespace) -> dict:
         cmd += ["--models", args.models]
     if args.profile:
         cmd += ["--profile", f"{args.profile}.{db}.{size}"]
+    if args.max_age_days is not None:
+        cmd += ["--max-age-days", str(args.max_age_days)]
+    if args.any_source:
+        cmd += ["--any-source"]
     try:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -160,7 +193,8 @@ def fmt(r: dict) -> str:
     return (f"{r['db']:>8} {r['mode']:>9} {r['processed']:>7} {r['posts_per_s']:>8.0f} {r['ms_per_post']:>8.3f} "
             f"{r['posts_per_cpu_s']:>8.0f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
             f"{size.get('median', 0):>4.0f}/{size.get('p99', 0):.0f}/{size.get('max', 0):.0f} "
-            f"{span.get('median', 0):>5.1f}/{span.get('p99', 0):.0f}/{span.get('max', 0):.0f}")
+            f"{span.get('median', 0):>5.1f}/{span.get('p99', 0):.0f}/{span.get('max', 0):.0f} "
+            f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}")
 
 
 def main() -> None:
@@ -169,6 +203,9 @@ def main() -> None:
     ap.add_argument("--db", nargs="+", default=["sqlite"], choices=["sqlite", "postgres"])
     ap.add_argument("--mode", default="batched", choices=["batched", "reference"])
     ap.add_argument("--pg", default=PG)
+    ap.add_argument("--max-age-days", type=float, help="one age limit for every sector (default: the shipped limits)")
+    ap.add_argument("--any-source", action="store_true",
+                    help="posts without a municipality need no common source or address (the rule before the bounds)")
     ap.add_argument("--models", help="models directory (default: the shipped registry)")
     ap.add_argument("--profile", help="write a cProfile of each pass to PATH.<db>.<size>")
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()))
@@ -185,7 +222,7 @@ def main() -> None:
 
     print(f"load average at start {os.getloadavg()[0]:.2f}; CPUs {os.cpu_count()}", flush=True)
     print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'rss MB':>6} "
-          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max", flush=True)
+          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall", flush=True)
     results = []
     for size in args.sizes:
         file = args.data_dir / f"cur-mixed-{size}.jsonl"

@@ -178,7 +178,9 @@ def generate(n: int, seed: int = 7) -> list[dict]:
     posts: list[dict] = []
     n_problem = int(n * 0.3)
     # problem episodes, a few chronic ones reported all month
-    while len([p for p in posts]) < n_problem:
+    episode = 0
+    while len(posts) < n_problem:
+        episode += 1
         comm = rng.choice(comms)
         kind, wordings = rng.choice(PROBLEMS)
         street, house = rng.choice(STREETS), rng.randint(1, 120)
@@ -197,13 +199,13 @@ def generate(n: int, seed: int = 7) -> list[dict]:
                 say_town = where.town is None or rng.random() < 0.4
                 text = _fill(rng, rng.choice(wordings), comm.town, street, house, route, school, say_town)
                 text += rng.choice(MOOD)
-            posts.append({"kind": kind, "source": where.source, "at": at, "text": text})
+            posts.append({"kind": kind, "source": where.source, "at": at, "text": text, "episode": episode})
     while len(posts) < n:
         comm = rng.choice(comms)
         at = start + timedelta(seconds=rng.uniform(0, seconds - 1))
         text = _fill(rng, rng.choice(ORDINARY), comm.town, rng.choice(STREETS), rng.randint(1, 120),
                      rng.randint(1, 60), rng.randint(1, 90), rng.random() < 0.3)
-        posts.append({"kind": "ordinary", "source": comm.source, "at": at, "text": text})
+        posts.append({"kind": "ordinary", "source": comm.source, "at": at, "text": text, "episode": 0})
     # collected in crawl order: roughly by time, communities interleaved
     posts.sort(key=lambda p: (p["at"], p["source"]))
     rows = []
@@ -213,6 +215,7 @@ def generate(n: int, seed: int = 7) -> list[dict]:
             "author": rng.choice(FIRST), "author_id": str(rng.randint(1000, 10**8)),
             "date": p["at"].isoformat(timespec="seconds"), "text": p["text"],
             "url": f"https://vk.com/wall{p['source'][3:]}_{1_000_000 + i}",
+            "episode": p["episode"],
         })
     return rows
 
@@ -220,8 +223,14 @@ def generate(n: int, seed: int = 7) -> list[dict]:
 def write(n: int, out: Path, seed: int = 7) -> Path:
     with out.open("w", encoding="utf-8") as f:
         for row in generate(n, seed):
+            row.pop("episode")
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return out
+
+
+def episodes(n: int, seed: int = 7) -> dict[str, int]:
+    """External id -> the problem episode the post reports (0: an ordinary post)."""
+    return {row["id"]: row["episode"] for row in generate(n, seed)}
 
 
 def main() -> None:

@@ -46,6 +46,9 @@ class GroupingOptions:
     max_age: timedelta = timedelta(days=7)
     #: ``max_age`` of particular sectors.
     max_age_by_sector: Mapping[str, timedelta] = field(default_factory=lambda: dict(MAX_AGE_BY_SECTOR))
+    #: A post whose municipality is unknown joins only an incident with a post from the same source or
+    #: naming the same address (``addresses_of``); off, such posts of all towns meet in one bucket.
+    unknown_place_needs_source_or_address: bool = True
 
     def age_limit(self, sector: str | None) -> timedelta:
         return self.max_age_by_sector.get(sector or "", self.max_age)
@@ -249,7 +252,8 @@ def choose_incident(
                 return Choice(c, 1.0)
             same_hash = same_hash or c
             continue
-        if municipality is None and post.source_key not in c.sources and addrs.isdisjoint(c.addresses):
+        if (municipality is None and options.unknown_place_needs_source_or_address
+                and post.source_key not in c.sources and addrs.isdisjoint(c.addresses)):
             continue
         if not n_words:
             continue
