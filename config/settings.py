@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError, ConfigIssue
+from .errors import ConfigError, ConfigIssue, pydantic_reason
 from .yamlfile import dotted, line_of, load_yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -133,7 +133,7 @@ def load_settings(env: Mapping[str, str] | None = None, file: str | Path | None 
         for err in e.errors():
             loc = tuple(err["loc"])
             if loc and loc[0] in from_env:
-                issues.append(ConfigIssue("environment", f"CUR_{str(loc[0]).upper()}", err["msg"]))
+                issues.append(ConfigIssue("environment", f"CUR_{str(loc[0]).upper()}", pydantic_reason(err)))
             else:
-                issues.append(ConfigIssue(name, dotted(loc), err["msg"], line_of(lines, loc)))
+                issues.append(ConfigIssue(name, dotted(loc), pydantic_reason(err), line_of(lines, loc)))
         raise ConfigError(issues) from None

@@ -178,7 +178,7 @@ def test_cli_process_list_show_and_manage(cur, cur_env, db_url, models_dir, monk
     """`cur process` as a user runs it (a subprocess); the quick commands in-process through click."""
     from click.testing import CliRunner
 
-    from pipeline.cli import main
+    from cli.main import main
 
     if models_dir:
         cur_env["CUR_MODELS_DIR"] = models_dir

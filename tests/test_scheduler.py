@@ -228,7 +228,7 @@ def test_crawl_jobs_follow_the_sources(app, tmp_path):
 
 def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--no-web", "--reports", str(tmp_path / "r")],
+        [sys.executable, "-m", "cli", "run", "--no-web", "--reports", str(tmp_path / "r")],
         env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -297,7 +297,7 @@ def test_cur_run_serves_the_web_application_with_the_scheduler(app, cur_env, tmp
     import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--port", "0", "--reports", str(tmp_path / "r")],
+        [sys.executable, "-m", "cli", "run", "--port", "0", "--reports", str(tmp_path / "r")],
         env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -287,3 +287,26 @@ async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  
     for bad in ("x" * 129, "Иванова\nГубернатор"):
         r = await client.post(url + "/responses", headers=h, json={"kind": "interim", "text": "ещё", "author": bad})
         assert r.status == 400 and "author" in (await r.json())["error"]
+
+
+# --------------------------------------------------------------------------- 9. ?msg= / ?err= show only what this server said
+
+
+async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):  # noqa: F811
+    client = await aiohttp_client(create_app(world["app"]))
+    bait = "Срочно: ваш пароль истёк, войдите на evil.example"
+    for q in (f"msg={quote(bait)}", f"err={quote(bait)}", f"msg={quote(bait)}&fs=1.AAAA", f"err={quote(bait)}&fs=99999999999.x"):
+        r = await client.get("/login?" + q)
+        assert bait not in await r.text(), q
+    assert (await login(client, "op")).status == 303
+    for q in (f"msg={quote(bait)}", f"err={quote(bait)}"):
+        assert bait not in await (await client.get("/review?" + q)).text(), q
+    # a message this server put into a redirect is shown, once signed, and cannot be reused for another text
+    page = await client.get(f"/incidents/{world['inc_a']}")
+    r = await client.post(f"/incidents/{world['inc_a']}/answer", data={"csrf_token": csrf_of(await page.text()), "kind": "first_reply", "text": "Выехали"}, allow_redirects=False)
+    assert r.status == 303
+    location = r.headers["Location"]
+    assert "fs=" in location
+    assert "Ответ записан." in await (await client.get(location)).text()
+    swapped = location.replace(quote("Ответ записан."), quote(bait))
+    assert swapped != location and bait not in await (await client.get(swapped)).text()

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from storage.types import utcnow
 
 from . import api, auth, formatting, roles, views
-from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render
+from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render, sign_flash
 from .sessions import SessionCodec
 from .views import tokens as token_views
 
@@ -114,6 +114,7 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """On every response, static files and errors included (aiohttp's on_response_prepare)."""
+    sign_flash(request, response)
     h = response.headers
     h["Server"] = SERVER_NAME  # no versions
     h.setdefault("Content-Security-Policy", CSP)

@@ -102,25 +102,56 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     env = request.app[JINJA]
     ctx = request.app[CTX]
     session = request.get(SESSION)
+    msg, err = flash_messages(request)
     html = env.get_template(template).render(
         region=ctx.region,
         csrf_token=session.csrf if session else request.get(LOGIN_CSRF, ""),
-        msg=request.query.get("msg"),
-        err=request.query.get("err"),
+        msg=msg,
+        err=err,
         path=request.path,
         **context,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+FLASH = web.ResponseKey("flash", tuple)
+
+
 def redirect(location: str, msg: str | None = None, err: str | None = None) -> web.Response:
-    """A 303 redirect (returned, not raised, so the transaction still commits)."""
-    sep = "&" if "?" in location else "?"
+    """A 303 redirect (returned, not raised, so the transaction still commits).
+
+    ``msg`` / ``err`` go into the target URL with a signature (``fs``) that
+    :func:`sign_flash` adds as the response is sent; a page shows only signed
+    messages, so a link with ``?msg=<any text>`` made by someone else shows nothing.
+    """
+    resp = web.Response(status=303, headers={"Location": location})
     if msg:
-        location += f"{sep}msg={quote(msg)}"
+        resp[FLASH] = ("msg", msg)
     elif err:
-        location += f"{sep}err={quote(err)}"
-    return web.Response(status=303, headers={"Location": location})
+        resp[FLASH] = ("err", err)
+    return resp
+
+
+def sign_flash(request: web.Request, resp: web.StreamResponse) -> None:
+    """Put a redirect's message and its signature into its ``Location`` (called from on_response_prepare)."""
+    flash = resp.get(FLASH) if isinstance(resp, web.StreamResponse) else None
+    if not flash or "Location" not in resp.headers:
+        return
+    kind, text = flash
+    location = resp.headers["Location"]
+    sep = "&" if "?" in location else "?"
+    fs = request.app[CODEC].sign_flash(kind, text, request.app[CLOCK]())
+    resp.headers["Location"] = f"{location}{sep}{kind}={quote(text)}&fs={quote(fs)}"
+
+
+def flash_messages(request: web.Request) -> tuple[str | None, str | None]:
+    """(msg, err) of the URL, each only if this server signed it recently."""
+    codec, now, fs = request.app[CODEC], request.app[CLOCK](), request.query.get("fs")
+    out: list[str | None] = []
+    for kind in ("msg", "err"):
+        text = request.query.get(kind)
+        out.append(text if text and codec.flash_ok(kind, text, fs, now) else None)
+    return out[0], out[1]
 
 
 Handler = Callable[[Req], web.StreamResponse]

@@ -72,3 +72,30 @@ class SessionCodec:
         if now - issued > MAX_AGE or issued - now > timedelta(minutes=5):
             return None
         return data
+
+    # ------------------------------------------------------------------ flash messages
+    #: how long a signed message link shows its message
+    FLASH_MAX_AGE = timedelta(minutes=10)
+
+    def _flash_sig(self, kind: str, text: str, ts: int) -> str:
+        msg = f"flash\x00{kind}\x00{ts}\x00{text}".encode("utf-8")
+        return _b64(hmac.new(self._key, msg, hashlib.sha256).digest()[:18])
+
+    def sign_flash(self, kind: str, text: str, now: datetime) -> str:
+        """The ``fs`` value that makes ``?msg=`` / ``?err=`` (``kind``) with this text shown by the page."""
+        ts = int(now.timestamp())
+        return f"{ts}.{self._flash_sig(kind, text, ts)}"
+
+    def flash_ok(self, kind: str, text: str, fs: str | None, now: datetime) -> bool:
+        """True when ``fs`` was issued by this server for this message and is recent."""
+        if not fs or "." not in fs:
+            return False
+        ts_text, _, sig = fs.partition(".")
+        if not ts_text.isascii() or not ts_text.isdigit() or len(ts_text) > 12:
+            return False
+        ts = int(ts_text)
+        if not hmac.compare_digest(sig, self._flash_sig(kind, text, ts)):
+            return False
+        age = now.timestamp() - ts
+        return -300 <= age <= self.FLASH_MAX_AGE.total_seconds()
+

@@ -1,7 +1,7 @@
 """Models page for analysts: versions, metrics, confusion matrix, activate, roll back, retrain.
 
 Activation, rollback and training belong to the model registry and its CLI
-(``pipeline.cli_models``); this page runs that CLI with the server's settings.
+(``cli.models``); this page runs that CLI with the server's settings.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from storage import web_repo
 from .. import charts, services
 from ..core import Req, page, redirect
 
-REGISTRY = "pipeline.cli_models"
 CLI_TIMEOUT = 120
 MAX_MATRIX = 25
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
@@ -110,8 +109,7 @@ def _cli_env(req: Req) -> dict[str, str]:
 
 def _registry_cli(req: Req, *args: str, background: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
     """Run the model registry's own CLI (``cur models ...``, ``cur train``) against this server's settings."""
-    services.service(REGISTRY, "register")  # the registry must be installed
-    cmd = [sys.executable, "-m", "pipeline", *args]
+    cmd = [sys.executable, "-m", "cli", *args]
     if background:
         return subprocess.Popen(cmd, env=_cli_env(req), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
     try:
