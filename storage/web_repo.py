@@ -53,8 +53,8 @@ from .dashboards import (
     problem_post_counts_by_source,
     sector_category_counts,
 )
+from .events import OPEN_STATES
 from .incidents import (
-    OPEN_STATES,
     authorities,
     authority_by_code,
     authority_names,

@@ -292,10 +292,13 @@ def find_group(
 
 def find_incident(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None,
-    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING,
+    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING, words: set[str] | None = None,
 ) -> tuple[Incident | None, float]:
-    """The open incident this post belongs to, with the similarity that decided it."""
-    incident, choice = find_group(session, profile, post, sector, category, municipality, options)
+    """The open incident this post belongs to, with the similarity that decided it.
+
+    ``words``: the post's ``content_lemmas`` when the caller has them already.
+    """
+    incident, choice = find_group(session, profile, post, sector, category, municipality, options, words)
     return incident, choice.similarity
 
 
@@ -307,17 +310,22 @@ def ingest_analysis(
     now: datetime,
     options: GroupingOptions = DEFAULT_GROUPING,
     actor: str = SYSTEM,
+    *,
+    known_unplaced: bool = False,
 ) -> Incident | None:
     """Make a relevant, sure post an incident or join it to the open one about the same problem.
 
     Returns the incident, or None for posts that are not problems or wait for
-    an operator's review. A post already in an incident returns that incident.
+    an operator's review. A post already in an incident returns that incident;
+    ``known_unplaced``: the caller has just looked and the post is in none (the
+    lookup is not repeated).
     """
     if not analysis.relevant or analysis.unsure:
         return None
-    existing = q.incident_of_post(session, post.id)
-    if existing is not None:
-        return existing
+    if not known_unplaced:
+        existing = q.incident_of_post(session, post.id)
+        if existing is not None:
+            return existing
     return _place_post(session, profile, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                        analysis.municipality, now, options, actor)
 
