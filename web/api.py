@@ -13,14 +13,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from pipeline import incidents
+from pipeline.accounts import tokens as api_tokens
+from pipeline.accounts.passwords import hash_token
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import api_tokens, paging, services
+from . import paging, services
 from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
-from .passwords import hash_token
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
 STATE_ACTIONS = ("acknowledge", "resolve", "reject")
@@ -114,6 +116,8 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
 
         try:
             status, data = await asyncio.to_thread(work)
+        except services.NotFoundError as e:
+            return json_error(404, f"Не найдено: {e}")
         except services.ActionRefused as e:
             return json_error(409, f"Действие не выполнено: {e}")
         except services.ServiceUnavailable as e:
@@ -222,7 +226,7 @@ def post_response(req: ApiReq) -> Any:
         raise ApiError(400, f"Поле «kind» должно быть одним из: {', '.join(RESPONSE_KINDS)}.")
     text = _text(req.body, "text")
     author = _text(req.body, "author", required=False) or req.actor
-    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, author, "api", req.now, authority_code=req.authority.code, profile=req.request.app[CTX].region)
+    services.call(incidents.record_response, req.s, inc, kind, text, author, "api", req.now, authority_code=req.authority.code, profile=req.request.app[CTX].region)
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
     return incident_json(inc)
 
@@ -236,7 +240,7 @@ def change_state(req: ApiReq) -> Any:
     reason = _text(req.body, "reason", required=False)
     if action == "reject" and reason is None:
         raise ApiError(422, "Для отклонения укажите причину: поле «reason» (непустая строка).")
-    services.call(services.INCIDENTS, action, req.s, inc, actor=req.actor, now=req.now, reason=reason, comment=reason, profile=req.request.app[CTX].region)
+    services.change_state(req.s, inc, action, req.actor, req.now, reason, req.request.app[CTX].region)
     req.audit(f"api.{action}", f"incident:{inc.id}", reason=reason)
     return incident_json(inc)
 
