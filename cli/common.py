@@ -60,10 +60,15 @@ def parse_now(value: str | None, profile: RegionProfile) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
-def fmt_time(value: datetime | None, profile: RegionProfile) -> str:
+def local_time(value: datetime | None, tz: tzinfo) -> str:
+    """A stored (UTC) time in the region's zone, ``25.12.2026 14:00``; «—» for none."""
     if value is None:
         return "—"
-    return value.astimezone(profile.region.tz).strftime("%d.%m.%Y %H:%M")
+    return value.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+
+
+def fmt_time(value: datetime | None, profile: RegionProfile) -> str:
+    return local_time(value, profile.region.tz)
 
 
 class RegionTimeFormatter(logging.Formatter):

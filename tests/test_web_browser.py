@@ -24,7 +24,7 @@ from pipeline.context import App
 from storage import web_repo
 from storage.models import Incident, IncidentPost, Post, ReviewDecision
 from web.server import BackgroundServer
-from web.passwords import hash_password
+from pipeline.accounts.passwords import hash_password
 from web.sample import seed_sample
 
 CHROMIUM = "/usr/bin/chromium"
