@@ -14,31 +14,18 @@ import pytest
 from config import load_settings
 from pipeline import model_registry
 from pipeline.context import App
+from tests.helpers import models_dir_with
 from tests.test_web_security import add_users, csrf_of, login
 from web.app import create_app
 from web.views import models as models_view
 
 
-def _version(root: Path, name: str, created: str, score: float) -> None:
-    """A version in the registry's own file layout (its meta.json): enough to list, activate by force and roll back."""
-    d = root / "versions" / name
-    d.mkdir(parents=True)
-    meta = {"version": name, "created_at": created, "checksum": "c" * 64, "data_fingerprint": "d" * 64,
-            "metrics": {"test": {"score": score, "sector": {"macro_f1": 0.6}}}, "evaluation": {"score": score, "n": 10}}  # fmt: skip
-    (d / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-
-
 @pytest.fixture
 def models_dir(tmp_path: Path) -> Path:
-    from nlp.classifier.registry import Registry
-
-    root = tmp_path / "models"
-    _version(root, "v1", "2026-11-01T10:00:00+00:00", 0.70)
-    _version(root, "v2", "2026-11-20T10:00:00+00:00", 0.75)
-    reg = Registry(root)
-    reg.activate("v1", force=True)
-    reg.activate("v2", force=True)
-    return root
+    return models_dir_with(tmp_path / "models", [
+        ("v1", "2026-11-01T10:00:00+00:00", {"test": {"score": 0.70, "sector": {"macro_f1": 0.6}}}),
+        ("v2", "2026-11-20T10:00:00+00:00", {"test": {"score": 0.75, "sector": {"macro_f1": 0.6}}}),
+    ], active=["v1", "v2"])
 
 
 @pytest.fixture
