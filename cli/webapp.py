@@ -38,6 +38,23 @@ def _port_error(e: OSError, host: str, port: int) -> ResourceError | None:
     return None
 
 
+def _trusted_proxies(app: App, behind_proxy: bool, given: tuple[str, ...]) -> list[str]:
+    """The reverse proxies whose X-Forwarded-For is believed: none unless ``--behind-proxy``."""
+    import ipaddress
+
+    if given and not behind_proxy:
+        fail("--trusted-proxy действует только вместе с --behind-proxy", EXIT_USAGE)
+    if not behind_proxy:
+        return []
+    proxies = list(given) or list(app.settings.web_trusted_proxies) or ["127.0.0.1", "::1"]
+    for p in proxies:
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            fail(f"--trusted-proxy {p}: это не IP-адрес и не сеть (пример: 127.0.0.1 или 10.0.0.0/24)", EXIT_USAGE)
+    return proxies
+
+
 def check_port(app: App, host: str | None, port: int | None) -> None:
     """Fail now, before long work, if the web application's port cannot be opened (``cur demo``)."""
     host = host or app.settings.web_host
@@ -73,17 +90,24 @@ def serve_web(app: App, host: str | None, port: int | None, on_started: Callable
 @click.option("--host", default=None, help="Адрес (по умолчанию web_host из настроек).")
 @click.option("--port", type=int, default=None, help="Порт (по умолчанию web_port из настроек).")
 @click.option("--scheduler", "with_scheduler", is_flag=True, help="Запустить вместе с планировщиком.")
+@click.option("--behind-proxy", is_flag=True,
+              help="За обратным прокси: адрес клиента брать из X-Forwarded-For, если запрос пришёл с доверенного адреса прокси.")  # fmt: skip
+@click.option("--trusted-proxy", "trusted_proxy", multiple=True, metavar="АДРЕС",
+              help="Адрес или сеть доверенного прокси (можно несколько); по умолчанию web_trusted_proxies из настроек, иначе 127.0.0.1 и ::1.")  # fmt: skip
 @click.pass_context
-def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool) -> None:
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool, behind_proxy: bool, trusted_proxy: tuple[str, ...]) -> None:
     """Запустить веб-приложение (вход — /login, API — /api/). Остановка — Ctrl+C."""
     app = get_app(ctx)
+    proxies = _trusted_proxies(app, behind_proxy, trusted_proxy)
     check_port(app, host, port)
     setup_logging(app.region.region.tz)
 
     def started(url: str) -> None:
         click.echo(f"Веб-приложение запущено: {url}/login  (API: {url}/api/, описание: {url}/api/openapi.json). Остановка — Ctrl+C.")
 
-    serve_web(app, host, port, on_started=started, with_scheduler=with_scheduler)
+    if proxies:
+        click.echo(f"За прокси: адрес клиента берётся из X-Forwarded-For запросов с {', '.join(proxies)}.")
+    serve_web(app, host, port, on_started=started, with_scheduler=with_scheduler, trusted_proxies=proxies)
     click.echo("Веб-приложение остановлено.")
 
 

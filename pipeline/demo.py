@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from config import load_settings
+from pipeline import timefmt
 from pipeline.accounts.users import add_user
 from pipeline.context import App
 from pipeline.importer import import_file
@@ -106,7 +107,7 @@ def run_demo(database: str, say: Callable[[str], Any] = lambda _line: None,
         say(f"   Инцидентов: {len(incidents)}; по направлениям: "
             + ", ".join(f"{k} — {v}" for k, v in by_sector.most_common()))
         for inc in incidents[:8]:
-            due = inc.first_reply_due.astimezone(tz).strftime("%d.%m %H:%M") if inc.first_reply_due else "—"
+            due = timefmt.local(inc.first_reply_due, tz, "%d.%m %H:%M")
             say(f"   №{inc.id} [{inc.sector}/{inc.category}, {inc.municipality or 'место не определено'}] "
                 f"→ {authorities.get(inc.authority_id, 'не назначен')}; первичный ответ до {due}; "
                 f"постов: {len(post_ids_of(ses, inc.id))}")

@@ -222,7 +222,7 @@ def process_pending(
                 before = q.incident_of_post(s, post.id)
                 incident = None
                 if before is None:
-                    incident = ingest_analysis(s, profile, post, analysis, now, grouping or GroupingOptions())
+                    incident = ingest_analysis(s, profile, post, analysis, now, grouping or GroupingOptions(), known_unplaced=True)
                 if incident is not None:
                     if len(q.post_ids_of(s, incident.id)) == 1:
                         report.incidents_created += 1

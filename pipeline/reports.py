@@ -23,6 +23,7 @@ from config import RegionProfile
 from storage import events as ev
 from storage import reporting as rq
 
+from . import timefmt
 from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 from pipeline.labels import STAGE_NAMES
@@ -192,16 +193,15 @@ def _num(v: Any, digits: int = 1) -> str:
 
 def render_html(report: MonthlyReport) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(pct=_pct, num=_num, local=lambda t: (report.local(t).strftime("%d.%m.%Y %H:%M") if t else "—"))
+    env.filters.update(pct=_pct, num=_num, local=lambda t: timefmt.local(t, report.tz))
     charts = []
     if report.by_sector:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
         charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
-    off = report.period.start.astimezone(report.tz).strftime("%z")
     return env.get_template("monthly.html").render(
-        r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}", overdue=report.overdue[:HTML_OVERDUE_ROWS]
+        r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from .events import OPEN_STATES, ROUTED_OPEN_STATES
 from .models import (
     Assignment,
     Authority,
@@ -120,9 +121,6 @@ def get_incident(session: Session, incident_id: int, lock: bool = False) -> Inci
     )
 
 
-OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")
-
-
 def candidate_incidents(
     session: Session, region: str, sector: str | None, municipality: str | None, since: datetime,
     any_municipality: bool = False,
@@ -210,7 +208,7 @@ def incidents_to_check(session: Session, region: str) -> list[Incident]:
     """Open, unmerged, routed incidents: the ones whose deadlines run."""
     q = select(Incident).where(
         Incident.region == region,
-        Incident.state.in_(("routed", "acknowledged", "answered", "reopened")),
+        Incident.state.in_(ROUTED_OPEN_STATES),
         Incident.merged_into_id.is_(None),
     )
     return list(session.scalars(q.order_by(Incident.id)))

@@ -16,7 +16,7 @@ from sqlalchemy import Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from .analyses import latest_analyses
-from .incidents import OPEN_STATES
+from .events import OPEN_STATES
 from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis
 from .paging import Key, Page, keyset_page, nulls_last
 from .types import UTCDateTime

@@ -23,6 +23,7 @@ from .accounts import (
     api_tokens,
     audit,
     audit_about,
+    audit_times,
     audit_page,
     count_audit,
     end_sessions,
@@ -53,8 +54,8 @@ from .dashboards import (
     problem_post_counts_by_source,
     sector_category_counts,
 )
+from .events import OPEN_STATES
 from .incidents import (
-    OPEN_STATES,
     authorities,
     authority_by_code,
     authority_names,

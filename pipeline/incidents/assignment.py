@@ -50,7 +50,7 @@ def reroute(
     is in the log); ``recompute_deadlines=False`` keeps the old due times.
     """
     _require_open(incident)
-    if incident.state in (ev.RESOLVED, ev.REJECTED, ev.NEW):
+    if incident.state not in ev.ROUTED_OPEN_STATES:
         raise IncidentError(f"инцидент №{incident.id} в состоянии «{STATE_NAMES[incident.state]}»: перенаправить нельзя")
     profile = _profile(incident.region, profile)
     new = _authority(session, profile, authority_code)
@@ -85,7 +85,7 @@ def _change_class(
     data: dict[str, Any] = {"from": before, "to": after}
     if note:
         data["note"] = note
-    live = incident.state not in (ev.NEW, ev.RESOLVED, ev.REJECTED)
+    live = incident.state in ev.ROUTED_OPEN_STATES
     target = decision = None
     if live:
         decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)

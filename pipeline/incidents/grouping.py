@@ -111,11 +111,15 @@ def _title(text: str) -> str:
 
 def find_incident(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None,
-    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING,
+    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING, words: set[str] | None = None,
 ) -> tuple[Incident | None, float]:
-    """The open incident this post belongs to, with the similarity that decided it."""
+    """The open incident this post belongs to, with the similarity that decided it.
+
+    ``words``: the post's ``content_lemmas`` when the caller has them already.
+    """
     since = post.published_at - options.window
-    words = content_lemmas(post.text)
+    if words is None:
+        words = content_lemmas(post.text)
     best: tuple[float, int, Incident] | None = None
     for inc in q.candidate_incidents(session, profile.code, sector, municipality, since,
                                      any_municipality=municipality is None):
@@ -144,17 +148,22 @@ def ingest_analysis(
     now: datetime,
     options: GroupingOptions = DEFAULT_GROUPING,
     actor: str = SYSTEM,
+    *,
+    known_unplaced: bool = False,
 ) -> Incident | None:
     """Make a relevant, sure post an incident or join it to the open one about the same problem.
 
     Returns the incident, or None for posts that are not problems or wait for
-    an operator's review. A post already in an incident returns that incident.
+    an operator's review. A post already in an incident returns that incident;
+    ``known_unplaced``: the caller has just looked and the post is in none (the
+    lookup is not repeated).
     """
     if not analysis.relevant or analysis.unsure:
         return None
-    existing = q.incident_of_post(session, post.id)
-    if existing is not None:
-        return existing
+    if not known_unplaced:
+        existing = q.incident_of_post(session, post.id)
+        if existing is not None:
+            return existing
     return _place_post(session, profile, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                        analysis.municipality, now, options, actor)
 
@@ -163,9 +172,10 @@ def _place_post(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None, urgency: str,
     municipality: str | None, now: datetime, options: GroupingOptions, actor: str,
 ) -> Incident:
-    incident, sim = find_incident(session, profile, post, sector, category, municipality, options)
+    words = content_lemmas(post.text)
+    incident, sim = find_incident(session, profile, post, sector, category, municipality, options, words)
     if incident is not None:
-        _join(session, profile, incident, post, urgency, sim, now, options, actor)
+        _join(session, profile, incident, post, words, urgency, sim, now, options, actor)
         return incident
     incident = Incident(
         region=profile.code,
@@ -184,7 +194,7 @@ def _place_post(
     session.add(incident)
     session.flush()
     q.attach_post(session, incident, post.id, now)
-    _store_signature(incident, Counter(content_lemmas(post.text)), options)
+    _store_signature(incident, Counter(words), options)
     _set_detail(incident, "hashes", [post.content_hash])
     _event(session, incident, ev.CREATED, actor, now, to_state=ev.NEW, data={"post_id": post.id})
     route_incident(session, profile, incident, actor, now)
@@ -192,12 +202,12 @@ def _place_post(
 
 
 def _join(
-    session: Session, profile: RegionProfile, incident: Incident, post: Post, urgency: str, sim: float,
-    now: datetime, options: GroupingOptions, actor: str,
+    session: Session, profile: RegionProfile, incident: Incident, post: Post, words: set[str], urgency: str,
+    sim: float, now: datetime, options: GroupingOptions, actor: str,
 ) -> None:
     q.attach_post(session, incident, post.id, now)
     counts = _signature(incident)
-    counts.update(content_lemmas(post.text))
+    counts.update(words)
     _store_signature(incident, counts, options)
     hashes = list((incident.details or {}).get("hashes") or [])
     if post.content_hash not in hashes:

@@ -37,7 +37,6 @@ _KIND_OF_STATE = {
     ev.REOPENED: ev.REOPENED_EV,
 }
 _ANSWER_KIND = {"first_reply": ev.ANSWER_FIRST, "interim": ev.ANSWER_INTERIM, "final": ev.ANSWER_FINAL}
-OPEN_STATES = (ev.ROUTED, ev.ACKNOWLEDGED, ev.ANSWERED, ev.REOPENED)
 
 
 def transition(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from storage import events as ev
 from storage import reporting as rq
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
 
+from ..routing import escalation_authority
 from ..timefmt import local_time
 from .outbox import enqueue
 
@@ -65,22 +66,11 @@ def _authority_by_code(session: Session, region: str, code: str | None) -> Autho
 
 
 def role_authority(session: Session, profile: RegionProfile, incident: Incident, role: str) -> Authority | None:
-    """Who receives an escalation to ``role``.
-
-    ``specialist`` — the authority the incident is assigned to; ``sector_head``
-    — the head of the incident's sector block; any other role — the region's
-    first authority with that role.
-    """
+    """Who receives an escalation to ``role`` when its event does not name the recipient
+    (decided by ``pipeline.routing.escalation_authority``)."""
     if role == "specialist":
         return session.get(Authority, incident.authority_id) if incident.authority_id else None
-    if role == "sector_head":
-        block = profile.block_for_sector(incident.sector or "")
-        if block is not None:
-            return _authority_by_code(session, profile.code, block.head)
-    for a in profile.region.authorities:
-        if a.role.value == role:
-            return _authority_by_code(session, profile.code, a.code)
-    return None
+    return _authority_by_code(session, profile.code, escalation_authority(profile, role, incident.sector, None))
 
 
 def recipients_for(session: Session, profile: RegionProfile, incident: Incident, event: IncidentEvent) -> list[Authority]:
@@ -231,7 +221,3 @@ def notify_event(session: Session, profile: RegionProfile, event: IncidentEvent,
             if created:
                 out.append(msg)
     return out
-
-
-def notify_events(session: Session, profile: RegionProfile, events: Iterable[IncidentEvent], now: datetime) -> int:
-    return sum(len(notify_event(session, profile, e, now)) for e in events)

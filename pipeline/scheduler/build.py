@@ -43,10 +43,6 @@ PROCESS_MINUTES = 2
 SOURCES_MINUTES = 5
 
 
-def _jobstore_url(url: str) -> str:
-    return "postgresql+psycopg://" + url[len("postgresql://") :] if url.startswith("postgresql://") else url
-
-
 def _add_jobs(sched: BaseScheduler, db: Any) -> None:
     """Add the jobs of ``cur run`` (replacing those of the same id in the job store).
 
