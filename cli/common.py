@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import RegionProfile
+from pipeline import timefmt
 from pipeline.context import App
 from pipeline.errors import ResourceError
 
@@ -60,10 +61,13 @@ def parse_now(value: str | None, profile: RegionProfile) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def local_time(value: datetime | None, tz: tzinfo) -> str:
+    """A stored (UTC) time in the region's zone, ``25.12.2026 14:00``; «—» for none."""
+    return timefmt.local(value, tz)
+
+
 def fmt_time(value: datetime | None, profile: RegionProfile) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(profile.region.tz).strftime("%d.%m.%Y %H:%M")
+    return timefmt.local(value, profile.region.tz)
 
 
 class RegionTimeFormatter(logging.Formatter):

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from pipeline import timefmt
 from pipeline.cells import write_csv
 from pipeline.context import App, safe_url
 
@@ -53,7 +54,7 @@ def config_check(ctx: click.Context) -> None:
     warnings = []
     for file, key, policy, tz in policies:
         def at(moment, tz=tz):  # noqa: ANN001, ANN202
-            return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+            return timefmt.local(moment, tz)
 
         for c in order_conflicts(policy, tz):
             warnings.append(

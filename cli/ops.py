@@ -93,7 +93,7 @@ def notify_status(ctx: click.Context, limit: int) -> None:
     """Состояние очереди: сколько ждёт отправки, отправлено, не доставлено; последние ошибки."""
     from storage import outbox as box
 
-    from pipeline.notify import local_time
+    from pipeline.timefmt import local_time
 
     app = get_app(ctx)
     db = app.ready_db()

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from pipeline import timefmt
+
 from .common import err_console, fail, get_app
 from .errors import EXIT_FAILED
 
@@ -25,7 +27,7 @@ REASONS = {
 
 
 def _local(dt: datetime | None, tz: tzinfo) -> str:
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M") if dt else "—"
+    return timefmt.local(dt, tz, "%Y-%m-%d %H:%M")
 
 
 #: an error noted this long after the last success belongs to a later, failed crawl
