@@ -15,7 +15,7 @@ from pipeline.errors import ResourceError
 from storage.types import utcnow
 
 from .common import default_actor as _cli_actor
-from .common import fail, get_app, setup_logging
+from .common import fail, get_app, local_time, setup_logging
 from .errors import EXIT_USAGE, os_reason
 
 
@@ -131,7 +131,7 @@ def users_add(
     ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool, temporary: bool
 ) -> None:
     """Создать пользователя. Пароль хранится только в виде хеша argon2."""
-    from web.accounts import AccountError, add_user
+    from pipeline.accounts.users import AccountError, add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -154,21 +154,18 @@ def users_add(
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """Показать пользователей: логин, роль, орган власти, состояние, последний вход (местное время)."""
-    from storage import web_repo
-    from web.formatting import local_time
+    from pipeline.accounts.users import list_users
 
     app = _prepared(ctx)
     tz = app.region.region.tz
     with app.db.session() as s:
-        users = web_repo.list_users(s)
-        names = web_repo.authority_names(s, [u.authority_id for u in users])
-        if not users:
-            click.echo("Пользователей нет. Создайте: cur users add ЛОГИН --role admin")
-        for u in users:
-            a = names.get(u.authority_id) if u.authority_id else None
-            state = ("" if u.is_active else " (отключён)") + (" (временный пароль)" if u.must_change_password else "")
-            last = local_time(u.last_login_at, tz) if u.last_login_at else "не входил"
-            click.echo(f"{u.login}\t{u.role}\t{a.code if a else '—'}{state}\t{last}")
+        users = list_users(s)
+    if not users:
+        click.echo("Пользователей нет. Создайте: cur users add ЛОГИН --role admin")
+    for u in users:
+        state = ("" if u.is_active else " (отключён)") + (" (временный пароль)" if u.must_change_password else "")
+        last = local_time(u.last_login_at, tz) if u.last_login_at else "не входил"
+        click.echo(f"{u.login}\t{u.role}\t{u.authority_code or '—'}{state}\t{last}")
 
 
 @click.group("tokens")
@@ -182,7 +179,7 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_add(ctx: click.Context, authority_code: str, label: str | None) -> None:
     """Выпустить токен API для органа власти; токен показывается один раз."""
-    from web.api_tokens import TokenError, issue_token
+    from pipeline.accounts.tokens import TokenError, issue_token
 
     app = _prepared(ctx)
     try:
@@ -208,8 +205,7 @@ def tokens_list(ctx: click.Context, authority_code: str | None, only_active: boo
 
     Сами токены не показываются никогда.
     """
-    from web.api_tokens import DORMANT_AFTER, TokenError, list_tokens
-    from web.formatting import local_time
+    from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, list_tokens
 
     app = _prepared(ctx)
     tz = app.region.region.tz
@@ -240,8 +236,7 @@ def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code
 
     Отзыв действует со следующего запроса к API. Повторный отзыв ничего не меняет.
     """
-    from web.api_tokens import TokenError, revoke_authority_tokens, revoke_tokens
-    from web.formatting import local_time
+    from pipeline.accounts.tokens import TokenError, revoke_authority_tokens, revoke_tokens
 
     if token_ids and (authority_code or revoke_all):
         fail("укажите либо номера токенов, либо --authority КОД --all, но не то и другое вместе", EXIT_USAGE)

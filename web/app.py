@@ -12,9 +12,10 @@ from typing import Any, Callable
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pipeline.accounts import roles
 from storage.types import utcnow
 
-from . import api, auth, formatting, roles, views
+from . import api, auth, formatting, views
 from .core import CLOCK, CODEC, CTX, JINJA, SECURE, TRUSTED_PROXIES, USER, render, sign_flash, trusted_networks
 from .sessions import SessionCodec
 from .views import tokens as token_views

@@ -15,7 +15,7 @@ from aiohttp import web
 from storage import web_repo
 
 from .core import CLOCK, CODEC, CTX, LOGIN_CSRF, SECURE, SESSION, USER, CurrentUser, client_ip, redirect, render
-from .passwords import verify_password
+from pipeline.accounts.passwords import verify_password
 from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
 
 LOGIN_CSRF_COOKIE = "cur_login_csrf"

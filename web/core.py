@@ -14,10 +14,10 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
+from pipeline.accounts import roles
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import roles
 from .services import ActionRefused, ServiceUnavailable
 
 # application keys
