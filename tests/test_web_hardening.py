@@ -522,7 +522,7 @@ async def test_idempotency_key_makes_retries_safe(world, aiohttp_client):  # noq
     assert r.status == 400
     # keys belong to the authority: another authority's token with the same key is not answered from it
     with world["app"].db.session() as s:
-        from web.accounts import add_token
+        from pipeline.accounts.users import add_token
 
         token_b = add_token(s, world["app"].region.code, world["code_b"], NOW, "b")
     r = await client.post(f"/api/incidents/{world['inc_b']}/state", json={"action": "acknowledge"}, headers={"Authorization": f"Bearer {token_b}", "Idempotency-Key": "ack-1"})
