@@ -61,6 +61,11 @@ def parse_now(value: str | None, profile: RegionProfile) -> datetime:
     return dt.astimezone(timezone.utc)
 
 
+def local_time(value: datetime | None, tz: tzinfo) -> str:
+    """A stored (UTC) time in the region's zone, ``25.12.2026 14:00``; «—» for none."""
+    return timefmt.local(value, tz)
+
+
 def fmt_time(value: datetime | None, profile: RegionProfile) -> str:
     return timefmt.local(value, profile.region.tz)
 

@@ -1,166 +1,33 @@
 """`cur train`, `cur evaluate`, `cur classify` and `cur models list|activate|rollback`.
 
-The file registry (``classifier_models/`` or the ``models_dir`` setting) is the
-source of truth for artefacts and the active pointer; when the database is
-initialised, versions and activations are mirrored into its ``model_versions``
-table and reviewers' decisions are added to the training data.
+The registry's rules (data, training, activation, mirroring into the
+database, one model job at a time) are the domain's, ``pipeline.model_registry``,
+shared with the web's models page; these commands parse options and print.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from pipeline import model_registry
+from pipeline.model_registry import CORPUS_DIR, DEFAULT_BULK_CAP  # noqa: F401 - option defaults (a test checks them)
 
 from .common import fail, writable_file
 from .errors import EXIT_PARTIAL
 
 if TYPE_CHECKING:  # the classifier (numpy, scipy, scikit-learn) is imported inside the commands,
     # so that `cur --help` and the other commands do not pay for it at start-up
-    from nlp.classifier import Classifier, Example
     from nlp.classifier.registry import Registry
 
-#: Same as nlp.classifier.data.CORPUS_DIR (a test checks), without importing the classifier.
-CORPUS_DIR = Path(__file__).resolve().parents[1] / "classifier_models" / "corpus"
-#: Same as TrainOptions.bulk_cap (a test checks).
-DEFAULT_BULK_CAP = 300
-
-TEST_SIZE = 0.2
-SPLIT_SEED = 0
 BATCH = 512
 
 
-def _settings():  # noqa: ANN202
-    from config import load_settings
-
-    return load_settings()
-
-
 def _registry(models_dir: str | None) -> Registry:
-    from nlp.classifier.registry import Registry
-    if models_dir:
-        return Registry(Path(models_dir))
-    s = _settings()
-    return Registry(Path(s.models_dir) if s.models_dir else None)
-
-
-def _database():
-    """The configured database if it is initialised, else None (the commands work without it)."""
-    try:
-        from storage import Database
-
-        url = _settings().database_url
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-            return None  # do not create an empty database file as a side effect
-        db = Database(url)
-        if db.is_initialised():
-            return db
-        db.dispose()
-    except Exception:  # noqa: BLE001 - no database is a normal state for these commands
-        pass
-    return None
-
-
-def _data_dir(data_dir: str | None) -> Path:
-    from nlp.classifier.data import DEFAULT_DATA_DIR
-    return Path(data_dir or os.environ.get("CUR_DATA_DIR") or DEFAULT_DATA_DIR)
-
-
-def _reviewed(db) -> list[Example]:  # noqa: ANN001
-    from nlp.classifier import Example
-    from storage.models_registry import reviewed_examples
-
-    with db.session() as s:
-        rows = reviewed_examples(s)
-    return [
-        Example(
-            text=r["text"],
-            relevant=r["relevant"],
-            sector=r["sector"],
-            category=r["category"] or ("other" if r["relevant"] else None),
-            urgency=(r["urgency"] or "normal") if r["relevant"] else None,
-            group=f"post:{r['post_id']}",
-            source="review",
-        )
-        for r in rows
-        if r["text"] and (not r["relevant"] or r["sector"])
-    ]
-
-
-def _collect(data_dir: Path, corpus_dir: Path, extra: tuple[str, ...], use_shared: bool, use_db: bool) -> tuple[list[Example], list[str]]:
-    from nlp.classifier import load_corpus, load_jsonl, load_rusentiment, load_spb
-    notes: list[str] = []
-    examples = load_corpus(corpus_dir)
-    notes.append(f"корпус проекта: {len(examples)}")
-    if use_shared:
-        if (data_dir / "spb_appeals.csv.gz").exists():
-            spb = load_spb(data_dir)
-            rus = load_rusentiment(data_dir)
-            examples += spb + rus
-            notes.append(f"обращения СПб: {len(spb)}, RuSentiment: {len(rus)}")
-        else:
-            notes.append(f"внешние наборы не найдены в {data_dir}: обучение только на корпусе проекта")
-    for path in extra:
-        ex = load_jsonl(Path(path), source="review")
-        examples += ex
-        notes.append(f"{path}: {len(ex)}")
-    if use_db:
-        db = _database()
-        if db is not None:
-            rev = _reviewed(db)
-            examples += rev
-            notes.append(f"проверенные посты из базы: {len(rev)}")
-            db.dispose()
-    return examples, notes
-
-
-def _summary(report: dict) -> dict:
-    out: dict[str, Any] = {"n": report["n"], "score": report["score"]}
-    for head in ("relevance", "sector", "category", "urgency", "tone"):
-        r = report[head]
-        if r.get("n"):
-            out[head] = {"n": r["n"], "accuracy": round(r["accuracy"], 4), "macro_f1": round(r["macro_f1"], 4)}
-    out["share_judged_relevant_of_non_problems"] = report["share_judged_relevant_of_non_problems"]
-    out["end_to_end_sector_accuracy"] = report["end_to_end_sector_accuracy"]
-    return out
-
-
-def _sync_db(version: str, registry: Registry, activate: bool) -> None:
-    db = _database()
-    if db is None:
-        return
-    from storage.models_registry import record_model_version, set_active_model
-
-    meta = registry.meta(version)
-    with db.session() as s:
-        record_model_version(
-            s,
-            version=version,
-            path=f"versions/{version}",
-            checksum=meta["checksum"],
-            data_fingerprint=meta["data_fingerprint"],
-            metrics=meta.get("metrics", {}),
-        )
-        if activate:
-            set_active_model(s, version)
-    db.dispose()
-
-
-def _load_model(model: str | None, models_dir: str | None) -> Classifier:
-    from nlp.classifier import Classifier
-    if model and Path(model).exists():
-        return Classifier.load(Path(model))
-    return _registry(models_dir).load(model)
-
-
-def _eval_sets(data_dir: Path, corpus_dir: Path, use_db: bool) -> tuple[list[Example], list[Example]]:
-    from nlp.classifier import grouped_split, load_corpus
-    examples, _ = _collect(data_dir, corpus_dir, (), True, use_db)
-    _, test = grouped_split(examples, TEST_SIZE, SPLIT_SEED)
-    return [examples[i] for i in test], load_corpus(corpus_dir, holdout=True)
+    return model_registry.registry(None, models_dir)
 
 
 def _print_report(title: str, r: dict) -> None:
@@ -191,55 +58,27 @@ opt_corpus = click.option("--corpus-dir", type=click.Path(exists=True, file_okay
 @click.option("--bulk-cap", type=int, default=DEFAULT_BULK_CAP, show_default=True, help="Не больше стольких обращений СПб на категорию (0 — без ограничения).")
 def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:  # noqa: ANN001
     """Обучить классификатор на корпусе проекта, внешних наборах и проверенных постах."""
-    from nlp.classifier import DataError, TrainOptions, evaluate, fingerprint, grouped_split, load_corpus, train, write_report
-    from nlp.classifier.registry import WorseModelError
-    try:
-        examples, notes = _collect(_data_dir(data_dir), Path(corpus_dir), extra, shared, use_db)
-    except DataError as e:
-        fail(str(e))
-    for n in notes:
-        click.echo(f"Данные: {n}")
-    train_idx, test_idx = grouped_split(examples, TEST_SIZE, SPLIT_SEED)
-    test = [examples[i] for i in test_idx]
-    fit = examples if full else [examples[i] for i in train_idx]
-    click.echo(f"Обучение на {len(fit)} примерах, отложено для оценки {len(test)} (группы дубликатов не разделяются)…")
-    try:
-        clf = train(fit, TrainOptions(bulk_cap=bulk_cap), log=lambda s: click.echo(f"  {s}"))
-    except ValueError as e:
-        fail(f"обучение невозможно: {e}")
-    report = evaluate(clf, test)
-    holdout = load_corpus(Path(corpus_dir), holdout=True)
-    hold_report = evaluate(clf, holdout) if holdout else None
-    clf.meta["metrics"] = {"test": _summary(report)}
-    if hold_report:
-        clf.meta["metrics"]["holdout"] = _summary(hold_report)
-    clf.meta["evaluation"] = {"fingerprint": fingerprint(test), "score": report["score"], "n": len(test), "trained_on_test": full}
-    registry = _registry(models_dir)
-    path = registry.add(clf)
-    write_report(report, path, "evaluation")
-    if hold_report:
-        write_report(hold_report, path, "holdout_evaluation")
-    click.echo(f"Версия {clf.version} сохранена в {path}")
-    _print_report("Оценка на отложенной выборке", report)
-    if hold_report:
-        _print_report("Оценка на корпусе других регионов (holdout)", hold_report)
-    activated = False
-    if activate:
-        try:
-            res = registry.activate(clf.version, force=force, evaluator=lambda m: evaluate(m, test)["score"])
-            activated = True
-            if res["active_score"] is not None:
-                click.echo(f"Версия {clf.version} активна (балл {res['candidate_score']:.4f} против {res['active_score']:.4f} у {res['previous']}).")
-            else:
-                click.echo(f"Версия {clf.version} активна.")
-        except WorseModelError as e:
-            _sync_db(clf.version, registry, False)
-            fail(
-                f"версия {e.version} хуже активной {e.active_version} на оценочной выборке "
-                f"({e.candidate:.4f} < {e.active:.4f}) и не активирована; используйте --force",
-                EXIT_PARTIAL,
-            )
-    _sync_db(clf.version, registry, activated)
+    req = model_registry.TrainRequest(models_dir=models_dir, data_dir=data_dir, corpus_dir=corpus_dir, extra=tuple(extra), shared=shared,
+                                      use_db=use_db, full=full, activate=activate, force=force, bulk_cap=bulk_cap)  # fmt: skip
+    with model_registry.model_job_lock(model_registry.models_root(None, models_dir)):
+        t = model_registry.train_version(None, req, log=click.echo)
+    click.echo(f"Версия {t.version} сохранена в {t.path}")
+    _print_report("Оценка на отложенной выборке", t.report)
+    if t.holdout_report:
+        _print_report("Оценка на корпусе других регионов (holdout)", t.holdout_report)
+    if t.activated and t.activation:
+        res = t.activation
+        if res["active_score"] is not None:
+            click.echo(f"Версия {t.version} активна (балл {res['candidate_score']:.4f} против {res['active_score']:.4f} у {res['previous']}).")
+        else:
+            click.echo(f"Версия {t.version} активна.")
+    if t.worse is not None:
+        e = t.worse
+        fail(
+            f"версия {e.version} хуже активной {e.active_version} на оценочной выборке "
+            f"({e.candidate:.4f} < {e.active:.4f}) и не активирована; используйте --force",
+            EXIT_PARTIAL,
+        )
 
 
 @click.command("evaluate")
@@ -254,11 +93,11 @@ def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, u
     """Оценить модель: точность, полнота, F1 по классам, матрица ошибок (JSON и PNG)."""
     from nlp.classifier import DataError, ModelError, evaluate, load_jsonl, write_report
     try:
-        clf = _load_model(model, models_dir)
+        clf = model_registry.load_model(model, _registry(models_dir))
         if input_path:
             sets = [("evaluation", load_jsonl(Path(input_path)))]
         else:
-            test, holdout = _eval_sets(_data_dir(data_dir), Path(corpus_dir), use_db)
+            test, holdout = model_registry.eval_sets(model_registry.data_dir(data_dir), Path(corpus_dir), use_db)
             sets = [("evaluation", test), ("holdout_evaluation", holdout)]
     except (ModelError, DataError) as e:
         fail(str(e))
@@ -283,7 +122,7 @@ def classify_cmd(models_dir, input_path, output_path, model) -> None:  # noqa: A
 
     writable_file(Path(output_path), "--output")
     try:
-        clf = _load_model(model, models_dir)
+        clf = model_registry.load_model(model, _registry(models_dir))
     except ModelError as e:
         fail(str(e))
     items: list[tuple[Any, str]] = []
@@ -318,19 +157,20 @@ def models_group() -> None:
 @opt_models
 def models_list(models_dir) -> None:  # noqa: ANN001
     """Показать сохранённые версии с метриками и контрольными суммами."""
-    registry = _registry(models_dir)
-    versions = registry.versions()
+    versions = model_registry.list_versions(None, models_dir)
     if not versions:
-        click.echo(f"В {registry.root} нет сохранённых моделей.")
+        click.echo(f"В {model_registry.models_root(None, models_dir)} нет сохранённых моделей.")
         return
     click.echo(f"{'':2}{'версия':28}{'создана (UTC)':27}{'балл':>8}{'F1 напр.':>10}{'F1 кат.':>9}  данные        контрольная сумма")
-    for m in versions:
-        t = m.get("metrics", {}).get("test", {})
+    nan = float("nan")
+    for v in reversed(versions):  # oldest first
+        t = v.metrics.get("test", {})
+        created = v.created_at.isoformat() if v.created_at else ""
         click.echo(
-            f"{'* ' if m['active'] else '  '}{m['version']:28}{m.get('created_at', ''):27}"
-            f"{m.get('evaluation', {}).get('score', float('nan')):8.4f}"
-            f"{t.get('sector', {}).get('macro_f1', float('nan')):10.3f}{t.get('category', {}).get('macro_f1', float('nan')):9.3f}"
-            f"  {m.get('data_fingerprint', '')[:12]}  {m.get('checksum', '')[:12]}"
+            f"{'* ' if v.active else '  '}{v.version:28}{created:27}"
+            f"{v.score if v.score is not None else nan:8.4f}"
+            f"{t.get('sector', {}).get('macro_f1', nan):10.3f}{t.get('category', {}).get('macro_f1', nan):9.3f}"
+            f"  {v.data_fingerprint[:12]}  {v.checksum[:12]}"
         )
     click.echo("(* — активная версия)")
 
@@ -344,21 +184,15 @@ def models_list(models_dir) -> None:  # noqa: ANN001
 @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в оценочную выборку.")
 def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:  # noqa: ANN001
     """Сделать версию активной (не хуже текущей на оценочной выборке, если не указан --force)."""
-    from nlp.classifier import DataError, ModelError, evaluate
     from nlp.classifier.registry import WorseModelError
-    registry = _registry(models_dir)
+
     try:
-        evaluator = None
-        if not force:
-            test, _ = _eval_sets(_data_dir(data_dir), Path(corpus_dir), use_db)
-            evaluator = lambda m: evaluate(m, test)["score"]  # noqa: E731
-        res = registry.activate(version, force=force, evaluator=evaluator)
+        with model_registry.model_job_lock(model_registry.models_root(None, models_dir)):
+            res = model_registry.activate(None, version, force=force, models_dir=models_dir, data_dir_=data_dir,
+                                          corpus_dir=Path(corpus_dir), use_db=use_db)  # fmt: skip
     except WorseModelError as e:
         fail(f"версия {e.version} хуже активной {e.active_version} ({e.candidate:.4f} < {e.active:.4f}); используйте --force", EXIT_PARTIAL)
-    except (ModelError, DataError) as e:
-        fail(str(e))
-    _sync_db(version, registry, True)
-    extra = f" (балл {res['candidate_score']:.4f} против {res['active_score']:.4f})" if res["active_score"] is not None else ""
+    extra = f" (балл {res.candidate_score:.4f} против {res.active_score:.4f})" if res.active_score is not None else ""
     click.echo(f"Активна версия {version}{extra}.")
 
 
@@ -366,11 +200,5 @@ def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) ->
 @opt_models
 def models_rollback(models_dir) -> None:  # noqa: ANN001
     """Вернуть предыдущую активную версию."""
-    from nlp.classifier import ModelError
-    registry = _registry(models_dir)
-    try:
-        version = registry.rollback()
-    except ModelError as e:
-        fail(str(e))
-    _sync_db(version, registry, True)
+    version = model_registry.rollback(None, models_dir)
     click.echo(f"Откат выполнен: активна версия {version}.")

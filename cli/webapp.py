@@ -15,7 +15,7 @@ from pipeline.errors import ResourceError
 from storage.types import utcnow
 
 from .common import default_actor as _cli_actor
-from .common import fail, get_app, setup_logging
+from .common import fail, get_app, local_time, setup_logging
 from .errors import EXIT_USAGE, os_reason
 
 
@@ -36,6 +36,23 @@ def _port_error(e: OSError, host: str, port: int) -> ResourceError | None:
     if e.errno in (errno.EACCES, errno.EADDRNOTAVAIL, errno.EPERM):
         return ResourceError(f"не удалось открыть {host}:{port}: {os_reason(e)}; укажите другой адрес или порт (--host, --port)")
     return None
+
+
+def _trusted_proxies(app: App, behind_proxy: bool, given: tuple[str, ...]) -> list[str]:
+    """The reverse proxies whose X-Forwarded-For is believed: none unless ``--behind-proxy``."""
+    import ipaddress
+
+    if given and not behind_proxy:
+        fail("--trusted-proxy действует только вместе с --behind-proxy", EXIT_USAGE)
+    if not behind_proxy:
+        return []
+    proxies = list(given) or list(app.settings.web_trusted_proxies) or ["127.0.0.1", "::1"]
+    for p in proxies:
+        try:
+            ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            fail(f"--trusted-proxy {p}: это не IP-адрес и не сеть (пример: 127.0.0.1 или 10.0.0.0/24)", EXIT_USAGE)
+    return proxies
 
 
 def check_port(app: App, host: str | None, port: int | None) -> None:
@@ -73,17 +90,24 @@ def serve_web(app: App, host: str | None, port: int | None, on_started: Callable
 @click.option("--host", default=None, help="Адрес (по умолчанию web_host из настроек).")
 @click.option("--port", type=int, default=None, help="Порт (по умолчанию web_port из настроек).")
 @click.option("--scheduler", "with_scheduler", is_flag=True, help="Запустить вместе с планировщиком.")
+@click.option("--behind-proxy", is_flag=True,
+              help="За обратным прокси: адрес клиента брать из X-Forwarded-For, если запрос пришёл с доверенного адреса прокси.")  # fmt: skip
+@click.option("--trusted-proxy", "trusted_proxy", multiple=True, metavar="АДРЕС",
+              help="Адрес или сеть доверенного прокси (можно несколько); по умолчанию web_trusted_proxies из настроек, иначе 127.0.0.1 и ::1.")  # fmt: skip
 @click.pass_context
-def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool) -> None:
+def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_scheduler: bool, behind_proxy: bool, trusted_proxy: tuple[str, ...]) -> None:
     """Запустить веб-приложение (вход — /login, API — /api/). Остановка — Ctrl+C."""
     app = get_app(ctx)
+    proxies = _trusted_proxies(app, behind_proxy, trusted_proxy)
     check_port(app, host, port)
     setup_logging(app.region.region.tz)
 
     def started(url: str) -> None:
         click.echo(f"Веб-приложение запущено: {url}/login  (API: {url}/api/, описание: {url}/api/openapi.json). Остановка — Ctrl+C.")
 
-    serve_web(app, host, port, on_started=started, with_scheduler=with_scheduler)
+    if proxies:
+        click.echo(f"За прокси: адрес клиента берётся из X-Forwarded-For запросов с {', '.join(proxies)}.")
+    serve_web(app, host, port, on_started=started, with_scheduler=with_scheduler, trusted_proxies=proxies)
     click.echo("Веб-приложение остановлено.")
 
 
@@ -107,7 +131,7 @@ def users_add(
     ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool, temporary: bool
 ) -> None:
     """Создать пользователя. Пароль хранится только в виде хеша argon2."""
-    from web.accounts import AccountError, add_user
+    from pipeline.accounts.users import AccountError, add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -130,21 +154,18 @@ def users_add(
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """Показать пользователей: логин, роль, орган власти, состояние, последний вход (местное время)."""
-    from storage import web_repo
-    from web.formatting import local_time
+    from pipeline.accounts.users import list_users
 
     app = _prepared(ctx)
     tz = app.region.region.tz
     with app.db.session() as s:
-        users = web_repo.list_users(s)
-        names = web_repo.authority_names(s, [u.authority_id for u in users])
-        if not users:
-            click.echo("Пользователей нет. Создайте: cur users add ЛОГИН --role admin")
-        for u in users:
-            a = names.get(u.authority_id) if u.authority_id else None
-            state = ("" if u.is_active else " (отключён)") + (" (временный пароль)" if u.must_change_password else "")
-            last = local_time(u.last_login_at, tz) if u.last_login_at else "не входил"
-            click.echo(f"{u.login}\t{u.role}\t{a.code if a else '—'}{state}\t{last}")
+        users = list_users(s)
+    if not users:
+        click.echo("Пользователей нет. Создайте: cur users add ЛОГИН --role admin")
+    for u in users:
+        state = ("" if u.is_active else " (отключён)") + (" (временный пароль)" if u.must_change_password else "")
+        last = local_time(u.last_login_at, tz) if u.last_login_at else "не входил"
+        click.echo(f"{u.login}\t{u.role}\t{u.authority_code or '—'}{state}\t{last}")
 
 
 @click.group("tokens")
@@ -158,7 +179,7 @@ def tokens_group() -> None:
 @click.pass_context
 def tokens_add(ctx: click.Context, authority_code: str, label: str | None) -> None:
     """Выпустить токен API для органа власти; токен показывается один раз."""
-    from web.api_tokens import TokenError, issue_token
+    from pipeline.accounts.tokens import TokenError, issue_token
 
     app = _prepared(ctx)
     try:
@@ -184,8 +205,7 @@ def tokens_list(ctx: click.Context, authority_code: str | None, only_active: boo
 
     Сами токены не показываются никогда.
     """
-    from web.api_tokens import DORMANT_AFTER, TokenError, list_tokens
-    from web.formatting import local_time
+    from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, list_tokens
 
     app = _prepared(ctx)
     tz = app.region.region.tz
@@ -216,8 +236,7 @@ def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code
 
     Отзыв действует со следующего запроса к API. Повторный отзыв ничего не меняет.
     """
-    from web.api_tokens import TokenError, revoke_authority_tokens, revoke_tokens
-    from web.formatting import local_time
+    from pipeline.accounts.tokens import TokenError, revoke_authority_tokens, revoke_tokens
 
     if token_ids and (authority_code or revoke_all):
         fail("укажите либо номера токенов, либо --authority КОД --all, но не то и другое вместе", EXIT_USAGE)

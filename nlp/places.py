@@ -353,3 +353,53 @@ class Gazetteer:
             top.code, top.name, top.text, top.how, top.score, top.start, top.stop, top.mentions,
             candidates=tuple(ranked),
         )
+
+
+# -- cheap tests that tell whether NER can change a gazetteer answer -----------
+
+_NAME_TAGS = frozenset({"Surn", "Name", "Patr"})
+
+
+def _prefix(form: str) -> str:
+    return form[:4] if len(form) >= 6 else form[:3]
+
+
+def key_prefixes(gazetteer: Gazetteer) -> frozenset[str]:
+    """Prefixes (four letters, three of words under six) of the first word of every key: its form,
+    lemma, stem and derived stems. A text none of whose words starts with one of them cannot
+    name a municipality, whatever NER finds (a key is looked up by its first word)."""
+    out: set[str] = set()
+    for key in gazetteer._keys:
+        kw = key.words[0]
+        for form in (kw.word, kw.lemma, kw.stem, *key.adj_stems):
+            if form:
+                out.add(_prefix(form))
+    return frozenset(out)
+
+
+def word_prefixes(text: str | None) -> set[str]:
+    """Three- and four-letter prefixes of every word of ``text`` (lower case, ``ё`` folded)."""
+    out: set[str] = set()
+    for m in _WORD.finditer(text or ""):
+        w = _fold(m.group(0))
+        out.add(w[:3])
+        out.add(w[:4])
+    return out
+
+
+_name_cache: dict[str, bool] = {}
+
+
+def name_like(span: str) -> bool:
+    """Some word of ``span`` can be a first name, surname or patronymic (pymorphy3 tags)."""
+    for word in _WORD.findall(span):
+        key = _fold(word)
+        hit = _name_cache.get(key)
+        if hit is None:
+            hit = any(_NAME_TAGS & p.tag.grammemes for p in _parse(key))
+            if len(_name_cache) > 100_000:
+                _name_cache.clear()
+            _name_cache[key] = hit
+        if hit:
+            return True
+    return False

@@ -18,11 +18,47 @@ from typing import Any, Callable
 
 from config import load_settings
 from pipeline import timefmt
+from pipeline.accounts.users import add_user
 from pipeline.context import App
 from pipeline.importer import import_file
-from storage import utcnow
+from pipeline.incidents import sync_authorities
+from storage import utcnow, web_repo
 
 DEMO_POSTS = Path(__file__).resolve().parent / "demo_data" / "posts.jsonl"
+
+#: (login, password, role, authority code or None: the specialist takes the first sector head)
+DEMO_ACCOUNTS = [
+    ("admin", "demo-admin-1", "admin", None),
+    ("operator", "demo-operator-1", "operator", None),
+    ("specialist", "demo-specialist-1", "specialist", "@sector_head"),
+    ("analyst", "demo-analyst-1", "analyst", None),
+    ("curator", "demo-curator-1", "curator", None),
+]
+
+
+def _specialist_authority(s: Any, profile: Any) -> str:
+    """The authority holding the most open incidents (so the demo inbox is not empty), else a sector head."""
+    busiest = web_repo.busiest_authority(s, profile.code)
+    if busiest is not None:
+        return busiest
+    for a in profile.region.authorities:
+        if a.role.value == "sector_head":
+            return a.code
+    return profile.region.authorities[0].code
+
+
+def seed_demo_accounts(app: Any) -> list[tuple[str, str, str]]:
+    """Create the demo accounts (idempotent) and return (login, password, role) for printing."""
+    profile = app.region
+    out = []
+    with app.db.session() as s:
+        sync_authorities(s, profile)
+        for login, password, role, authority in DEMO_ACCOUNTS:
+            code = _specialist_authority(s, profile) if authority == "@sector_head" else authority
+            if web_repo.user_by_login(s, login) is None:
+                add_user(s, profile.code, login, password, role, code, utcnow(), "demo", full_name=None)
+            out.append((login, password, role))
+    return out
 
 
 def _shifted_sample(now, target: Path) -> Path:  # noqa: ANN001
@@ -80,8 +116,6 @@ def run_demo(database: str, say: Callable[[str], Any] = lambda _line: None,
     with db.session() as ses:
         html, xlsx = write_report(ses, profile, month, report_dir, now=now)
     say(f"4. Ежемесячный отчёт за {month}: {html} и {xlsx}")
-
-    from web.demo import seed_demo_accounts
 
     accounts = seed_demo_accounts(app)
     say("5. Демонстрационные учётные записи (логин / пароль — роль):")

@@ -192,6 +192,14 @@ def count_audit(s: Session, action: str, target: str, since: datetime, ip: str |
     return sum(1 for d in rows if (d or {}).get("ip") == ip)
 
 
+def audit_times(s: Session, action: str, since: datetime, target: str | None = None) -> list[tuple[datetime, dict]]:
+    """(time, data) of the entries of ``action`` since ``since`` (of one ``target``, or of all), oldest first."""
+    stmt = select(AuditEntry.at, AuditEntry.data).where(AuditEntry.action == action, AuditEntry.at >= since)
+    if target is not None:
+        stmt = stmt.where(AuditEntry.target == target)
+    return [(at, d or {}) for at, d in s.execute(stmt.order_by(AuditEntry.at, AuditEntry.id))]
+
+
 def audit_about(s: Session, login: str, limit: int = 30) -> list[AuditEntry]:
     """The latest entries about an account: done to it (``user:LOGIN``) or its sign-ins and failures."""
     stmt = select(AuditEntry).where(or_(AuditEntry.target == f"user:{login}", AuditEntry.target == login))

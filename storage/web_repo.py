@@ -23,6 +23,7 @@ from .accounts import (
     api_tokens,
     audit,
     audit_about,
+    audit_times,
     audit_page,
     count_audit,
     end_sessions,

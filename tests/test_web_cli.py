@@ -63,7 +63,7 @@ def test_account_mistakes_are_named(sqlite_url: str):
 
     from config import load_settings
     from pipeline.context import App
-    from web.accounts import AccountError, add_user
+    from pipeline.accounts.users import AccountError, add_user
     from web.server import prepare
 
     app = App(settings=load_settings(env={}).model_copy(update={"database_url": sqlite_url}))

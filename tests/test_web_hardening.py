@@ -310,3 +310,128 @@ async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):  # 
     assert "Ответ записан." in await (await client.get(location)).text()
     swapped = location.replace(quote("Ответ записан."), quote(bait))
     assert swapped != location and bait not in await (await client.get(swapped)).text()
+
+
+# --------------------------------------------------------------------------- 7. Secure cookies from settings; client address behind a proxy
+
+
+async def test_secure_cookies_come_from_the_settings(world, aiohttp_client):  # noqa: F811
+    from config import load_settings
+
+    settings = load_settings(env={"CUR_WEB_SECURE_COOKIES": "1", "CUR_WEB_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/24"})
+    assert settings.web_secure_cookies is True and settings.web_trusted_proxies == ["127.0.0.1", "10.0.0.0/24"]
+    app = world["app"]
+    app.settings = app.settings.model_copy(update={"web_secure_cookies": True})
+    client = await aiohttp_client(create_app(app))
+    r = await client.get("/login")
+    cookie = next(v for k, v in r.headers.items() if k == "Set-Cookie" and v.startswith("cur_login_csrf="))
+    assert "secure" in cookie.lower()
+    assert "Strict-Transport-Security" in r.headers
+
+
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(world, aiohttp_client):  # noqa: F811
+    from storage.models import AuditEntry
+
+    app = world["app"]
+
+    async def failed_from(client, login_name: str, headers: dict) -> str:
+        page = await client.get("/login")
+        await client.post("/login", data={"login": login_name, "password": "wrong-password", "csrf_token": csrf_of(await page.text())}, headers=headers)
+        with app.db.session() as s:
+            return s.scalars(select(AuditEntry).where(AuditEntry.target == login_name, AuditEntry.action == "login_failed").order_by(AuditEntry.id.desc())).first().data["ip"]
+
+    direct = await aiohttp_client(create_app(app))
+    assert await failed_from(direct, "op", {"X-Forwarded-For": "203.0.113.5"}) == "127.0.0.1"  # a client cannot choose its address
+    proxied = await aiohttp_client(create_app(app, trusted_proxies=["127.0.0.1"]))
+    assert await failed_from(proxied, "cur", {"X-Forwarded-For": "203.0.113.5"}) == "203.0.113.5"
+    # a client's own X-Forwarded-For before the proxy's is not believed: the right-most untrusted hop is the client
+    assert await failed_from(proxied, "an", {"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}) == "203.0.113.7"
+    assert await failed_from(proxied, "adm", {"X-Forwarded-For": "not-an-ip"}) == "127.0.0.1"
+
+
+def test_cur_serve_behind_proxy_uses_forwarded_for(sqlite_url, tmp_path):
+    import os
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from storage import Database
+    from storage.models import AuditEntry
+    from tests.conftest import CUR
+    from tests.helpers import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+    env.update(CUR_DATABASE_URL=sqlite_url, PYTHONIOENCODING="utf-8", CUR_SECRET_KEY="k" * 32)
+    port = free_port()
+    proc = subprocess.Popen([CUR, "serve", "--port", str(port), "--behind-proxy", "--trusted-proxy", "127.0.0.1"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as resp:
+                    page, cookie = resp.read().decode("utf-8"), resp.headers["Set-Cookie"].split(";")[0]
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"cur serve did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
+                time.sleep(0.3)
+        body = f"login=nobody&password=x&csrf_token={csrf_of(page)}".encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/login", data=body, headers={"Cookie": cookie, "X-Forwarded-For": "203.0.113.9"})
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=10)
+        assert err.value.code == 401
+    finally:
+        proc.terminate()
+        out, errs = proc.communicate(timeout=20)
+    assert "X-Forwarded-For" in out, errs
+    db = Database(sqlite_url)
+    with db.session() as s:
+        assert [e.data["ip"] for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "login_failed"))] == ["203.0.113.9"]
+    db.dispose()
+
+
+# --------------------------------------------------------------------------- 8. the login limiter slows down, never locks out
+
+
+async def test_login_limiter_slows_down_and_never_locks_out(world, aiohttp_client):  # noqa: F811
+    from tests.helpers import FakeClock
+
+    clock = FakeClock(NOW)
+    app = create_app(world["app"], clock=clock.now, trusted_proxies=["127.0.0.1"])
+    client = await aiohttp_client(app)
+
+    async def attempt(login_name: str, password: str, ip: str = "198.51.100.1"):
+        page = await client.get("/login")
+        client.session.cookie_jar.clear_domain("cur_session")
+        return await client.post("/login", data={"login": login_name, "password": password, "csrf_token": csrf_of(await page.text())},
+                                 headers={"X-Forwarded-For": ip}, allow_redirects=False)  # fmt: skip
+
+    for _ in range(5):
+        assert (await attempt("spec_a", "wrong-password")).status == 401
+        clock.advance(seconds=1)
+    r = await attempt("spec_a", "correct-horse-1")
+    assert r.status == 429 and int(r.headers["Retry-After"]) <= 2  # too early: not even checked
+    assert "Повторите через" in await r.text()
+    # the same from another address: the limit is per login, wherever the guesses come from
+    assert (await attempt("spec_a", "correct-horse-1", ip="198.51.100.99")).status == 429
+    clock.advance(seconds=3)
+    assert (await attempt("spec_a", "correct-horse-1")).status == 303  # the real user is in after seconds, not 15 minutes
+    # an attacker keeps guessing: each wait doubles up to a minute, never more
+    for _ in range(12):
+        r = await attempt("spec_a", "wrong-password")
+        if r.status == 429:
+            assert int(r.headers["Retry-After"]) <= 60
+            clock.advance(seconds=int(r.headers["Retry-After"]))
+            continue
+        assert r.status == 401
+    clock.advance(seconds=61)
+    assert (await attempt("spec_a", "correct-horse-1")).status == 303
+
+    # password spraying: one password over many logins from one address is slowed down too
+    clock.advance(minutes=16)
+    for i in range(20):
+        assert (await attempt(f"user{i}", "Spring2026!", ip="192.0.2.50")).status == 401
+    assert (await attempt("user-next", "Spring2026!", ip="192.0.2.50")).status == 429
+    assert (await attempt("op", "correct-horse-1", ip="192.0.2.51")).status == 303  # other addresses are not affected

@@ -13,8 +13,8 @@ from config import load_settings
 from pipeline.context import App
 from storage.models import ApiToken, AuditEntry, Incident, Response, User
 from storage import web_repo
-from web.accounts import add_token
-from web.passwords import hash_password
+from pipeline.accounts.users import add_token
+from pipeline.accounts.passwords import hash_password
 from web.app import create_app
 from web.sample import seed_sample
 
@@ -298,7 +298,7 @@ async def test_openapi_describes_every_route(client):
 
 
 def test_docs_roles_table_matches_permissions():
-    from web.roles import PERMISSIONS, ROLES
+    from pipeline.accounts.roles import PERMISSIONS, ROLES
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text(encoding="utf-8")
     seen = set()

@@ -13,14 +13,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from pipeline import incidents
+from pipeline.accounts import tokens as api_tokens
+from pipeline.accounts.passwords import hash_token
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import api_tokens, paging, services
+from . import paging, services
 from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
-from .passwords import hash_token
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
 STATE_ACTIONS = ("acknowledge", "resolve", "reject")
@@ -116,6 +118,8 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
 
         try:
             status, data = await asyncio.to_thread(work)
+        except services.NotFoundError as e:
+            return json_error(404, f"Не найдено: {e}")
         except services.ActionRefused as e:
             return json_error(409, f"Действие не выполнено: {e}")
         except services.ServiceUnavailable as e:
@@ -228,7 +232,7 @@ def post_response(req: ApiReq) -> Any:
     if author is not None and (len(author) > AUTHOR_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in author)):
         raise ApiError(400, f"Поле «author» — не длиннее {AUTHOR_MAX} символов, без управляющих символов.")
     services.call(
-        services.INCIDENTS, "record_response", req.s, inc, kind, text, author or req.actor, "api", req.now,
+        incidents.record_response, req.s, inc, kind, text, author or req.actor, "api", req.now,
         authority_code=req.authority.code, profile=req.request.app[CTX].region, actor=req.actor,
     )
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
@@ -244,7 +248,7 @@ def change_state(req: ApiReq) -> Any:
     reason = _text(req.body, "reason", required=False)
     if action == "reject" and reason is None:
         raise ApiError(422, "Для отклонения укажите причину: поле «reason» (непустая строка).")
-    services.call(services.INCIDENTS, action, req.s, inc, actor=req.actor, now=req.now, reason=reason, comment=reason, profile=req.request.app[CTX].region)
+    services.change_state(req.s, inc, action, req.actor, req.now, reason, req.request.app[CTX].region)
     req.audit(f"api.{action}", f"incident:{inc.id}", reason=reason)
     return incident_json(inc)
 

@@ -12,10 +12,11 @@ from typing import Any, Callable
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pipeline.accounts import roles
 from storage.types import utcnow
 
-from . import api, auth, formatting, roles, views
-from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render, sign_flash
+from . import api, auth, formatting, views
+from .core import CLOCK, CODEC, CTX, JINJA, SECURE, TRUSTED_PROXIES, USER, render, sign_flash, trusted_networks
 from .sessions import SessionCodec
 from .views import tokens as token_views
 
@@ -131,8 +132,14 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
-def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool = False) -> web.Application:
-    """The web application over ``app_ctx`` (a pipeline.context.App); ``clock`` returns aware UTC times."""
+def create_app(
+    app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool | None = None, trusted_proxies: Any = None
+) -> web.Application:
+    """The web application over ``app_ctx`` (a pipeline.context.App); ``clock`` returns aware UTC times.
+
+    ``secure_cookies`` defaults to the ``web_secure_cookies`` setting (``CUR_WEB_SECURE_COOKIES``);
+    ``trusted_proxies`` (addresses or networks) are the reverse proxies whose ``X-Forwarded-For`` names the client.
+    """
     app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=MAX_BODY)
     app[CTX] = app_ctx
     app[CLOCK] = clock or utcnow
@@ -142,7 +149,8 @@ def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure
         log.warning("secret_key is not set: sessions will not survive a restart (set CUR_SECRET_KEY)")
         secret = secrets.token_hex(32)
     app[CODEC] = SessionCodec(secret.encode("utf-8"))
-    app[SECURE] = secure_cookies
+    app[SECURE] = bool(app_ctx.settings.web_secure_cookies if secure_cookies is None else secure_cookies)
+    app[TRUSTED_PROXIES] = trusted_networks(trusted_proxies)
     app.on_response_prepare.append(_security_headers)
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
@@ -13,10 +14,10 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
+from pipeline.accounts import roles
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import roles
 from .services import ActionRefused, ServiceUnavailable
 
 # application keys
@@ -25,6 +26,7 @@ CLOCK = web.AppKey("clock", object)
 JINJA = web.AppKey("jinja", Environment)
 CODEC = web.AppKey("codec", object)
 SECURE = web.AppKey("secure_cookies", bool)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 # request keys
 USER = web.RequestKey("user", object)
 SESSION = web.RequestKey("session", object)
@@ -95,7 +97,41 @@ class Req:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "?"
+    """The client's address: the peer, or, when the peer is a trusted reverse proxy (``cur serve --behind-proxy``),
+    the right-most address of ``X-Forwarded-For`` that is not itself a trusted proxy. Without trusted proxies
+    the header is ignored, so a client cannot choose the address the login limiter and the audit log see."""
+    peer = request.remote or "?"
+    trusted = request.app.get(TRUSTED_PROXIES) or ()
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _valid_ip(hop):
+            return peer  # a malformed chain: fall back to the proxy itself
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_trusted(addr: str, trusted: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def trusted_networks(items: Any) -> tuple:
+    """``["127.0.0.1", "10.0.0.0/24"]`` → networks (for ``create_app(trusted_proxies=...)``)."""
+    return tuple(ipaddress.ip_network(str(i).strip(), strict=False) for i in items or () if str(i).strip())
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:

@@ -146,7 +146,12 @@ def job_process() -> Any:
         return None
     if clf is not None:
         kwargs["classifier"] = clf
-    result = process(rt.app, rt.clock.now(), **kwargs)
+    busy = _optional("pipeline.process", "ProcessingBusy") or LookupError
+    try:
+        result = process(rt.app, rt.clock.now(), **kwargs)
+    except busy as e:  # an operator's `cur process` is at it: the next pass catches up
+        log.info("processing skipped: %s", e)
+        return None
     job_notify()
     return result
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pipeline.ratings import Period, rate
+from pipeline.reports import build_report, render_html, write_xlsx
 from storage import web_repo
 
 from .. import charts, services
@@ -30,17 +32,13 @@ def _month(now: datetime, tz, back: int = 0) -> str:  # noqa: ANN001
 def ratings(req: Req, month: str) -> tuple[list, str | None]:
     """Ratings of authorities for the month (pipeline.ratings), or an explanation why there are none."""
     try:
-        period_cls = services.service("pipeline.ratings", "Period")
-        rate = services.service("pipeline.ratings", "rate")
-        period = period_cls.month(month, req.app_ctx.region.region.tz)
-        rows = rate(req.s, req.region_code, period, as_of=min(req.now, period.end))
+        period = services.call(Period.month, month, req.app_ctx.region.region.tz)
+        rows = services.call(rate, req.s, req.region_code, period, as_of=min(req.now, period.end))
         if req.scope.restricted:  # a specialist sees their own authority's line only
             own = web_repo.authority_names(req.s, [req.scope.authority_id]).get(req.scope.authority_id) if req.scope.authority_id else None
             rows = [r for r in rows if own is not None and r.code == own.code]
         return rows, None
-    except services.ServiceUnavailable as e:
-        return [], str(e)
-    except ValueError as e:
+    except (services.ActionRefused, services.ServiceUnavailable) as e:
         return [], str(e)
 
 
@@ -109,13 +107,12 @@ def dashboard(req: Req) -> web.StreamResponse:
 @page("dashboard.view")
 def report(req: Req) -> web.StreamResponse:
     month, fmt = req.request.match_info["month"], req.request.match_info["fmt"]
-    build = services.service("pipeline.reports", "build_report")
     scope = req.scope
     if scope.restricted and scope.authority_id is None:
         raise web.HTTPForbidden(text="Учётная запись не привязана к органу власти: отчёт недоступен.")
     try:
-        rep = build(req.s, req.app_ctx.region, month, req.now, authority_id=scope.authority_id if scope.restricted else None)
-    except ValueError as e:
+        rep = services.call(build_report, req.s, req.app_ctx.region, month, req.now, authority_id=scope.authority_id if scope.restricted else None)
+    except services.ActionRefused as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     req.audit("report.download", f"report:{month}", format=fmt)
     name = f"report-{month}.{fmt}"
@@ -124,9 +121,8 @@ def report(req: Req) -> web.StreamResponse:
         # a stand-alone file: its own inline stylesheet and PNG charts as data: URLs, nothing else
         headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     if fmt == "html":
-        html = services.service("pipeline.reports", "render_html")(rep)
+        html = render_html(rep)
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
-    write_xlsx = services.service("pipeline.reports", "write_xlsx")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         write_xlsx(rep, path)

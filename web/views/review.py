@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from pipeline import incidents
 from storage import web_repo
 
 from .. import paging, services
@@ -91,8 +92,7 @@ def decide(req: Req) -> web.StreamResponse:
         req.incident(incident_id)  # must exist
     comment = (f.get("comment") or "").strip() or None
     services.call(
-        services.INCIDENTS,
-        "apply_review",
+        incidents.apply_review,
         req.s,
         post_id,
         decision,

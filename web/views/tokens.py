@@ -19,7 +19,7 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging
-from ..api_tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
+from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
 from ..core import Req, client_ip, page, redirect
 
 TOKENS_PAGE = 50

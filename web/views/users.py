@@ -20,11 +20,11 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging
-from ..accounts import AccountError, change_role, create_user, reset_password, set_active
+from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from ..auth import safe_next, set_session_cookie
 from ..core import CODEC, Req, page, path_id, redirect
-from ..passwords import hash_password, verify_password
-from ..roles import ROLE_NAMES, ROLES, is_scoped
+from pipeline.accounts.passwords import hash_password, verify_password
+from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from .system import HOME
 
 USERS_PAGE = 50
