@@ -300,6 +300,11 @@ class Incident(Base):
     interim_at: Mapped[datetime | None]
     final_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    #: Where the countdown of the current assignment started (routing, or the last reroute or
+    #: urgency change); the due times of later stages are counted from it.
+    deadline_start_at: Mapped[datetime | None]
+    #: The final due time was set by a reopening: later answers do not move it (a reroute clears it).
+    final_due_pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     is_possible_fake: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
