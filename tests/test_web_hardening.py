@@ -201,7 +201,7 @@ async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client): 
     assert (await thief.get("/review", allow_redirects=False)).status == 302
 
 
-def test_migrations_0004_session_generation_and_0005_idempotency(tmp_path, fresh_pg_url):
+def test_migrations_0004_session_generation_and_0006_idempotency(tmp_path, fresh_pg_url):
     from sqlalchemy import inspect, text
 
     from storage import Database
@@ -219,9 +219,9 @@ def test_migrations_0004_session_generation_and_0005_idempotency(tmp_path, fresh
         db.upgrade()
         db.upgrade()  # a second run changes nothing
         assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
-        # 0005: the idempotency table, one answer per (authority, key)
+        # 0006: the idempotency table, one answer per (authority, key)
         assert "api_idempotency" in inspect(db.engine).get_table_names()
-        db.downgrade("0004")
+        db.downgrade("0005")
         assert "api_idempotency" not in inspect(db.engine).get_table_names()
         db.upgrade()
         assert {"uq_api_idempotency_authority_key"} <= {u["name"] for u in inspect(db.engine).get_unique_constraints("api_idempotency")}

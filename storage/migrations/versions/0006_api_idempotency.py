@@ -1,7 +1,7 @@
 """api_idempotency: answers to back-office POSTs with an Idempotency-Key
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 
 A back office that retries a POST (a lost answer, a timeout) sends the same
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 import storage.types
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
