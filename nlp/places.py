@@ -361,30 +361,38 @@ _NAME_TAGS = frozenset({"Surn", "Name", "Patr"})
 
 
 def _prefix(form: str) -> str:
-    return form[:4] if len(form) >= 6 else form[:3]
+    """The part of a key word's form an inflected text word still starts with: all but the last letter
+    (``ленинск`` -> ``ленинс``, ``юрга`` -> ``юрг``), at least three letters."""
+    return form[:-1] if len(form) >= 4 else form
 
 
-def key_prefixes(gazetteer: Gazetteer) -> frozenset[str]:
-    """Prefixes (four letters, three of words under six) of the first word of every key: its form,
-    lemma, stem and derived stems. A text none of whose words starts with one of them cannot
-    name a municipality, whatever NER finds (a key is looked up by its first word)."""
-    out: set[str] = set()
-    for key in gazetteer._keys:
-        kw = key.words[0]
-        for form in (kw.word, kw.lemma, kw.stem, *key.adj_stems):
-            if form:
-                out.add(_prefix(form))
-    return frozenset(out)
+class PlaceFilter:
+    """Whether a text could name a municipality however NER reads it.
 
+    The gazetteer looks a key up by the first word of a LOC entity's normal
+    form and then matches every word of the key; a normal form is the
+    nominative of words of the text, so each of those words starts like the
+    key word's form, lemma, stem or derived stem without its last letter. A
+    text in which, for every key, some key word has no such word, cannot get
+    a municipality from NER: ``Places.resolve_batch`` skips NER on it.
+    """
 
-def word_prefixes(text: str | None) -> set[str]:
-    """Three- and four-letter prefixes of every word of ``text`` (lower case, ``ё`` folded)."""
-    out: set[str] = set()
-    for m in _WORD.finditer(text or ""):
-        w = _fold(m.group(0))
-        out.add(w[:3])
-        out.add(w[:4])
-    return out
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self._keys: list[tuple[frozenset[str], ...]] = []
+        for key in gazetteer._keys:
+            words = []
+            for i, kw in enumerate(key.words):
+                forms = {kw.word, kw.lemma, kw.stem, *(key.adj_stems if i == 0 else ())}
+                words.append(frozenset(_prefix(f) for f in forms if f))
+            self._keys.append(tuple(words))
+        self._longest = max((len(p) for k in self._keys for w in k for p in w), default=0)
+
+    def __call__(self, text: str | None) -> bool:
+        starts: set[str] = set()
+        for m in _WORD.finditer(text or ""):
+            w = _fold(m.group(0))
+            starts.update(w[:n] for n in range(3, min(len(w), self._longest) + 1))
+        return any(all(not forms.isdisjoint(starts) for forms in key) for key in self._keys)
 
 
 _name_cache: dict[str, bool] = {}

@@ -166,16 +166,10 @@ class Places:
         return out  # type: ignore[return-value]
 
     @cached_property
-    def _prefixes(self) -> frozenset[str]:
-        """First three letters of every word of every key of the gazetteer."""
-        from nlp.places import key_prefixes
+    def _could_name_place(self):  # noqa: ANN202
+        from nlp.places import PlaceFilter
 
-        return key_prefixes(self.gazetteer)
-
-    def _could_name_place(self, text: str) -> bool:
-        from nlp.places import word_prefixes
-
-        return not self._prefixes.isdisjoint(word_prefixes(text))
+        return PlaceFilter(self.gazetteer)
 
     def _name_like(self, span: str) -> bool:
         from nlp.places import name_like

@@ -499,14 +499,18 @@ HEAD_COLUMNS = (Incident.id, Incident.sector, Incident.category, Incident.munici
                 Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at)
 
 
-def incident_heads(session: Session, region: str, updated_since: datetime | None = None) -> list[tuple]:
+def incident_heads(session: Session, region: str, updated_since: datetime | None = None,
+                   except_updated_at: datetime | None = None) -> list[tuple]:
     """Light rows (``HEAD_COLUMNS``) of the region's open, unmerged incidents; with
-    ``updated_since``, of every incident of the region changed since then (whatever its state)."""
+    ``updated_since``, of every incident of the region changed since then (whatever its state),
+    but for those last changed exactly at ``except_updated_at`` (the caller's own changes)."""
     q = select(*HEAD_COLUMNS).where(Incident.region == region)
     if updated_since is None:
         q = q.where(Incident.state.in_(OPEN_STATES), Incident.merged_into_id.is_(None))
     else:
         q = q.where(Incident.updated_at >= updated_since)
+        if except_updated_at is not None:
+            q = q.where(Incident.updated_at != except_updated_at)
     return list(session.execute(q.order_by(Incident.id)))
 
 

@@ -21,10 +21,11 @@ post's reclassification go through the incident service as before.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -61,6 +62,31 @@ class _View(GroupCandidate):
     loaded: bool = False
 
 
+class _Bucket:
+    """The open incidents of one (sector, municipality), ordered by their last post."""
+
+    __slots__ = ("order",)
+
+    def __init__(self) -> None:
+        self.order: list[tuple[datetime, int, _View]] = []
+
+    def add(self, view: _View) -> None:
+        if view.last_post_at is not None:
+            insort(self.order, (view.last_post_at, view.id, view), key=lambda t: t[:2])
+
+    def remove(self, view: _View) -> None:
+        if view.last_post_at is None:
+            return
+        key = (view.last_post_at, view.id)
+        i = bisect_left(self.order, key, key=lambda t: t[:2])
+        if i < len(self.order) and self.order[i][2] is view:
+            del self.order[i]
+
+    def since(self, at: datetime) -> list[_View]:
+        i = bisect_left(self.order, (at, -1), key=lambda t: t[:2])
+        return [t[2] for t in self.order[i:]]
+
+
 class GroupingIndex:
     """Open incidents of one region for one processing pass (see the module docstring)."""
 
@@ -69,10 +95,12 @@ class GroupingIndex:
         self.options = options
         self.actor = actor
         self._views: dict[int, _View] = {}
-        self._buckets: dict[str | None, dict[str | None, dict[int, _View]]] = {}
+        self._buckets: dict[str | None, dict[str | None, _Bucket]] = {}
         self._lru: OrderedDict[int, None] = OrderedDict()
         self._mark: datetime | None = None
         self._dirty: dict[int, _View] = {}
+        #: The pass's clock: every incident this pass changes has this ``updated_at`` (not re-read).
+        self._now: datetime | None = None
         self._links: list[dict[str, Any]] = []
 
     # -- keeping up with the database ----------------------------------------
@@ -80,7 +108,8 @@ class GroupingIndex:
     def refresh(self, session: Session) -> None:
         """Read the open incidents (first call) or those changed since the last refresh."""
         wall = datetime.now(timezone.utc)
-        rows = q.incident_heads(session, self.profile.code, None if self._mark is None else self._mark)
+        rows = q.incident_heads(session, self.profile.code, None if self._mark is None else self._mark,
+                                except_updated_at=self._now)
         self._mark = wall - MARGIN
         for row in rows:
             self._put(*row)
@@ -99,21 +128,28 @@ class GroupingIndex:
                      updated_at=updated_at)
         self._add(view)
 
+    def _bucket(self, view: _View) -> _Bucket:
+        return self._buckets.setdefault(view.sector, {}).setdefault(view.municipality, _Bucket())
+
     def _add(self, view: _View) -> None:
         self._views[view.id] = view
-        self._buckets.setdefault(view.sector, {}).setdefault(view.municipality, {})[view.id] = view
+        self._bucket(view).add(view)
 
     def _drop(self, view: _View) -> None:
         self._views.pop(view.id, None)
-        self._buckets.get(view.sector, {}).get(view.municipality, {}).pop(view.id, None)
+        self._bucket(view).remove(view)
         self._lru.pop(view.id, None)
 
     def _candidates(self, sector: str | None, municipality: str | None, since: datetime) -> list[_View]:
         """Open incidents of the sector and municipality (any, for an unknown one) with a post since ``since``,
         newest first (the order of ``storage.incidents.candidate_incidents``)."""
         by_place = self._buckets.get(sector) or {}
-        groups: Iterable[dict[int, _View]] = by_place.values() if municipality is None else [by_place.get(municipality) or {}]
-        out = [v for g in groups for v in g.values() if v.last_post_at is not None and v.last_post_at >= since]
+        if municipality is not None:
+            bucket = by_place.get(municipality)
+            out = bucket.since(since) if bucket else []
+            out.reverse()
+            return out
+        out = [v for b in by_place.values() for v in b.since(since)]
         out.sort(key=lambda v: (v.last_post_at, v.id), reverse=True)
         return out
 
@@ -141,6 +177,7 @@ class GroupingIndex:
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
               municipality: str | None, now: datetime) -> tuple[Incident, bool]:
         """Join ``post`` to its incident or open a new one; ``(incident, created)``."""
+        self._now = now
         words = content_lemmas(post.text)
         cands = self._candidates(sector, municipality, post.published_at - self.options.window)
         self._load(session, cands)
@@ -170,7 +207,12 @@ class GroupingIndex:
         self._links.append({"post_id": post.id, "incident_id": incident.id, "added_at": now})
         incident.last_post_at = max(incident.last_post_at or post.published_at, post.published_at)
         incident.first_seen_at = min(incident.first_seen_at or post.published_at, post.published_at)
-        view.last_post_at, view.first_seen_at = incident.last_post_at, incident.first_seen_at
+        if view.last_post_at != incident.last_post_at:
+            bucket = self._bucket(view)
+            bucket.remove(view)
+            view.last_post_at = incident.last_post_at
+            bucket.add(view)
+        view.first_seen_at = incident.first_seen_at
         incident.updated_at = now
         session.add(IncidentEvent(incident_id=incident.id, at=now, actor=self.actor, kind=ev.POST_ADDED,
                                   data={"post_id": post.id, "similarity": round(sim, 3)}))
