@@ -23,6 +23,7 @@ from config import RegionProfile
 from storage import events as ev
 from storage import reporting as rq
 
+from . import timefmt
 from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 from pipeline.labels import STAGE_NAMES
@@ -87,11 +88,15 @@ class MonthlyReport:
         ]
 
 
-def build_report(session: Session, profile: RegionProfile, month: str, now: datetime) -> MonthlyReport:
+def build_report(session: Session, profile: RegionProfile, month: str, now: datetime, authority_id: int | None = None) -> MonthlyReport:
+    """The region's monthly report; with ``authority_id`` only that authority's part of it (what a specialist
+    may see: its assignments, overdue incidents, events and its own line of the rating)."""
     tz = profile.region.tz
     period = Period.month(month, tz)
     as_of = min(period.end, now)
     assignments = load_assignments(session, profile.code, period, as_of)
+    if authority_id is not None:
+        assignments = [a for a in assignments if a.authority_id == authority_id]
     incidents = rq.incidents_by_id(session, (a.incident_id for a in assignments))
     authorities = rq.authorities_of_region(session, profile.code)
 
@@ -125,19 +130,24 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
             )  # fmt: skip
         )
     overdue.sort(key=lambda r: (r.routed_at, r.incident_id))
+    ratings = rate(session, profile.code, period, as_of)
+    region_name = profile.region.name
+    if authority_id is not None:
+        ratings = [r for r in ratings if authorities.get(authority_id) is not None and r.code == authorities[authority_id].code]
+        region_name = f"{region_name} — {authorities[authority_id].name}" if authority_id in authorities else region_name
     return MonthlyReport(
-        region=profile.region.name,
+        region=region_name,
         period=period,
         as_of=as_of,
         generated_at=now,
         tz=tz,
-        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end),
-        escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end),
-        reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end),
+        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
+        escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end, authority_id),
+        reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end, authority_id),
         total=figures(assignments, as_of),
         by_sector=grouped(lambda i: sector_name(i.sector)),
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
-        ratings=rate(session, profile.code, period, as_of),
+        ratings=ratings,
         overdue=overdue,
     )
 
@@ -183,16 +193,15 @@ def _num(v: Any, digits: int = 1) -> str:
 
 def render_html(report: MonthlyReport) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(pct=_pct, num=_num, local=lambda t: (report.local(t).strftime("%d.%m.%Y %H:%M") if t else "—"))
+    env.filters.update(pct=_pct, num=_num, local=lambda t: timefmt.local(t, report.tz))
     charts = []
     if report.by_sector:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
         charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
-    off = report.period.start.astimezone(report.tz).strftime("%z")
     return env.get_template("monthly.html").render(
-        r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}", overdue=report.overdue[:HTML_OVERDUE_ROWS]
+        r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
 
 

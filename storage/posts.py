@@ -172,10 +172,6 @@ def count_posts(session: Session) -> int:
     return session.scalar(select(func.count(Post.id))) or 0
 
 
-def get_post(session: Session, post_id: int) -> Post | None:
-    return session.get(Post, post_id)
-
-
 def find_post(session: Session, platform: str, source_key: str, external_id: str) -> Post | None:
     return session.scalar(
         select(Post).where(Post.platform == platform, Post.source_key == source_key, Post.external_id == external_id)

@@ -29,7 +29,6 @@ from .grouping import (
 )
 from .lifecycle import (
     ALLOWED,
-    OPEN_STATES,
     acknowledge,
     mark_fake,
     record_response,
@@ -51,7 +50,6 @@ __all__ = [
     "GENERIC",
     "GroupingOptions",
     "IncidentError",
-    "OPEN_STATES",
     "SYSTEM",
     "TransitionError",
     "acknowledge",

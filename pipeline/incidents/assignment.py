@@ -15,7 +15,7 @@ from storage.models import Incident, IncidentEvent
 
 from ..deadlines import STAGES
 from ..routing import RoutingDecision, route
-from .common import IncidentError, _event, _notify, _profile, _require_open, _set_detail
+from .common import IncidentError, _event, _notify, _profile, _require_open
 from .due_dates import _apply_deadlines, _deadline_start, _reset_deadline_log
 from .lifecycle import transition
 from .recipients import _authority
@@ -50,7 +50,7 @@ def reroute(
     is in the log); ``recompute_deadlines=False`` keeps the old due times.
     """
     _require_open(incident)
-    if incident.state in (ev.RESOLVED, ev.REJECTED, ev.NEW):
+    if incident.state not in ev.ROUTED_OPEN_STATES:
         raise IncidentError(f"инцидент №{incident.id} в состоянии «{STATE_NAMES[incident.state]}»: перенаправить нельзя")
     profile = _profile(incident.region, profile)
     new = _authority(session, profile, authority_code)
@@ -63,7 +63,7 @@ def reroute(
     old_due = {s: (getattr(incident, f"{s}_due").isoformat() if getattr(incident, f"{s}_due") else None) for s in STAGES}
     data: dict[str, Any] = {"from_authority_id": old_id, "to_authority": new.code, "reason": reason, "old_due": old_due}
     if recompute_deadlines:
-        _set_detail(incident, "pinned_due", [])
+        incident.final_due_pinned = False
         data["due"] = _apply_deadlines(profile, incident, now)
         _reset_deadline_log(incident)
     event = _event(session, incident, ev.REROUTED, actor, now, authority_id=new.id, data=data)
@@ -85,7 +85,7 @@ def _change_class(
     data: dict[str, Any] = {"from": before, "to": after}
     if note:
         data["note"] = note
-    live = incident.state not in (ev.NEW, ev.RESOLVED, ev.REJECTED)
+    live = incident.state in ev.ROUTED_OPEN_STATES
     target = decision = None
     if live:
         decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)

@@ -37,7 +37,6 @@ _KIND_OF_STATE = {
     ev.REOPENED: ev.REOPENED_EV,
 }
 _ANSWER_KIND = {"first_reply": ev.ANSWER_FIRST, "interim": ev.ANSWER_INTERIM, "final": ev.ANSWER_FINAL}
-OPEN_STATES = (ev.ROUTED, ev.ACKNOWLEDGED, ev.ANSWERED, ev.REOPENED)
 
 
 def transition(
@@ -68,8 +67,14 @@ def acknowledge(session: Session, incident: Incident, actor: str, now: datetime)
 def record_response(
     session: Session, incident: Incident, kind: str, text: str, author: str, channel: str, now: datetime,
     authority_code: str | None = None, post_id: int | None = None, profile: RegionProfile | None = None,
+    actor: str | None = None,
 ) -> IncidentEvent:
     """Record an answer (first reply, interim, final): Response row, times, state ``answered``, event.
+
+    ``author`` is who signed the answer (kept on the Response); ``actor`` is who is
+    accountable for recording it, written into the event log (default: the author).
+    The API passes ``api:<authority>`` as the actor, so a back office's free-text
+    author can never pose as someone else in the log.
 
     A later stage's answer also counts for the earlier ones not yet given
     (a final answer is a reply too). After an interim answer the final
@@ -97,7 +102,7 @@ def record_response(
     start = _deadline_start(incident)
     if kind in ("first_reply", "interim") and start is not None:
         _apply_deadlines(profile, incident, start)
-    return transition(session, incident, ev.ANSWERED, author, now, kind=_ANSWER_KIND[kind],
+    return transition(session, incident, ev.ANSWERED, actor or author, now, kind=_ANSWER_KIND[kind],
                       data={"response_id": resp.id, "channel": channel}, authority_id=authority_id)
 
 
@@ -129,7 +134,7 @@ def reopen(
     incident.resolved_at = None
     incident.final_at = None
     incident.final_due = final_due
-    _set_detail(incident, "pinned_due", ["final"])  # later answers do not move it back
+    incident.final_due_pinned = True  # later answers do not move it back
     log = dict((incident.details or {}).get("deadline_log") or {})
     log.pop("final", None)
     _set_detail(incident, "deadline_log", log)

@@ -8,6 +8,7 @@ from config import RegionProfile
 from storage import incidents as q
 from storage.models import Authority, Incident
 
+from ..routing import escalation_authority
 from .common import IncidentError
 
 
@@ -48,22 +49,11 @@ def sync_authorities(session: Session, profile: RegionProfile) -> dict[str, Auth
 
 
 def escalation_recipient(session: Session, profile: RegionProfile, incident: Incident, role: str) -> str | None:
-    """Authority code that receives an escalation (or reminder) addressed to ``role``.
-
-    ``specialist`` — the authority the incident is assigned to; ``sector_head`` — the
-    head of the incident's sector block (the ЦУР head when the sector has no block);
-    any other role — the region's first authority with that role.
-    """
-    if role == "specialist":
-        a = session.get(Authority, incident.authority_id) if incident.authority_id else None
-        return a.code if a else None
-    if role == "sector_head":
-        block = profile.block_for_sector(incident.sector or "")
-        if block is not None:
-            return block.head
-        role = "head"
-    for a in profile.region.authorities:
-        if a.role.value == role:
-            return a.code
-    return None
+    """Authority code that receives an escalation (or reminder) addressed to ``role``
+    (``pipeline.routing.escalation_authority``)."""
+    assigned = None
+    if role == "specialist" and incident.authority_id:
+        a = session.get(Authority, incident.authority_id)
+        assigned = a.code if a else None
+    return escalation_authority(profile, role, incident.sector, assigned)
 

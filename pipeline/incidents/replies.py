@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, IncidentEvent
 
-from .lifecycle import OPEN_STATES, record_response
+from .lifecycle import record_response
 
 
 def detect_official_replies(session: Session, profile: RegionProfile, now: datetime) -> list[IncidentEvent]:
@@ -27,7 +28,7 @@ def detect_official_replies(session: Session, profile: RegionProfile, now: datet
 
 def _waiting(incident: Incident | None) -> bool:
     return (incident is not None and incident.first_reply_at is None and incident.merged_into_id is None
-            and incident.state in OPEN_STATES)
+            and incident.state in ev.ROUTED_OPEN_STATES)
 
 
 def _vk_replies(session: Session, profile: RegionProfile, now: datetime) -> list[IncidentEvent]:
@@ -76,7 +77,7 @@ def _telegram_replies(session: Session, profile: RegionProfile, now: datetime) -
     accounts = telegram_account_keys(profile)
     if not accounts:
         return []
-    since = q.oldest_waiting_for_first_reply(session, profile.code, OPEN_STATES)
+    since = q.oldest_waiting_for_first_reply(session, profile.code, ev.ROUTED_OPEN_STATES)
     if since is None:
         return []  # nobody waits: nothing to look for
     out: list[IncidentEvent] = []
