@@ -41,6 +41,7 @@ class PostRecord:
     edited_at: datetime | None = None
     deleted: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    appeal: bool = False  # an appeal from a feedback platform (never unset by a later plain import)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -85,7 +86,7 @@ def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int
 
 
 #: What the upsert needs to know of a stored post (whole rows are loaded only for edits and deletions).
-_COLUMNS = "posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted"
+_COLUMNS = "posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal"
 
 #: PostgreSQL: one index probe per key, whatever the statistics. A ``(a, b, c) IN (...)`` list is
 #: planned as an index scan on (platform, source) with the ids as a filter (every post of the source
@@ -132,10 +133,12 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
                 parent_external_id=rec.parent_external_id, author=rec.author, author_id=rec.author_id,
                 published_at=rec.published_at, text=rec.text, url=rec.url, content_hash=h, raw=rec.raw,
                 collected_at=now, updated_at=now, edited_at=rec.edited_at, edit_count=0, is_deleted=rec.deleted,
-                deleted_at=now if rec.deleted else None,
+                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal,
             ))
             continue
         ids[key] = row.id
+        if rec.appeal and not row.is_appeal:
+            session.get(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
         if rec.deleted and not row.is_deleted:
             post = session.get(Post, row.id)
             post.is_deleted, post.deleted_at, post.updated_at = True, now, now

@@ -283,3 +283,55 @@ def test_batch_lookup_probes_the_unique_index_without_statistics(db: Database, d
         else:
             plan = " | ".join(r[0] for r in raw.execute("EXPLAIN " + statement, parameters).fetchall())
             assert "Seq Scan on posts" not in plan and "external_id" in plan.split("Index Cond")[1], plan
+
+
+# --------------------------------------------------------------------------- item 5: appeals
+
+
+def test_import_kind_appeals_marks_posts_and_never_unmarks(db: Database, tmp_path: Path):
+    f = jsonl(tmp_path / "a.jsonl", [row(1, "Прошу принять меры: нет воды"), row(2, "Яма во дворе")])
+    assert import_file(db, f, UTC, kind="appeals").stored.inserted == 2
+    g = jsonl(tmp_path / "p.jsonl", [row(2, "Яма во дворе"), row(3, "Обычный пост")])
+    report = import_file(db, g, UTC)  # a plain import of one of them later: still an appeal
+    assert report.stored.unchanged == 1 and report.stored.edited == 0
+    assert {k: p.is_appeal for k, p in stored(db).items()} == {"1": True, "2": True, "3": False}
+    import_file(db, g, UTC, kind="appeals")  # known later to be an appeal: marked, not an edit
+    posts = stored(db)
+    assert posts["3"].is_appeal is True and posts["3"].edit_count == 0
+    with pytest.raises(ValueError):
+        import_file(db, g, UTC, kind="complaints")
+
+
+def test_file_source_with_kind_appeals_marks_crawled_posts(db: Database, tmp_path: Path):
+    from config import Settings
+    from pipeline.crawl import Collectors, run_crawl
+    from storage.sources import get_or_create_source
+
+    f = jsonl(tmp_path / "feed.jsonl", [row(1), row(2)])
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "file", "jsonl", str(f), url=str(f), options={"kind": "appeals"})
+        sid = src.id
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.status == "ok" and rep.inserted == 2, rep.message
+    assert all(p.is_appeal for p in stored(db).values())
+
+
+@pytest.mark.postgres
+def test_migration_0007_adds_is_appeal(tmp_path: Path, fresh_pg_url: str):
+    from sqlalchemy import inspect, text
+
+    for url in (f"sqlite:///{tmp_path / 'm7.db'}", fresh_pg_url):
+        d = Database(url)
+        d.upgrade("0006")
+        with d.engine.begin() as c:
+            c.execute(text("INSERT INTO posts (platform, source_key, external_id, published_at, text, content_hash, raw, "
+                           "collected_at, updated_at, edit_count, is_deleted) VALUES ('file', 's', '1', CURRENT_TIMESTAMP, "
+                           "'t', 'h', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, :f)"), {"f": False})
+        d.upgrade()
+        d.upgrade()  # a second run changes nothing
+        with d.session() as s:
+            assert [p.is_appeal for p in s.scalars(select(Post))] == [False]
+        d.downgrade("0006")
+        assert "is_appeal" not in {c["name"] for c in inspect(d.engine).get_columns("posts")}
+        d.upgrade()
+        d.dispose()

@@ -48,4 +48,5 @@ def to_record(p: CollectedPost) -> PostRecord:
         published_at=p.published_at or p.edited_at or utcnow(), text=clean(p.text or ""),
         author=_cut(p.author, 512), author_id=_cut(p.author_id, 128), url=_cut(p.url, 1024),
         parent_external_id=_cut(p.parent_id, 128), edited_at=p.edited_at, deleted=p.deleted, raw=clean(p.raw),
+        appeal=p.appeal,
     )
