@@ -29,8 +29,10 @@ now_opt = click.option("--now", "now_s", default=None, help="Текущее вр
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Не больше стольких постов.")
 @now_opt
 @click.option("--quiet", is_flag=True, help="Без индикатора выполнения.")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Если посты уже обрабатывает другой процесс — ждать его окончания столько секунд.")
 @click.pass_context
-def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool) -> None:
+def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool, wait: float) -> None:
     """Один проход обработки: классификация новых постов, инциденты, маршрутизация, ответы, сроки."""
     from pipeline.process import run_pass
     from storage.incidents import count_pending_posts
@@ -44,7 +46,7 @@ def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet:
         total = min(total, limit)
     with progress(disable=quiet) as bar:
         task = bar.add_task("Обработка постов", total=total)
-        result = run_pass(app, now, limit=limit, on_progress=lambda n: bar.advance(task, n))
+        result = run_pass(app, now, limit=limit, on_progress=lambda n: bar.advance(task, n), wait=wait)
     click.echo(str(result.posts) + (f"; модель {result.posts.model_version}" if result.posts.model_version else ""))
     rem = sum(1 for a in result.actions if a.kind == "reminder")
     esc = sum(1 for a in result.actions if a.kind == "escalation")

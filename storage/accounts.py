@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import ApiToken, AuditEntry, Authority, User
+from .models import ApiIdempotency, ApiToken, AuditEntry, Authority, User
 from .paging import Key, Page, keyset_page
 
 
@@ -212,3 +212,27 @@ AUDIT_KEYS = [Key(AuditEntry.at, desc=True, kind=datetime), Key(AuditEntry.id, d
 def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[AuditEntry]:
     """The audit log, newest first, one page (no total: counting a long log is not cheap)."""
     return keyset_page(s, select(AuditEntry), AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
+
+
+# --------------------------------------------------------------------------- API idempotency keys
+
+#: How long a stored answer is replayed for a retried request.
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def idempotent_answer(s: Session, authority_id: int, key: str, now: datetime) -> ApiIdempotency | None:
+    """The stored answer for this authority's key (younger than a day), if any."""
+    row = s.scalar(select(ApiIdempotency).where(ApiIdempotency.authority_id == authority_id, ApiIdempotency.key == key))
+    if row is not None and row.created_at < now - IDEMPOTENCY_TTL:
+        s.delete(row)
+        s.flush()
+        return None
+    return row
+
+
+def store_idempotent_answer(s: Session, authority_id: int, key: str, request_hash: str, status: int, body: Any, now: datetime) -> None:
+    """Keep the answer in this transaction (a concurrent duplicate fails on the unique key and rolls back its work)."""
+    s.execute(delete(ApiIdempotency).where(ApiIdempotency.created_at < now - IDEMPOTENCY_TTL))
+    s.add(ApiIdempotency(authority_id=authority_id, key=key, request_hash=request_hash, status=status, body=body, created_at=now))
+    s.flush()
+

@@ -108,8 +108,14 @@ def _incident_query(
     open_only: bool = False,
     routed_only: bool = False,
     since: datetime | None = None,
+    updated_since: datetime | None = None,
 ) -> Select:
-    stmt = scope.apply(select(Incident)).where(Incident.merged_into_id.is_(None))
+    stmt = scope.apply(select(Incident))
+    if updated_since is not None:
+        # syncing: every incident changed since then, merged ones too (so a client learns of the merge)
+        stmt = stmt.where(Incident.updated_at >= updated_since)
+    else:
+        stmt = stmt.where(Incident.merged_into_id.is_(None))
     if state:
         stmt = stmt.where(Incident.state == state)
     if open_only:

@@ -74,9 +74,21 @@ def browser():
         b.close()
 
 
+#: Content-Security-Policy violations reported by the browser during a test (the pages must work under the CSP)
+CSP_VIOLATIONS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    CSP_VIOLATIONS.clear()
+    yield
+    assert CSP_VIOLATIONS == []
+
+
 def sign_in(browser, url: str, login: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
     ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
+    page.on("console", lambda m: CSP_VIOLATIONS.append(m.text) if "Content Security Policy" in m.text else None)
     page.set_default_timeout(15000)
     page.goto(url + "/login")
     page.fill("input[name=login]", login)

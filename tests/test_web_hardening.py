@@ -130,6 +130,13 @@ async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):  # no
             assert "Server got itself in trouble" not in text and "Traceback" not in text
             if r.status == 404:
                 assert "Не найдено" in text and r.content_type == "text/html"
+    odd = ["/dashboard?month=9999-13", "/dashboard?month=abc&period=99999999999999999999", "/reports/9999-99.html", "/reports/0000-00.xlsx",
+           "/reports/2025-13.html", "/tokens?authority=99999999999999999999", "/tokens?state=zzz", "/review?cursor=AAAA", "/audit?cursor=x",
+           "/users?cursor=eyJsIjoidXNlcnMiLCJmIjoiIiwiZCI6Im4iLCJrIjpbOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5XX0", "/inbox?cursor=eyJ9",
+           "/users/0", "/incidents/0", "/incidents?authority=-1"]  # fmt: skip
+    for path in odd:
+        r = await client.get(path, allow_redirects=False)
+        assert r.status < 500, (path, r.status)
     page = await client.get("/review")
     csrf = csrf_of(await page.text())
     post_id = HUGE[0]
@@ -201,7 +208,7 @@ async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client): 
     assert (await thief.get("/review", allow_redirects=False)).status == 302
 
 
-def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
+def test_migrations_0004_session_generation_and_0006_idempotency(tmp_path, fresh_pg_url):
     from sqlalchemy import inspect, text
 
     from storage import Database
@@ -219,6 +226,12 @@ def test_migration_0004_session_generation(tmp_path, fresh_pg_url):
         db.upgrade()
         db.upgrade()  # a second run changes nothing
         assert "session_generation" in {c["name"] for c in inspect(db.engine).get_columns("users")}
+        # 0006: the idempotency table, one answer per (authority, key)
+        assert "api_idempotency" in inspect(db.engine).get_table_names()
+        db.downgrade("0005")
+        assert "api_idempotency" not in inspect(db.engine).get_table_names()
+        db.upgrade()
+        assert {"uq_api_idempotency_authority_key"} <= {u["name"] for u in inspect(db.engine).get_unique_constraints("api_idempotency")}
         db.dispose()
 
 
@@ -435,3 +448,108 @@ async def test_login_limiter_slows_down_and_never_locks_out(world, aiohttp_clien
         assert (await attempt(f"user{i}", "Spring2026!", ip="192.0.2.50")).status == 401
     assert (await attempt("user-next", "Spring2026!", ip="192.0.2.50")).status == 429
     assert (await attempt("op", "correct-horse-1", ip="192.0.2.51")).status == 303  # other addresses are not affected
+
+
+# --------------------------------------------------------------------------- 13. the API for back offices: spec, Idempotency-Key, updated_since
+
+
+def test_openapi_is_typed_and_documents_every_status():
+    from web.openapi import spec
+
+    doc = spec()
+    ops = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+    assert len({op["operationId"] for _, _, op in ops}) == len(ops)  # every operation has its own id
+    for path, method, op in ops:
+        if method == "post":
+            assert {"200", "400", "401", "403", "404", "409", "413", "415", "422", "500"} <= set(op["responses"]), path
+            assert any(p["name"] == "Idempotency-Key" for p in op["parameters"]), path
+            assert "example" in op["requestBody"]["content"]["application/json"]
+    schemas = doc["components"]["schemas"]
+    incident = schemas["Incident"]
+    assert "merged_into_id" in incident["required"] and "updated_at" in incident["required"] and "example" in incident
+    detail = schemas["IncidentDetail"]["allOf"][1]["properties"]
+    assert {k: v["items"]["$ref"] for k, v in detail.items()} == {"posts": "#/components/schemas/Post", "responses": "#/components/schemas/Response", "events": "#/components/schemas/Event"}
+    for name in ("Post", "Response", "Event"):
+        assert schemas[name]["required"] and all("type" in p for p in schemas[name]["properties"].values()), name
+    params = {p["name"]: p for p in doc["paths"]["/api/incidents"]["get"]["parameters"]}
+    assert params["open"]["schema"]["enum"] == ["1", "0"] and "updated_since" in params
+
+
+async def test_api_accepts_only_what_the_spec_says_and_syncs_by_updated_since(world, aiohttp_client):  # noqa: F811
+    from tests.helpers import FakeClock
+
+    clock = FakeClock(NOW)
+    client = await aiohttp_client(create_app(world["app"], clock=clock.now))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    for bad in ("true", "yes", "no", "2", ""):
+        r = await client.get("/api/incidents", params={"open": bad}, headers=h)
+        assert r.status == 400, bad
+    r = await client.get("/api/incidents", params={"updated_since": "2026-12-01T09:00:00"}, headers=h)  # no time zone
+    assert r.status == 400 and "updated_since" in (await r.json())["error"]
+    everything = await (await client.get("/api/incidents", params={"open": "0", "limit": 200}, headers=h)).json()
+    assert everything["incidents"] and all("merged_into_id" in i and "updated_at" in i for i in everything["incidents"])
+    clock.advance(hours=1)
+    mark = clock.now()
+    r = await client.get("/api/incidents", params={"updated_since": mark.isoformat()}, headers=h)
+    assert r.status == 200 and (await r.json())["incidents"] == []  # nothing changed since
+    clock.advance(minutes=1)
+    r = await client.post(f"/api/incidents/{world['inc_a']}/state", json={"action": "acknowledge"}, headers=h)
+    assert r.status == 200
+    r = await client.get("/api/incidents", params={"updated_since": mark.isoformat()}, headers=h)
+    page = await r.json()
+    assert r.status == 200 and [i["id"] for i in page["incidents"]] == [world["inc_a"]]
+    r = await client.get("/api/incidents", params={"updated_since": mark.strftime("%Y-%m-%dT%H:%M:%SZ")}, headers=h)
+    assert [i["id"] for i in (await r.json())["incidents"]] == [world["inc_a"]]
+
+
+async def test_idempotency_key_makes_retries_safe(world, aiohttp_client):  # noqa: F811
+    import asyncio
+
+    from storage.models import Response
+
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    url = f"/api/incidents/{world['inc_a']}"
+    # a retried acknowledge gets the first answer again, not a 409
+    first = await client.post(url + "/state", json={"action": "acknowledge"}, headers={**h, "Idempotency-Key": "ack-1"})
+    again = await client.post(url + "/state", json={"action": "acknowledge"}, headers={**h, "Idempotency-Key": "ack-1"})
+    assert first.status == again.status == 200
+    assert await first.json() == await again.json() and again.headers.get("Idempotent-Replayed") == "true"
+    assert (await client.post(url + "/state", json={"action": "acknowledge"}, headers=h)).status == 409  # without a key: a real conflict
+    # a retried answer is stored once, also when the retries arrive at the same moment
+    body = {"kind": "first_reply", "text": "Бригада выехала"}
+    answers = await asyncio.gather(*(client.post(url + "/responses", json=body, headers={**h, "Idempotency-Key": "answer-1"}) for _ in range(4)))
+    assert [r.status for r in answers] == [200] * 4
+    with world["app"].db.session() as s:
+        assert [r.text for r in s.scalars(select(Response).where(Response.incident_id == world["inc_a"]))] == ["Бригада выехала"]
+    # the same key for another request is refused; a malformed key too
+    r = await client.post(url + "/responses", json={**body, "text": "Другой ответ"}, headers={**h, "Idempotency-Key": "answer-1"})
+    assert r.status == 422 and "Idempotency-Key" in (await r.json())["error"]
+    r = await client.post(url + "/responses", json=body, headers={**h, "Idempotency-Key": "с пробелом и кириллицей"})
+    assert r.status == 400
+    # keys belong to the authority: another authority's token with the same key is not answered from it
+    with world["app"].db.session() as s:
+        from pipeline.accounts.users import add_token
+
+        token_b = add_token(s, world["app"].region.code, world["code_b"], NOW, "b")
+    r = await client.post(f"/api/incidents/{world['inc_b']}/state", json={"action": "acknowledge"}, headers={"Authorization": f"Bearer {token_b}", "Idempotency-Key": "ack-1"})
+    assert r.status == 200 and (await r.json())["id"] == world["inc_b"]
+
+
+async def test_nul_characters_are_refused_not_500(world, aiohttp_client):  # noqa: F811
+    """PostgreSQL cannot hold NUL in text: a query, a form or a JSON body with one is a Russian 400, never a 500."""
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    r = await client.post(f"/api/incidents/{world['inc_a']}/responses", json={"kind": "first_reply", "text": "бригада\x00выехала"}, headers=h)
+    assert r.status == 400 and "text" in (await r.json())["error"]
+    r = await client.get("/api/incidents", params={"state": "routed\x00"}, headers=h)
+    assert r.status == 400 and "state" in (await r.json())["error"]
+    page = await client.get("/login")
+    r = await client.post("/login", data={"login": "op\x00", "password": "x", "csrf_token": csrf_of(await page.text())})
+    assert r.status == 400 and "NUL" in await r.text()
+    assert (await login(client, "op")).status == 303
+    r = await client.get("/incidents", params={"state": "\x00", "sector": "\x00"})
+    assert r.status == 400 and "NUL" in await r.text()
+    page = await client.get(f"/incidents/{world['inc_a']}")
+    r = await client.post(f"/incidents/{world['inc_a']}/answer", data={"csrf_token": csrf_of(await page.text()), "kind": "first_reply", "text": "a\x00b"})
+    assert r.status == 400 and "text" in await r.text()

@@ -180,6 +180,8 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        raise web.HTTPBadRequest(text="Форма входа содержит недопустимый символ NUL.")
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "") or "/"))

@@ -205,6 +205,9 @@ def page(permission: str) -> Callable[[Handler], Callable[[web.Request], Awaitab
             form: dict[str, str] = {}
             if request.method == "POST":
                 form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+                bad = next((k for k, v in form.items() if "\x00" in v), None)
+                if bad is not None:  # PostgreSQL cannot store it; no text of ours needs it
+                    raise web.HTTPBadRequest(text=f"Поле «{bad}» содержит недопустимый символ NUL.")
             now = request.app[CLOCK]()
             db = request.app[CTX].db
 

@@ -15,7 +15,7 @@ from storage.models import Incident, IncidentEvent
 
 from ..deadlines import STAGES
 from ..routing import RoutingDecision, route
-from .common import IncidentError, _event, _notify, _profile, _require_open, _set_detail
+from .common import IncidentError, _event, _notify, _profile, _require_open
 from .due_dates import _apply_deadlines, _deadline_start, _reset_deadline_log
 from .lifecycle import transition
 from .recipients import _authority
@@ -63,7 +63,7 @@ def reroute(
     old_due = {s: (getattr(incident, f"{s}_due").isoformat() if getattr(incident, f"{s}_due") else None) for s in STAGES}
     data: dict[str, Any] = {"from_authority_id": old_id, "to_authority": new.code, "reason": reason, "old_due": old_due}
     if recompute_deadlines:
-        _set_detail(incident, "pinned_due", [])
+        incident.final_due_pinned = False
         data["due"] = _apply_deadlines(profile, incident, now)
         _reset_deadline_log(incident)
     event = _event(session, incident, ev.REROUTED, actor, now, authority_id=new.id, data=data)

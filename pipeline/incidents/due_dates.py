@@ -17,13 +17,12 @@ def _apply_deadlines(profile: RegionProfile, incident: Incident, start: datetime
         profile.deadlines, profile.region.tz, incident.urgency, start,
         first_reply_at=incident.first_reply_at, interim_at=incident.interim_at,
     )
-    _set_detail(incident, "deadline_start", start.isoformat())
+    incident.deadline_start_at = start
     done = _done_stages(incident)
-    pinned = set((incident.details or {}).get("pinned_due") or [])
     for stage in STAGES:
         if keep_done and stage in done and getattr(incident, f"{stage}_due") is not None:
             continue
-        if stage in pinned:
+        if stage == "final" and incident.final_due_pinned:
             continue
         setattr(incident, f"{stage}_due", due.get(stage))
     return {s: (getattr(incident, f"{s}_due").isoformat() if getattr(incident, f"{s}_due") else None) for s in STAGES}
@@ -31,8 +30,7 @@ def _apply_deadlines(profile: RegionProfile, incident: Incident, start: datetime
 
 def _deadline_start(incident: Incident) -> datetime | None:
     """Where the countdown of the current assignment started (routing or the last reroute)."""
-    raw = (incident.details or {}).get("deadline_start")
-    return datetime.fromisoformat(raw) if raw else incident.routed_at
+    return incident.deadline_start_at or incident.routed_at
 
 
 def _done_stages(incident: Incident) -> set[str]:

@@ -134,7 +134,7 @@ def reopen(
     incident.resolved_at = None
     incident.final_at = None
     incident.final_due = final_due
-    _set_detail(incident, "pinned_due", ["final"])  # later answers do not move it back
+    incident.final_due_pinned = True  # later answers do not move it back
     log = dict((incident.details or {}).get("deadline_log") or {})
     log.pop("final", None)
     _set_detail(incident, "deadline_log", log)
