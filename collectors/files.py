@@ -39,6 +39,8 @@ from .base import CollectedPost
 
 REQUIRED = ("id", "source", "date", "text")
 OPTIONAL = ("author", "url", "platform", "parent_id", "author_id", "deleted")
+#: Fields kept in the post's own columns; the raw payload keeps the others (and the date as written).
+STORED = frozenset(REQUIRED + OPTIONAL) - {"date"}
 MAX_TEXT = 100_000
 #: Column limits of the store (storage.models.Post): longer values are refused, never cut.
 LIMITS = {"id": 128, "source": 255, "platform": 16, "parent_id": 128, "url": 1024}
@@ -184,7 +186,7 @@ def _row_to_post(line: int, row: Any, default_tz: tzinfo, default_source: str, n
         author_id=values["author_id"],
         url=url,
         deleted=deleted is True or str(deleted).strip().lower() in ("1", "true", "yes", "да"),
-        raw=row,
+        raw={k: v for k, v in row.items() if k not in STORED},
     ))
 
 

@@ -240,3 +240,46 @@ def test_import_cli_names_every_bad_line(cur, tmp_path: Path):
     assert "новых постов 1" in r.stdout and "пропущено строк с ошибками 3" in r.stdout
     assert "строка 2, поле «source»" in r.stderr and "строка 3, поле «id»: повтор" in r.stderr
     assert "строка 4, поле «date»" in r.stderr and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- item 3: look-ups that use the index
+
+
+def test_batch_lookup_probes_the_unique_index_without_statistics(db: Database, db_url: str):
+    """The upsert's look-up of a batch is one index probe per key on both backends, even before ANALYZE.
+
+    Before: ``(platform, source, id) IN (...)`` was a scan of the whole table on SQLite and, on
+    PostgreSQL, an index scan on (platform, source) with the ids as a filter: every post of the
+    source read for every batch (quadratic import).
+    """
+    from sqlalchemy import event
+
+    from storage import PostRecord, upsert_posts
+
+    def recs(lo: int, hi: int) -> list[PostRecord]:
+        return [PostRecord("file", "pos:export", str(i), DAY, f"пост {i}") for i in range(lo, hi)]
+
+    with db.session() as s:
+        upsert_posts(s, recs(0, 3000))
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if "CROSS JOIN" in statement and not executemany:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        with db.session() as s:
+            res = upsert_posts(s, recs(2000, 2400))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    assert res.unchanged == 400 and seen
+    statement, parameters = seen[0]
+    with db.engine.connect() as c:
+        raw = c.connection.driver_connection
+        if db_url.startswith("sqlite"):
+            plan = " | ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall())
+            assert "SEARCH posts USING" in plan and "external_id=?" in plan and "SCAN posts" not in plan, plan
+        else:
+            plan = " | ".join(r[0] for r in raw.execute("EXPLAIN " + statement, parameters).fetchall())
+            assert "Seq Scan on posts" not in plan and "external_id" in plan.split("Index Cond")[1], plan

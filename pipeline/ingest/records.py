@@ -23,7 +23,10 @@ def clean(value: Any) -> Any:
         if "\x00" in value:
             value = value.replace("\x00", "")
         if not value.isascii():
-            value = _SURROGATE.sub("\ufffd", value)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # only lone surrogates fail to encode
+                value = _SURROGATE.sub("\ufffd", value)
         return value
     if isinstance(value, dict):
         return {clean(str(k)): clean(v) for k, v in value.items()}
