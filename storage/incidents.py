@@ -317,6 +317,11 @@ def pending_posts(session: Session, limit: int | None = None, after_id: int = 0)
     return list(session.scalars(q))
 
 
+def count_pending_posts(session: Session) -> int:
+    """How many posts a processing pass would take (as :func:`pending_posts` without a limit)."""
+    return session.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None), Post.is_deleted.is_(False))) or 0
+
+
 def analysis_for(session: Session, post_id: int, model_version: str | None = None) -> PostAnalysis | None:
     """The analysis of a post by ``model_version``, or its latest one."""
     q = select(PostAnalysis).where(PostAnalysis.post_id == post_id)
