@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .common import get_app, setup_logging
-from .webapp import check_port, serve_web
+from .webapp import check_port, scheduler_alongside, serve_web
 
 
 def now_utc() -> datetime:
@@ -128,7 +128,7 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
             click.echo(lease_status(app.ready_db(), app.region.region.tz))
             sys.stdout.flush()
 
-        serve_web(app, host, port, on_started=web_started, with_scheduler=True, report_dir=report_dir)
+        serve_web(app, host, port, on_started=web_started, background=scheduler_alongside(app, report_dir))
         click.echo("Планировщик и веб-приложение остановлены.")
         return
 
