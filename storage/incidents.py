@@ -35,6 +35,7 @@ __all__ = [
     "insert_analyses",
     "mark_processed",
     "pending_post_rows",
+    "appeal_ids",
     "posts_by_id",
     "add_assignment",
     "add_event",
@@ -456,6 +457,13 @@ def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[t
         .order_by(Post.id).limit(limit)
     )
     return [(i, t or "", h) for i, t, h in session.execute(q)]
+
+
+def appeal_ids(session: Session, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are appeals from a feedback platform (``posts.is_appeal``)."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(Post.id).where(Post.id.in_(list(ids)), Post.is_appeal.is_(True))))
 
 
 def posts_by_id(session: Session, ids: Sequence[int]) -> dict[int, Post]:
