@@ -34,6 +34,10 @@ def config_check(ctx: click.Context) -> None:
     from pipeline.labels import STAGE_NAMES
 
     cfg = get_app(ctx).config
+    if cfg.broken_regions:  # other commands only warn: the active region works without them
+        from config import ConfigError
+
+        raise ConfigError(list(cfg.broken_regions))
     click.echo(
         f"Конфигурация в порядке: {len(cfg.taxonomy.sectors)} направлений, "
         f"{sum(len(s.categories) for s in cfg.taxonomy.sectors)} категорий; регионы: {', '.join(sorted(cfg.regions))}; "
