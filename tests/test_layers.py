@@ -41,3 +41,13 @@ def test_the_cli_and_the_web_do_not_import_each_other():
                 if module.split(".")[0] == other and not (shell == "cli" and module == "web.server"):
                     found.append(f"{path.relative_to(ROOT)}:{line}: import {module}")
     assert found == []  # the CLI only serves the web application (web.server), it borrows nothing else
+
+
+def test_the_import_contracts_of_pyproject_hold(capsys):
+    """The layering and the no-circles contracts of ``[tool.importlinter]`` (the same check as ``lint-imports``)."""
+    from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
+
+    status = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    report = capsys.readouterr().out
+    assert status == EXIT_STATUS_SUCCESS, report
+    assert "0 broken" in report
