@@ -452,7 +452,7 @@ class ModelJobs:
             fd = _take_lock(root)
             try:
                 with (root / LOG_NAME).open("wb") as log:
-                    proc = subprocess.Popen(  # noqa: S603 - our own module, arguments are version names
+                    proc = subprocess.Popen(
                         [sys.executable, "-m", "pipeline.model_registry", job, *args],
                         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(fd,),
                         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
@@ -481,7 +481,7 @@ class ModelJobs:
 
 def _job_main(argv: list[str]) -> int:
     """The worker process: ``train`` or ``activate VERSION [--force]`` with the parent's settings from stdin."""
-    settings = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
+    settings = pickle.loads(sys.stdin.buffer.read())
     job = argv[0] if argv else ""
 
     def log(line: str) -> None:

@@ -199,9 +199,9 @@ def test_cli_start_up_does_not_import_the_classifier():
 
 
 def test_cli_defaults_match_the_classifier():
+    from cli import models as cli_models
     from nlp.classifier import TrainOptions
     from nlp.classifier.data import CORPUS_DIR
-    from cli import models as cli_models
 
     assert cli_models.CORPUS_DIR == CORPUS_DIR
     assert cli_models.DEFAULT_BULK_CAP == TrainOptions.bulk_cap

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FeatureSpace
 from .complaint_cues import complaint_cue
+from .features import FeatureSpace
 from .heads import LinearHead
 from .notice_cues import notice_cue
 from .urgency_rules import urgent_rule
@@ -94,7 +94,7 @@ class Prediction:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def contract(self, id_) -> dict:  # noqa: ANN001
+    def contract(self, id_) -> dict:
         """The ``cur classify`` output line."""
         return {
             "id": id_,
@@ -185,7 +185,7 @@ class Classifier:
 
     def predict_features(
         self,
-        x,  # noqa: ANN001
+        x,
         sectors: Iterable[str] | None = None,
         rules: Sequence[str | None] | None = None,
         cues: Sequence[bool] | None = None,
@@ -228,7 +228,7 @@ class Classifier:
         self.__dict__["_fused_cache"] = cached
         return cached
 
-    def _probas(self, x, group: tuple[str, ...]) -> dict[str, np.ndarray]:  # noqa: ANN001
+    def _probas(self, x, group: tuple[str, ...]) -> dict[str, np.ndarray]:
         """``LinearHead.proba`` of every head of ``group`` from one product."""
         w, spans = self._fused()["groups"][group]
         m = np.asarray(x @ w)
@@ -245,7 +245,7 @@ class Classifier:
 
     def _predict(
         self,
-        x,  # noqa: ANN001
+        x,
         sectors: Iterable[str] | None,
         rule_of: Callable[[int], str | None] | None,
         cue_of: Callable[[int], bool] | None,

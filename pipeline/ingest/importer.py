@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from collectors.files import BadLine, FileLine, read_posts
+from collectors.files import BadLine, read_posts
 from storage import Database, PostRecord, UpsertResult, upsert_posts
 from storage.posts import analyze_posts
 
