@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from nlp.classifier import TrainOptions, grouped_split, load_corpus, train  # noqa: E402
-from nlp.classifier.data import DEFAULT_DATA_DIR, load_shared, read_cheboksary, read_telegram  # noqa: E402
+from nlp.classifier.data import CORPUS_DIR, DEFAULT_DATA_DIR, load_shared, read_cheboksary, read_telegram  # noqa: E402
 from nlp.classifier.evaluate import expected_calibration_error  # noqa: E402
 
 TEST_SIZE, SEED = 0.2, 0  # the split `cur train` uses
@@ -134,6 +134,7 @@ def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True) -> No
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    ap.add_argument("--corpus-dir", type=Path, default=CORPUS_DIR, help="the project corpus to train on")
     ap.add_argument("--spb-fold", action="store_true", help="also train without SPb and score SPb appeals")
     ap.add_argument("--spb-sample", type=int, default=3000)
     ap.add_argument("--json", type=Path, help="write the figures here")
@@ -142,7 +143,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     shared, notes = load_shared(args.data_dir)
-    examples = load_corpus() + shared
+    examples = load_corpus(args.corpus_dir) + shared
     train_idx, test_idx = grouped_split(examples, TEST_SIZE, SEED)
     fit = [examples[i] for i in train_idx]
     test = [examples[i] for i in test_idx]
