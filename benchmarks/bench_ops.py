@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aiohttp import web  # noqa: E402
 
 from config import Settings, load_configuration  # noqa: E402
-from pipeline.channels import WebhookSender  # noqa: E402
+from pipeline.notify.channels import WebhookSender  # noqa: E402
 from pipeline.notify import adeliver_due, enqueue  # noqa: E402
 from pipeline.reports import build_report, render_html, write_xlsx  # noqa: E402
 from storage import Database  # noqa: E402

@@ -39,6 +39,8 @@ class CollectedPost:
     deleted: bool = False
     url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    #: An appeal from a feedback platform (a file source with ``kind: appeals``): a problem by definition.
+    appeal: bool = False
 
     def __post_init__(self) -> None:
         for name in ("published_at", "edited_at"):

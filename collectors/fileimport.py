@@ -49,6 +49,7 @@ class FileCollector:
         head = _head_hash(path, min(size, HEAD))
         default_source = str((source.options or {}).get("source") or path.stem)
         fmt = "csv" if source.kind == "csv" else "jsonl"
+        appeal = str((source.options or {}).get("kind") or "") == "appeals"
         posts: list[CollectedPost] = []
         problems: list[str] = []
         last = start
@@ -59,12 +60,8 @@ class FileCollector:
             if isinstance(item, BadLine):
                 problems.append(f"{path}: {item}")
             else:
-                posts.append(CollectedPost(
-                    platform=item.platform, source_key=item.source_key, post_id=item.external_id, text=item.text,
-                    published_at=item.published_at, parent_id=item.parent_id, author=item.author,
-                    author_id=item.author_id, url=item.url,
-                    deleted=str(item.raw.get("deleted", "")).lower() in ("1", "true", "yes"), raw=item.raw,
-                ))
+                item.post.appeal = appeal
+                posts.append(item.post)
             if len(posts) >= self.page_size:
                 yield CrawlPage(posts, {"line": last, "size": size, "head": head}, 0, problems)
                 posts, problems = [], []

@@ -18,6 +18,15 @@ class ConfigIssue:
         return f"{where}: {key}: {self.reason}"
 
 
+def pydantic_reason(err: dict) -> str:
+    """The reason of one pydantic error without its «Value error, » prefix (the text is ours, for the user)."""
+    msg = str(err.get("msg", ""))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
 class ConfigError(Exception):
     """Raised when a settings, taxonomy or region file is invalid.
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import ConfigError, ConfigIssue
+from .errors import ConfigError, ConfigIssue, pydantic_reason
 from .schema import (
     FIXED_SECTORS,
     OTHER_CATEGORY,
@@ -40,7 +40,7 @@ def _validate(model: type[M], path: Path) -> tuple[M, Lines]:
         issues = []
         for err in e.errors():
             loc = tuple(err["loc"])
-            issues.append(ConfigIssue(str(path), dotted(loc), err["msg"], line_of(lines, loc)))
+            issues.append(ConfigIssue(str(path), dotted(loc), pydantic_reason(err), line_of(lines, loc)))
         raise ConfigError(issues) from None
 
 

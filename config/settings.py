@@ -6,13 +6,14 @@ Order of precedence (later wins): built-in defaults, the settings file
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError, ConfigIssue
+from .errors import ConfigError, ConfigIssue, pydantic_reason
 from .yamlfile import dotted, line_of, load_yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,12 +67,27 @@ class Settings(BaseModel):
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     secret_key: str | None = None
+    #: Session cookies carry ``Secure`` (set when users reach the site over HTTPS, e.g. behind a TLS proxy).
+    web_secure_cookies: bool = False
+    #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client (``cur serve --behind-proxy``);
+    #: in the environment a comma-separated list, e.g. ``CUR_WEB_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/24``.
+    web_trusted_proxies: list[str] = []
 
     @field_validator("database_url")
     @classmethod
     def _db(cls, v: str) -> str:
         if not (v.startswith("sqlite") or v.startswith("postgresql")):
             raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        return v
+
+    @field_validator("web_trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
         return v
 
     @field_validator("vk_api_url", "telegram_web_url", "telegram_bot_api_url")
@@ -117,6 +133,8 @@ def load_settings(env: Mapping[str, str] | None = None, file: str | Path | None 
     for var, key in ENV_KEYS.items():
         if var in env and var != "CUR_SETTINGS":
             value: Any = env[var]
+            if key == "web_trusted_proxies":
+                value = [p.strip() for p in value.split(",") if p.strip()]
             if key == "vk_tokens":
                 try:
                     value = parse_vk_tokens(value)
@@ -133,7 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, file: str | Path | None 
         for err in e.errors():
             loc = tuple(err["loc"])
             if loc and loc[0] in from_env:
-                issues.append(ConfigIssue("environment", f"CUR_{str(loc[0]).upper()}", err["msg"]))
+                issues.append(ConfigIssue("environment", f"CUR_{str(loc[0]).upper()}", pydantic_reason(err)))
             else:
-                issues.append(ConfigIssue(name, dotted(loc), err["msg"], line_of(lines, loc)))
+                issues.append(ConfigIssue(name, dotted(loc), pydantic_reason(err), line_of(lines, loc)))
         raise ConfigError(issues) from None

@@ -353,3 +353,61 @@ class Gazetteer:
             top.code, top.name, top.text, top.how, top.score, top.start, top.stop, top.mentions,
             candidates=tuple(ranked),
         )
+
+
+# -- cheap tests that tell whether NER can change a gazetteer answer -----------
+
+_NAME_TAGS = frozenset({"Surn", "Name", "Patr"})
+
+
+def _prefix(form: str) -> str:
+    """The part of a key word's form an inflected text word still starts with: all but the last letter
+    (``ленинск`` -> ``ленинс``, ``юрга`` -> ``юрг``), at least three letters."""
+    return form[:-1] if len(form) >= 4 else form
+
+
+class PlaceFilter:
+    """Whether a text could name a municipality however NER reads it.
+
+    The gazetteer looks a key up by the first word of a LOC entity's normal
+    form and then matches every word of the key; a normal form is the
+    nominative of words of the text, so each of those words starts like the
+    key word's form, lemma, stem or derived stem without its last letter. A
+    text in which, for every key, some key word has no such word, cannot get
+    a municipality from NER: ``Places.resolve_batch`` skips NER on it.
+    """
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self._keys: list[tuple[frozenset[str], ...]] = []
+        for key in gazetteer._keys:
+            words = []
+            for i, kw in enumerate(key.words):
+                forms = {kw.word, kw.lemma, kw.stem, *(key.adj_stems if i == 0 else ())}
+                words.append(frozenset(_prefix(f) for f in forms if f))
+            self._keys.append(tuple(words))
+        self._longest = max((len(p) for k in self._keys for w in k for p in w), default=0)
+
+    def __call__(self, text: str | None) -> bool:
+        starts: set[str] = set()
+        for m in _WORD.finditer(text or ""):
+            w = _fold(m.group(0))
+            starts.update(w[:n] for n in range(3, min(len(w), self._longest) + 1))
+        return any(all(not forms.isdisjoint(starts) for forms in key) for key in self._keys)
+
+
+_name_cache: dict[str, bool] = {}
+
+
+def name_like(span: str) -> bool:
+    """Some word of ``span`` can be a first name, surname or patronymic (pymorphy3 tags)."""
+    for word in _WORD.findall(span):
+        key = _fold(word)
+        hit = _name_cache.get(key)
+        if hit is None:
+            hit = any(_NAME_TAGS & p.tag.grammemes for p in _parse(key))
+            if len(_name_cache) > 100_000:
+                _name_cache.clear()
+            _name_cache[key] = hit
+        if hit:
+            return True
+    return False

@@ -16,6 +16,41 @@ class NotMigrated(DatabaseError, RuntimeError):
     """The database schema is older than the code: `cur db upgrade`."""
 
 
+#: what the driver says (lower case) -> what it means for the user
+_DB_REASONS = (
+    ("does not exist", "такой базы данных нет на сервере: создайте её или исправьте имя"),
+    ("password authentication failed", "сервер не принял имя пользователя или пароль"),
+    ("no password supplied", "сервер требует пароль"),
+    ("connection refused", "сервер не принимает соединения (не запущен или другой порт)"),
+    ("could not translate host name", "неизвестное имя сервера"),
+    ("name or service not known", "неизвестное имя сервера"),
+    ("timeout expired", "сервер не ответил вовремя"),
+    ("timed out", "сервер не ответил вовремя"),
+    ("unable to open database file", "файл базы нельзя открыть: папки нет или нет прав на запись"),
+    ("database is locked", "база занята другим процессом, повторите позже"),
+    ("file is not a database", "это не файл базы данных SQLite"),
+    ("no route to host", "сервер недоступен по сети"),
+)
+
+
+def safe_url(url: str) -> str:
+    """The database URL with its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as it is, minus anything after '@'
+        return url.split("@")[-1]
+
+
+def database_error(e: BaseException, url: str | None = None) -> DatabaseError:
+    """A driver's connection failure as one Russian line naming the database and what to fix."""
+    text = str(getattr(e, "orig", None) or e).lower()
+    reason = next((r for needle, r in _DB_REASONS if needle in text), "соединение с базой данных не удалось")
+    where = f" {safe_url(url)}" if url else ""
+    return DatabaseError(f"база данных{where} недоступна: {reason}; проверьте CUR_DATABASE_URL")
+
+
 @dataclass
 class App:
     settings: Settings = field(default_factory=load_settings)
@@ -35,10 +70,14 @@ class App:
     def ready_db(self) -> Database:
         """The database, created on first use; refuses to run on an outdated schema."""
         from alembic.script import ScriptDirectory
+        from sqlalchemy.exc import InterfaceError, OperationalError
 
         db = self.db
         head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
-        current = db.current_revision()
+        try:
+            current = db.current_revision()
+        except (OperationalError, InterfaceError) as e:
+            raise database_error(e, db.url) from None
         if current is None:
             db.upgrade()
         elif current != head:
@@ -48,4 +87,4 @@ class App:
         return db
 
 
-__all__ = ["App", "ConfigError", "NotMigrated"]
+__all__ = ["App", "ConfigError", "NotMigrated", "database_error", "safe_url"]

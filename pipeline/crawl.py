@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
 
-from collectors.base import CollectedPost, CollectorError, CrawlPage, RetryLater, SourceFailing, SourceSpec
+from collectors.base import CollectorError, CrawlPage, RetryLater, SourceFailing, SourceSpec
 from config import Settings
-from storage import Database, PostRecord
+from pipeline.ingest.records import to_record
+from storage import Database
 from storage.crawl_repo import commit_page, get_source, note_problems
 from storage.sources import list_sources, record_failure, record_success
 from storage.types import utcnow
@@ -107,30 +108,6 @@ class Collectors:
                 log.exception("closing a collector failed")
         self._closers.clear()
         self._made.clear()
-
-
-def _clean(value: Any) -> Any:
-    """Drop NUL characters, which PostgreSQL refuses in text and JSONB (one bad post must not block a source)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
-def _cut(value: str | None, limit: int) -> str | None:
-    return None if value is None else _clean(value)[:limit]
-
-
-def to_record(p: CollectedPost) -> PostRecord:
-    return PostRecord(
-        platform=p.platform, source_key=p.source_key, external_id=p.post_id,
-        published_at=p.published_at or p.edited_at or utcnow(), text=_clean(p.text or ""),
-        author=_cut(p.author, 512), author_id=_cut(p.author_id, 128), url=_cut(p.url, 1024),
-        parent_external_id=p.parent_id, edited_at=p.edited_at, deleted=p.deleted, raw=_clean(p.raw),
-    )
 
 
 def spec_of(source: Any) -> SourceSpec:

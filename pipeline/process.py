@@ -1,13 +1,23 @@
 """One processing pass: classify new posts, store analyses, make and route incidents.
 
 ``process_pending(app, now)`` takes posts with ``processed_at IS NULL`` that
-are not deleted, in id order, classifies them in batches with the active
-model, and then handles each post in a transaction of its own: store the
-``PostAnalysis``, resolve the municipality (NER + gazetteer, relevant posts
-only), hand sure relevant posts to ``pipeline.incidents.ingest_analysis``
-(grouping → routing → deadlines) and set ``processed_at``. A crash leaves
-every post either fully processed or untouched, so a rerun gives the same
-database as an uninterrupted pass.
+are not deleted, in id order, in batches (``BATCH``). For each batch:
+
+1. outside any transaction: classify the texts with the active model, and
+   find the municipality of the relevant and unsure posts — the region's
+   gazetteer first; natasha NER (batched) only where the gazetteer finds
+   nothing but a word could still be a place, or finds a name that could be a
+   person's, or several municipalities (``Places.resolve_batch``);
+2. in **one transaction**: store the analyses (one multi-row insert), hand
+   sure relevant posts to the grouping index (``pipeline.incidents.index``:
+   the open incidents of the region kept in memory for the pass, refreshed
+   from the database at every batch) which joins them to an incident or makes
+   and routes a new one, and set ``processed_at``.
+
+A crash leaves every batch either fully processed or untouched, so a rerun
+gives the same database as an uninterrupted pass. The result — incidents,
+deadlines, events — is the same as the per-post chain's
+(``pipeline.process_reference``, tested in ``tests/test_process_batched.py``).
 
 Unsure predictions are stored and wait for an operator (no incident until a
 review confirms them). Comments by an authority's official VK accounts are
@@ -24,7 +34,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from config import RegionProfile
 from storage import incidents as q
-from storage.models import Post, PostAnalysis
+from storage.models import PostAnalysis
 
 from .context import App
 from .errors import ModelUnavailable
@@ -32,14 +42,16 @@ from .incidents import (
     GroupingOptions,
     check_deadlines,
     detect_official_replies,
-    ingest_analysis,
     official_account_ids,
     sync_authorities,
 )
+from .incidents.index import GroupingIndex
+from .processing_lease import ProcessingBusy, ProcessingLease
 
-__all__ = ["ModelNotFound", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
+__all__ = ["ModelNotFound", "ProcessingBusy", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
 
-BATCH = 64
+#: Posts per batch: one classifier call, one NER call, one transaction.
+BATCH = 256
 
 
 class ModelNotFound(ModelUnavailable):
@@ -92,7 +104,7 @@ def load_classifier(app: App) -> ClassifierLike:
 
 
 class Places:
-    """Municipality of a text: natasha NER + the region's gazetteer (loaded once)."""
+    """Municipality of a text: the region's gazetteer, with natasha NER where it is needed (loaded once)."""
 
     def __init__(self, profile: RegionProfile):
         self.profile = profile
@@ -104,9 +116,12 @@ class Places:
         return Gazetteer([m.model_dump() for m in self.profile.region.municipalities])
 
     def resolve(self, text: str) -> tuple[str | None, dict[str, Any]]:
+        """NER, then the gazetteer with the entities (every text)."""
         from nlp.ner import extract_entities
 
-        entities = extract_entities(text)
+        return self._with_entities(text, extract_entities(text))
+
+    def _with_entities(self, text: str, entities: Sequence[Any]) -> tuple[str | None, dict[str, Any]]:
         match = self.gazetteer.resolve(text, entities=entities)
         data: dict[str, Any] = {
             "entities": [{"kind": e.kind, "text": e.text, "normal": e.normal, "start": e.start, "stop": e.stop} for e in entities],
@@ -115,6 +130,51 @@ class Places:
             data["municipality"] = {"code": match.code, "text": match.text, "how": match.how, "score": round(match.score, 3),
                                     "candidates": [c.code for c in match.candidates]}
         return (match.code if match else None), data
+
+    def resolve_batch(self, texts: Sequence[str]) -> list[tuple[str | None, dict[str, Any]]]:
+        """``resolve`` of every text, with NER only where it can change the municipality.
+
+        NER changes the gazetteer's answer only by dropping a match inside a
+        person's name, by ranking several municipalities (a LOC span scores
+        higher than an ORG one), or by a LOC entity whose normal form names a
+        municipality the text scan missed. So a text gets NER (all of them in
+        one batch) when the gazetteer finds several municipalities, or one in
+        a word that can be a name or a surname (``Белова``), or none while some
+        word starts like a municipality's name; otherwise the gazetteer's
+        match is the answer and ``entities`` is empty with ``"ner": false``.
+        """
+        from nlp.ner import extract_entities_batch
+
+        gaz = self.gazetteer
+        out: list[tuple[str | None, dict[str, Any]] | None] = [None] * len(texts)
+        need: list[int] = []
+        for i, text in enumerate(texts):
+            mentions = gaz.matches(text)
+            if mentions:
+                if len({m.code for m in mentions}) > 1 or any(self._name_like(text[m.start:m.stop]) for m in mentions):
+                    need.append(i)
+                    continue
+                code, data = self._with_entities(text, ())
+                data["ner"] = False
+                out[i] = (code, data)
+            elif self._could_name_place(text):
+                need.append(i)
+            else:
+                out[i] = (None, {"entities": [], "ner": False})
+        for i, entities in zip(need, extract_entities_batch([texts[i] for i in need])):
+            out[i] = self._with_entities(texts[i], entities)
+        return out  # type: ignore[return-value]
+
+    @cached_property
+    def _could_name_place(self):  # noqa: ANN202
+        from nlp.places import PlaceFilter
+
+        return PlaceFilter(self.gazetteer)
+
+    def _name_like(self, span: str) -> bool:
+        from nlp.places import name_like
+
+        return name_like(span)
 
 
 # --------------------------------------------------------------------------- the pass
@@ -142,11 +202,24 @@ class ProcessReport:
         )
 
 
-def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:  # noqa: ANN001
-    version = str(pred.model_version)
-    row = q.analysis_for(session, post.id, version)
-    values = dict(
-        content_hash=post.content_hash,
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """What grouping needs of a stored analysis."""
+
+    relevant: bool
+    unsure: bool
+    sector: str | None
+    category: str | None
+    urgency: str | None
+    municipality: str | None
+
+
+def _analysis_values(post_id: int, digest: str, pred: PredictionLike, municipality: str | None,
+                     places: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return dict(
+        post_id=post_id,
+        model_version=str(pred.model_version),
+        content_hash=digest,
         relevant=bool(pred.relevant),
         relevance_confidence=float(pred.relevance_confidence),
         sector=pred.sector,
@@ -160,14 +233,6 @@ def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str
         details={"confidences": dict(getattr(pred, "confidences", {}) or {})},
         created_at=now,
     )
-    if row is None:
-        row = PostAnalysis(post_id=post.id, model_version=version, **values)
-        session.add(row)
-    else:  # the post was edited: the same model looks again
-        for k, v in values.items():
-            setattr(row, k, v)
-    session.flush()
-    return row
 
 
 def process_pending(
@@ -178,64 +243,108 @@ def process_pending(
     classifier: ClassifierLike | None = None,
     grouping: GroupingOptions | None = None,
     batch_size: int = BATCH,
+    wait: float = 0.0,
 ) -> ProcessReport:
-    """Process up to ``limit`` pending posts (see the module docstring)."""
+    """Process up to ``limit`` pending posts (see the module docstring).
+
+    Holds the region's processing lease (``pipeline.processing_lease``) for the
+    pass: waits for it up to ``wait`` seconds, then raises ``ProcessingBusy``.
+    """
     db = app.ready_db()
     profile = app.region
     clf = classifier or load_classifier(app)
+    lease = ProcessingLease(db, profile.code, profile.region.tz)
+    lease.acquire(wait)
+    try:
+        return _process_pending(app, db, profile, clf, lease, now, limit, on_progress, grouping, batch_size)
+    finally:
+        lease.release()
+
+
+def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierLike, lease: ProcessingLease,
+                     now: datetime, limit: int | None, on_progress: Callable[[int], None] | None,
+                     grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
     sectors = [s.code for s in profile.sectors]
     report = ProcessReport()
+    index = GroupingIndex(profile, grouping or GroupingOptions())
     with db.session() as s:
+        lease.renew(s)
         sync_authorities(s, profile)
     last_id = 0
     while limit is None or report.processed < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
         with db.session() as s:
-            batch = [(p.id, p.text or "", p.content_hash) for p in q.pending_posts(s, size, after_id=last_id)]
+            batch = q.pending_post_rows(s, size, after_id=last_id)
         if not batch:
             break
         last_id = batch[-1][0]
         preds = clf.predict([t for _, t, _ in batch], sectors=sectors)
-        for (post_id, text, digest), pred in zip(batch, preds):
-            with db.session() as s:
-                post = s.get(Post, post_id)
-                if post is None or post.processed_at is not None or post.is_deleted or post.content_hash != digest:
-                    continue  # changed by someone else meanwhile; the next pass sees it
-                if post.parent_external_id and post.author_id and str(post.author_id) in officials:
-                    post.processed_at = now
-                    report.official_comments += 1
-                    report.processed += 1
-                    if on_progress:
-                        on_progress(1)
-                    continue
-                municipality, found = (None, {})
-                if pred.relevant or pred.unsure:  # an operator may confirm an unsure one: give it its place
-                    municipality, found = places.resolve(text)
-                analysis = _store_analysis(s, post, pred, municipality, found, now)
-                report.model_version = analysis.model_version
-                if analysis.relevant:
-                    report.relevant += 1
-                if analysis.unsure:
-                    report.unsure += 1
-                before = q.incident_of_post(s, post.id)
-                incident = None
-                if before is None:
-                    incident = ingest_analysis(s, profile, post, analysis, now, grouping or GroupingOptions())
-                if incident is not None:
-                    if len(q.post_ids_of(s, incident.id)) == 1:
-                        report.incidents_created += 1
-                    else:
-                        report.posts_joined += 1
-                    report.incident_ids.append(incident.id)
-                post.processed_at = now
-                report.processed += 1
-                if on_progress:
-                    on_progress(1)  # inside the transaction: a failure here undoes this post
+        located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
+        found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
+        with db.session() as s:
+            lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
+            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress)
     with db.session() as s:  # comments just collected may be the authorities' answers
+        lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
     return report
+
+
+def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],  # noqa: ANN001
+                   found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
+                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
+    """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""
+    ids = [i for i, _, _ in batch]
+    posts = q.posts_by_id(s, ids)
+    versions = {str(p.model_version) for p in preds}
+    existing: dict[tuple[int, str], PostAnalysis] = {}
+    for version in versions:
+        existing.update({(pid, version): a for pid, a in q.analyses_of_posts(s, ids, version).items()})
+    grouped = q.incidents_of_posts(s, ids)
+    index.refresh(s)
+    fresh: list[dict[str, Any]] = []
+    done: list[int] = []
+    for n, ((post_id, _text, digest), pred) in enumerate(zip(batch, preds)):
+        post = posts.get(post_id)
+        if post is None or post.processed_at is not None or post.is_deleted or post.content_hash != digest:
+            continue  # changed by someone else meanwhile; the next pass sees it
+        done.append(post_id)
+        report.processed += 1
+        if post.parent_external_id and post.author_id and str(post.author_id) in officials:
+            report.official_comments += 1
+            if on_progress:
+                on_progress(1)
+            continue
+        municipality, places = found.get(n, (None, {}))
+        values = _analysis_values(post_id, digest, pred, municipality, places, now)
+        row = existing.get((post_id, values["model_version"]))
+        if row is None:
+            fresh.append(values)
+        else:  # the post was edited: the same model looks again
+            for k, v in values.items():
+                setattr(row, k, v)
+        report.model_version = values["model_version"]
+        analysis = _Analysis(values["relevant"], values["unsure"], values["sector"], values["category"],
+                             values["urgency"], municipality)
+        if analysis.relevant:
+            report.relevant += 1
+        if analysis.unsure:
+            report.unsure += 1
+        if analysis.relevant and not analysis.unsure and post_id not in grouped:
+            incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
+                                            municipality, now)
+            if created:
+                report.incidents_created += 1
+            else:
+                report.posts_joined += 1
+            report.incident_ids.append(incident.id)
+        if on_progress:
+            on_progress(1)  # inside the transaction: a failure here undoes the batch
+    q.insert_analyses(s, fresh)
+    index.flush(s)
+    q.mark_processed(s, done, now)
 
 
 @dataclass
@@ -245,9 +354,9 @@ class PassReport:
 
 
 def run_pass(app: App, now: datetime, limit: int | None = None, on_progress: Callable[[int], None] | None = None,
-             classifier: ClassifierLike | None = None) -> PassReport:
+             classifier: ClassifierLike | None = None, wait: float = 0.0) -> PassReport:
     """``cur process``: new posts and official replies, then the deadline check."""
-    posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier)
+    posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier, wait=wait)
     with app.ready_db().session() as s:
         actions = check_deadlines(s, app.region, now)
     return PassReport(posts, actions)

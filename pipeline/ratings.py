@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from pipeline.errors import InvalidInput
 from storage import events as ev
 from storage import reporting as rq
 from storage.models import IncidentEvent
@@ -52,7 +53,7 @@ class Period:
             y, m = (int(x) for x in month.split("-"))
             start_local = datetime(y, m, 1, tzinfo=tz)
         except ValueError:
-            raise ValueError(f"месяц {month!r} нужно указать в виде ГГГГ-ММ, например 2026-11") from None
+            raise InvalidInput(f"месяц {month!r} нужно указать в виде ГГГГ-ММ, например 2026-11") from None
         end_local = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=tz)
         return cls(start_local.astimezone(timezone.utc), end_local.astimezone(timezone.utc), f"{MONTHS[m - 1]} {y}")
 

@@ -23,6 +23,8 @@ from config import RegionProfile
 from storage import events as ev
 from storage import reporting as rq
 
+from . import timefmt
+from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 from pipeline.labels import STAGE_NAMES
 
@@ -86,11 +88,15 @@ class MonthlyReport:
         ]
 
 
-def build_report(session: Session, profile: RegionProfile, month: str, now: datetime) -> MonthlyReport:
+def build_report(session: Session, profile: RegionProfile, month: str, now: datetime, authority_id: int | None = None) -> MonthlyReport:
+    """The region's monthly report; with ``authority_id`` only that authority's part of it (what a specialist
+    may see: its assignments, overdue incidents, events and its own line of the rating)."""
     tz = profile.region.tz
     period = Period.month(month, tz)
     as_of = min(period.end, now)
     assignments = load_assignments(session, profile.code, period, as_of)
+    if authority_id is not None:
+        assignments = [a for a in assignments if a.authority_id == authority_id]
     incidents = rq.incidents_by_id(session, (a.incident_id for a in assignments))
     authorities = rq.authorities_of_region(session, profile.code)
 
@@ -124,19 +130,24 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
             )  # fmt: skip
         )
     overdue.sort(key=lambda r: (r.routed_at, r.incident_id))
+    ratings = rate(session, profile.code, period, as_of)
+    region_name = profile.region.name
+    if authority_id is not None:
+        ratings = [r for r in ratings if authorities.get(authority_id) is not None and r.code == authorities[authority_id].code]
+        region_name = f"{region_name} — {authorities[authority_id].name}" if authority_id in authorities else region_name
     return MonthlyReport(
-        region=profile.region.name,
+        region=region_name,
         period=period,
         as_of=as_of,
         generated_at=now,
         tz=tz,
-        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end),
-        escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end),
-        reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end),
+        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
+        escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end, authority_id),
+        reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end, authority_id),
         total=figures(assignments, as_of),
         by_sector=grouped(lambda i: sector_name(i.sector)),
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
-        ratings=rate(session, profile.code, period, as_of),
+        ratings=ratings,
         overdue=overdue,
     )
 
@@ -182,16 +193,15 @@ def _num(v: Any, digits: int = 1) -> str:
 
 def render_html(report: MonthlyReport) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(pct=_pct, num=_num, local=lambda t: (report.local(t).strftime("%d.%m.%Y %H:%M") if t else "—"))
+    env.filters.update(pct=_pct, num=_num, local=lambda t: timefmt.local(t, report.tz))
     charts = []
     if report.by_sector:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
         charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
-    off = report.period.start.astimezone(report.tz).strftime("%z")
     return env.get_template("monthly.html").render(
-        r=report, charts=charts, tzname=f"UTC{off[:3]}:{off[3:]}", overdue=report.overdue[:HTML_OVERDUE_ROWS]
+        r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
 
 
@@ -199,6 +209,7 @@ def render_html(report: MonthlyReport) -> str:
 
 
 def write_xlsx(report: MonthlyReport, path: Path) -> None:
+    """The report as XLSX; every cell goes through ``pipeline.cells`` (texts from posts are never formulas)."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
@@ -211,13 +222,13 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
 
     ws = wb.active
     ws.title = "Сводка"
-    ws.append([f"Ежемесячный отчёт ЦУР: {report.region}, {report.period.label}"])
+    append_row(ws, [f"Ежемесячный отчёт ЦУР: {report.region}, {report.period.label}"])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append(["Показатель", "Значение"])
+    append_row(ws, ["Показатель", "Значение"])
     for c in ws[2]:
         c.font = bold
     for n, (label, value, fmt) in enumerate(report.summary(), start=3):
-        ws.append([label, value])
+        append_row(ws, [label, value])
         ws.cell(n, 2).number_format = fmt
     ws.column_dimensions["A"].width = 48
     ws.column_dimensions["B"].width = 14
@@ -226,12 +237,12 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
 
     def table(title: str, rows: list[Row]) -> None:
         sh = wb.create_sheet(title)
-        sh.append(head)
+        append_row(sh, head)
         for c in sh[1]:
             c.font = bold
         for n, r in enumerate(rows, start=2):
             f = r.figures
-            sh.append([r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
+            append_row(sh, [r.name, f.routed, f.replied, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_final, f.resolved, f.overdue])
             sh.cell(n, 4).number_format = "0.0%"
         sh.column_dimensions["A"].width = 45
         if rows:
@@ -247,12 +258,12 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     table("По муниципалитетам", report.by_municipality)
 
     sh = wb.create_sheet("Рейтинг")
-    sh.append(["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
+    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
     for c in sh[1]:
         c.font = bold
     for n, r in enumerate(report.ratings, start=2):
         f = r.figures
-        sh.append([r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
+        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
         for col in (5, 7, 8, 9):
             sh.cell(n, col).number_format = "0.0%"
     sh.column_dimensions["C"].width = 50
@@ -266,11 +277,11 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         sh.add_chart(chart, "M2")
 
     sh = wb.create_sheet("Просроченные")
-    sh.append(["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
+    append_row(sh, ["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])
     for c in sh[1]:
         c.font = bold
     for n, o in enumerate(report.overdue, start=2):
-        sh.append([o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
+        append_row(sh, [o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from config import RegionProfile
 from config.schema import AuthorityRole, RoutingRule
 
-__all__ = ["RoutingDecision", "RuleCheck", "route", "MUNICIPALITY"]
+__all__ = ["RoutingDecision", "RuleCheck", "escalation_authority", "route", "MUNICIPALITY"]
 
 MUNICIPALITY = "@municipality"
 FALLBACK_BLOCK = "block_head"
@@ -141,3 +141,24 @@ def route(
 def _name(profile: RegionProfile, code: str) -> str:
     a = profile.region.authority(code)
     return f"{a.name} ({code})" if a else code
+
+
+def escalation_authority(profile: RegionProfile, role: str, sector: str | None, assigned: str | None) -> str | None:
+    """Code of the authority an escalation (or reminder) addressed to ``role`` goes to.
+
+    ``specialist`` — the authority holding the incident (``assigned``); ``sector_head`` —
+    the head of the sector's block (the ЦУР head when the sector has no block); any
+    other role — the region's first authority with that role. The one place this is
+    decided: the deadline watch records it, notifications fall back to it.
+    """
+    if role == "specialist":
+        return assigned
+    if role == "sector_head":
+        block = profile.block_for_sector(sector or "")
+        if block is not None:
+            return block.head
+        role = "head"
+    for a in profile.region.authorities:
+        if a.role.value == role:
+            return a.code
+    return None

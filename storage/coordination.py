@@ -6,7 +6,9 @@
   the transaction holds the write lock from its first statement (no
   read-then-write upgrade that could fail with «database is locked»).
 * ``scheduler_leases`` — one holder at a time, taken with compare-and-set
-  updates (``acquire_lease`` takes or renews it, ``release_lease``). Times are
+  updates (``acquire_lease`` takes or renews it, ``release_lease``,
+  ``take_over_lease`` from a holder known to be dead). The scheduler holds
+  ``scheduler``; a processing pass holds ``process:<region>``. Times are
   the caller's; the scheduler passes the system clock, so hosts sharing a
   PostgreSQL database need synchronised clocks (NTP), which the lease length
   (a minute by default) tolerates by seconds.
@@ -139,6 +141,18 @@ def release_lease(session: Session, name: str, holder: str, now: datetime) -> bo
         update(SchedulerLease)
         .where(SchedulerLease.name == name, SchedulerLease.holder == holder)
         .values(holder=None, expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return res.rowcount == 1
+
+
+def take_over_lease(session: Session, name: str, old_holder: str, holder: str, host: str, pid: int, now: datetime,
+                    ttl: timedelta) -> bool:
+    """Take the lease from ``old_holder`` (whom the caller knows to be dead), if it still holds it."""
+    res = session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == name, SchedulerLease.holder == old_holder)
+        .values(holder=holder, host=host, pid=pid, acquired_at=now, renewed_at=now, expires_at=now + ttl)
         .execution_options(synchronize_session=False)
     )
     return res.rowcount == 1

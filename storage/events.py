@@ -15,6 +15,10 @@ RESOLVED = "resolved"
 REJECTED = "rejected"
 REOPENED = "reopened"
 STATES = (NEW, ROUTED, ACKNOWLEDGED, ANSWERED, RESOLVED, REJECTED, REOPENED)
+#: Not closed (neither resolved nor rejected): what grouping joins and the lists call open.
+OPEN_STATES = (NEW, ROUTED, ACKNOWLEDGED, ANSWERED, REOPENED)
+#: Open and handed to an authority: its deadlines run and its answers are awaited.
+ROUTED_OPEN_STATES = (ROUTED, ACKNOWLEDGED, ANSWERED, REOPENED)
 
 # event kinds
 CREATED = "created"  # incident made from a relevant post

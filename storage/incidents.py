@@ -1,6 +1,6 @@
 """Incidents, their posts, events, assignments, responses, reviews, authorities: SQL only.
 
-No business rules live here (see ``pipeline/incidents.py``); every function is
+No business rules live here (see ``pipeline/incidents/``); every function is
 a query or an insert on the session it is given, inside the caller's
 transaction.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from .events import OPEN_STATES, ROUTED_OPEN_STATES
 from .models import (
     Assignment,
     Authority,
@@ -26,13 +27,25 @@ from .models import (
 )
 
 __all__ = [
+    "add_incident_posts",
+    "analyses_of_posts",
+    "incident_details",
+    "incident_heads",
+    "incidents_of_posts",
+    "insert_analyses",
+    "mark_processed",
+    "pending_post_rows",
+    "posts_by_id",
     "add_assignment",
     "add_event",
     "add_response",
     "add_review_decision",
     "analysis_for",
     "attach_post",
+    "authorities",
     "authorities_by_code",
+    "authority_names",
+    "busiest_authority",
     "authority_by_code",
     "candidate_incidents",
     "close_assignment",
@@ -64,8 +77,11 @@ __all__ = [
 def upsert_authority(session: Session, region: str, code: str, fields: dict[str, Any]) -> Authority:
     row = session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
     if row is None:
-        row = Authority(region=region, code=code, **fields)
-        session.add(row)
+        # another process may be inserting the same authority right now: its row wins, ours updates it
+        session.execute(_insert(session, Authority).values(region=region, code=code, **fields)
+                        .on_conflict_do_nothing(index_elements=["region", "code"]))
+        row = session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
+        assert row is not None
     else:
         for k, v in fields.items():
             if getattr(row, k) != v:
@@ -81,6 +97,30 @@ def authority_by_code(session: Session, region: str, code: str) -> Authority | N
     return session.scalar(select(Authority).where(Authority.region == region, Authority.code == code))
 
 
+def authorities(s: Session, region: str) -> list[Authority]:
+    return list(s.scalars(select(Authority).where(Authority.region == region).order_by(Authority.name)))
+
+
+def authority_names(s: Session, ids: Sequence[int | None]) -> dict[int, Authority]:
+    wanted = [i for i in set(ids) if i is not None]
+    if not wanted:
+        return {}
+    return {a.id: a for a in s.scalars(select(Authority).where(Authority.id.in_(wanted)))}
+
+
+def busiest_authority(s: Session, region: str) -> str | None:
+    """Code of the authority with the most open incidents in the region."""
+    row = s.execute(
+        select(Authority.code, func.count(Incident.id))
+        .join(Incident, Incident.authority_id == Authority.id)
+        .where(Authority.region == region, Incident.state.in_(OPEN_STATES))
+        .group_by(Authority.code)
+        .order_by(func.count(Incident.id).desc(), Authority.code)
+        .limit(1)
+    ).first()
+    return row[0] if row else None
+
+
 # --------------------------------------------------------------------------- incidents
 
 
@@ -91,9 +131,6 @@ def get_incident(session: Session, incident_id: int, lock: bool = False) -> Inci
     return session.scalar(
         select(Incident).where(Incident.id == incident_id).with_for_update().execution_options(populate_existing=True)
     )
-
-
-OPEN_STATES = ("new", "routed", "acknowledged", "answered", "reopened")
 
 
 def candidate_incidents(
@@ -183,7 +220,7 @@ def incidents_to_check(session: Session, region: str) -> list[Incident]:
     """Open, unmerged, routed incidents: the ones whose deadlines run."""
     q = select(Incident).where(
         Incident.region == region,
-        Incident.state.in_(("routed", "acknowledged", "answered", "reopened")),
+        Incident.state.in_(ROUTED_OPEN_STATES),
         Incident.merged_into_id.is_(None),
     )
     return list(session.scalars(q.order_by(Incident.id)))
@@ -392,3 +429,92 @@ def incident_posts_by_external(
         )
     )
     return [(i, p) for i, p in session.execute(q)]
+
+
+# --------------------------------------------------------------------------- batch reads and writes of the processing pass
+
+
+def _insert(session: Session, model: Any):  # noqa: ANN202
+    """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
+def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[tuple[int, str, str]]:
+    """``(id, text, content_hash)`` of pending posts (see ``pending_posts``), in id order."""
+    q = (
+        select(Post.id, Post.text, Post.content_hash)
+        .where(Post.processed_at.is_(None), Post.is_deleted.is_(False), Post.id > after_id)
+        .order_by(Post.id).limit(limit)
+    )
+    return [(i, t or "", h) for i, t, h in session.execute(q)]
+
+
+def posts_by_id(session: Session, ids: Sequence[int]) -> dict[int, Post]:
+    return {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(list(ids))))} if ids else {}
+
+
+def analyses_of_posts(session: Session, ids: Sequence[int], model_version: str) -> dict[int, PostAnalysis]:
+    """The analyses by ``model_version`` of the posts ``ids`` that have one."""
+    if not ids:
+        return {}
+    q = select(PostAnalysis).where(PostAnalysis.post_id.in_(list(ids)), PostAnalysis.model_version == model_version)
+    return {a.post_id: a for a in session.scalars(q)}
+
+
+def insert_analyses(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert analyses in one statement (executemany); a row another process has already
+    inserted for the same post and model is left as it is (``ON CONFLICT DO NOTHING``)."""
+    if rows:
+        session.execute(_insert(session, PostAnalysis).on_conflict_do_nothing(
+            index_elements=["post_id", "model_version"]), list(rows))
+
+
+def incidents_of_posts(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    """post id -> incident id, for the posts ``ids`` that are in an incident."""
+    if not ids:
+        return {}
+    q = select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(list(ids)))
+    return {p: i for p, i in session.execute(q)}
+
+
+def add_incident_posts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Link posts to incidents in one statement; a post already linked keeps its link."""
+    if rows:
+        session.execute(_insert(session, IncidentPost).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
+
+
+def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        session.execute(
+            update(Post).where(Post.id.in_(list(ids))).values(processed_at=now).execution_options(synchronize_session=False)
+        )
+
+
+#: What the grouping index keeps of an incident without its details.
+HEAD_COLUMNS = (Incident.id, Incident.sector, Incident.category, Incident.municipality, Incident.state,
+                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at)
+
+
+def incident_heads(session: Session, region: str, updated_since: datetime | None = None,
+                   except_updated_at: datetime | None = None) -> list[tuple]:
+    """Light rows (``HEAD_COLUMNS``) of the region's open, unmerged incidents; with
+    ``updated_since``, of every incident of the region changed since then (whatever its state),
+    but for those last changed exactly at ``except_updated_at`` (the caller's own changes)."""
+    q = select(*HEAD_COLUMNS).where(Incident.region == region)
+    if updated_since is None:
+        q = q.where(Incident.state.in_(OPEN_STATES), Incident.merged_into_id.is_(None))
+    else:
+        q = q.where(Incident.updated_at >= updated_since)
+        if except_updated_at is not None:
+            q = q.where(Incident.updated_at != except_updated_at)
+    return list(session.execute(q.order_by(Incident.id)))
+
+
+def incident_details(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    return {i: (d or {}) for i, d in session.execute(select(Incident.id, Incident.details).where(Incident.id.in_(list(ids))))}

@@ -219,6 +219,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     #: Set by an admin's create / reset (generated password): the user must set their own before anything else.
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Part of every session cookie's fingerprint; signing out or changing the password adds one, ending every session.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -234,6 +236,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     #: Latest API request made with the token, to the minute (written at most once a minute).
     last_used_at: Mapped[datetime | None]
+
+
+class ApiIdempotency(Base):
+    """The answer given to a back office's POST with an ``Idempotency-Key``: a retry gets it again, nothing is redone."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("authority_id", "key", name="uq_api_idempotency_authority_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authorities.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    #: SHA-256 of method, path and body: the same key with another request is refused
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditEntry(Base):
@@ -282,6 +300,11 @@ class Incident(Base):
     interim_at: Mapped[datetime | None]
     final_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    #: Where the countdown of the current assignment started (routing, or the last reroute or
+    #: urgency change); the due times of later stages are counted from it.
+    deadline_start_at: Mapped[datetime | None]
+    #: The final due time was set by a reopening: later answers do not move it (a reroute clears it).
+    final_due_pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     is_possible_fake: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))

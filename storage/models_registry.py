@@ -123,3 +123,11 @@ def least_sure_analyses(session: Session, limit: int = 50) -> list[dict[str, Any
         }
         for a in session.scalars(q)
     ]
+
+
+def model_versions(s: Session) -> list[ModelVersion]:
+    return list(s.scalars(select(ModelVersion).order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())))
+
+
+def model_version(s: Session, version: str) -> ModelVersion | None:
+    return s.scalar(select(ModelVersion).where(ModelVersion.version == version))

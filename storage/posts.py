@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from .models import Post, PostRevision
@@ -142,12 +143,13 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
     return res
 
 
+def analyze_posts(session: Session) -> None:
+    """Refresh the planner's statistics of the posts table after a large load (both backends)."""
+    session.execute(sql_text("ANALYZE posts"))
+
+
 def count_posts(session: Session) -> int:
     return session.scalar(select(func.count(Post.id))) or 0
-
-
-def get_post(session: Session, post_id: int) -> Post | None:
-    return session.get(Post, post_id)
 
 
 def find_post(session: Session, platform: str, source_key: str, external_id: str) -> Post | None:

@@ -81,12 +81,15 @@ def events_of_incidents_opened(
     return list(session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id.in_(opened), IncidentEvent.at <= until)))
 
 
-def count_events(session: Session, region: str, kind: str, start: datetime, end: datetime) -> int:
+def count_events(session: Session, region: str, kind: str, start: datetime, end: datetime, authority_id: int | None = None) -> int:
+    """Events of a kind in [start, end); with ``authority_id``: of incidents now routed to that authority only."""
     q = (
         select(func.count(IncidentEvent.id))
         .join(Incident, Incident.id == IncidentEvent.incident_id)
         .where(Incident.region == region, IncidentEvent.kind == kind, IncidentEvent.at >= start, IncidentEvent.at < end)
     )
+    if authority_id is not None:
+        q = q.where(Incident.authority_id == authority_id)
     return session.scalar(q) or 0
 
 

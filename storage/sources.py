@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import CrawlCursor, Post, Source
+from .models import CrawlCursor, Source
 from .types import utcnow
 
 
@@ -91,8 +91,3 @@ def record_failure(
     if failing_reason is not None:
         source.failing_reason = failing_reason
     source.retry_after = retry_after
-
-
-def posts_per_source(session: Session) -> dict[int, int]:
-    rows = session.execute(select(Post.source_id, func.count(Post.id)).group_by(Post.source_id))
-    return {sid: n for sid, n in rows if sid is not None}

@@ -49,3 +49,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def models_dir_with(root, versions: list[tuple[str, str, dict]], active: list[str]):
+    """A model registry in its own file layout: ``versions/<v>/meta.json`` for each (name, created_at, metrics),
+    then ``active`` activated in turn by the real registry (forced: these versions hold no model files)."""
+    import json
+    from pathlib import Path
+
+    from nlp.classifier.registry import Registry
+
+    root = Path(root)
+    for name, created, metrics in versions:
+        d = root / "versions" / name
+        d.mkdir(parents=True)
+        score = (metrics.get("test") or metrics).get("score")
+        meta = {"version": name, "created_at": created, "checksum": "c" * 64, "data_fingerprint": "d" * 64,
+                "metrics": metrics, "evaluation": {"score": score, "n": 10}}
+        (d / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    reg = Registry(root)
+    for name in active:
+        reg.activate(name, force=True)
+    return root

@@ -183,7 +183,7 @@ def test_cli_start_up_does_not_import_the_classifier():
     import subprocess
     import sys
 
-    code = "import sys, pipeline.cli; print(sorted(m for m in ('sklearn', 'nlp.classifier') if m in sys.modules))"
+    code = "import sys, cli.main; print(sorted(m for m in ('sklearn', 'nlp.classifier') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 
@@ -191,7 +191,7 @@ def test_cli_start_up_does_not_import_the_classifier():
 def test_cli_defaults_match_the_classifier():
     from nlp.classifier import TrainOptions
     from nlp.classifier.data import CORPUS_DIR
-    from pipeline import cli_models
+    from cli import models as cli_models
 
     assert cli_models.CORPUS_DIR == CORPUS_DIR
     assert cli_models.DEFAULT_BULK_CAP == TrainOptions.bulk_cap

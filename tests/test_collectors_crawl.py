@@ -130,7 +130,7 @@ def crawl_killed_at(env: dict[str, str], cwd: Path, vk: FakeVk, request_no: int)
     vk.hung.clear()
     vk.release.clear()
     vk.hang_at = len(vk.calls) + request_no
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "crawl", "-q"], env=env, cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "crawl", "-q"], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert vk.hung.wait(60), "the crawl never reached the hanging request"
@@ -147,7 +147,7 @@ def crawl_killed_at(env: dict[str, str], cwd: Path, vk: FakeVk, request_no: int)
 def crawl_killed_soon_after_start(env: dict[str, str], cwd: Path, vk: FakeVk, delay: float) -> None:
     """SIGKILL `cur crawl` ``delay`` seconds after its first VK request: anywhere, even inside a commit."""
     n0 = len(vk.calls)
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "crawl", "-q"], env=env, cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "crawl", "-q"], env=env, cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

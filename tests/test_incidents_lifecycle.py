@@ -76,6 +76,27 @@ def test_answers_set_times_and_the_final_deadline_follows_the_interim_answer(db,
         assert len(q.responses_of(s, inc.id)) == 2
 
 
+
+def test_a_reopened_final_deadline_stays_put_until_a_reroute(db, profile):
+    """Reopening fixes the final due time (answers do not move it); a reroute counts it afresh."""
+    with db.session() as s:
+        inc = new_incident(s, profile)
+        svc.record_response(s, inc, "final", "Готово", "spec", "web", T0 + 4 * H, profile=profile)
+        svc.resolve(s, inc, "operator", T0 + 5 * H)
+        svc.reopen(s, inc, "operator", T0 + 48 * H, "опять холодно", profile=profile)
+        pinned = inc.final_due
+        assert inc.final_due_pinned and inc.deadline_start_at == T0  # the countdown of the assignment is kept
+        svc.record_response(s, inc, "interim", "Снова выехали", "spec", "web", T0 + 50 * H, profile=profile)
+        assert inc.final_due == pinned  # an interim answer would recount it from the answer, but it is pinned
+        other = next(a.code for a in profile.region.authorities if a.code != code_of(s, inc.authority_id))
+        svc.reroute(s, inc, other, "operator", "не их зона", T0 + 51 * H, profile=profile)
+        assert not inc.final_due_pinned and inc.deadline_start_at == T0 + 51 * H and inc.final_due != pinned
+    with db.session() as s:  # kept in columns, not in details
+        row = s.get(Incident, inc.id)
+        assert row.deadline_start_at == T0 + 51 * H and row.final_due_pinned is False
+        assert not {"deadline_start", "pinned_due"} & set(row.details or {})
+
+
 def test_illegal_transitions_are_refused_and_write_nothing(db, profile):
     with db.session() as s:
         inc = new_incident(s, profile)

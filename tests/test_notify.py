@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from config import Settings
-from pipeline.channels import (
+from pipeline.notify.channels import (
     ChannelError,
     EmailSender,
     TelegramSender,
@@ -132,6 +132,24 @@ def test_escalation_goes_to_the_role_of_the_level(db, profile):
         assert "уровень эскалации 2" in to2[0].subject and "первичный ответ" in to2[0].subject
         # the due time is shown in the region's time zone (UTC+7)
         assert "20.11.2026 18:00 (UTC+07:00)" in to2[0].body
+
+
+
+def test_escalation_without_recipient_goes_where_the_deadline_watch_sends_it(db, profile):
+    """An escalation to ``sector_head`` of an incident whose sector has no block goes to the ЦУР head,
+    as the deadline watch decides (``escalation_authority``), not to some block's head."""
+    from pipeline.incidents import escalation_recipient
+
+    with db.session() as s:
+        ministry = make_authority(s, "min_housing_roads", email="gkh@example.ru")
+        make_authority(s, "head_housing_roads", role="sector_head", email="block@example.ru")
+        make_authority(s, "head", role="head", email="head@example.ru")
+        inc, _ = make_routed_incident(s, ministry)
+        inc.sector = None  # no sector: no block
+        late = T0 + timedelta(hours=11)
+        e = add_event(s, inc, ev.ESCALATED, late, data={"stage": "first_reply", "level": 2, "role": "sector_head"})
+        assert escalation_recipient(s, profile, inc, "sector_head") == "head"
+        assert [m.recipient for m in notify_event(s, profile, e, late)] == ["head@example.ru"]
 
 
 # --------------------------------------------------------------------------- e-mail over real SMTP

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from pipeline.channels import WebhookSender, sign
+from pipeline.notify.channels import WebhookSender, sign
 from pipeline.notify import adeliver_due, notify_recent
 from storage import events as ev
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage

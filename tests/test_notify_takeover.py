@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 from sqlalchemy import select
 
-from pipeline.channels import WebhookSender
+from pipeline.notify.channels import WebhookSender
 from pipeline.notify import RetryPolicy, adeliver_due, deliver_due, enqueue
 from storage import outbox as box
 from storage.models import OutboxMessage

@@ -141,7 +141,7 @@ def test_jobs_on_a_moved_clock_notify_deliver_and_report(app, tmp_path):
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)
     ctl.start()
     clock = FakeClock(T0)
-    from pipeline.channels import EmailSender
+    from pipeline.notify.channels import EmailSender
 
     sch.set_runtime(sch.Runtime(app, clock, senders={"email": EmailSender("127.0.0.1", port)}, report_dir=tmp_path / "reports"))
     db = app.ready_db()
@@ -228,7 +228,7 @@ def test_crawl_jobs_follow_the_sources(app, tmp_path):
 
 def test_cur_run_stops_cleanly_on_sigterm(app, cur_env, tmp_path, db_url):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--no-web", "--reports", str(tmp_path / "r")],
+        [sys.executable, "-m", "cli", "run", "--no-web", "--reports", str(tmp_path / "r")],
         env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -297,7 +297,7 @@ def test_cur_run_serves_the_web_application_with_the_scheduler(app, cur_env, tmp
     import urllib.request
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "run", "--port", "0", "--reports", str(tmp_path / "r")],
+        [sys.executable, "-m", "cli", "run", "--port", "0", "--reports", str(tmp_path / "r")],
         env=cur_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

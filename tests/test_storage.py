@@ -211,7 +211,7 @@ def test_upgrade_from_0002_fills_last_sign_in_from_the_audit_log(tmp_path, fresh
         db.upgrade("0002")
         _seed_0002(db)
         db.upgrade()
-        assert db.current_revision() == "0003"
+        assert db.current_revision() >= "0003"
         users, tokens = _accounts(db)
         assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()}
         assert tokens == [("СЭД", None)]
@@ -247,8 +247,57 @@ def test_upgrade_to_0003_crashing_midway_then_rerun_gives_the_same_database(tmp_
         with db.engine.begin() as c:
             c.execute(text("DROP TRIGGER crash" if sqlite else "DROP TRIGGER crash ON users"))
         db.upgrade()
-        assert db.current_revision() == "0003"
+        assert db.current_revision() >= "0003"
         users, tokens = _accounts(db)
         assert users == {login: (at, False) for login, at in EXPECTED_LAST_LOGIN.items()} and tokens == [("СЭД", None)]
         assert _no_autogenerate_diff(db) == []
+        db.dispose()
+
+
+# --------------------------------------------------------------------------- 0005: incident deadline columns
+
+
+def _insert_0004_incident(db: Database, details: dict) -> int:
+    """An incident written against the 0004 schema (no ORM: the models are newer)."""
+    import json
+
+    with db.engine.begin() as c:
+        c.execute(
+            text("INSERT INTO incidents (region, title, urgency, state, created_at, updated_at, escalation_level, is_possible_fake, details) "
+                 "VALUES ('kuzbass', 't', 'normal', 'routed', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, :f, :d)"),
+            {"f": False, "d": json.dumps(details)},
+        )  # fmt: skip
+        return int(c.execute(text("SELECT max(id) FROM incidents")).scalar())
+
+
+@pytest.mark.postgres
+def test_migration_0005_moves_deadline_start_and_pinned_final_out_of_details(tmp_path, fresh_pg_url):
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=7)))
+    for url in (f"sqlite:///{tmp_path / 'm5.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0004")
+        moved = _insert_0004_incident(db, {"deadline_start": start.isoformat(), "pinned_due": ["final"], "lemmas": {"вода": 2}})
+        unpinned = _insert_0004_incident(db, {"deadline_start": start.isoformat(), "pinned_due": []})
+        plain = _insert_0004_incident(db, {"lemmas": {"свет": 1}})
+        db.upgrade("0005")
+        with db.session() as s:
+            a, b, c = (s.get(Incident, i) for i in (moved, unpinned, plain))
+            assert (a.deadline_start_at, a.final_due_pinned, a.details) == (start, True, {"lemmas": {"вода": 2}})
+            assert (b.deadline_start_at, b.final_due_pinned, b.details) == (start, False, {})
+            assert (c.deadline_start_at, c.final_due_pinned, c.details) == (None, False, {"lemmas": {"свет": 1}})
+        db.downgrade("0004")
+        with db.engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT id, details FROM incidents")).all())
+        import json
+
+        back = {k: v if isinstance(v, dict) else json.loads(v) for k, v in back.items()}
+        assert datetime.fromisoformat(back[moved]["deadline_start"]) == start
+        assert back[moved]["pinned_due"] == ["final"] and back[moved]["lemmas"] == {"вода": 2}
+        assert "pinned_due" not in back[unpinned] and back[plain] == {"lemmas": {"свет": 1}}
+        assert "deadline_start_at" not in {c["name"] for c in inspect(db.engine).get_columns("incidents")}
+        db.upgrade()
+        db.upgrade()  # a second run changes nothing
+        with db.session() as s:
+            assert s.get(Incident, moved).final_due_pinned is True
+        assert _no_autogenerate_diff(db) == [], url
         db.dispose()

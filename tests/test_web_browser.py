@@ -24,7 +24,8 @@ from pipeline.context import App
 from storage import web_repo
 from storage.models import Incident, IncidentPost, Post, ReviewDecision
 from web.server import BackgroundServer
-from web.passwords import hash_password
+from pipeline.accounts.passwords import hash_password
+from tests.helpers import models_dir_with
 from web.sample import seed_sample
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,12 +56,9 @@ def site(tmp_path: Path, sqlite_url: str):
         for login, role, code in [("operator", "operator", None), ("specialist", "specialist", target), ("curator", "curator", None), ("analyst", "analyst", None), ("admin", "admin", None)]:
             auth = web_repo.authority_by_code(s, app.region.code, code) if code else None
             web_repo.add_user(s, login, pw, role, auth.id if auth else None)
-        from storage.models_registry import record_model_version, set_active_model
-
-        metrics = {"score": 0.81, "n": 40, "sector": {"n": 40, "accuracy": 0.85, "macro_f1": 0.8, "labels": ["energy", "housing", "roads"],
-                   "confusion": [[10, 2, 0], [1, 15, 1], [0, 2, 9]], "per_class": {}}}
-        record_model_version(s, version="v-test-1", path="versions/v-test-1", checksum="c" * 64, data_fingerprint="d" * 64, metrics=metrics)
-        set_active_model(s, "v-test-1")
+    metrics = {"score": 0.81, "n": 40, "sector": {"n": 40, "accuracy": 0.85, "macro_f1": 0.8, "labels": ["energy", "housing", "roads"],
+               "confusion": [[10, 2, 0], [1, 15, 1], [0, 2, 9]], "per_class": {}}}
+    app.settings = app.settings.model_copy(update={"models_dir": models_dir_with(tmp_path / "models", [("v-test-1", "2026-11-01T10:00:00+00:00", metrics)], ["v-test-1"])})
     with BackgroundServer(app) as server:
         yield {"url": server.url, "app": app, "post_id": post.id, "target": target}
     app.db.dispose()
@@ -76,9 +74,21 @@ def browser():
         b.close()
 
 
+#: Content-Security-Policy violations reported by the browser during a test (the pages must work under the CSP)
+CSP_VIOLATIONS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations():
+    CSP_VIOLATIONS.clear()
+    yield
+    assert CSP_VIOLATIONS == []
+
+
 def sign_in(browser, url: str, login: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
     ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
+    page.on("console", lambda m: CSP_VIOLATIONS.append(m.text) if "Content Security Policy" in m.text else None)
     page.set_default_timeout(15000)
     page.goto(url + "/login")
     page.fill("input[name=login]", login)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -62,7 +63,7 @@ def test_account_mistakes_are_named(sqlite_url: str):
 
     from config import load_settings
     from pipeline.context import App
-    from web.accounts import AccountError, add_user
+    from pipeline.accounts.users import AccountError, add_user
     from web.server import prepare
 
     app = App(settings=load_settings(env={}).model_copy(update={"database_url": sqlite_url}))
@@ -89,7 +90,7 @@ def _free_port() -> int:
 
 def test_serve_answers_on_the_port(env: dict[str, str], tmp_path: Path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 30
         while True:
@@ -111,3 +112,5 @@ def test_serve_answers_on_the_port(env: dict[str, str], tmp_path: Path):
         out, errs = proc.communicate(timeout=20)
     assert proc.returncode == 0, errs
     assert f"127.0.0.1:{port}/login" in out and "остановлено" in out
+    # log lines carry the region's time (Kuzbass, +07:00), not the machine's UTC clock
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+0700 INFO ", errs, re.M), errs

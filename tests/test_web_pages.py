@@ -148,13 +148,12 @@ async def test_dashboard_and_reports(app_ctx, aiohttp_client):
         assert s.scalar(select(AuditEntry).where(AuditEntry.action == "report.download", AuditEntry.actor == "cur")) is not None
 
 
-async def test_models_page_and_audit(app_ctx, aiohttp_client):
-    from storage.models_registry import record_model_version, set_active_model
+async def test_models_page_and_audit(app_ctx, aiohttp_client, tmp_path):
+    from tests.helpers import models_dir_with
 
-    with app_ctx.db.session() as s:
-        record_model_version(s, version="v1", path="versions/v1", checksum="a" * 64, data_fingerprint="b" * 64, metrics={"test": {"score": 0.7, "sector": {"macro_f1": 0.6}}})
-        record_model_version(s, version="v2", path="versions/v2", checksum="c" * 64, data_fingerprint="d" * 64, metrics={"test": {"score": 0.75}})
-        set_active_model(s, "v2")
+    root = models_dir_with(tmp_path / "models", [("v1", "2026-11-01T10:00:00+00:00", {"test": {"score": 0.7, "sector": {"macro_f1": 0.6}}}),
+                                                 ("v2", "2026-11-20T10:00:00+00:00", {"test": {"score": 0.75}})], ["v2"])
+    app_ctx.settings = app_ctx.settings.model_copy(update={"models_dir": root})
     an = await aiohttp_client(create_app(app_ctx))
     await login(an, "an")
     html = await (await an.get("/models")).text()

@@ -13,7 +13,7 @@ from pipeline.incidents import sync_authorities
 from storage import PostRecord, content_hash, upsert_posts, web_repo
 from storage.models import AuditEntry, Incident
 from tests.test_web_security import add_users, csrf_of, login, make_ctx
-from web.accounts import add_token
+from pipeline.accounts.users import add_token
 from web.app import create_app
 from web.formatting import next_due
 
@@ -176,7 +176,8 @@ async def test_openapi_documents_paging(client_openapi):
     params = {p["name"]: p for p in op["parameters"]}
     assert {"state", "open", "limit", "cursor"} <= set(params)
     assert params["limit"]["schema"]["maximum"] == 200 and params["limit"]["schema"]["default"] == 50
-    props = op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    props = client_openapi["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
     assert {"next", "next_cursor", "total", "incidents"} <= set(props)
     assert "400" in op["responses"]
 

@@ -13,8 +13,8 @@ from config import load_settings
 from pipeline.context import App
 from storage.models import ApiToken, AuditEntry, Incident, Response, User
 from storage import web_repo
-from web.accounts import add_token
-from web.passwords import hash_password
+from pipeline.accounts.users import add_token
+from pipeline.accounts.passwords import hash_password
 from web.app import create_app
 from web.sample import seed_sample
 
@@ -259,13 +259,15 @@ async def test_api_answer_and_state(client, world):
     assert r.status == 200 and (await r.json())["state"] == "acknowledged"
     r = await client.post(url + "/responses", headers=h, json={"kind": "bogus", "text": "x"})
     assert r.status == 400 and "kind" in (await r.json())["error"]
-    r = await client.post(url + "/responses", headers=h, data="not json")
+    r = await client.post(url + "/responses", headers={**h, "Content-Type": "application/json"}, data="not json")
     assert r.status == 400
+    r = await client.post(url + "/responses", headers=h, data="not json")  # text/plain
+    assert r.status == 415
     r = await client.post(url + "/responses", headers=h, json={"kind": "first_reply", "text": "Бригада выехала", "author": "Иванов"})
     data = await r.json()
     assert r.status == 200 and data["state"] == "answered" and data["first_reply_at"]
-    r = await client.post(url + "/state", headers=h, json={"action": "reject"})  # reason required by the service
-    assert r.status == 409 and "причин" in (await r.json())["error"]
+    r = await client.post(url + "/state", headers=h, json={"action": "reject"})  # a reason is required: a client mistake, not a conflict
+    assert r.status == 422 and "причин" in (await r.json())["error"]
     detail = await (await client.get(url, headers=h)).json()
     assert [x["text"] for x in detail["responses"]] == ["Бригада выехала"]
     assert detail["responses"][0]["channel"] == "api"
@@ -296,7 +298,7 @@ async def test_openapi_describes_every_route(client):
 
 
 def test_docs_roles_table_matches_permissions():
-    from web.roles import PERMISSIONS, ROLES
+    from pipeline.accounts.roles import PERMISSIONS, ROLES
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "web.md").read_text(encoding="utf-8")
     seen = set()

@@ -15,9 +15,9 @@ from storage import web_repo
 from storage.models import ApiToken, AuditEntry
 from tests.conftest import run_cur
 from tests.test_web_security import add_users, csrf_of, login, make_ctx, page_csrf
-from web import api_tokens
+from pipeline.accounts import tokens as api_tokens
 from web.app import create_app
-from web.passwords import hash_token
+from pipeline.accounts.passwords import hash_token
 from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)

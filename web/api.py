@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pipeline import incidents
+from pipeline.accounts import tokens as api_tokens
+from pipeline.accounts.passwords import hash_token
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import api_tokens, paging, services
-from .core import CLOCK, CTX, client_ip
+from . import paging, services
+from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
-from .passwords import hash_token
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
 STATE_ACTIONS = ("acknowledge", "resolve", "reject")
+#: responses.author is VARCHAR(128)
+AUTHOR_MAX = 128
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -59,7 +65,9 @@ class ApiReq:
 
     def incident(self) -> Any:
         try:
-            incident_id = int(self.request.match_info["incident_id"])
+            incident_id = parse_int(self.request.match_info.get("incident_id"))
+            if incident_id is None:
+                raise NotFound
             return web_repo.scoped_incident(self.s, self.scope, incident_id)
         except NotFound:
             raise ApiError(404, "Инцидент не найден.") from None
@@ -77,6 +85,38 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    """The POST's Idempotency-Key (1–128 printable ASCII characters), None without one; ApiError if malformed."""
+    if request.method != "POST" or IDEMPOTENCY_HEADER not in request.headers:
+        return None
+    key = request.headers[IDEMPOTENCY_HEADER].strip()
+    if not 1 <= len(key) <= 128 or any(not ("!" <= ch <= "~") for ch in key):
+        raise ApiError(400, "Заголовок Idempotency-Key — от 1 до 128 печатных символов ASCII без пробелов (например, UUID).")
+    return key
+
+
+def _nul_field(body: dict[str, Any]) -> str | None:
+    """The first top-level field whose value (or key) holds a NUL character: PostgreSQL cannot store text with it."""
+    def has_nul(v: Any) -> bool:
+        if isinstance(v, str):
+            return "\x00" in v
+        if isinstance(v, dict):
+            return any(has_nul(k) or has_nul(x) for k, x in v.items())
+        if isinstance(v, list):
+            return any(has_nul(x) for x in v)
+        return False
+
+    return next((k.replace("\x00", "") or "?" for k, v in body.items() if has_nul(k) or has_nul(v)), None)
+
+
+def _request_hash(request: web.Request, body: dict[str, Any]) -> str:
+    canon = json.dumps([request.method, request.path, body], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
 def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
     @functools.wraps(fn)
     async def wrapped(request: web.Request) -> web.Response:
@@ -85,38 +125,69 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
             return json_error(401, "Нужен заголовок Authorization: Bearer <токен>.")
         body: dict[str, Any] = {}
         if request.method == "POST":
+            if request.content_type != "application/json":
+                return json_error(415, "Тело запроса должно быть JSON с заголовком Content-Type: application/json.")
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
                 return json_error(400, "Тело запроса должно быть объектом JSON.")
             if not isinstance(body, dict):
                 return json_error(400, "Тело запроса должно быть объектом JSON.")
+            bad = _nul_field(body)
+            if bad is not None:
+                return json_error(400, f"Поле «{bad}» содержит недопустимый символ NUL (\\u0000).")
+        try:
+            key = _idempotency_key(request)
+        except ApiError as e:
+            return json_error(e.status, e.message)
         now = request.app[CLOCK]()
         db = request.app[CTX].db
 
-        def work() -> tuple[int, Any]:
+        def work() -> tuple[int, Any, bool]:
             with db.session() as s:
                 found = web_repo.token_for_api(s, hash_token(token))
                 if found is None:
-                    return 401, {"error": "Токен недействителен или отозван."}
+                    return 401, {"error": "Токен недействителен или отозван."}, False
                 if api_tokens.use_is_stale(found.last_used_at, now):
                     # at most once a minute per token, in a transaction of its own: kept even if the action is refused
                     with db.session() as touch:
                         web_repo.touch_api_token(touch, found.token_id, now, api_tokens.LAST_USE_RESOLUTION)
+                req_hash = _request_hash(request, body) if key else ""
+                if key:
+                    prev = web_repo.idempotent_answer(s, found.authority.id, key, now)
+                    if prev is not None:
+                        if prev.request_hash != req_hash:
+                            return 422, {"error": "Этот Idempotency-Key уже использован для другого запроса: для нового действия нужен новый ключ."}, False
+                        return prev.status, prev.body, True  # a retry: the first answer again, nothing redone
                 try:
-                    return 200, fn(ApiReq(request, s, found.authority, now, body))
+                    result = fn(ApiReq(request, s, found.authority, now, body))
                 except ApiError as e:
-                    return e.status, {"error": e.message}
+                    return e.status, {"error": e.message}, False
+                if key:
+                    # in the action's own transaction: both are kept, or neither
+                    web_repo.store_idempotent_answer(s, found.authority.id, key, req_hash, 200, result, now)
+                return 200, result, False
 
         try:
-            status, data = await asyncio.to_thread(work)
+            try:
+                status, data, replayed = await asyncio.to_thread(work)
+            except IntegrityError:
+                if not key:
+                    raise
+                # the same key arrived twice at once: the other request's work is kept, this one's rolled back
+                status, data, replayed = await asyncio.to_thread(work)
+        except services.NotFoundError as e:
+            return json_error(404, f"Не найдено: {e}")
         except services.ActionRefused as e:
             return json_error(409, f"Действие не выполнено: {e}")
         except services.ServiceUnavailable as e:
             return json_error(503, f"Служба недоступна: {e}")
         if status >= 400:
             return json_error(status, data["error"])
-        return web.json_response(data, dumps=_dumps)
+        resp = web.json_response(data, dumps=_dumps)
+        if replayed:
+            resp.headers["Idempotent-Replayed"] = "true"
+        return resp
 
     return wrapped
 
@@ -143,39 +214,60 @@ def incident_json(inc: Any) -> dict[str, Any]:
         "interim_at": _iso(inc.interim_at),
         "final_at": _iso(inc.final_at),
         "resolved_at": _iso(inc.resolved_at),
-        "is_possible_fake": inc.is_possible_fake,
+        "updated_at": _iso(inc.updated_at),
+        "is_possible_fake": bool(inc.is_possible_fake),
+        "merged_into_id": inc.merged_into_id,
     }
 
 
+
+
+LIST_PARAMS = ("state", "open", "updated_since", "limit", "cursor")
+
+
+def _since(value: str | None) -> datetime | None:
+    """``updated_since``: an ISO 8601 time with its offset (``2026-12-01T09:00:00+07:00`` or ``…Z``)."""
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        t = None
+    if t is None or t.tzinfo is None:
+        raise ApiError(400, "Параметр updated_since — время ISO 8601 с часовым поясом, например 2026-12-01T09:00:00+07:00 (знак + в адресе — %2B) или 2026-12-01T02:00:00Z.")
+    return t.astimezone(timezone.utc)
 
 
 @endpoint
 def list_incidents(req: ApiReq) -> Any:
     """The token's authority's incidents, nearest deadline first, one page at a time (keyset cursor)."""
     q = req.request.query
-    unknown = sorted(set(q) - {"state", "open", "limit", "cursor"})
+    unknown = sorted(set(q) - set(LIST_PARAMS))
     if unknown:
-        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможные: state, open, limit, cursor.")
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможные: {', '.join(LIST_PARAMS)}.")
     state = q.get("state") or None
     if state is not None and state not in INCIDENT_STATES:
         raise ApiError(400, f"Параметр state должен быть одним из: {', '.join(INCIDENT_STATES)}.")
-    open_value = q.get("open", "1")
-    if open_value not in ("1", "0", "true", "false", "yes", "no"):
+    updated_since = _since(q.get("updated_since"))
+    # with updated_since (syncing) every change counts, closed incidents too, unless open=1 is asked for
+    open_value = q.get("open", "0" if updated_since is not None else "1")
+    if open_value not in ("1", "0"):
         raise ApiError(400, "Параметр open должен быть 1 или 0.")
-    open_only = open_value in ("1", "true", "yes")
-    filters = {"state": state, "open": "1" if open_only else "0"}
+    open_only = open_value == "1"
+    filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None}
     try:
         limit = paging.parse_limit(q.get("limit"))
         pg = paging.fetch(
             "api.incidents", filters, q.get("cursor"),
-            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, state=state, open_only=open_only, **kw),
+            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, state=state, open_only=open_only, updated_since=updated_since, **kw),
         )
     except paging.CursorError as e:
         raise ApiError(400, str(e)) from None
     cursor = paging.encode("api.incidents", filters, pg.last_key) if pg.has_next and pg.last_key is not None else None
     nxt = None
     if cursor is not None:
-        nxt = "/api/incidents?" + urlencode({k: v for k, v in {"state": state, "open": filters["open"], "limit": limit, "cursor": cursor}.items() if v is not None})
+        params = {"state": state, "open": open_value, "updated_since": q.get("updated_since"), "limit": limit, "cursor": cursor}
+        nxt = "/api/incidents?" + urlencode({k: v for k, v in params.items() if v is not None})
     return {
         "authority": req.authority.code,
         "total": pg.total,
@@ -201,8 +293,10 @@ def get_incident(req: ApiReq) -> Any:
 
 def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
     v = body.get(name)
-    if v is None and not required:
+    if not required and (v is None or (isinstance(v, str) and not v.strip())):
         return None
+    if not required and not isinstance(v, str):
+        raise ApiError(400, f"Поле «{name}» должно быть строкой.")
     if not isinstance(v, str) or not v.strip():
         raise ApiError(400, f"Поле «{name}» обязательно и должно быть непустой строкой.")
     return v.strip()
@@ -215,8 +309,14 @@ def post_response(req: ApiReq) -> Any:
     if kind not in RESPONSE_KINDS:
         raise ApiError(400, f"Поле «kind» должно быть одним из: {', '.join(RESPONSE_KINDS)}.")
     text = _text(req.body, "text")
-    author = _text(req.body, "author", required=False) or req.actor
-    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, author, "api", req.now, authority_code=req.authority.code, profile=req.request.app[CTX].region)
+    # the back office may name who signed the answer (kept with the answer); the event log's actor is always the token's authority
+    author = _text(req.body, "author", required=False)
+    if author is not None and (len(author) > AUTHOR_MAX or any(ord(ch) < 32 or ord(ch) == 127 for ch in author)):
+        raise ApiError(400, f"Поле «author» — не длиннее {AUTHOR_MAX} символов, без управляющих символов.")
+    services.call(
+        incidents.record_response, req.s, inc, kind, text, author or req.actor, "api", req.now,
+        authority_code=req.authority.code, profile=req.request.app[CTX].region, actor=req.actor,
+    )
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
     return incident_json(inc)
 
@@ -228,7 +328,9 @@ def change_state(req: ApiReq) -> Any:
     if action not in STATE_ACTIONS:
         raise ApiError(400, f"Поле «action» должно быть одним из: {', '.join(STATE_ACTIONS)}.")
     reason = _text(req.body, "reason", required=False)
-    services.call(services.INCIDENTS, action, req.s, inc, actor=req.actor, now=req.now, reason=reason, comment=reason, profile=req.request.app[CTX].region)
+    if action == "reject" and reason is None:
+        raise ApiError(422, "Для отклонения укажите причину: поле «reason» (непустая строка).")
+    services.change_state(req.s, inc, action, req.actor, req.now, reason, req.request.app[CTX].region)
     req.audit(f"api.{action}", f"incident:{inc.id}", reason=reason)
     return incident_json(inc)
 

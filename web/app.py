@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -11,17 +12,45 @@ from typing import Any, Callable
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pipeline.accounts import roles
 from storage.types import utcnow
 
-from . import api, auth, formatting, roles, views
-from .core import CLOCK, CODEC, CTX, JINJA, SECURE, USER, render
+from . import api, auth, formatting, views
+from .core import CLOCK, CODEC, CTX, JINJA, SECURE, TRUSTED_PROXIES, USER, render, sign_flash, trusted_networks
 from .sessions import SessionCodec
 from .views import tokens as token_views
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 
-ERROR_TITLES = {400: "Неверный запрос", 401: "Требуется вход", 403: "Доступ запрещён", 404: "Не найдено", 405: "Метод не поддерживается", 429: "Слишком много запросов"}
+ERROR_TITLES = {
+    400: "Неверный запрос",
+    401: "Требуется вход",
+    403: "Доступ запрещён",
+    404: "Не найдено",
+    405: "Метод не поддерживается",
+    409: "Действие не выполнено",
+    413: "Слишком большой запрос",
+    415: "Неподдерживаемый формат",
+    422: "Неверные данные",
+    429: "Слишком много запросов",
+    500: "Внутренняя ошибка",
+    503: "Служба недоступна",
+}
+#: aiohttp's own English texts ("Maximum request body size … exceeded", "405: Method Not Allowed") are replaced by these
+ERROR_TEXTS = {
+    404: "Такой страницы нет.",
+    405: "Этот адрес не принимает такой запрос.",
+    413: "Тело запроса больше 2 МиБ: сократите текст или отправьте частями.",
+    415: "Неподдерживаемый тип содержимого: ожидается application/json.",
+    500: "Внутренняя ошибка сервера. Ошибка записана в журнал; повторите позже или сообщите администратору.",
+}
+#: The request body limit (aiohttp's ``client_max_size``): a larger body is refused with 413.
+MAX_BODY = 2 * 1024 * 1024
+
+#: Pages: scripts and styles only from /static/ (no inline script, no eval), no framing, forms only to this site.
+CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+SERVER_NAME = "cur-monitor"
 
 
 def _jinja(app_ctx: Any) -> Environment:
@@ -46,24 +75,75 @@ def _jinja(app_ctx: Any) -> Environment:
     return env
 
 
+def _error_message(e: web.HTTPException) -> str:
+    text = e.text or ""
+    if _is_ours(text):
+        return text
+    return ERROR_TEXTS.get(e.status) or ERROR_TITLES.get(e.status, "Ошибка")
+
+
+def _is_ours(text: str) -> bool:
+    """Our messages are Russian; aiohttp's are English."""
+    return any("а" <= ch <= "я" or "А" <= ch <= "Я" for ch in text)
+
+
+def error_response(request: web.Request, status: int, message: str) -> web.StreamResponse:
+    if request.path.startswith("/api/") or request.path == "/api":
+        return api.json_error(status, message)
+    return render(request, "error.html", status=status, user=request.get(USER), title=ERROR_TITLES.get(status, "Ошибка"), message=message)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+    """Every error as a Russian page (or JSON under /api/); an unexpected exception is logged and becomes a 500 without a trace."""
     try:
+        bad = next((k for k, v in request.query.items() if "\x00" in k or "\x00" in v), None)
+        if bad is not None:  # no filter of ours can hold it, and PostgreSQL refuses it in a query
+            raise web.HTTPBadRequest(text=f"Параметр «{bad.replace(chr(0), '')}» содержит недопустимый символ NUL.")
         return await handler(request)
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        message = e.text if e.text and not e.text.startswith(str(e.status)) else ERROR_TITLES.get(e.status, e.reason)
-        if request.path.startswith("/api/"):
-            return api.json_error(e.status, message)
-        if USER not in request:
-            return web.Response(text=message, status=e.status, content_type="text/plain", charset="utf-8")
-        return render(request, "error.html", status=e.status, user=request[USER], title=ERROR_TITLES.get(e.status, "Ошибка"), message=message)
+        resp = error_response(request, e.status, _error_message(e))
+        for name in ("WWW-Authenticate", "Allow", "Retry-After"):
+            if name in e.headers:
+                resp.headers[name] = e.headers[name]
+        return resp
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, ERROR_TEXTS[500])
 
 
-def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool = False) -> web.Application:
-    """The web application over ``app_ctx`` (a pipeline.context.App); ``clock`` returns aware UTC times."""
-    app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=2 * 1024 * 1024)
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, static files and errors included (aiohttp's on_response_prepare)."""
+    sign_flash(request, response)
+    h = response.headers
+    h["Server"] = SERVER_NAME  # no versions
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Frame-Options"] = "DENY"
+    h["X-Content-Type-Options"] = "nosniff"
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+    if not request.path.startswith("/static/"):
+        # pages and API answers carry personal data: never kept by the browser or a proxy
+        h["Cache-Control"] = "no-store"
+        h.setdefault("Pragma", "no-cache")
+    if request.secure or request.app[SECURE]:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+def create_app(
+    app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool | None = None, trusted_proxies: Any = None
+) -> web.Application:
+    """The web application over ``app_ctx`` (a pipeline.context.App); ``clock`` returns aware UTC times.
+
+    ``secure_cookies`` defaults to the ``web_secure_cookies`` setting (``CUR_WEB_SECURE_COOKIES``);
+    ``trusted_proxies`` (addresses or networks) are the reverse proxies whose ``X-Forwarded-For`` names the client.
+    """
+    app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=MAX_BODY)
     app[CTX] = app_ctx
     app[CLOCK] = clock or utcnow
     app[JINJA] = _jinja(app_ctx)
@@ -72,7 +152,9 @@ def create_app(app_ctx: Any, clock: Callable[[], datetime] | None = None, secure
         log.warning("secret_key is not set: sessions will not survive a restart (set CUR_SECRET_KEY)")
         secret = secrets.token_hex(32)
     app[CODEC] = SessionCodec(secret.encode("utf-8"))
-    app[SECURE] = secure_cookies
+    app[SECURE] = bool(app_ctx.settings.web_secure_cookies if secure_cookies is None else secure_cookies)
+    app[TRUSTED_PROXIES] = trusted_networks(trusted_proxies)
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)

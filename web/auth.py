@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import math
 import secrets
+from urllib.parse import unquote, urlsplit
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
@@ -13,13 +15,29 @@ from aiohttp import web
 from storage import web_repo
 
 from .core import CLOCK, CODEC, CTX, LOGIN_CSRF, SECURE, SESSION, USER, CurrentUser, client_ip, redirect, render
-from .passwords import verify_password
+from pipeline.accounts.passwords import verify_password
 from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
 
 LOGIN_CSRF_COOKIE = "cur_login_csrf"
-#: Failed sign-ins allowed per login and address within the window.
-MAX_FAILURES = 5
+#: Login limiter: failures within the window are counted per login (from any address) and per address
+#: (over every login: password spraying). Past a free allowance, each further attempt must wait a delay after
+#: the latest failure that doubles with every failure, up to a cap: an attacker gets a few guesses a minute,
+#: the real user waits at most MAX_DELAY and is never locked out. Counted from the audit log, so the limit
+#: holds across restarts and several server processes.
 FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES = 5  # per login, free
+MAX_ADDRESS_FAILURES = 20  # per address, free
+BASE_DELAY = timedelta(seconds=2)
+MAX_DELAY = timedelta(seconds=60)
+
+
+def _wait(failures: list[datetime], allowance: int, now: datetime) -> timedelta:
+    """How long the next attempt must still wait, given the failure times in the window."""
+    extra = len(failures) - allowance
+    if extra < 0 or not failures:
+        return timedelta(0)
+    delay = min(BASE_DELAY * (2 ** min(extra, 16)), MAX_DELAY)
+    return max(timedelta(0), max(failures) + delay - now)
 
 PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
 #: Where a user who must replace an admin-generated password is sent, and what else they may do meanwhile.
@@ -32,7 +50,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _load_user(db: Any, session_user_id: int, pw: str) -> CurrentUser | None:
     with db.session() as s:
         u = web_repo.user_by_id(s, session_user_id)
-        if u is None or not u.is_active or password_fingerprint(u.password_hash) != pw:
+        if u is None or not u.is_active or password_fingerprint(u.password_hash, u.session_generation or 0) != pw:
             return None
         auth_name = None
         if u.authority_id is not None:
@@ -54,13 +72,13 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         user = await asyncio.to_thread(_load_user, request.app[CTX].db, data.user_id, data.pw)
     if user is None:
         if request.method == "GET":
-            nxt = request.path_qs if request.path != "/" else ""
+            nxt = request.raw_path if request.path != "/" else ""  # percent-encoded, as safe_next wants
             raise web.HTTPFound("/login" + (f"?next={_quote(nxt)}" if nxt else ""))
         raise web.HTTPUnauthorized(text="Требуется вход в систему.")
     request[USER] = user
     request[SESSION] = data
     if user.must_change_password and path not in ALLOWED_BEFORE_PASSWORD_CHANGE:
-        raise web.HTTPSeeOther(password_change_url(request.path_qs if request.method == "GET" else ""))
+        raise web.HTTPSeeOther(password_change_url(request.raw_path if request.method == "GET" else ""))
     return await handler(request)
 
 
@@ -111,19 +129,45 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 def safe_next(value: str) -> str:
-    # only local paths: no scheme, no host, no protocol-relative "//"
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    """``value`` if it is a path of this site, else ``/``.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as ``/``,
+    so ``/<TAB>/evil.example`` or ``/<backslash>evil.example`` would leave the
+    site, and a newline cannot go into a ``Location`` header at all. Only printable ASCII
+    without spaces or backslashes is accepted (non-ASCII must arrive
+    percent-encoded), the value must start with one ``/`` and carry no scheme
+    or host.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > 2000:
+        return "/"
+    if any(not ("!" <= ch <= "~") or ch == "\\" for ch in value):
+        return "/"
+    if value.startswith("//"):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    # the same checks once more on the decoded path: ``/%09/host`` or ``/%5Chost`` must not become an off-site URL
+    # in any client that decodes before resolving
+    path = unquote(parts.path)
+    if path.startswith("//") or any(not (" " < ch != "\x7f") or ch == "\\" for ch in path):
+        return "/"
+    return value
 
 
 def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -> tuple[str, Any]:
-    """('limited'|'bad'|'ok', (user id, password hash, must change password))."""
+    """('limited'|'bad'|'ok', data): data is the seconds to wait when limited, else
+    (user id, password hash, must change password, session generation)."""
     with db.session() as s:
         since = now - FAILURE_WINDOW
-        if web_repo.count_audit(s, "login_failed", login, since, ip=ip) >= MAX_FAILURES:
-            web_repo.audit(s, login, "login_blocked", login, {"ip": ip}, now)
-            return "limited", None
+        by_login = [at for at, _ in web_repo.audit_times(s, "login_failed", since, target=login)]
+        by_address = [at for at, d in web_repo.audit_times(s, "login_failed", since) if d.get("ip") == ip]
+        wait = max(_wait(by_login, MAX_FAILURES, now), _wait(by_address, MAX_ADDRESS_FAILURES, now))
+        if wait > timedelta(0):
+            # the password is not even checked: a guess made too early is neither right nor wrong
+            seconds = max(1, math.ceil(wait.total_seconds()))
+            web_repo.audit(s, login, "login_blocked", login, {"ip": ip, "wait": seconds}, now)
+            return "limited", seconds
         u = web_repo.user_by_login(s, login)
         ok = verify_password(u.password_hash if u else None, password) and u is not None and u.is_active
         if not ok:
@@ -131,11 +175,13 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
             return "bad", None
         web_repo.record_login(s, u, now)
         web_repo.audit(s, u.login, "login", u.login, {"ip": ip}, now)
-        return "ok", (u.id, u.password_hash, bool(u.must_change_password))
+        return "ok", (u.id, u.password_hash, bool(u.must_change_password), u.session_generation or 0)
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        raise web.HTTPBadRequest(text="Форма входа содержит недопустимый символ NUL.")
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "") or "/"))
@@ -144,13 +190,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if outcome != "ok":
         request[LOGIN_CSRF] = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         error = (
-            f"Слишком много неудачных попыток входа. Повторите через {int(FAILURE_WINDOW.total_seconds() // 60)} минут."
+            f"Слишком много неудачных попыток входа. Повторите через {data} с."
             if outcome == "limited"
             else "Неверный логин или пароль."
         )
-        return render(request, "login.html", status=429 if outcome == "limited" else 401, user=None, next=nxt, error=error, login=login)
-    user_id, pw_hash, must_change = data
-    cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now)
+        resp = render(request, "login.html", status=429 if outcome == "limited" else 401, user=None, next=nxt, error=error, login=login)
+        if outcome == "limited":
+            resp.headers["Retry-After"] = str(data)
+        return resp
+    user_id, pw_hash, must_change, generation = data
+    cookie, _ = request.app[CODEC].issue(user_id, pw_hash, now, generation)
     resp = redirect(password_change_url(nxt) if must_change else nxt)
     set_session_cookie(resp, request, cookie)
     resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -163,6 +212,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
     def work() -> None:
         with request.app[CTX].db.session() as s:
+            web_repo.end_sessions(s, user.id)  # this cookie, and any copy of it, is refused from now on
             web_repo.audit(s, user.login, "logout", user.login, {"ip": client_ip(request)}, now)
 
     await asyncio.to_thread(work)

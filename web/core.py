@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
@@ -13,10 +14,10 @@ from aiohttp import web
 from jinja2 import Environment
 from sqlalchemy.orm import Session
 
+from pipeline.accounts import roles
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import roles
 from .services import ActionRefused, ServiceUnavailable
 
 # application keys
@@ -25,6 +26,7 @@ CLOCK = web.AppKey("clock", object)
 JINJA = web.AppKey("jinja", Environment)
 CODEC = web.AppKey("codec", object)
 SECURE = web.AppKey("secure_cookies", bool)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 # request keys
 USER = web.RequestKey("user", object)
 SESSION = web.RequestKey("session", object)
@@ -95,32 +97,97 @@ class Req:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "?"
+    """The client's address: the peer, or, when the peer is a trusted reverse proxy (``cur serve --behind-proxy``),
+    the right-most address of ``X-Forwarded-For`` that is not itself a trusted proxy. Without trusted proxies
+    the header is ignored, so a client cannot choose the address the login limiter and the audit log see."""
+    peer = request.remote or "?"
+    trusted = request.app.get(TRUSTED_PROXIES) or ()
+    if not trusted or not _is_trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _valid_ip(hop):
+            return peer  # a malformed chain: fall back to the proxy itself
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_trusted(addr: str, trusted: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in net for net in trusted)
+
+
+def trusted_networks(items: Any) -> tuple:
+    """``["127.0.0.1", "10.0.0.0/24"]`` → networks (for ``create_app(trusted_proxies=...)``)."""
+    return tuple(ipaddress.ip_network(str(i).strip(), strict=False) for i in items or () if str(i).strip())
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     env = request.app[JINJA]
     ctx = request.app[CTX]
     session = request.get(SESSION)
+    msg, err = flash_messages(request)
     html = env.get_template(template).render(
         region=ctx.region,
         csrf_token=session.csrf if session else request.get(LOGIN_CSRF, ""),
-        msg=request.query.get("msg"),
-        err=request.query.get("err"),
+        msg=msg,
+        err=err,
         path=request.path,
         **context,
     )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
+FLASH = web.ResponseKey("flash", tuple)
+
+
 def redirect(location: str, msg: str | None = None, err: str | None = None) -> web.Response:
-    """A 303 redirect (returned, not raised, so the transaction still commits)."""
-    sep = "&" if "?" in location else "?"
+    """A 303 redirect (returned, not raised, so the transaction still commits).
+
+    ``msg`` / ``err`` go into the target URL with a signature (``fs``) that
+    :func:`sign_flash` adds as the response is sent; a page shows only signed
+    messages, so a link with ``?msg=<any text>`` made by someone else shows nothing.
+    """
+    resp = web.Response(status=303, headers={"Location": location})
     if msg:
-        location += f"{sep}msg={quote(msg)}"
+        resp[FLASH] = ("msg", msg)
     elif err:
-        location += f"{sep}err={quote(err)}"
-    return web.Response(status=303, headers={"Location": location})
+        resp[FLASH] = ("err", err)
+    return resp
+
+
+def sign_flash(request: web.Request, resp: web.StreamResponse) -> None:
+    """Put a redirect's message and its signature into its ``Location`` (called from on_response_prepare)."""
+    flash = resp.get(FLASH) if isinstance(resp, web.StreamResponse) else None
+    if not flash or "Location" not in resp.headers:
+        return
+    kind, text = flash
+    location = resp.headers["Location"]
+    sep = "&" if "?" in location else "?"
+    fs = request.app[CODEC].sign_flash(kind, text, request.app[CLOCK]())
+    resp.headers["Location"] = f"{location}{sep}{kind}={quote(text)}&fs={quote(fs)}"
+
+
+def flash_messages(request: web.Request) -> tuple[str | None, str | None]:
+    """(msg, err) of the URL, each only if this server signed it recently."""
+    codec, now, fs = request.app[CODEC], request.app[CLOCK](), request.query.get("fs")
+    out: list[str | None] = []
+    for kind in ("msg", "err"):
+        text = request.query.get(kind)
+        out.append(text if text and codec.flash_ok(kind, text, fs, now) else None)
+    return out[0], out[1]
 
 
 Handler = Callable[[Req], web.StreamResponse]
@@ -138,6 +205,9 @@ def page(permission: str) -> Callable[[Handler], Callable[[web.Request], Awaitab
             form: dict[str, str] = {}
             if request.method == "POST":
                 form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+                bad = next((k for k, v in form.items() if "\x00" in v), None)
+                if bad is not None:  # PostgreSQL cannot store it; no text of ours needs it
+                    raise web.HTTPBadRequest(text=f"Поле «{bad}» содержит недопустимый символ NUL.")
             now = request.app[CLOCK]()
             db = request.app[CTX].db
 
@@ -174,8 +244,28 @@ def _strip_msgs(url: str) -> str:
     return parts.path or "/"
 
 
+#: The largest id a database column holds (BIGINT); a larger number in a URL or form is "no such row", never a 500.
+MAX_DB_INT = 2**63 - 1
+
+
+def parse_int(value: Any, lo: int = 1, hi: int = MAX_DB_INT) -> int | None:
+    """A whole number written with ASCII digits within [lo, hi], else None (``"²"``, ``"1e3"``, 20 digits, …)."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    n = int(value)
+    return n if lo <= n <= hi else None
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """A row id from the URL path; 404 when it cannot be one."""
+    n = parse_int(request.match_info.get(name))
+    if n is None:
+        raise web.HTTPNotFound(text="Не найдено.")
+    return n
+
+
 def int_field(form: dict[str, str], name: str) -> int:
-    try:
-        return int(form.get(name, ""))
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"Поле «{name}» должно быть числом.") from None
+    n = parse_int(str(form.get(name, "")).strip())
+    if n is None:
+        raise web.HTTPBadRequest(text=f"Поле «{name}» должно быть целым положительным числом.")
+    return n

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+from pipeline import timefmt
 from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
 from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS  # noqa: F401
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
 
 
-def local_time(value: datetime | None, tz: ZoneInfo, fmt: str = "%d.%m.%Y %H:%M") -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(tz).strftime(fmt)
+def local_time(value: datetime | None, tz: ZoneInfo, fmt: str = timefmt.DATE_TIME) -> str:
+    return timefmt.local(value, tz, fmt)
 
 
 def human_delta(delta: timedelta) -> str:

@@ -1,16 +1,91 @@
-"""The OpenAPI 3 description of the REST API (hand-written; tests check it covers every route)."""
+"""The OpenAPI 3 description of the REST API (hand-written; tests check it covers every route and
+schemathesis checks every answer against it: tests/test_api_schemathesis.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"description": "Ошибка", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_ID = [{"name": "incident_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-_INC = {"description": "Инцидент", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}}
-_COMMON = {"401": _ERROR, "403": _ERROR, "404": _ERROR}
+STATES = ("new", "routed", "acknowledged", "answered", "resolved", "rejected", "reopened")
+RESPONSE_KINDS = ["first_reply", "interim", "final"]
+STATE_ACTIONS = ["acknowledge", "resolve", "reject"]
 
 _TIME = {"type": "string", "format": "date-time", "nullable": True}
-STATES = ("new", "routed", "acknowledged", "answered", "resolved", "rejected", "reopened")
+_TIME_REQ = {"type": "string", "format": "date-time"}
+
+
+def _error(description: str, example: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}, "example": {"error": example}}},
+    }
+
+
+E400 = _error("Неверный запрос: параметр или поле названо в сообщении", "Параметр open должен быть 1 или 0.")
+E401 = {
+    **_error("Нет токена, токен неверен или отозван", "Токен недействителен или отозван."),
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer realm=\"cur\""}},
+}
+E403 = _error("Инцидент направлен другому органу власти", "Инцидент направлен другому органу власти.")
+E404 = _error("Нет такого инцидента", "Инцидент не найден.")
+E409 = _error("Действие невозможно в текущем состоянии инцидента", "Действие не выполнено: инцидент №42 в состоянии «Решён»: ответ записать нельзя")
+E413 = _error("Тело запроса больше 2 МиБ", "Тело запроса больше 2 МиБ: сократите текст или отправьте частями.")
+E415 = _error("Тело запроса — не application/json", "Тело запроса должно быть JSON с заголовком Content-Type: application/json.")
+E422 = _error("Поле не заполнено как нужно для действия (reject без reason) или Idempotency-Key уже использован для другого запроса",
+              "Для отклонения укажите причину: поле «reason» (непустая строка).")  # fmt: skip
+E500 = _error("Внутренняя ошибка сервера (записана в журнал сервера)", "Внутренняя ошибка сервера. Ошибка записана в журнал; повторите позже или сообщите администратору.")
+E503 = _error("Служба временно недоступна", "Служба недоступна: модуль инцидентов не загружен")
+
+_ID = {
+    "name": "incident_id", "in": "path", "required": True, "description": "Номер инцидента",
+    "schema": {"type": "integer", "format": "int64", "minimum": 1}, "example": 42,
+}  # fmt: skip
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Любая уникальная строка (например, UUID) для каждого нового действия. Повтор запроса с тем же ключом "
+    "(после обрыва связи или тайм-аута) получает тот же ответ, а действие не выполняется второй раз: ответ не записывается "
+    "дважды, повторное «принять в работу» не даёт 409. Ключ хранится сутки; тот же ключ с другим запросом — 422.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},
+    "example": "5f1c2a9e-8d4b-4c1e-9a57-0f3d2b7c6e11",
+}
+_INC = {"description": "Инцидент", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}}
+_INC_FULL = {"description": "Инцидент с постами, ответами и журналом", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IncidentDetail"}}}}
+_COMMON = {"401": E401, "403": E403, "404": E404, "500": E500}
+_POST_ERRORS = {"400": E400, "409": E409, "413": E413, "415": E415, "422": E422, "503": E503, **_COMMON}
+
+INCIDENT_EXAMPLE = {
+    "id": 42, "title": "Нет отопления в доме на ул. Ленина, 5", "state": "routed", "sector": "housing", "category": "heating",
+    "municipality": "kemerovo", "urgency": "high", "created_at": "2026-12-01T02:00:00+00:00", "routed_at": "2026-12-01T02:05:00+00:00",
+    "first_reply_due": "2026-12-01T06:05:00+00:00", "interim_due": "2026-12-01T14:05:00+00:00", "final_due": "2026-12-04T14:05:00+00:00",
+    "first_reply_at": None, "interim_at": None, "final_at": None, "resolved_at": None, "updated_at": "2026-12-01T02:05:00+00:00",
+    "is_possible_fake": False, "merged_into_id": None,
+}  # fmt: skip
+
+
+def _incident_schema() -> dict[str, Any]:
+    props = {
+        "id": {"type": "integer", "format": "int64", "description": "Номер инцидента"},
+        "title": {"type": "string", "description": "Суть (из текста постов)"},
+        "state": {"type": "string", "enum": list(STATES)},
+        "sector": {"type": "string", "nullable": True, "description": "Код направления"},
+        "category": {"type": "string", "nullable": True, "description": "Код категории"},
+        "municipality": {"type": "string", "nullable": True, "description": "Код муниципалитета"},
+        "urgency": {"type": "string", "description": "Срочность: low, normal, high, critical"},
+        "created_at": _TIME_REQ,
+        "routed_at": _TIME,
+        "first_reply_due": _TIME,
+        "interim_due": _TIME,
+        "final_due": _TIME,
+        "first_reply_at": _TIME,
+        "interim_at": _TIME,
+        "final_at": _TIME,
+        "resolved_at": _TIME,
+        "updated_at": {**_TIME_REQ, "description": "Время последнего изменения (для синхронизации: параметр updated_since)"},
+        "is_possible_fake": {"type": "boolean"},
+        "merged_into_id": {"type": "integer", "format": "int64", "nullable": True, "description": "Если инцидент объединён с другим — номер того; иначе null"},
+    }
+    return {"type": "object", "required": list(props), "properties": props, "example": INCIDENT_EXAMPLE}
 
 
 def spec() -> dict[str, Any]:
@@ -18,115 +93,166 @@ def spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "ЦУР Монитор — API для органов власти",
-            "version": "1.1",
+            "version": "1.2",
             "description": "Инциденты, направленные органу власти, ответы и смена состояния. "
-            "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`).",
+            "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`). "
+            "Ошибки — JSON {\"error\": \"сообщение по-русски\"}. Тело запроса — не больше 2 МиБ. "
+            "POST с заголовком Idempotency-Key можно безопасно повторять.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": {
             "/api/incidents": {
                 "get": {
+                    "operationId": "listIncidents",
                     "summary": "Инциденты моего органа власти",
                     "description": "Ближайший срок — первым (инциденты без срока — в конце), при равных сроках — более новые. "
                     "Список выдаётся страницами: в ответе `next` — ссылка на следующую страницу (с теми же фильтрами и limit), "
                     "`null` на последней. Курсор указывает на позицию в порядке списка, а не на номер строки: инциденты, "
                     "появившиеся во время обхода, не сдвигают страницы, ни один инцидент не выдаётся дважды и не пропускается. "
-                    "Курсор действителен только с теми фильтрами, с которыми выдан.",
+                    "Курсор действителен только с теми фильтрами, с которыми выдан. "
+                    "Для синхронизации: `updated_since` — только изменённые с этого времени (и закрытые, и объединённые — "
+                    "у них `merged_into_id`); сохраните время начала обхода и передайте его в следующий раз.",
                     "parameters": [
-                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}, "description": "Только в этом состоянии"},
-                        {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["1", "0"], "default": "1"}, "description": "0 — и закрытые"},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Инцидентов на странице"},
+                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}, "description": "Только в этом состоянии", "example": "routed"},
+                        {"name": "open", "in": "query", "schema": {"type": "string", "enum": ["1", "0"]},
+                         "description": "1 — только открытые (по умолчанию), 0 — и закрытые (по умолчанию при updated_since)", "example": "1"},
+                        {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                         "description": "Только изменённые с этого времени (ISO 8601 с часовым поясом; «+» в адресе — %2B)", "example": "2026-12-01T09:00:00+07:00"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Инцидентов на странице", "example": 50},
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Непрозрачный курсор из `next_cursor` предыдущей страницы; без него — первая страница"},
-                    ],
+                    ],  # fmt: skip
                     "responses": {
                         "200": {
                             "description": "Одна страница списка",
                             "content": {
                                 "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],
-                                        "properties": {
-                                            "authority": {"type": "string", "description": "Код органа власти токена"},
-                                            "total": {"type": "integer", "description": "Сколько инцидентов подходит под фильтры (на всех страницах)"},
-                                            "limit": {"type": "integer"},
-                                            "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
-                                            "next_cursor": {"type": "string", "nullable": True, "description": "Курсор следующей страницы; null — это последняя"},
-                                            "next": {"type": "string", "nullable": True, "description": "Путь следующей страницы с теми же фильтрами; null — это последняя"},
-                                        },
-                                    }
+                                    "schema": {"$ref": "#/components/schemas/IncidentPage"},
+                                    "example": {"authority": "min_housing_roads", "total": 1, "limit": 50, "incidents": [INCIDENT_EXAMPLE], "next_cursor": None, "next": None},
                                 }
                             },
                         },
-                        "400": _ERROR,
-                        "401": _ERROR,
+                        "400": E400,
+                        "401": E401,
+                        "500": E500,
                     },
                 }
             },
             "/api/incidents/{incident_id}": {
-                "get": {"summary": "Инцидент с постами, ответами и журналом", "parameters": _ID, "responses": {"200": _INC, **_COMMON}}
+                "get": {"operationId": "getIncident", "summary": "Инцидент с постами, ответами и журналом", "parameters": [_ID], "responses": {"200": _INC_FULL, **_COMMON}}
             },
             "/api/incidents/{incident_id}/responses": {
                 "post": {
+                    "operationId": "postResponse",
                     "summary": "Записать ответ (первичный, промежуточный или окончательный)",
-                    "parameters": _ID,
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseIn"}}}},
-                    "responses": {"200": _INC, "400": _ERROR, "409": _ERROR, **_COMMON},
+                    "description": "В журнале инцидента действующее лицо — `api:<код органа власти>`; поле author — подпись ответа.",
+                    "parameters": [_ID, _IDEMPOTENCY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResponseIn"},
+                                                         "example": {"kind": "first_reply", "text": "Бригада выехала, подача тепла — до 18:00", "author": "Иванова И. И."}}},
+                    },  # fmt: skip
+                    "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
             "/api/incidents/{incident_id}/state": {
                 "post": {
+                    "operationId": "changeState",
                     "summary": "Сменить состояние: принять в работу, решить, отклонить",
-                    "parameters": _ID,
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateIn"}}}},
-                    "responses": {"200": _INC, "400": _ERROR, "409": _ERROR, **_COMMON},
+                    "description": "reject требует reason (иначе 422).",
+                    "parameters": [_ID, _IDEMPOTENCY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateIn"}, "example": {"action": "acknowledge"}}},
+                    },
+                    "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
-            "/api/openapi.json": {"get": {"summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/api/openapi.json": {
+                "get": {"operationId": "openapi", "summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+            },
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string", "description": "Сообщение по-русски"}}},
-                "Incident": {
+                "Incident": _incident_schema(),
+                "IncidentPage": {
                     "type": "object",
+                    "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],
                     "properties": {
-                        "id": {"type": "integer"},
-                        "title": {"type": "string"},
-                        "state": {"type": "string", "enum": list(STATES)},
-                        "sector": {"type": "string", "nullable": True},
-                        "category": {"type": "string", "nullable": True},
-                        "municipality": {"type": "string", "nullable": True},
-                        "urgency": {"type": "string"},
-                        "created_at": _TIME,
-                        "routed_at": _TIME,
-                        "first_reply_due": _TIME,
-                        "interim_due": _TIME,
-                        "final_due": _TIME,
-                        "first_reply_at": _TIME,
-                        "interim_at": _TIME,
-                        "final_at": _TIME,
-                        "resolved_at": _TIME,
-                        "is_possible_fake": {"type": "boolean"},
-                        "posts": {"type": "array", "items": {"type": "object"}},
-                        "responses": {"type": "array", "items": {"type": "object"}},
-                        "events": {"type": "array", "items": {"type": "object"}},
+                        "authority": {"type": "string", "description": "Код органа власти токена"},
+                        "total": {"type": "integer", "description": "Сколько инцидентов подходит под фильтры (на всех страницах)"},
+                        "limit": {"type": "integer"},
+                        "incidents": {"type": "array", "items": {"$ref": "#/components/schemas/Incident"}},
+                        "next_cursor": {"type": "string", "nullable": True, "description": "Курсор следующей страницы; null — это последняя"},
+                        "next": {"type": "string", "nullable": True, "description": "Путь следующей страницы с теми же фильтрами; null — это последняя"},
+                    },
+                },
+                "IncidentDetail": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Incident"},
+                        {
+                            "type": "object",
+                            "required": ["posts", "responses", "events"],
+                            "properties": {
+                                "posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
+                                "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Response"}},
+                                "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                            },
+                        },
+                    ]
+                },
+                "Post": {
+                    "type": "object",
+                    "required": ["id", "platform", "url", "published_at", "text"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "platform": {"type": "string", "description": "vk, telegram, …"},
+                        "url": {"type": "string", "nullable": True, "description": "Ссылка на оригинал"},
+                        "published_at": _TIME_REQ,
+                        "text": {"type": "string", "description": "Текст поста как опубликован (недоверенные данные)"},
+                    },
+                    "example": {"id": 7, "platform": "vk", "url": "https://vk.com/wall-1_2", "published_at": "2026-12-01T01:58:00+00:00", "text": "Третий день нет отопления"},
+                },
+                "Response": {
+                    "type": "object",
+                    "required": ["kind", "text", "author", "channel", "at"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": RESPONSE_KINDS},
+                        "text": {"type": "string"},
+                        "author": {"type": "string", "description": "Подпись ответа"},
+                        "channel": {"type": "string", "description": "web, api, vk, telegram, cli"},
+                        "at": _TIME_REQ,
+                    },
+                },
+                "Event": {
+                    "type": "object",
+                    "required": ["kind", "at", "actor", "from_state", "to_state"],
+                    "properties": {
+                        "kind": {"type": "string", "description": "Вид события журнала"},
+                        "at": _TIME_REQ,
+                        "actor": {"type": "string", "description": "Кто: логин, api:<код органа>, system, …"},
+                        "from_state": {"type": "string", "nullable": True},
+                        "to_state": {"type": "string", "nullable": True},
                     },
                 },
                 "ResponseIn": {
                     "type": "object",
                     "required": ["kind", "text"],
                     "properties": {
-                        "kind": {"type": "string", "enum": ["first_reply", "interim", "final"]},
-                        "text": {"type": "string"},
-                        "author": {"type": "string", "description": "Кто ответил (по умолчанию — токен органа власти)"},
+                        "kind": {"type": "string", "enum": RESPONSE_KINDS},
+                        "text": {"type": "string", "minLength": 1, "pattern": "\\S"},
+                        "author": {"type": "string", "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]*$", "description": "Подпись ответа (по умолчанию — api:<код органа>); без управляющих символов"},
                     },
                 },
                 "StateIn": {
                     "type": "object",
                     "required": ["action"],
-                    "properties": {"action": {"type": "string", "enum": ["acknowledge", "resolve", "reject"]}, "reason": {"type": "string"}},
+                    "properties": {
+                        "action": {"type": "string", "enum": STATE_ACTIONS},
+                        "reason": {"type": "string", "description": "Причина; обязательна для reject"},
+                    },
                 },
             },
         },

@@ -55,7 +55,13 @@ def _dec_value(v: Any) -> Any:
         return t
     if isinstance(v, dict) and set(v) == {"f"} and isinstance(v["f"], str):
         return float.fromhex(v["f"])
-    if isinstance(v, (int, str)) or v is None:
+    if isinstance(v, bool):
+        raise ValueError(f"unexpected value {v!r}")
+    if isinstance(v, int):
+        if not -(2**63) <= v < 2**63:  # a hand-made cursor: the database's BIGINT cannot compare it
+            raise ValueError("number out of range")
+        return v
+    if isinstance(v, str) or v is None:
         return v
     raise ValueError(f"unexpected value {v!r}")
 

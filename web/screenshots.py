@@ -18,7 +18,7 @@ from config import load_settings
 from pipeline.context import App
 from storage.models import Incident, IncidentPost
 
-from .demo import seed_demo_accounts
+from pipeline.demo import seed_demo_accounts
 from .sample import seed_sample
 from .server import BackgroundServer
 

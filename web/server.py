@@ -24,8 +24,11 @@ def prepare(app_ctx: Any) -> None:
         sync_authorities(s, app_ctx.region)
 
 
-async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool, report_dir: Any = None) -> None:
-    runner = web.AppRunner(create_app(app_ctx), access_log=log)
+async def _serve(
+    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool, report_dir: Any = None,
+    trusted_proxies: Any = None,
+) -> None:
+    runner = web.AppRunner(create_app(app_ctx, trusted_proxies=trusted_proxies), access_log=log)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -54,9 +57,13 @@ async def _serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str],
         await runner.cleanup()
 
 
-def serve(app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False, report_dir: Any = None) -> None:
+def serve(
+    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False, report_dir: Any = None,
+    trusted_proxies: Any = None,
+) -> None:
+    """``trusted_proxies``: addresses of reverse proxies whose ``X-Forwarded-For`` is believed (``cur serve --behind-proxy``)."""
     prepare(app_ctx)
-    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler, report_dir))
+    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler, report_dir, trusted_proxies))
 
 
 class BackgroundServer:

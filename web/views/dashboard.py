@@ -9,6 +9,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pipeline.ratings import Period, rate
+from pipeline.reports import build_report, render_html, write_xlsx
 from storage import web_repo
 
 from .. import charts, services
@@ -30,13 +32,13 @@ def _month(now: datetime, tz, back: int = 0) -> str:  # noqa: ANN001
 def ratings(req: Req, month: str) -> tuple[list, str | None]:
     """Ratings of authorities for the month (pipeline.ratings), or an explanation why there are none."""
     try:
-        period_cls = services.service("pipeline.ratings", "Period")
-        rate = services.service("pipeline.ratings", "rate")
-        period = period_cls.month(month, req.app_ctx.region.region.tz)
-        return rate(req.s, req.region_code, period, as_of=min(req.now, period.end)), None
-    except services.ServiceUnavailable as e:
-        return [], str(e)
-    except ValueError as e:
+        period = services.call(Period.month, month, req.app_ctx.region.region.tz)
+        rows = services.call(rate, req.s, req.region_code, period, as_of=min(req.now, period.end))
+        if req.scope.restricted:  # a specialist sees their own authority's line only
+            own = web_repo.authority_names(req.s, [req.scope.authority_id]).get(req.scope.authority_id) if req.scope.authority_id else None
+            rows = [r for r in rows if own is not None and r.code == own.code]
+        return rows, None
+    except (services.ActionRefused, services.ServiceUnavailable) as e:
         return [], str(e)
 
 
@@ -48,14 +50,15 @@ def dashboard(req: Req) -> web.StreamResponse:
     days = PERIODS.get(key, 30)
     since = req.now - timedelta(days=days) if days else None
     sectors, cats, munis = sector_names(profile), category_names(profile), municipality_names(profile)
+    scope = req.scope  # a specialist's dashboard counts their authority's incidents only
 
-    by_sector = [(sectors.get(k or "", k or "не определено"), n) for k, n in web_repo.incident_counts(req.s, "sector", since)]
-    by_cat = [(f"{sectors.get(s or '', s or '—')}: {cats.get((s or '', c or ''), c or '—')}", n) for s, c, n in web_repo.sector_category_counts(req.s, since)][:15]
-    by_muni = [(munis.get(k or "", k or "не определён"), n) for k, n in web_repo.incident_counts(req.s, "municipality", since)][:20]
-    by_source = [(f"{PLATFORM_NAMES.get(p, p)} · {k}", n) for p, k, n in web_repo.problem_post_counts_by_source(req.s, since)][:15]
-    by_state = web_repo.incident_counts(req.s, "state", since)
+    by_sector = [(sectors.get(k or "", k or "не определено"), n) for k, n in web_repo.incident_counts(req.s, "sector", since, scope)]
+    by_cat = [(f"{sectors.get(s or '', s or '—')}: {cats.get((s or '', c or ''), c or '—')}", n) for s, c, n in web_repo.sector_category_counts(req.s, since, scope)][:15]
+    by_muni = [(munis.get(k or "", k or "не определён"), n) for k, n in web_repo.incident_counts(req.s, "municipality", since, scope)][:20]
+    by_source = [(f"{PLATFORM_NAMES.get(p, p)} · {k}", n) for p, k, n in web_repo.problem_post_counts_by_source(req.s, since, scope)][:15]
+    by_state = web_repo.incident_counts(req.s, "state", since, scope)
 
-    days_counter = Counter(t.astimezone(tz).date() for t in web_repo.incident_created_times(req.s, since))
+    days_counter = Counter(t.astimezone(tz).date() for t in web_repo.incident_created_times(req.s, since, scope))
     timeline: list[tuple[str, int]] = []
     if days_counter:
         start = min(days_counter) if since is None else max(min(days_counter), since.astimezone(tz).date())
@@ -65,7 +68,7 @@ def dashboard(req: Req) -> web.StreamResponse:
             timeline.append((d.strftime("%d.%m"), days_counter.get(d, 0)))
             d += timedelta(days=1)
 
-    matrix = web_repo.municipality_sector_counts(req.s, since)
+    matrix = web_repo.municipality_sector_counts(req.s, since, scope)
     values: dict[tuple[str, str], int] = {}
     for m, s, n in matrix:
         row = munis.get(m or "", m or "не определён")
@@ -104,18 +107,22 @@ def dashboard(req: Req) -> web.StreamResponse:
 @page("dashboard.view")
 def report(req: Req) -> web.StreamResponse:
     month, fmt = req.request.match_info["month"], req.request.match_info["fmt"]
-    build = services.service("pipeline.reports", "build_report")
+    scope = req.scope
+    if scope.restricted and scope.authority_id is None:
+        raise web.HTTPForbidden(text="Учётная запись не привязана к органу власти: отчёт недоступен.")
     try:
-        rep = build(req.s, req.app_ctx.region, month, req.now)
-    except ValueError as e:
+        rep = services.call(build_report, req.s, req.app_ctx.region, month, req.now, authority_id=scope.authority_id if scope.restricted else None)
+    except services.ActionRefused as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     req.audit("report.download", f"report:{month}", format=fmt)
     name = f"report-{month}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "html":
-        html = services.service("pipeline.reports", "render_html")(rep)
+        # a stand-alone file: its own inline stylesheet and PNG charts as data: URLs, nothing else
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    if fmt == "html":
+        html = render_html(rep)
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
-    write_xlsx = services.service("pipeline.reports", "write_xlsx")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         write_xlsx(rep, path)

@@ -6,10 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline import incidents
+from pipeline.routing import route
 from storage import web_repo
 
 from .. import paging, services
-from ..core import Req, int_field, page, redirect
+from ..core import Req, int_field, page, parse_int, path_id, redirect
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -25,7 +27,6 @@ STATE_ACTIONS = {
 def _routing_explanation(req: Req, incident: Any) -> str | None:
     """Why the incident goes where it does: the routing service's explanation, else the stored rule."""
     try:
-        route = services.service("pipeline.routing", "route")
         decision = route(req.app_ctx.region, incident.sector, incident.category, incident.municipality, incident.urgency)
     except Exception:  # noqa: BLE001 - an explanation must never break the page
         return incident.routing_rule
@@ -46,8 +47,7 @@ def _page(req: Req, list_name: str, filters: dict[str, Any], **query: Any) -> tu
 
 
 def _authority_filter(req: Req) -> int | None:
-    value = req.request.query.get("authority", "")
-    return int(value) if value.isdigit() else None
+    return parse_int(req.request.query.get("authority", ""))
 
 
 @page("incidents.view")
@@ -70,7 +70,7 @@ def inbox(req: Req) -> web.StreamResponse:
 
 @page("incidents.view")
 def incident_page(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     ctx = names(req)
     return req.render(
         "incident.html",
@@ -91,61 +91,61 @@ def _back(inc: Any) -> str:
 
 @page("incidents.answer")
 def answer(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     kind = req.form.get("kind", "")
     text = (req.form.get("text") or "").strip()
     if kind not in RESPONSE_KINDS:
         return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
     if not text:
         return redirect(_back(inc), err="Текст ответа пуст.")
-    services.call(services.INCIDENTS, "record_response", req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
     req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
     return redirect(_back(inc), msg="Ответ записан.")
 
 
 @page("incidents.view")
 def change_state(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     action = req.form.get("action", "")
     if action not in STATE_ACTIONS:
         raise web.HTTPBadRequest(text=f"Неизвестное действие «{action}».")
     fn, permission = STATE_ACTIONS[action]
     req.require(permission)
     reason = (req.form.get("reason") or "").strip() or None
-    services.call(services.INCIDENTS, fn, req.s, inc, actor=req.user.login, now=req.now, reason=reason, comment=reason, profile=req.app_ctx.region)
+    services.change_state(req.s, inc, fn, req.user.login, req.now, reason, req.app_ctx.region)
     req.audit(f"incident.{action}", f"incident:{inc.id}", reason=reason)
     return redirect(_back(inc), msg="Состояние изменено.")
 
 
 @page("incidents.manage")
 def reroute(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     code = req.form.get("authority", "")
     reason = (req.form.get("reason") or "").strip()
     if web_repo.authority_by_code(req.s, req.region_code, code) is None:
         return redirect(_back(inc), err=f"Неизвестный орган власти «{code}».")
     if not reason:
         return redirect(_back(inc), err="Укажите причину перенаправления.")
-    services.call(services.INCIDENTS, "reroute", req.s, inc, code, req.user.login, reason, req.now, profile=req.app_ctx.region)
+    services.call(incidents.reroute, req.s, inc, code, req.user.login, reason, req.now, profile=req.app_ctx.region)
     req.audit("incident.reroute", f"incident:{inc.id}", authority=code, reason=reason)
     return redirect(_back(inc), msg="Инцидент перенаправлен.")
 
 
 @page("incidents.manage")
 def merge(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
+    inc = req.incident(path_id(req.request, "incident_id"))
     other = req.incident(int_field(req.form, "other_id"))
     if other.id == inc.id:
         return redirect(_back(inc), err="Нельзя объединить инцидент с самим собой.")
-    services.call(services.INCIDENTS, "merge", req.s, inc, [other], actor=req.user.login, now=req.now)
+    services.call(incidents.merge, req.s, inc, [other], actor=req.user.login, now=req.now)
     req.audit("incident.merge", f"incident:{inc.id}", merged=other.id)
     return redirect(_back(inc), msg=f"Инцидент №{other.id} объединён с этим.")
 
 
 @page("incidents.manage")
 def fake(req: Req) -> web.StreamResponse:
-    inc = req.incident(int(req.request.match_info["incident_id"]))
-    services.call(services.INCIDENTS, "mark_fake", req.s, inc, actor=req.user.login, now=req.now, comment=req.form.get("reason") or None)
+    inc = req.incident(path_id(req.request, "incident_id"))
+    services.call(incidents.mark_fake, req.s, inc, actor=req.user.login, now=req.now, comment=req.form.get("reason") or None)
     req.audit("incident.fake", f"incident:{inc.id}")
     return redirect(_back(inc), msg="Инцидент отмечен как возможный фейк.")
 

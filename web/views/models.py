@@ -1,29 +1,29 @@
 """Models page for analysts: versions, metrics, confusion matrix, activate, roll back, retrain.
 
-Activation, rollback and training belong to the model registry and its CLI
-(``pipeline.cli_models``); this page runs that CLI with the server's settings.
+Versions come from the model registry (``pipeline.model_registry``, the same
+service `cur models` uses). Rolling back is immediate; training and an
+activation that first checks quality run as one background job at a time
+(``ModelJobs``): a second request while one runs is refused with a message.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from pipeline import model_registry
 from storage import web_repo
 
 from .. import charts, services
 from ..core import Req, page, redirect
 
-REGISTRY = "pipeline.cli_models"
-CLI_TIMEOUT = 120
 MAX_MATRIX = 25
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
+#: the background model jobs of this server process
+JOBS = model_registry.ModelJobs()
 
 
 def evaluation(metrics: dict[str, Any] | None) -> dict[str, Any]:
@@ -52,38 +52,51 @@ def confusion_svg(report: dict[str, Any], head: str) -> Any:
     return charts.heatmap(labels, labels, values, title, by_row=True)
 
 
-EVAL_FILES = {"test": "evaluation.json", "holdout": "holdout_evaluation.json"}
+EVAL_FILES = {"test": "evaluation", "holdout": "holdout_evaluation"}
 
 
-def full_report(req: Req, version: str, which: str) -> dict[str, Any]:
-    """The registry's full evaluation report of a version (with confusion matrices), if it is on disk."""
-    try:
-        from nlp.classifier.registry import Registry
+@dataclass(frozen=True)
+class Row:
+    """A version as the page shows it: the registry's facts and, if mirrored, when it was activated."""
 
-        st = req.app_ctx.settings
-        path = Registry(Path(st.models_dir) if st.models_dir else None).path(version) / EVAL_FILES[which]
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ImportError, OSError, ValueError, KeyError):
-        return {}
+    version: str
+    is_active: bool
+    created_at: datetime | None
+    activated_at: datetime | None
+    metrics: dict[str, Any]
+    checksum: str
+    data_fingerprint: str
+    notes: str | None = None
+
+
+def versions(req: Req) -> list[Row]:
+    mirrored = {v.version: v for v in web_repo.model_versions(req.s)}
+    rows = []
+    for v in model_registry.list_versions(req.app_ctx.settings):
+        m = mirrored.get(v.version)
+        rows.append(Row(v.version, v.active, v.created_at, getattr(m, "activated_at", None) if v.active else None,
+                        v.metrics, v.checksum, v.data_fingerprint, getattr(m, "notes", None)))  # fmt: skip
+    return rows
 
 
 @page("models.view")
 def models_page(req: Req) -> web.StreamResponse:
-    versions = web_repo.model_versions(req.s)
+    rows_ = versions(req)
     selected = None
     wanted = req.request.query.get("version")
-    for v in versions:
+    for v in rows_:
         if (wanted and v.version == wanted) or (not wanted and v.is_active):
             selected = v
-    if selected is None and versions:
-        selected = versions[0]
+    if selected is None and rows_:
+        selected = rows_[0]
     head = req.request.query.get("head", "sector")
     which = req.request.query.get("set", "test")
     which = which if which in EVAL_FILES else "test"
     report: dict[str, Any] = {}
     if selected is not None:
-        report = full_report(req, selected.version, which) or (evaluation(selected.metrics) if which == "test" else (selected.metrics or {}).get(which, {}))
-    rows = [(v, evaluation(v.metrics), (v.metrics or {}).get("holdout") or {}) for v in versions]
+        report = (model_registry.evaluation_report(req.app_ctx.settings, selected.version, EVAL_FILES[which])
+                  or (evaluation(selected.metrics) if which == "test" else (selected.metrics or {}).get(which, {})))  # fmt: skip
+    rows = [(v, evaluation(v.metrics), (v.metrics or {}).get("holdout") or {}) for v in rows_]
     return req.render(
         "models.html",
         rows=rows,
@@ -93,65 +106,35 @@ def models_page(req: Req) -> web.StreamResponse:
         head=head if head in HEADS else "sector",
         heads=HEADS,
         matrix=confusion_svg(report, head) if report else None,
+        job_running=model_registry.job_running(model_registry.models_root(req.app_ctx.settings)),
     )
-
-
-def _cli_env(req: Req) -> dict[str, str]:
-    """Environment for the registry CLI: the same database, region and model directory as this server."""
-    st = req.app_ctx.settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
-    env.update({"CUR_DATABASE_URL": st.database_url, "CUR_REGION": st.region, "PYTHONIOENCODING": "utf-8"})
-    if st.models_dir:
-        env["CUR_MODELS_DIR"] = str(st.models_dir)
-    if st.config_dir:
-        env["CUR_CONFIG_DIR"] = str(st.config_dir)
-    return env
-
-
-def _registry_cli(req: Req, *args: str, background: bool = False) -> subprocess.Popen | subprocess.CompletedProcess:
-    """Run the model registry's own CLI (``cur models ...``, ``cur train``) against this server's settings."""
-    services.service(REGISTRY, "register")  # the registry must be installed
-    cmd = [sys.executable, "-m", "pipeline", *args]
-    if background:
-        return subprocess.Popen(cmd, env=_cli_env(req), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
-    try:
-        return subprocess.run(cmd, env=_cli_env(req), capture_output=True, text=True, timeout=CLI_TIMEOUT)  # noqa: S603
-    except subprocess.TimeoutExpired:
-        raise services.ActionRefused(f"команда не завершилась за {CLI_TIMEOUT} с") from None
-
-
-def _outcome(result: subprocess.CompletedProcess) -> str:
-    lines = [x for x in (result.stdout + "\n" + result.stderr).splitlines() if x.strip()]
-    text = lines[-1] if lines else "нет вывода"
-    if result.returncode != 0:
-        raise services.ActionRefused(text.removeprefix("Ошибка: "))
-    return text
 
 
 @page("models.act")
 def activate(req: Req) -> web.StreamResponse:
     version = req.form.get("version", "")
-    if not version or version.startswith("-") or web_repo.model_version(req.s, version) is None:
+    known = {v.version for v in model_registry.list_versions(req.app_ctx.settings)}
+    if version not in known:
         return redirect("/models", err=f"Нет версии «{version}».")
-    args = ["models", "activate", version] + (["--force"] if req.form.get("force") else [])
-    proc = _registry_cli(req, *args, background=True)
-    req.audit("model.activate", f"model:{version}", force=bool(req.form.get("force")), pid=proc.pid)
+    force = bool(req.form.get("force"))
+    pid = services.call(JOBS.start, req.app_ctx.settings, "activate", version, *(["--force"] if force else []))
+    req.audit("model.activate", f"model:{version}", force=force, pid=pid)
     return redirect("/models", msg=f"Активация версии {version} запущена (с проверкой качества на оценочной выборке); обновите страницу через минуту.")
 
 
 @page("models.act")
 def rollback(req: Req) -> web.StreamResponse:
-    text = _outcome(_registry_cli(req, "models", "rollback"))  # type: ignore[arg-type]
-    req.audit("model.rollback", "model:previous", result=text)
-    return redirect("/models", msg=text)
+    version = services.call(model_registry.rollback, req.app_ctx.settings)
+    req.audit("model.rollback", "model:previous", result=version)
+    return redirect("/models", msg=f"Откат выполнен: активна версия {version}.")
 
 
 @page("models.act")
 def retrain(req: Req) -> web.StreamResponse:
-    """Start `cur train` in the background; the new version appears here when it is done."""
-    proc = _registry_cli(req, "train", background=True)
-    req.audit("model.retrain", "model:new", pid=proc.pid)
-    return redirect("/models", msg=f"Переобучение запущено (процесс {proc.pid}); новая версия появится в списке по готовности.")
+    """Start a training in a background worker (one at a time); the new version appears here when it is done."""
+    pid = services.call(JOBS.start, req.app_ctx.settings, "train")
+    req.audit("model.retrain", "model:new", pid=pid)
+    return redirect("/models", msg="Переобучение запущено; новая версия появится в списке по готовности.")
 
 
 def setup(app: web.Application) -> None:

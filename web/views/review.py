@@ -8,10 +8,11 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from pipeline import incidents
 from storage import web_repo
 
 from .. import paging, services
-from ..core import Req, page, redirect
+from ..core import Req, page, parse_int, path_id, redirect
 from .taxonomy import names, valid_classification
 
 DECISIONS = ("confirm", "correct", "not_problem", "merge", "fake")
@@ -64,7 +65,7 @@ def queue(req: Req) -> web.StreamResponse:
 
 @page("review.act")
 def decide(req: Req) -> web.StreamResponse:
-    post_id = int(req.request.match_info["post_id"])
+    post_id = path_id(req.request, "post_id")
     f = req.form
     decision = f.get("decision", "")
     if decision not in DECISIONS:
@@ -85,15 +86,13 @@ def decide(req: Req) -> web.StreamResponse:
             sector, category = analysis.sector, analysis.category
     incident_id = None
     if decision == "merge":
-        try:
-            incident_id = int(f.get("incident_id", ""))
-        except ValueError:
+        incident_id = parse_int((f.get("incident_id") or "").strip())
+        if incident_id is None:
             return redirect("/review", err="Для объединения укажите номер инцидента.")
         req.incident(incident_id)  # must exist
     comment = (f.get("comment") or "").strip() or None
     services.call(
-        services.INCIDENTS,
-        "apply_review",
+        incidents.apply_review,
         req.s,
         post_id,
         decision,

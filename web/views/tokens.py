@@ -19,7 +19,7 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging
-from ..api_tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
+from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
 from ..core import Req, client_ip, page, redirect
 
 TOKENS_PAGE = 50
@@ -93,7 +93,7 @@ def issue(req: Req) -> web.StreamResponse:
 
 @page("users.manage")
 def revoke(req: Req) -> web.StreamResponse:
-    token_id = int(req.request.match_info["token_id"])
+    token_id = int(req.request.match_info["token_id"])  # revoke_token names an unknown or impossible number itself
     try:
         r = revoke_token(req.s, req.region_code, token_id, req.now, req.user.login, ip=client_ip(req.request))
     except TokenError as e:

@@ -20,11 +20,11 @@ from aiohttp import web
 from storage import web_repo
 
 from .. import paging
-from ..accounts import AccountError, change_role, create_user, reset_password, set_active
+from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from ..auth import safe_next, set_session_cookie
-from ..core import CODEC, Req, page, redirect
-from ..passwords import hash_password, verify_password
-from ..roles import ROLE_NAMES, ROLES, is_scoped
+from ..core import CODEC, Req, page, path_id, redirect
+from pipeline.accounts.passwords import hash_password, verify_password
+from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from .system import HOME
 
 USERS_PAGE = 50
@@ -78,7 +78,7 @@ def create(req: Req) -> web.StreamResponse:
 
 
 def _user(req: Req) -> Any:
-    u = web_repo.user_by_id(req.s, int(req.request.match_info["user_id"]))
+    u = web_repo.user_by_id(req.s, path_id(req.request, "user_id"))
     if u is None:
         raise web.HTTPNotFound(text="Такого пользователя нет.")
     return u
@@ -100,13 +100,13 @@ def user_page(req: Req) -> web.StreamResponse:
 
 
 def _back(req: Req) -> str:
-    return f"/users/{int(req.request.match_info['user_id'])}"
+    return f"/users/{path_id(req.request, 'user_id')}"
 
 
 @page("users.manage")
 def reset(req: Req) -> web.StreamResponse:
     try:
-        user, password = reset_password(req.s, int(req.request.match_info["user_id"]), req.now, req.user.login)
+        user, password = reset_password(req.s, path_id(req.request, "user_id"), req.now, req.user.login)
     except AccountError as e:
         return redirect(_back(req), err=f"Пароль не сброшен: {e}.")
     return _shown_once(req, user, password, created=False)
@@ -116,7 +116,7 @@ def reset(req: Req) -> web.StreamResponse:
 def activate(req: Req) -> web.StreamResponse:
     active = req.form.get("active") == "1"
     try:
-        user = set_active(req.s, int(req.request.match_info["user_id"]), active, req.now, req.user.login, req.user.id)
+        user = set_active(req.s, path_id(req.request, "user_id"), active, req.now, req.user.login, req.user.id)
     except AccountError as e:
         return redirect(_back(req), err=f"Не выполнено: {e}.")
     return redirect(_back(req), msg=f"Учётная запись «{user.login}» {'включена' if active else 'отключена: её сеансы завершены'}.")
@@ -125,7 +125,7 @@ def activate(req: Req) -> web.StreamResponse:
 @page("users.manage")
 def role(req: Req) -> web.StreamResponse:
     try:
-        user = change_role(req.s, req.region_code, int(req.request.match_info["user_id"]), req.form.get("role", ""), req.form.get("authority") or None, req.now, req.user.login, req.user.id)
+        user = change_role(req.s, req.region_code, path_id(req.request, "user_id"), req.form.get("role", ""), req.form.get("authority") or None, req.now, req.user.login, req.user.id)
     except AccountError as e:
         return redirect(_back(req), err=f"Роль не изменена: {e}.")
     return redirect(_back(req), msg=f"Роль «{user.login}»: {ROLE_NAMES.get(user.role, user.role)}.")
@@ -175,8 +175,10 @@ def own_password(req: Req) -> web.StreamResponse:
         req.audit("password.change", f"user:{req.user.login}", forced=True)
     else:
         req.audit("password.change", f"user:{req.user.login}")
-    # the new password hash ends every other session; this one gets a fresh cookie
-    cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now)
+    # the new password hash and a new session generation end every other session; this one gets a fresh cookie
+    web_repo.end_sessions(req.s, me.id)
+    req.s.refresh(me)
+    cookie, _ = req.request.app[CODEC].issue(me.id, new_hash, req.now, me.session_generation)
     if forced:
         resp = redirect(_next_of(req), msg="Пароль изменён: теперь вы входите со своим паролем. Другие сеансы этой учётной записи завершены.")
     else:

@@ -1,4 +1,4 @@
-"""API tokens of authorities: issue, list and revoke (shared by `cur tokens` and the admin's /tokens page).
+"""API tokens of authorities: issue, list and revoke (shared by `cur tokens`, the admin's /tokens page and the API).
 
 A token is shown once, when it is issued, and only its SHA-256 is stored; no
 listing ever shows the token or its hash. Revocation sets ``revoked_at``; the
@@ -25,7 +25,7 @@ from typing import Any
 
 from storage import web_repo
 
-from .accounts import AccountError
+from .errors import TokenError
 from .passwords import hash_token, new_token
 
 MAX_LABEL = 255
@@ -38,10 +38,6 @@ DORMANT_AFTER = timedelta(days=30)
 def use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
     """Whether a request at ``now`` should record a use (none recorded, or one a minute old or more)."""
     return last_used_at is None or now - last_used_at >= LAST_USE_RESOLUTION
-
-
-class TokenError(AccountError):
-    """A token request that cannot be done; the message is for the user (Russian)."""
 
 
 @dataclass(frozen=True)

@@ -1,89 +1,33 @@
-"""The `cur` console command. Subcommands of later stages register themselves below."""
+"""`cur config check`, `cur db ...`, `cur import`, `cur export posts|incidents`, `cur demo`."""
 
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from config import ConfigError
-from pipeline.context import App, NotMigrated
+from pipeline import timefmt
+from pipeline.cells import write_csv
+from pipeline.context import App, safe_url
 
-err_console = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"Ошибка: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into a clear Russian message and a non-zero exit."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as e:
-            click.echo(f"Конфигурация содержит ошибки ({len(e.issues)}):", err=True)
-            for issue in e.issues:
-                click.echo(f"  {issue}", err=True)
-            sys.exit(2)
-        except NotMigrated as e:
-            fail(str(e), 3)
-
-    return wrapper
-
-
-def progress(disable: bool = False) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=disable,
-        transient=False,
-    )
-
-
-def get_app(ctx: click.Context) -> App:
-    obj = ctx.ensure_object(dict)
-    if "app" not in obj:
-        try:
-            obj["app"] = App()
-        except ConfigError as e:
-            click.echo(f"Конфигурация содержит ошибки ({len(e.issues)}):", err=True)
-            for issue in e.issues:
-                click.echo(f"  {issue}", err=True)
-            sys.exit(2)
-    return obj["app"]
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="cur-monitor", message="ЦУР Монитор %(version)s")
-def main() -> None:
-    """ЦУР Монитор: сбор постов VK и Telegram, классификация, маршрутизация инцидентов."""
+from .common import fail, get_app, progress, writable_file
+from .errors import EXIT_PARTIAL
 
 
 # --------------------------------------------------------------------------- config
 
 
-@main.group("config")
+@click.group("config")
 def config_group() -> None:
     """Проверка настроек, таксономии и профилей регионов."""
 
 
 @config_group.command("check")
 @click.pass_context
-@handle_errors
 def config_check(ctx: click.Context) -> None:
     """Проверить все файлы конфигурации; каждая ошибка — с файлом, ключом и причиной."""
     from pipeline.deadlines import calendar_notes, order_conflicts
@@ -110,7 +54,7 @@ def config_check(ctx: click.Context) -> None:
     warnings = []
     for file, key, policy, tz in policies:
         def at(moment, tz=tz):  # noqa: ANN001, ANN202
-            return moment.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+            return timefmt.local(moment, tz)
 
         for c in order_conflicts(policy, tz):
             warnings.append(
@@ -130,7 +74,7 @@ def config_check(ctx: click.Context) -> None:
 # --------------------------------------------------------------------------- db
 
 
-@main.group("db")
+@click.group("db")
 def db_group() -> None:
     """База данных: миграции."""
 
@@ -138,18 +82,16 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Версия схемы.")
 @click.pass_context
-@handle_errors
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Создать или обновить схему базы данных (миграции Alembic)."""
     app = get_app(ctx)
     app.db.upgrade(revision)
-    click.echo(f"Схема базы данных обновлена до версии {app.db.current_revision()} ({_safe_url(app.db.url)}).")
+    click.echo(f"Схема базы данных обновлена до версии {app.db.current_revision()} ({safe_url(app.db.url)}).")
 
 
 @db_group.command("revision")
 @click.option("-m", "--message", required=True, help="Описание изменения схемы.")
 @click.pass_context
-@handle_errors
 def db_revision(ctx: click.Context, message: str) -> None:
     """Для разработчиков: создать миграцию Alembic по изменениям моделей (autogenerate)."""
     from alembic import command
@@ -166,17 +108,10 @@ def db_revision(ctx: click.Context, message: str) -> None:
 
 @db_group.command("current")
 @click.pass_context
-@handle_errors
 def db_current(ctx: click.Context) -> None:
     """Показать текущую версию схемы."""
     app = get_app(ctx)
     click.echo(app.db.current_revision() or "схема не создана")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 # --------------------------------------------------------------------------- import / export
@@ -187,12 +122,11 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in f)
 
 
-@main.command("import")
+@click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "default_source", default="", help="Источник для строк без поля source.")
 @click.option("--quiet", is_flag=True, help="Без индикатора выполнения.")
 @click.pass_context
-@handle_errors
 def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str, quiet: bool) -> None:
     """Загрузить посты из файлов JSONL или CSV (поля: id, source, author, date, text, url).
 
@@ -215,18 +149,18 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str,
         s = report.stored
         click.echo(
             f"{path}: новых постов {s.inserted}, изменённых {s.edited}, удалённых {s.deleted}, "
-            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {len(report.bad)}."
+            f"уже загруженных {s.unchanged}, пропущено строк с ошибками {report.bad_count}."
         )
         for bad in report.bad[:50]:
             click.echo(f"  {path}: {bad}", err=True)
-        if len(report.bad) > 50:
-            click.echo(f"  … и ещё {len(report.bad) - 50} строк с ошибками", err=True)
-        total_bad += len(report.bad)
+        if report.bad_count > 50:
+            click.echo(f"  … и ещё {report.bad_count - 50} строк с ошибками", err=True)
+        total_bad += report.bad_count
     if total_bad:
-        sys.exit(4)
+        ctx.exit(EXIT_PARTIAL)
 
 
-@main.group("export")
+@click.group("export")
 def export_group() -> None:
     """Выгрузка данных в JSONL или CSV."""
 
@@ -234,11 +168,15 @@ def export_group() -> None:
 POST_FIELDS = ["id", "source", "platform", "author", "date", "text", "url", "parent_id", "edited_at", "deleted"]
 
 
-def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> int:
+def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None, *, spreadsheet_safe: bool = False) -> int:
+    """JSONL or CSV. ``spreadsheet_safe``: CSV cells go through ``pipeline.cells`` (no formulas when opened in Excel);
+    off only for ``export posts``, whose CSV is read back by ``cur import`` and must keep texts exactly."""
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     n = 0
     try:
-        if fmt == "csv":
+        if fmt == "csv" and spreadsheet_safe:
+            n = write_csv(out, rows, fields)
+        elif fmt == "csv":
             w = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
             for row in rows:
@@ -258,11 +196,12 @@ def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> i
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Файл (по умолчанию — стандартный вывод).")
 @click.pass_context
-@handle_errors
 def export_posts(ctx: click.Context, fmt: str, output: Path | None) -> None:
     """Выгрузить все посты (тот же формат, что принимает `cur import`)."""
     from storage import iter_posts, post_to_dict
 
+    if output:
+        writable_file(output)
     app = get_app(ctx)
     db = app.ready_db()
     with db.session() as s:
@@ -271,34 +210,48 @@ def export_posts(ctx: click.Context, fmt: str, output: Path | None) -> None:
         click.echo(f"Выгружено постов: {n} → {output}", err=True)
 
 
+@export_group.command("incidents")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Файл (по умолчанию — стандартный вывод).")
+@click.pass_context
+def export_incidents(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """Выгрузить инциденты: классификация, исполнитель, статус, посты, сроки (*_due) и время (ISO 8601 со смещением пояса региона)."""
+    from pipeline.reports import EXPORT_FIELDS, iter_incident_rows
+
+    if output:
+        writable_file(output)
+    app = get_app(ctx)
+    db = app.ready_db()
+    with db.session() as s:
+        n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output, spreadsheet_safe=True)
+    if output:
+        click.echo(f"Выгружено инцидентов: {n} → {output}", err=True)
+
+
 # --------------------------------------------------------------------------- demo
 
 
-@main.command("demo")
+@click.command("demo")
 @click.option("--database", default="sqlite:///cur-demo.db", show_default=True, help="База данных демонстрации.")
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Открыть веб-приложение после обработки.")
 @click.option("--host", default=None, help="Адрес веб-приложения.")
 @click.option("--port", type=int, default=None, help="Порт веб-приложения (0 — любой свободный).")
 @click.pass_context
-@handle_errors
 def demo(ctx: click.Context, database: str, serve: bool, host: str | None, port: int | None) -> None:
     """Демонстрация: база, пример постов, классификация, инциденты, отчёт и веб-приложение с учётными записями."""
     from pipeline.demo import run_demo
 
-    run_demo(database, serve=serve, host=host, port=port)
+    from config import load_settings
 
+    from .webapp import check_port, serve_web
 
-# Subcommands of other stages register themselves below.
-from pipeline.cli_sources import register as _register_sources  # noqa: E402
-_register_sources(main)
-from pipeline.cli_ops import register as _register_ops  # noqa: E402
-_register_ops(main)
+    if serve:  # a taken port is found before the demo's work, not after
+        check_port(App(settings=load_settings().model_copy(update={"database_url": database})), host, port)
+    app = run_demo(database, say=click.echo)
+    if not serve:
+        return
 
-from pipeline.cli_incidents import register as _register_incidents  # noqa: E402
-_register_incidents(main)
+    def started(url: str) -> None:
+        click.echo(f"6. Веб-приложение запущено: {url}/login — остановка Ctrl+C.")
 
-from pipeline.cli_web import register as _register_web  # noqa: E402
-_register_web(main)
-
-from pipeline.cli_models import register as _register_models  # noqa: E402
-_register_models(main)
+    serve_web(app, host, port, on_started=started)

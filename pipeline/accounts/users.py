@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from storage import web_repo
 
+from .errors import AccountError
 from .passwords import hash_password
 from .roles import ADMIN, ROLE_NAMES, ROLES, SPECIALIST, is_scoped
+from .tokens import issue_token
 
 #: letters and digits that cannot be mistaken for one another when read aloud or copied by hand
 _ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -27,10 +30,6 @@ def generate_password() -> str:
     """A random password for a new account or a reset: shown to the admin once, never stored in clear."""
     body = "".join(secrets.choice(_ALPHABET) for _ in range(GENERATED_LENGTH))
     return "-".join(body[i : i + 4] for i in range(0, GENERATED_LENGTH, 4))
-
-
-class AccountError(ValueError):
-    pass
 
 
 def add_user(
@@ -75,12 +74,31 @@ def add_user(
     return user
 
 
+@dataclass(frozen=True)
+class UserRow:
+    """What a list of accounts shows (never the password hash)."""
+
+    login: str
+    role: str
+    authority_code: str | None
+    is_active: bool
+    must_change_password: bool
+    last_login_at: datetime | None
+
+
+def list_users(s: Any) -> list[UserRow]:
+    """Every account with its authority's code, as the user list shows them."""
+    users = web_repo.list_users(s)
+    names = web_repo.authority_names(s, [u.authority_id for u in users])
+    return [
+        UserRow(u.login, u.role, names[u.authority_id].code if u.authority_id in names else None,
+                bool(u.is_active), bool(u.must_change_password), u.last_login_at)
+        for u in users
+    ]  # fmt: skip
+
+
 def add_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None) -> str:
     """Create an API token for the authority; the token itself is returned once and never stored."""
-    from web.api_tokens import (
-        issue_token,  # one implementation of issuing (web.api_tokens imports this module)
-    )
-
     return issue_token(s, region, authority_code, now, actor, label)[1]
 
 

@@ -1,0 +1,151 @@
+"""CLI of operations: `cur report`, `cur ratings`, `cur notify deliver|status`, `cur run`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from .common import fail, get_app, setup_logging
+from .webapp import check_port, serve_web
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@click.command("report")
+@click.option("--month", required=True, help="Месяц отчёта в виде ГГГГ-ММ, например 2026-11.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка для файлов отчёта.")
+@click.pass_context
+def report_cmd(ctx: click.Context, month: str, output: Path) -> None:
+    """Ежемесячный отчёт для губернатора: HTML и XLSX (по журналу событий инцидентов)."""
+    from pipeline.reports import write_report
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    try:
+        with db.session() as s:
+            html, xlsx = write_report(s, app.region, month, output, now_utc())
+    except ValueError as e:
+        fail(str(e))
+    click.echo(f"Отчёт за {month} сохранён:\n  {html}\n  {xlsx}")
+
+
+@click.command("ratings")
+@click.option("--month", required=True, help="Месяц в виде ГГГГ-ММ.")
+@click.pass_context
+def ratings_cmd(ctx: click.Context, month: str) -> None:
+    """Рейтинг исполнителей за месяц (формула — docs/ratings.md)."""
+    from pipeline.ratings import Period, rate
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    try:
+        period = Period.month(month, app.region.region.tz)
+    except ValueError as e:
+        fail(str(e))
+    with db.session() as s:
+        rows = rate(s, app.region.code, period, now_utc())
+    if not rows:
+        click.echo(f"За {period.label} инцидентов, направленных исполнителям, нет.")
+        return
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{100 * v:.0f}%"
+
+    click.echo(f"Рейтинг исполнителей за {period.label} ({app.region.region.short_name}):")
+    click.echo(f"{'№':>3}  {'балл':>5}  {'напр.':>5}  {'в срок':>6}  {'ответ':>6}  {'решено':>6}  исполнитель")
+    for r in rows:
+        f = r.figures
+        score = "—" if f.score is None else f"{f.score:.1f}"
+        click.echo(f"{r.rank:>3}  {score:>5}  {f.routed:>5}  {pct(f.on_time_share):>6}  {pct(f.answered_share):>6}  {pct(f.resolved_share):>6}  {r.name} ({r.code})")
+
+
+@click.group("notify")
+def notify_group() -> None:
+    """Уведомления: очередь отправки (e-mail, Telegram, webhook)."""
+
+
+@notify_group.command("deliver")
+@click.pass_context
+def notify_deliver(ctx: click.Context) -> None:
+    """Один проход по очереди: отправить уведомления, чей срок отправки наступил."""
+    from pipeline.notify import deliver_due, notify_recent, senders_from_settings
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    now = now_utc()
+    with db.session() as s:
+        queued = notify_recent(s, app.region, now)
+    stats = deliver_due(db, now, senders_from_settings(app.settings))
+    click.echo(f"Поставлено в очередь: {queued}; {stats}.")
+    for line in stats.errors[:20]:
+        click.echo(f"  {line}", err=True)
+
+
+@notify_group.command("status")
+@click.option("--limit", default=10, show_default=True, help="Сколько последних недоставленных показать.")
+@click.pass_context
+def notify_status(ctx: click.Context, limit: int) -> None:
+    """Состояние очереди: сколько ждёт отправки, отправлено, не доставлено; последние ошибки."""
+    from storage import outbox as box
+
+    from pipeline.timefmt import local_time
+
+    app = get_app(ctx)
+    db = app.ready_db()
+    with db.session() as s:
+        counts = box.count_by_status(s)
+        dead = box.latest(s, "dead", limit)
+        pending = [m for m in box.latest(s, "pending", limit) if m.last_error]
+        click.echo(
+            f"Ожидают отправки: {counts.get('pending', 0)}, отправлено: {counts.get('sent', 0)}, "
+            f"не доставлено: {counts.get('dead', 0)}."
+        )
+        tz = app.region.region.tz
+        for title, rows in (("Не доставлены", dead), ("Повторяются после ошибки", pending)):
+            if rows:
+                click.echo(f"{title}:")
+            for m in rows:
+                when = local_time(m.next_attempt_at, tz) if m.status == "pending" else local_time(m.created_at, tz)
+                click.echo(f"  №{m.id} {m.channel} → {m.recipient} (попыток {m.attempts}, {when}): {m.last_error}")
+
+
+@click.command("run")
+@click.option("--reports", "report_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка ежемесячных отчётов.")
+@click.option("--web/--no-web", default=True, show_default=True, help="Запустить вместе с веб-приложением.")
+@click.option("--host", default=None, help="Адрес веб-приложения (по умолчанию из настроек).")
+@click.option("--port", type=int, default=None, help="Порт веб-приложения (по умолчанию из настроек; 0 — любой свободный).")
+@click.pass_context
+def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, port: int | None) -> None:
+    """Запустить планировщик (обход источников, обработка, сроки, уведомления, отчёты) и веб-приложение. Остановка — Ctrl+C или SIGTERM."""
+    app = get_app(ctx)
+    if web:
+        check_port(app, host, port)
+    setup_logging(app.region.region.tz)
+    if web:
+        def web_started(url: str) -> None:
+            from pipeline.scheduler import lease_status
+
+            click.echo(f"Планировщик запущен; веб-приложение: {url}/login. Остановка — Ctrl+C.")
+            click.echo(lease_status(app.ready_db(), app.region.region.tz))
+            sys.stdout.flush()
+
+        serve_web(app, host, port, on_started=web_started, with_scheduler=True, report_dir=report_dir)
+        click.echo("Планировщик и веб-приложение остановлены.")
+        return
+
+    from pipeline.scheduler import lease_status, run_forever
+
+    def started(sched) -> None:  # noqa: ANN001
+        jobs = sched.get_jobs()
+        click.echo(f"Планировщик запущен: заданий {len(jobs)} ({', '.join(j.name for j in jobs)}). Остановка — Ctrl+C.", err=False)
+        # which process runs the jobs: this one, or another `cur run` on the same database (this one stands by)
+        click.echo(lease_status(app.ready_db(), app.region.region.tz))
+        sys.stdout.flush()
+
+    run_forever(app, on_started=started, report_dir=report_dir)
+    click.echo("Планировщик остановлен.")

@@ -1,0 +1,233 @@
+"""`cur sources add|list|remove` and `cur crawl [--source URL]`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+import click
+
+from pipeline import timefmt
+
+from .common import err_console, fail, get_app
+from .errors import EXIT_FAILED
+
+KIND_NAMES = {
+    ("vk", "wall"): "VK, стена", ("vk", "comments"): "VK, комментарии к посту", ("vk", "search"): "VK, поиск",
+    ("tgweb", "channel"): "Telegram, веб-просмотр t.me/s", ("telegram", "channel"): "Telegram, MTProto",
+    ("file", "jsonl"): "файл JSONL", ("file", "csv"): "файл CSV",
+}
+REASONS = {
+    "captcha_needed": "VK требует капчу", "access_denied": "доступ запрещён",
+    "user_deleted_or_banned": "страница удалена или заблокирована", "private_profile": "закрытый профиль",
+    "group_access_denied": "закрытое сообщество", "comments_access_denied": "комментарии закрыты",
+    "invalid_user_id": "неверный идентификатор", "preview_disabled": "веб-просмотр канала отключён",
+    "not_found": "не найден", "channel_private": "закрытый канал", "file_missing": "файл не найден",
+}
+
+
+def _local(dt: datetime | None, tz: tzinfo) -> str:
+    return timefmt.local(dt, tz, "%Y-%m-%d %H:%M")
+
+
+#: an error noted this long after the last success belongs to a later, failed crawl
+#: (skipped records of a successful crawl are noted right after its success)
+LATER_CRAWL = timedelta(minutes=1)
+
+
+def _crawl_state(last_success_at: datetime | None, last_error_at: datetime | None) -> str:
+    if last_success_at is None:
+        return "ещё не обходился" if last_error_at is None else "не работает: успешных обходов не было, последний завершился ошибкой"
+    if last_error_at is not None and last_error_at - last_success_at > LATER_CRAWL:
+        return "последний обход завершился ошибкой"
+    return "работает"
+
+
+def find_source(session: Any, text: str) -> Any:
+    """A source by its number, the URL it was added with, or any URL that parses to it."""
+    from collectors.sources import SourceUrlError, parse_source_url
+    from storage.crawl_repo import get_source
+    from storage.sources import find_source as find, find_source_by_url
+
+    text = text.strip()
+    if text.isdigit():
+        return get_source(session, int(text))
+    for via in ("tgweb", "telegram"):
+        try:
+            spec = parse_source_url(text, telegram_via=via)
+        except SourceUrlError:
+            break
+        src = find(session, spec.platform, spec.kind, spec.key)
+        if src is not None:
+            return src
+    return find_source_by_url(session, text)
+
+
+@click.group("sources")
+def sources_group() -> None:
+    """Источники: сообщества и страницы VK, поиск VK, каналы Telegram, файлы выгрузок."""
+
+
+@sources_group.command("add")
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--via", "telegram_via", type=click.Choice(["tgweb", "telegram"]), default="tgweb",
+              show_default=True, help="Как читать канал Telegram: веб-просмотр t.me/s (без входа) или MTProto API.")
+
+
+@click.option("--no-comments", is_flag=True, help="Не собирать комментарии под постами стены VK.")
+@click.option("--interval", type=click.IntRange(1, 10080), default=None, help="Интервал обхода, минут.")
+@click.option("--title", default=None, help="Название источника для списков.")
+@click.pass_context
+def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
+                interval: int | None, title: str | None) -> None:
+    """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
+    vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
+    from collectors.sources import SourceUrlError, parse_source_url
+    from storage.sources import get_or_create_source
+
+    specs = []
+    for url in urls:  # check them all before adding any
+        try:
+            specs.append(parse_source_url(url, telegram_via=telegram_via))
+        except SourceUrlError as e:
+            fail(str(e))
+    db = get_app(ctx).ready_db()
+    for spec in specs:
+        options: dict[str, Any] = {"comments": False} if no_comments and spec.platform == "vk" else {}
+        with db.session() as s:
+            src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
+                                                title=title, options=options, interval_minutes=interval)
+            number = src.id
+        kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
+        if created:
+            click.echo(f"Источник №{number} добавлен: {spec.url} ({kind})")
+        else:
+            click.echo(f"Источник уже есть: №{number} {spec.url} ({kind})")
+
+
+@sources_group.command("list")
+@click.pass_context
+def sources_list(ctx: click.Context) -> None:
+    """Все источники: последний успешный обход, последняя ошибка, сколько постов собрано."""
+    from storage.sources import list_sources
+
+    app = get_app(ctx)
+    tz = app.region.region.tz
+    db = app.ready_db()
+    now = datetime.now(tz)
+    with db.session() as s:
+        rows = list_sources(s)
+        if not rows:
+            click.echo("Источников нет. Добавьте: cur sources add https://vk.com/club123")
+            return
+        click.echo(f"Источники ({len(rows)}), время — {tz}:")
+        for src in rows:
+            kind = KIND_NAMES.get((src.platform, src.kind), src.kind)
+            if not src.enabled:
+                state = "отключён"
+            elif src.failing_reason:
+                state = f"недоступен: {REASONS.get(src.failing_reason, src.failing_reason)}"
+            elif src.retry_after and src.retry_after > now:
+                state = f"повтор после {_local(src.retry_after, tz)}"
+            else:
+                state = _crawl_state(src.last_success_at, src.last_error_at)
+            click.echo(f"№{src.id} {src.url or src.key} ({kind}{', ' + src.title if src.title else ''})")
+            click.echo(f"    состояние: {state}; постов собрано: {src.posts_collected}")
+            click.echo(f"    последний успех: {_local(src.last_success_at, tz)}")
+            if src.last_error:
+                click.echo(f"    последняя ошибка: {_local(src.last_error_at, tz)} — {src.last_error}")
+            else:
+                click.echo("    последняя ошибка: —")
+
+
+@sources_group.command("remove")
+@click.argument("source")
+@click.pass_context
+def sources_remove(ctx: click.Context, source: str) -> None:
+    """Удалить источник (по номеру или адресу). Собранные посты остаются в базе."""
+    from storage.sources import remove_source
+
+    db = get_app(ctx).ready_db()
+    with db.session() as s:
+        src = find_source(s, source)
+        if src is None:
+            fail(f"источник {source!r} не найден (см. cur sources list)")
+        label = f"№{src.id} {src.url or src.key}"
+        remove_source(s, src)
+    click.echo(f"Источник {label} удалён; собранные посты сохранены.")
+
+
+@click.command("crawl")
+@click.option("--source", "sources", multiple=True, help="Обойти только этот источник (номер или адрес); можно несколько.")
+@click.option("-q", "--quiet", is_flag=True, help="Без индикатора хода работы.")
+@click.pass_context
+def crawl_cmd(ctx: click.Context, sources: tuple[str, ...], quiet: bool) -> None:
+    """Собрать новые посты из источников. Прерванный обход продолжается с места остановки."""
+    from pipeline.crawl import Collectors, due_sources
+
+    app = get_app(ctx)
+    tz = app.region.region.tz
+    db = app.ready_db()
+    waiting: list[tuple[int, datetime]] = []
+    if sources:
+        ids = []
+        with db.session() as s:
+            for text in sources:
+                src = find_source(s, text)
+                if src is None:
+                    fail(f"источник {text!r} не найден (см. cur sources list)")
+                ids.append(src.id)
+    else:
+        ids, waiting = due_sources(db)
+    for sid, when in waiting:
+        click.echo(f"№{sid}: отложен до {_local(when, tz)} (ограничение частоты запросов)")
+    if not ids:
+        click.echo("Нечего обходить: нет источников, готовых к обходу.")
+        return
+    reports = _run_with_progress(db, ids, Collectors(app.settings, default_tz=tz), quiet)
+    bad = 0
+    for r in reports:
+        if r.status == "ok":
+            line = f"✓ {r.url}: новых {r.inserted}, изменено {r.edited}, удалено {r.deleted}, запросов {r.requests}"
+            if r.problems:
+                line += f"; пропущено записей с ошибками: {len(r.problems)}"
+            click.echo(line)
+            for p in r.problems[:10]:
+                click.echo(f"    {p}")
+        elif r.status == "retry_later":
+            click.echo(f"… {r.url}: новых {r.inserted}; повтор после {_local(r.retry_after, tz)} ({r.message})")
+        else:
+            bad += 1
+            what = "источник недоступен" if r.status == "failing" else "ошибка"
+            click.echo(f"✗ {r.url}: {what}: {r.message}; новых {r.inserted}")
+    total = sum(r.inserted for r in reports)
+    click.echo(f"Итого: источников {len(reports)}, новых постов {total}, с ошибками {bad}.")
+    if bad:
+        ctx.exit(EXIT_FAILED)
+
+
+def _run_with_progress(db: Any, ids: list[int], collectors: Any, quiet: bool) -> list[Any]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from pipeline.crawl import run_crawl
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"),
+        TextColumn("постов: {task.fields[posts]}, страниц: {task.fields[pages]}, запросов: {task.fields[requests]}"),
+        TimeElapsedColumn(), console=err_console, disable=quiet, transient=False,
+    ) as bar:
+        tasks: dict[int, Any] = {}
+
+        def on_progress(r: Any) -> None:
+            if r.source_id not in tasks:
+                tasks[r.source_id] = bar.add_task(r.url, total=None, posts=0, pages=0, requests=0)
+            bar.update(tasks[r.source_id], posts=r.inserted + r.edited + r.deleted, pages=r.pages,
+                       requests=r.requests)
+            if r.status != "ok":
+                label = {"failing": "недоступен", "retry_later": "отложен", "error": "ошибка"}.get(r.status, r.status)
+                bar.update(tasks[r.source_id], description=f"{r.url} — {label}")
+
+        reports = run_crawl(db, ids, collectors, on_progress)
+        for t in tasks.values():
+            bar.update(t, total=1, completed=1)
+    return reports

@@ -1,0 +1,234 @@
+"""The jobs of ``cur run`` and the runtime they work with.
+
+* ``crawl:<source id>`` — crawl one enabled source every ``interval_minutes``;
+* ``sources`` — every 5 minutes, add/remove/retime crawl jobs as sources change;
+* ``process`` — classify new posts, make and route incidents (``pipeline.process``);
+* ``deadlines`` — every minute: ``pipeline.incidents.check_deadlines`` then the
+  notification sweep over the event log (``pipeline.notify.notify_pending``);
+* ``deliver`` — every minute: one pass over the outbox;
+* ``monthly_report`` — on the 1st at 06:00 region time: the report for the month before.
+
+Job functions take the time from an injectable :class:`Clock`; tests set a
+movable clock with :func:`set_runtime` and call the job functions directly.
+Jobs are module-level functions, so the job store keeps plain references.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from ..context import App
+
+if TYPE_CHECKING:
+    from .lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+def stored_ref(job: Callable[..., Any]) -> str:
+    """The reference the job store keeps for ``job``: ``pipeline.scheduler:<name>``.
+
+    Stored jobs name the package, not the module inside it, so moving a job
+    function within the package (or two versions running side by side during
+    a takeover) never leaves rows the other process cannot resolve.
+    """
+    return f"pipeline.scheduler:{job.__name__}"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    """What the job functions work with (module-level, so persisted jobs stay plain references)."""
+
+    app: App
+    clock: Clock = field(default_factory=SystemClock)
+    senders: dict[str, Any] | None = None
+    report_dir: Path = Path("reports")
+    scheduler: BaseScheduler | None = None
+    classifier: Any = None
+    classifier_key: str | None = None
+    #: Set by ``build_scheduler``: jobs do nothing while another process holds the lease.
+    lease: "Lease | None" = None
+
+    def get_senders(self) -> dict[str, Any]:
+        if self.senders is None:
+            from ..notify import senders_from_settings
+
+            self.senders = senders_from_settings(self.app.settings)
+        return self.senders
+
+
+_runtime: Runtime | None = None
+
+
+def set_runtime(rt: Runtime) -> Runtime:
+    global _runtime
+    _runtime = rt
+    return rt
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("scheduler runtime is not set: call build_scheduler() or set_runtime() first")
+    return _runtime
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _standing_by(rt: Runtime) -> bool:
+    """True unless this process surely holds the lease (a job that slipped through a pause does nothing)."""
+    return rt.lease is not None and not rt.lease.valid()
+
+
+def job_crawl(source_id: int) -> Any:
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    from storage.models import Source
+
+    from ..crawl import Collectors, run_crawl
+
+    db = rt.app.ready_db()
+    with db.session() as s:
+        src = s.get(Source, source_id)
+        if src is None or not src.enabled:
+            return None
+        if src.retry_after is not None and src.retry_after > rt.clock.now():
+            log.info("source %s waits until %s", source_id, src.retry_after)
+            return None
+    reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
+    for r in reports:
+        log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
+    return reports
+
+
+def job_process() -> Any:
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    from ..process import ModelNotFound, ProcessingBusy, process_pending
+
+    kwargs: dict[str, Any] = {}
+    try:
+        clf = _classifier(rt)
+    except ModelNotFound as e:  # no trained model yet: nothing to do until `cur train`
+        log.warning("processing skipped: %s", e)
+        return None
+    if clf is not None:
+        kwargs["classifier"] = clf
+    try:
+        result = process_pending(rt.app, rt.clock.now(), **kwargs)
+    except ProcessingBusy as e:  # an operator's `cur process` is at it: the next pass catches up
+        log.info("processing skipped: %s", e)
+        return None
+    job_notify()
+    return result
+
+
+def _classifier(rt: Runtime) -> Any:
+    """The active classifier, loaded once and again only when another model becomes active."""
+    from ..process import find_active_model, load_classifier
+
+    key = str(find_active_model(rt.app))
+    if rt.classifier_key != key:
+        rt.classifier, rt.classifier_key = load_classifier(rt.app), key
+    return rt.classifier
+
+
+def job_notify() -> int:
+    """Enqueue the notifications of incident events not handled yet (follows the persisted sweep cursor)."""
+    from ..notify import notify_pending
+
+    rt = runtime()
+    if _standing_by(rt):
+        return 0
+    return notify_pending(rt.app.ready_db(), rt.app.region, rt.clock.now()).enqueued
+
+
+def job_deadlines() -> Any:
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    from ..incidents import check_deadlines
+
+    actions = None
+    try:
+        with rt.app.ready_db().session() as s:
+            actions = check_deadlines(s, rt.app.region, rt.clock.now())
+    finally:
+        job_notify()  # a failing deadline check must not hold back other notifications
+    return actions
+
+
+def job_deliver() -> Any:
+    from ..notify import deliver_due
+
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
+    if stats.sent or stats.retried or stats.dead:
+        log.info("outbox: %s", stats)
+    return stats
+
+
+def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
+    local = now.astimezone(tz)
+    first = local.replace(day=1)
+    prev = first - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def job_monthly_report() -> tuple[Path, Path] | None:
+    from ..reports import write_report
+
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    now = rt.clock.now()
+    month = previous_month(now, rt.app.region.region.tz)
+    with rt.app.ready_db().session() as s:
+        paths = write_report(s, rt.app.region, month, rt.report_dir, now)
+    log.info("monthly report for %s: %s, %s", month, *paths)
+    return paths
+
+
+def job_sync_sources() -> dict[str, int]:
+    """Make the crawl jobs match the enabled sources and their intervals."""
+    rt = runtime()
+    sched = rt.scheduler
+    if sched is None or _standing_by(rt):
+        return {}
+    from storage.sources import list_sources
+
+    with rt.app.ready_db().session() as s:
+        wanted = {f"crawl:{src.id}": (src.id, max(1, src.interval_minutes)) for src in list_sources(s, enabled_only=True)}
+    added = removed = changed = 0
+    for job in sched.get_jobs():
+        if job.id.startswith("crawl:") and job.id not in wanted:
+            job.remove()
+            removed += 1
+    for job_id, (sid, minutes) in wanted.items():
+        job = sched.get_job(job_id)
+        if job is None:
+            sched.add_job(stored_ref(job_crawl), "interval", minutes=minutes, args=[sid], id=job_id, name=f"обход источника {sid}", replace_existing=True)
+            added += 1
+        elif getattr(job.trigger, "interval", None) != timedelta(minutes=minutes):
+            job.reschedule("interval", minutes=minutes)
+            changed += 1
+    return {"added": added, "removed": removed, "changed": changed}

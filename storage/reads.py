@@ -1,0 +1,159 @@
+"""Scoped reads of incidents for the pages and the API: lists, one incident's posts and history.
+
+Every read of incidents goes through :class:`Scope`: a specialist's scope is
+bound to their authority and the filter is applied here, in one place, so no
+handler can forget it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from .analyses import latest_analyses
+from .events import OPEN_STATES
+from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis
+from .paging import Key, Page, keyset_page, nulls_last
+from .types import UTCDateTime
+
+
+class NotFound(LookupError):
+    """The object does not exist."""
+
+
+class OutOfScope(PermissionError):
+    """The object exists but belongs to another authority."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which incidents a reader may see: all of them, or one authority's only."""
+
+    restricted: bool = False
+    authority_id: int | None = None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        return cls(False, None)
+
+    @classmethod
+    def authority(cls, authority_id: int | None) -> Scope:
+        """An authority's scope; with no authority it matches nothing."""
+        return cls(True, authority_id)
+
+    def allows(self, incident: Incident) -> bool:
+        return not self.restricted or (self.authority_id is not None and incident.authority_id == self.authority_id)
+
+    def apply(self, stmt: Select) -> Select:
+        if not self.restricted:
+            return stmt
+        if self.authority_id is None:
+            return stmt.where(False)  # type: ignore[arg-type]
+        return stmt.where(Incident.authority_id == self.authority_id)
+
+
+def scoped_incident(s: Session, scope: Scope, incident_id: int) -> Incident:
+    """The incident, or NotFound / OutOfScope."""
+    inc = s.get(Incident, incident_id)
+    if inc is None:
+        raise NotFound(incident_id)
+    if not scope.allows(inc):
+        raise OutOfScope(incident_id)
+    return inc
+
+
+# --------------------------------------------------------------------------- incident lists
+
+
+def _due_sql() -> Any:
+    """The deadline the incident list sorts by: the first one set of the three stages."""
+    return type_coerce(func.coalesce(Incident.first_reply_due, Incident.interim_due, Incident.final_due), UTCDateTime)
+
+
+def _next_due_sql() -> Any:
+    """The earliest deadline of a stage not yet done (``web.formatting.next_due`` in SQL), NULL if none."""
+
+    def pending(due: Any, done: Any) -> Any:
+        return case((done.is_(None), due), else_=None)
+
+    def least(a: Any, b: Any) -> Any:
+        return case((a.is_(None), b), (b.is_(None), a), (a <= b, a), else_=b)
+
+    first = pending(Incident.first_reply_due, Incident.first_reply_at)
+    interim = pending(Incident.interim_due, Incident.interim_at)
+    final = pending(Incident.final_due, Incident.final_at)
+    return type_coerce(least(least(first, interim), final), UTCDateTime)
+
+
+#: list order -> sort keys (each ends with the id, which makes the order total)
+INCIDENT_ORDERS = {
+    # nearest deadline first, then newest
+    "deadline": lambda: [*nulls_last(_due_sql()), Key(Incident.id, desc=True)],
+    # nearest deadline not yet met first (the inbox), then oldest
+    "next_due": lambda: [*nulls_last(_next_due_sql()), Key(Incident.id)],
+}
+
+
+def _incident_query(
+    scope: Scope,
+    *,
+    state: str | None = None,
+    sector: str | None = None,
+    authority_id: int | None = None,
+    open_only: bool = False,
+    routed_only: bool = False,
+    since: datetime | None = None,
+    updated_since: datetime | None = None,
+) -> Select:
+    stmt = scope.apply(select(Incident))
+    if updated_since is not None:
+        # syncing: every incident changed since then, merged ones too (so a client learns of the merge)
+        stmt = stmt.where(Incident.updated_at >= updated_since)
+    else:
+        stmt = stmt.where(Incident.merged_into_id.is_(None))
+    if state:
+        stmt = stmt.where(Incident.state == state)
+    if open_only:
+        stmt = stmt.where(Incident.state.in_(OPEN_STATES))
+    if routed_only:
+        stmt = stmt.where(Incident.authority_id.is_not(None))
+    if sector:
+        stmt = stmt.where(Incident.sector == sector)
+    if authority_id is not None:
+        stmt = stmt.where(Incident.authority_id == authority_id)
+    if since is not None:
+        stmt = stmt.where(Incident.created_at >= since)
+    return stmt
+
+
+def incident_page(
+    s: Session,
+    scope: Scope,
+    *,
+    limit: int,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+    order: str = "deadline",
+    **filters: Any,
+) -> Page[Incident]:
+    """One page of the scope's incidents (filters as in :func:`list_incidents`) with the total count."""
+    return keyset_page(s, _incident_query(scope, **filters), INCIDENT_ORDERS[order](), limit=limit, after=after, before=before)
+
+
+def incident_posts(s: Session, incident_id: int) -> list[tuple[Post, PostAnalysis | None]]:
+    posts = list(
+        s.scalars(
+            select(Post).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == incident_id).order_by(Post.published_at)
+        )
+    )
+    latest = latest_analyses(s, [p.id for p in posts])
+    return [(p, latest.get(p.id)) for p in posts]
+
+
+def incident_assignments(s: Session, incident_id: int) -> list[Assignment]:
+    return list(s.scalars(select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.assigned_at, Assignment.id)))
