@@ -11,7 +11,6 @@ Exit codes (also in docs/cli.md):
 4     done, but something was skipped: bad lines of an imported file; a trained or chosen
       model version worse than the active one was not activated
 5     a file, folder or network port the command needs cannot be used
-130   interrupted (Ctrl+C)
 ====  =====================================================================================
 
 The domain raises :mod:`pipeline.errors`; the lower packages raise their own
@@ -37,7 +36,6 @@ EXIT_USAGE = 2
 EXIT_DATABASE = 3
 EXIT_PARTIAL = 4
 EXIT_RESOURCE = 5
-EXIT_INTERRUPTED = 130
 
 #: errno -> what it means for the user
 _OS_REASONS = {

@@ -34,16 +34,14 @@ now_opt = click.option("--now", "now_s", default=None, help="Текущее вр
 @click.pass_context
 def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool, wait: float) -> None:
     """Один проход обработки: классификация новых постов, инциденты, маршрутизация, ответы, сроки."""
-    from sqlalchemy import func, select
-
     from pipeline.process import run_pass
-    from storage.models import Post
+    from storage.incidents import count_pending_posts
 
     app = get_app(ctx)
     now = parse_now(now_s, app.region)
     db = app.ready_db()
     with db.session() as s:
-        total = s.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None), Post.is_deleted.is_(False))) or 0
+        total = count_pending_posts(s)
     if limit:
         total = min(total, limit)
     with progress(disable=quiet) as bar:

@@ -116,36 +116,29 @@ def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, u
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False), help="JSONL с объектами {\"id\", \"text\"}.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help="Куда записать результат (JSONL, строка на каждую входную).")
 @click.option("--model", help="Версия или путь к каталогу модели (по умолчанию активная).")
-def classify_cmd(models_dir, input_path, output_path, model) -> None:  # noqa: ANN001
-    """Классифицировать посты из файла (без базы данных)."""
+@click.option("--stop-at-first-bad", is_flag=True, help="Остановиться на первой плохой строке, ничего не записав.")
+def classify_cmd(models_dir, input_path, output_path, model, stop_at_first_bad) -> None:  # noqa: ANN001
+    """Классифицировать посты из файла (без базы данных).
+
+    Плохие строки пропускаются и перечисляются с номерами (код выхода 4), остальные классифицируются.
+    """
     from nlp.classifier import ModelError
+    from pipeline.ingest.classify_file import classify_file
 
     writable_file(Path(output_path), "--output")
     try:
         clf = model_registry.load_model(model, _registry(models_dir))
     except ModelError as e:
         fail(str(e))
-    items: list[tuple[Any, str]] = []
-    with open(input_path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                fail(f"{input_path}, строка {n}: некорректный JSON ({e.msg})")
-            if not isinstance(obj, dict) or "id" not in obj:
-                fail(f"{input_path}, строка {n}: нужен объект с полями «id» и «text»")
-            text = obj.get("text")
-            if not isinstance(text, str):
-                fail(f"{input_path}, строка {n}: поле «text» должно быть строкой")
-            items.append((obj["id"], text))
-    with open(output_path, "w", encoding="utf-8") as out:
-        for i in range(0, len(items), BATCH):
-            chunk = items[i : i + BATCH]
-            for (id_, _), p in zip(chunk, clf.predict([t for _, t in chunk])):
-                out.write(json.dumps(p.contract(id_), ensure_ascii=False) + "\n")
-    click.echo(f"Классифицировано постов: {len(items)} (модель {clf.version}) → {output_path}")
+    report = classify_file(clf, Path(input_path), Path(output_path), stop_at_first_bad=stop_at_first_bad)
+    click.echo(f"Классифицировано постов: {report.classified} (модель {clf.version}) → {output_path}"
+               + (f"; пропущено строк с ошибками {report.bad_count}" if report.bad_count else ""))
+    for bad in report.bad[:50]:
+        click.echo(f"  {input_path}, {bad}", err=True)
+    if report.bad_count > 50:
+        click.echo(f"  … и ещё {report.bad_count - 50} строк с ошибками", err=True)
+    if report.bad_count:
+        raise SystemExit(EXIT_PARTIAL)
 
 
 @click.group("models")

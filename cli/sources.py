@@ -75,11 +75,12 @@ def sources_group() -> None:
 
 
 @click.option("--no-comments", is_flag=True, help="Не собирать комментарии под постами стены VK.")
+@click.option("--appeals", is_flag=True, help="Файл с обращениями платформы обратной связи (проблемы по определению).")
 @click.option("--interval", type=click.IntRange(1, 10080), default=None, help="Интервал обхода, минут.")
 @click.option("--title", default=None, help="Название источника для списков.")
 @click.pass_context
 def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
-                interval: int | None, title: str | None) -> None:
+                appeals: bool, interval: int | None, title: str | None) -> None:
     """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
     vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
     from collectors.sources import SourceUrlError, parse_source_url
@@ -94,6 +95,8 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
     db = get_app(ctx).ready_db()
     for spec in specs:
         options: dict[str, Any] = {"comments": False} if no_comments and spec.platform == "vk" else {}
+        if appeals and spec.platform == "file":
+            options["kind"] = "appeals"
         with db.session() as s:
             src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 title=title, options=options, interval_minutes=interval)

@@ -71,7 +71,7 @@ class PredictionLike(Protocol):
 
 
 class ClassifierLike(Protocol):
-    def predict(self, texts: Sequence[str], sectors: Any = None) -> Sequence[PredictionLike]: ...
+    def predict(self, texts: Sequence[str], sectors: Any = None, assume_relevant: Any = None) -> Sequence[PredictionLike]: ...
 
 
 # --------------------------------------------------------------------------- the model
@@ -277,10 +277,13 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
         with db.session() as s:
             batch = q.pending_post_rows(s, size, after_id=last_id)
+            appeals = q.appeal_ids(s, [i for i, _, _ in batch])
         if not batch:
             break
         last_id = batch[-1][0]
-        preds = clf.predict([t for _, t, _ in batch], sectors=sectors)
+        # appeals from a feedback platform are problems by definition: no relevance question for them
+        extra = {"assume_relevant": [i in appeals for i, _, _ in batch]} if appeals else {}
+        preds = clf.predict([t for _, t, _ in batch], sectors=sectors, **extra)
         located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
         with db.session() as s:

@@ -59,7 +59,8 @@ class MonthlyReport:
     as_of: datetime
     generated_at: datetime
     tz: Any
-    created: int
+    created: int  # incidents opened in the month (first post published), see storage.reporting
+    created_processed: int  # incidents the processing pass created in the month (its own time)
     escalations: int
     reopened_events: int
     total: Figures
@@ -76,6 +77,7 @@ class MonthlyReport:
         t = self.total
         return [
             ("Новых инцидентов", self.created, "0"),
+            ("Создано обработкой за месяц (по времени обработки)", self.created_processed, "0"),
             ("Направлено исполнителям (назначений)", t.routed, "0"),
             ("Дан первичный ответ", t.replied, "0"),
             ("Первичных ответов в срок", t.on_time_share, "0.0%"),
@@ -141,7 +143,8 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         as_of=as_of,
         generated_at=now,
         tz=tz,
-        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
+        created=rq.count_incidents_opened(session, profile.code, period.start, period.end, authority_id),
+        created_processed=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
         escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end, authority_id),
         reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end, authority_id),
         total=figures(assignments, as_of),

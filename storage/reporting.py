@@ -93,6 +93,16 @@ def count_events(session: Session, region: str, kind: str, start: datetime, end:
     return session.scalar(q) or 0
 
 
+def count_incidents_opened(session: Session, region: str, start: datetime, end: datetime, authority_id: int | None = None) -> int:
+    """Incidents *opened* in [start, end): by the publication of their first post (``first_seen_at``),
+    else by creation. A month of imported history counts in the month it happened, not when processed."""
+    opened = func.coalesce(Incident.first_seen_at, Incident.created_at)
+    q = select(func.count(Incident.id)).where(Incident.region == region, opened >= start, opened < end)
+    if authority_id is not None:
+        q = q.where(Incident.authority_id == authority_id)
+    return session.scalar(q) or 0
+
+
 def incidents_with_posts(session: Session, region: str, batch: int = 500) -> Iterator[tuple[Incident, list[tuple[str, str, str]]]]:
     """The region's incidents in id order, each with its posts' ``(platform, source_key, external_id)``."""
     q = select(Incident).where(Incident.region == region).order_by(Incident.id)

@@ -110,6 +110,7 @@ def build_scheduler(
     rt.scheduler = sched
     if isinstance(sched, LeasedScheduler):
         sched.setup = lambda s: _add_jobs(s, db)  # when this process becomes the active scheduler
+        sched.on_takeover = job_sync_sources
     else:
         _add_jobs(sched, db)
     # crawl jobs are added once the scheduler runs (job_sync_sources needs the job store open)

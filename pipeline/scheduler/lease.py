@@ -22,7 +22,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED, BaseScheduler
 
 from ..timefmt import local_time
-from .jobs import job_sync_sources
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +141,9 @@ class LeasedScheduler(BackgroundScheduler):
         self.lease = lease
         #: Called once, right before the scheduler first starts in this process (adds the jobs).
         self.setup: Callable[[BaseScheduler], None] | None = None
+        #: Called after this process takes the lease over from another one (synchronises the crawl jobs).
+        #: Set by ``build_scheduler``: the lease knows nothing of the jobs it guards.
+        self.on_takeover: Callable[[], object] | None = None
         self._keeper: threading.Thread | None = None
         self._halt = threading.Event()
         self._closing = False
@@ -217,7 +219,8 @@ class LeasedScheduler(BackgroundScheduler):
                 log.warning("Аренда планировщика свободна или истекла: этот процесс берёт работу на себя.")
                 self._activate()
                 try:
-                    job_sync_sources()
+                    if self.on_takeover is not None:
+                        self.on_takeover()
                 except Exception:  # noqa: BLE001
                     log.exception("crawl jobs could not be synchronised after the takeover")
             elif was and not now_active:
