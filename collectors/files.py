@@ -69,6 +69,8 @@ class BadLine:
     line: int
     field: str | None
     reason: str
+    #: About the file as a whole (not UTF-8, empty, a JSON array): nothing of it was read.
+    file_level: bool = False
 
     def __str__(self) -> str:
         where = f"строка {self.line}" if self.line else "файл"
@@ -233,7 +235,7 @@ def read_posts(
     fmt = fmt or detect_format(path)
     bad = utf8_error_line(path)
     if bad is not None:
-        yield BadLine(bad, None, "файл не в кодировке UTF-8: ничего не загружено; сохраните файл в UTF-8 и загрузите снова")
+        yield BadLine(bad, None, "файл не в кодировке UTF-8: ничего не загружено; сохраните файл в UTF-8 и загрузите снова", True)
         return
     now = now or datetime.now(timezone.utc)
     reader = _read_jsonl if fmt == "jsonl" else _read_csv
@@ -252,7 +254,7 @@ def _read_jsonl(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: st
         if not s:
             continue
         if not seen_any and s.startswith("["):
-            yield BadLine(n, None, "это массив JSON, а нужен JSONL: один объект {…} на каждой строке, без [ ] и запятых между строками")
+            yield BadLine(n, None, "это массив JSON, а нужен JSONL: один объект {…} на каждой строке, без [ ] и запятых между строками", True)
             return
         seen_any = True
         try:
@@ -265,7 +267,7 @@ def _read_jsonl(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: st
             continue
         yield _row_to_post(n, row, tz, default_source, now)
     if not seen_any:
-        yield BadLine(0, None, EMPTY)
+        yield BadLine(0, None, EMPTY, True)
 
 
 def _quote_state(line: str, in_quotes: bool, field_start: bool, delimiter: str) -> tuple[bool, bool]:
@@ -328,7 +330,7 @@ def _read_csv(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: str,
     while first is not None and not first[1].strip():
         first = next_line()
     if first is None:
-        yield BadLine(0, None, EMPTY)
+        yield BadLine(0, None, EMPTY, True)
         return
     head_no, head_line = first
     if delimiter is None:

@@ -335,3 +335,28 @@ def test_migration_0007_adds_is_appeal(tmp_path: Path, fresh_pg_url: str):
         assert "is_appeal" not in {c["name"] for c in inspect(d.engine).get_columns("posts")}
         d.upgrade()
         d.dispose()
+
+
+def test_crawled_file_source_turned_undecodable_keeps_its_cursor(db: Database, tmp_path: Path):
+    """A file source whose export grew with a cp1251 tail: reported on every crawl, the cursor does not skip it."""
+    from config import Settings
+    from pipeline.crawl import Collectors, run_crawl
+    from storage.sources import get_cursor, get_or_create_source
+
+    f = jsonl(tmp_path / "feed.jsonl", [row(i) for i in range(1, 4)])
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "file", "jsonl", str(f), url=str(f))
+        sid = src.id
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 3
+    with f.open("ab") as out:
+        out.write((json.dumps(row(4), ensure_ascii=False) + "\n").encode("utf-8"))
+        out.write((json.dumps(row(5, "Кривая кодировка"), ensure_ascii=False) + "\n").encode("cp1251"))
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 0 and any("не в кодировке UTF-8" in p for p in rep.problems), rep.problems
+    with db.session() as s:
+        assert get_cursor(s, sid)["line"] == 3
+    lines = f.read_bytes().splitlines()
+    f.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # the operator fixes the export
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 1 and sorted(stored(db), key=int) == ["1", "2", "3", "4"]
