@@ -62,8 +62,8 @@ def rss_mb() -> float:
 
 def one(backend: str, n: int) -> dict:
     """Runs in the child process."""
-    from storage import Database
     from pipeline.ingest.importer import import_file
+    from storage import Database
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_import_"))
     path = tmp / "posts.jsonl"

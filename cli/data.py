@@ -17,7 +17,6 @@ from pipeline.context import App, safe_url
 from .common import fail, get_app, progress, writable_file
 from .errors import EXIT_PARTIAL
 
-
 # --------------------------------------------------------------------------- config
 
 
@@ -57,7 +56,7 @@ def config_check(ctx: click.Context) -> None:
     }
     warnings = []
     for file, key, policy, tz in policies:
-        def at(moment, tz=tz):  # noqa: ANN001, ANN202
+        def at(moment, tz=tz):
             return timefmt.local(moment, tz)
 
         for c in order_conflicts(policy, tz):
@@ -150,7 +149,7 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str,
         try:
             with progress(disable=quiet) as bar:
                 task = bar.add_task(f"Загрузка {path.name}", total=_count_lines(path))
-                report = import_file(db, path, tz, default_source, on_progress=lambda n: bar.advance(task, n), kind=kind)
+                report = import_file(db, path, tz, default_source, on_progress=lambda n: bar.advance(task, n), kind=kind)  # noqa: B023  (called within this iteration)
         except ValueError as e:
             fail(str(e))
         s = report.stored
@@ -246,9 +245,8 @@ def export_incidents(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, database: str, serve: bool, host: str | None, port: int | None) -> None:
     """Демонстрация: база, пример постов, классификация, инциденты, отчёт и веб-приложение с учётными записями."""
-    from pipeline.demo import run_demo
-
     from config import load_settings
+    from pipeline.demo import run_demo
 
     from .webapp import check_port, serve_web
 

@@ -118,12 +118,12 @@ def exit_code_of(e: BaseException) -> int | None:
 class CurGroup(click.Group):
     """The root group: expected failures of any subcommand end here as one Russian line and an exit code."""
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as e:  # noqa: BLE001 - unexpected ones are re-raised below
+        except Exception as e:
             app = (ctx.obj or {}).get("app") if isinstance(ctx.obj, dict) else None
             o = outcome_of(e, app.settings.database_url if app is not None else None)
             if o is None:

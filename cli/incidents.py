@@ -16,8 +16,6 @@ from pipeline.labels import STATE_NAMES
 
 from .common import default_actor, fail, fmt_time, get_app, parse_now, progress
 
-
-
 actor_opt = click.option("--actor", default=default_actor, show_default="cli:<пользователь>", help="Кто выполняет действие (пишется в журнал).")
 now_opt = click.option("--now", "now_s", default=None, help="Текущее время (ISO 8601, по умолчанию — сейчас; без смещения — время региона).")
 
@@ -179,7 +177,7 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
             click.echo(f"    {fmt_time(e.at, profile)} {KIND_NAMES.get(e.kind, e.kind)}{states}{who} — {e.actor}" + (f" {extra}" if extra else ""))
 
 
-def _load(s, incident_id: int):  # noqa: ANN001, ANN202
+def _load(s, incident_id: int):
     from storage import incidents as q
 
     inc = q.get_incident(s, incident_id, lock=True)
@@ -280,7 +278,7 @@ def _simple(name: str, help_text: str, needs_reason: bool, call: Callable[..., A
         click.echo(f"Инцидент №{incident_id}: {done}.")
 
 
-def svc():  # noqa: ANN202 - imported on use: keeps `cur --help` fast
+def svc():
     from pipeline import incidents
 
     return incidents

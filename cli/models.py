@@ -7,14 +7,13 @@ shared with the web's models page; these commands parse options and print.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline import model_registry
-from pipeline.model_registry import CORPUS_DIR, DEFAULT_BULK_CAP  # noqa: F401 - option defaults (a test checks them)
+from pipeline.model_registry import CORPUS_DIR, DEFAULT_BULK_CAP
 
 from .common import fail, writable_file
 from .errors import EXIT_PARTIAL
@@ -56,7 +55,7 @@ opt_corpus = click.option("--corpus-dir", type=click.Path(exists=True, file_okay
 @click.option("--activate/--no-activate", default=True, help="Сделать новую версию активной, если она не хуже текущей.")
 @click.option("--force", is_flag=True, help="Активировать, даже если новая версия хуже.")
 @click.option("--bulk-cap", type=int, default=DEFAULT_BULK_CAP, show_default=True, help="Не больше стольких обращений СПб на категорию (0 — без ограничения).")
-def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:  # noqa: ANN001
+def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:
     """Обучить классификатор на корпусе проекта, внешних наборах и проверенных постах."""
     req = model_registry.TrainRequest(models_dir=models_dir, data_dir=data_dir, corpus_dir=corpus_dir, extra=tuple(extra), shared=shared,
                                       use_db=use_db, full=full, activate=activate, force=force, bulk_cap=bulk_cap)  # fmt: skip
@@ -89,7 +88,7 @@ def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, act
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False), help="Размеченный JSONL для оценки (по умолчанию отложенная выборка и holdout-корпус).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="evaluation", show_default=True, help="Куда записать JSON и PNG.")
 @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в отложенную выборку.")
-def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, use_db) -> None:  # noqa: ANN001
+def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, use_db) -> None:
     """Оценить модель: точность, полнота, F1 по классам, матрица ошибок (JSON и PNG)."""
     from nlp.classifier import DataError, ModelError, evaluate, load_jsonl, write_report
     try:
@@ -117,7 +116,7 @@ def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, u
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help="Куда записать результат (JSONL, строка на каждую входную).")
 @click.option("--model", help="Версия или путь к каталогу модели (по умолчанию активная).")
 @click.option("--stop-at-first-bad", is_flag=True, help="Остановиться на первой плохой строке, ничего не записав.")
-def classify_cmd(models_dir, input_path, output_path, model, stop_at_first_bad) -> None:  # noqa: ANN001
+def classify_cmd(models_dir, input_path, output_path, model, stop_at_first_bad) -> None:
     """Классифицировать посты из файла (без базы данных).
 
     Плохие строки пропускаются и перечисляются с номерами (код выхода 4), остальные классифицируются.
@@ -148,7 +147,7 @@ def models_group() -> None:
 
 @models_group.command("list")
 @opt_models
-def models_list(models_dir) -> None:  # noqa: ANN001
+def models_list(models_dir) -> None:
     """Показать сохранённые версии с метриками и контрольными суммами."""
     versions = model_registry.list_versions(None, models_dir)
     if not versions:
@@ -175,7 +174,7 @@ def models_list(models_dir) -> None:  # noqa: ANN001
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Активировать, даже если версия хуже активной.")
 @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в оценочную выборку.")
-def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:  # noqa: ANN001
+def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:
     """Сделать версию активной (не хуже текущей на оценочной выборке, если не указан --force)."""
     from nlp.classifier.registry import WorseModelError
 
@@ -191,7 +190,7 @@ def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) ->
 
 @models_group.command("rollback")
 @opt_models
-def models_rollback(models_dir) -> None:  # noqa: ANN001
+def models_rollback(models_dir) -> None:
     """Вернуть предыдущую активную версию."""
     version = model_registry.rollback(None, models_dir)
     click.echo(f"Откат выполнен: активна версия {version}.")

@@ -85,9 +85,8 @@ def notify_deliver(ctx: click.Context) -> None:
 @click.pass_context
 def notify_status(ctx: click.Context, limit: int) -> None:
     """Состояние очереди: сколько ждёт отправки, отправлено, не доставлено; последние ошибки."""
-    from storage import outbox as box
-
     from pipeline.timefmt import local_time
+    from storage import outbox as box
 
     app = get_app(ctx)
     db = app.ready_db()
@@ -134,7 +133,7 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
 
     from pipeline.scheduler import lease_status, run_forever
 
-    def started(sched) -> None:  # noqa: ANN001
+    def started(sched) -> None:
         jobs = sched.get_jobs()
         click.echo(f"Планировщик запущен: заданий {len(jobs)} ({', '.join(j.name for j in jobs)}). Остановка — Ctrl+C.", err=False)
         # which process runs the jobs: this one, or another `cur run` on the same database (this one stands by)

@@ -47,7 +47,8 @@ def find_source(session: Any, text: str) -> Any:
     """A source by its number, the URL it was added with, or any URL that parses to it."""
     from collectors.sources import SourceUrlError, parse_source_url
     from storage.crawl_repo import get_source
-    from storage.sources import find_source as find, find_source_by_url
+    from storage.sources import find_source as find
+    from storage.sources import find_source_by_url
 
     text = text.strip()
     if text.isdigit():

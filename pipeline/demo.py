@@ -61,7 +61,7 @@ def seed_demo_accounts(app: Any) -> list[tuple[str, str, str]]:
     return out
 
 
-def _shifted_sample(now, target: Path) -> Path:  # noqa: ANN001
+def _shifted_sample(now, target: Path) -> Path:
     """The sample with its dates moved so the newest post is one hour old."""
     from collectors.files import parse_date
 

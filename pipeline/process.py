@@ -110,7 +110,7 @@ class Places:
         self.profile = profile
 
     @cached_property
-    def gazetteer(self):  # noqa: ANN201
+    def gazetteer(self):
         from nlp.places import Gazetteer
 
         return Gazetteer([m.model_dump() for m in self.profile.region.municipalities])
@@ -166,7 +166,7 @@ class Places:
         return out  # type: ignore[return-value]
 
     @cached_property
-    def _could_name_place(self):  # noqa: ANN202
+    def _could_name_place(self):
         from nlp.places import PlaceFilter
 
         return PlaceFilter(self.gazetteer)
@@ -295,7 +295,7 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
     return report
 
 
-def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],  # noqa: ANN001
+def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
                    now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
     """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""

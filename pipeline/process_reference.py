@@ -27,7 +27,7 @@ __all__ = ["process_pending_per_post"]
 BATCH = 64
 
 
-def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:  # noqa: ANN001
+def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:
     version = str(pred.model_version)
     row = q.analysis_for(session, post.id, version)
     values = dict(

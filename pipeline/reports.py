@@ -20,13 +20,13 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from pipeline.labels import STAGE_NAMES
 from storage import events as ev
 from storage import reporting as rq
 
 from . import timefmt
 from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
-from pipeline.labels import STAGE_NAMES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
 #: The HTML lists at most this many overdue incidents (the XLSX lists all).
@@ -110,7 +110,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         m = profile.region.municipality(code or "")
         return m.name if m else (code or "не определена")
 
-    def grouped(key) -> list[Row]:  # noqa: ANN001
+    def grouped(key) -> list[Row]:
         groups: dict[str, list[Assignment]] = defaultdict(list)
         for a in assignments:
             groups[key(incidents[a.incident_id])].append(a)
@@ -220,7 +220,7 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     wb = Workbook()
     bold = Font(bold=True)
 
-    def local(t: datetime | None):  # noqa: ANN202 - Excel has no time zones: local wall time
+    def local(t: datetime | None):
         return report.local(t).replace(tzinfo=None) if t else None
 
     ws = wb.active

@@ -440,7 +440,7 @@ def incident_posts_by_external(
 # --------------------------------------------------------------------------- batch reads and writes of the processing pass
 
 
-def _insert(session: Session, model: Any):  # noqa: ANN202
+def _insert(session: Session, model: Any):
     """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert

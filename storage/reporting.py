@@ -9,8 +9,8 @@ from typing import Iterable, Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
 from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
+from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
 
 
 def authorities_of_region(session: Session, region: str) -> dict[int, Authority]:

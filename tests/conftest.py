@@ -33,7 +33,7 @@ def _pg_available() -> bool:
     try:
         _pg_admin().close()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001  (any failure means: no PostgreSQL here)
         return False
 
 

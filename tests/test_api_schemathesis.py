@@ -68,7 +68,7 @@ def api_schema(api):
     return schemathesis.openapi.from_url(api["url"] + "/api/openapi.json")
 
 
-def _operations(schema):  # noqa: ANN001, ANN202
+def _operations(schema):
     for result in schema.get_all_operations():
         yield result.ok()
 
@@ -80,7 +80,7 @@ def test_api_matches_its_openapi(api_schema, api):
     for operation in _operations(api_schema):
         count = 0
 
-        def call(case) -> None:  # noqa: ANN001
+        def call(case) -> None:
             nonlocal count
             count += 1
             case.call_and_validate(base_url=api["url"], headers=headers, checks=CHECKS)
@@ -91,7 +91,7 @@ def test_api_matches_its_openapi(api_schema, api):
             @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
                       suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
             @given(case=strategy)
-            def run(case) -> None:  # noqa: ANN001
+            def run(case) -> None:
                 call(case)
 
             run()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config import ConfigError, FIXED_SECTORS, load_configuration, load_settings
+from config import FIXED_SECTORS, ConfigError, load_configuration, load_settings
 from tests.conftest import ROOT, run_cur
 
 REGIONS = ("kuzbass", "altai", "pskov", "murmansk", "kherson")

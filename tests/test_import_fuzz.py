@@ -37,7 +37,7 @@ good_text = st.tuples(st.sampled_from("АБВгдеЖЗиЙ"), body).map(lambda 
 dates = st.tuples(st.integers(0, 1000 * 86400), st.sampled_from(["iso", "z", "naive", "s", "ms", "s_str"]))
 
 
-def render_date(offset: int, kind: str):  # noqa: ANN201
+def render_date(offset: int, kind: str):
     at = BASE - timedelta(seconds=offset)
     return {"iso": at.isoformat(), "z": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "naive": at.strftime("%Y-%m-%d %H:%M:%S"),
             "s": int(at.timestamp()), "ms": int(at.timestamp()) * 1000, "s_str": str(int(at.timestamp()))}[kind]
@@ -60,7 +60,7 @@ junk_csv = st.one_of(
 )
 
 
-def _plan(draw, junk):  # noqa: ANN001, ANN202
+def _plan(draw, junk):
     n = draw(st.integers(1, 12))
     lines = []
     for i in range(n):
@@ -72,12 +72,12 @@ def _plan(draw, junk):  # noqa: ANN001, ANN202
 
 
 @st.composite
-def jsonl_files(draw):  # noqa: ANN001, ANN201
+def jsonl_files(draw):
     return [(kind, i, value, date, draw(st.booleans())) for kind, i, value, date in _plan(draw, junk_json)]
 
 
 @st.composite
-def csv_files(draw):  # noqa: ANN001, ANN201
+def csv_files(draw):
     return _plan(draw, junk_csv)
 
 
@@ -97,10 +97,10 @@ def fuzz_dir(tmp_path: Path) -> Path:
 
 @FUZZ
 @given(plan=jsonl_files())
-def test_fuzz_jsonl(db: Database, fuzz_dir: Path, plan) -> None:  # noqa: ANN001
+def test_fuzz_jsonl(db: Database, fuzz_dir: Path, plan) -> None:
     source = f"fuzz-{uuid.uuid4().hex[:8]}"
     out, junk_lines, good = [], set(), {}
-    for n, (kind, i, value, date, ascii_only) in enumerate(plan, 1):
+    for n, (kind, i, value, date, _ascii_only) in enumerate(plan, 1):
         if kind == "good":
             row = {"id": f"g{i}", "source": source, "date": render_date(*date), "text": value, "author": value[:50]}
             out.append(json.dumps(row, ensure_ascii=True))  # lone surrogates can only come as \\u escapes
@@ -123,7 +123,7 @@ def test_fuzz_jsonl(db: Database, fuzz_dir: Path, plan) -> None:  # noqa: ANN001
 
 @FUZZ
 @given(plan=csv_files())
-def test_fuzz_csv(db: Database, fuzz_dir: Path, plan) -> None:  # noqa: ANN001
+def test_fuzz_csv(db: Database, fuzz_dir: Path, plan) -> None:
     source = f"fuzz-{uuid.uuid4().hex[:8]}"
     buf = io.StringIO()
     buf.write("id,source,date,text,author\n")

@@ -263,7 +263,7 @@ def test_batch_lookup_probes_the_unique_index_without_statistics(db: Database, d
         upsert_posts(s, recs(0, 3000))
     seen: list[tuple[str, object]] = []
 
-    def grab(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def grab(conn, cursor, statement, parameters, context, executemany):
         if "CROSS JOIN" in statement and not executemany:
             seen.append((statement, parameters))
 

@@ -26,11 +26,11 @@ H = timedelta(hours=1)
 D = timedelta(days=1)
 
 
-def utc(*a) -> datetime:  # noqa: ANN002
+def utc(*a) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-def build_log(db) -> dict[str, int]:  # noqa: ANN001
+def build_log(db) -> dict[str, int]:
     """Incidents and events; returns incident ids by name."""
     ids = {}
     with db.session() as s:
@@ -41,7 +41,7 @@ def build_log(db) -> dict[str, int]:  # noqa: ANN001
         s.flush()
         A, B = auth["min_housing_roads"].id, auth["min_social"].id
 
-        def incident(name, routed, authority, sector="housing", muni="kemerovo", created=None):  # noqa: ANN001, ANN202
+        def incident(name, routed, authority, sector="housing", muni="kemerovo", created=None):
             d = {"first_reply": routed + 8 * H, "interim": routed + 24 * H, "final": routed + 9 * D}
             inc = Incident(region="kuzbass", title=f"Инцидент {name}", sector=sector, category="other", municipality=muni,
                            state=ev.ROUTED, authority_id=authority, created_at=created or routed - timedelta(minutes=5),
@@ -53,7 +53,7 @@ def build_log(db) -> dict[str, int]:  # noqa: ANN001
             add(inc, ev.ROUTED_EV, routed, authority_id=authority, data={"rule": 0, "due": {k: v.isoformat() for k, v in d.items()}})
             return inc
 
-        def add(inc, kind, at, **kw):  # noqa: ANN001, ANN202
+        def add(inc, kind, at, **kw):
             s.add(IncidentEvent(incident_id=inc.id, at=at, actor="тест", kind=kind, **kw))
 
         # A: on time everywhere, resolved, graded 5

@@ -6,16 +6,16 @@ import asyncio
 import hmac
 import math
 import secrets
-from urllib.parse import unquote, urlsplit
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from pipeline.accounts.passwords import verify_password
 from storage import web_repo
 
 from .core import CLOCK, CODEC, CTX, LOGIN_CSRF, SECURE, SESSION, USER, CurrentUser, client_ip, redirect, render
-from pipeline.accounts.passwords import verify_password
 from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
 
 LOGIN_CSRF_COOKIE = "cur_login_csrf"

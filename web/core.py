@@ -81,7 +81,7 @@ class Req:
     def scope(self) -> Scope:
         return self.user.scope
 
-    def incident(self, incident_id: int):  # noqa: ANN201
+    def incident(self, incident_id: int):
         return web_repo.scoped_incident(self.s, self.scope, incident_id)
 
     def audit(self, action: str, target: str | None = None, **data: Any) -> None:

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from config import load_settings
 from pipeline.context import App
+from pipeline.demo import seed_demo_accounts
 from storage.models import Incident, IncidentPost
 
-from pipeline.demo import seed_demo_accounts
 from .sample import seed_sample
 from .server import BackgroundServer
 
@@ -73,7 +73,7 @@ def take(out: Path) -> list[Path]:
         with BackgroundServer(app) as server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
 
-            def page_for(login: str | None):  # noqa: ANN202
+            def page_for(login: str | None):
                 ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 860}, device_scale_factor=1)
                 page = ctx.new_page()
                 page.goto(server.url + "/login")
@@ -84,7 +84,7 @@ def take(out: Path) -> list[Path]:
                     page.wait_for_load_state()
                 return page
 
-            def shot(page, name: str, path: str | None = None, full: bool = False) -> None:  # noqa: ANN001
+            def shot(page, name: str, path: str | None = None, full: bool = False) -> None:
                 if path:
                     page.goto(server.url + path)
                 target = out / f"{name}.png"

@@ -103,7 +103,7 @@ class Embeddings:
                 self._buf[base:end] = vec
                 self._size = end
 
-    def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:  # noqa: ANN001
+    def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:
         """(n_docs, dim) float32: L2-normalised weighted mean of the known lemma vectors."""
         flat: list[str] = []
         ptr = [0]

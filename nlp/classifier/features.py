@@ -141,7 +141,7 @@ class FeatureSpace:
     def n_features(self) -> int:
         return len(self.words) + len(self.chars) + (DENSE_DIM if self.dense_weight > 0 else 0)
 
-    def _dense(self):  # noqa: ANN202
+    def _dense(self):
         from .dense import shared_embeddings
 
         return shared_embeddings()

@@ -128,7 +128,7 @@ def run_forever(
     """Start the scheduler and block until SIGINT or SIGTERM, then shut down cleanly (releasing the lease)."""
     stop = threading.Event()
 
-    def _stop(signum, _frame):  # noqa: ANN001
+    def _stop(signum, _frame):
         log.info("signal %s: stopping", signum)
         stop.set()
 

@@ -187,7 +187,7 @@ def job_deliver() -> Any:
     return stats
 
 
-def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
+def previous_month(now: datetime, tz) -> str:
     local = now.astimezone(tz)
     first = local.replace(day=1)
     prev = first - timedelta(days=1)

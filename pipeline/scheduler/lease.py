@@ -221,7 +221,7 @@ class LeasedScheduler(BackgroundScheduler):
                 try:
                     if self.on_takeover is not None:
                         self.on_takeover()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("crawl jobs could not be synchronised after the takeover")
             elif was and not now_active:
                 if self.state != STATE_STOPPED:

@@ -21,7 +21,7 @@ from .taxonomy import category_names, municipality_names, sector_names
 PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
 
 
-def _month(now: datetime, tz, back: int = 0) -> str:  # noqa: ANN001
+def _month(now: datetime, tz, back: int = 0) -> str:
     local = now.astimezone(tz)
     y, m = local.year, local.month - back
     while m <= 0:

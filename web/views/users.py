@@ -17,14 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline.accounts.passwords import hash_password, verify_password
+from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
+from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from storage import web_repo
 
 from .. import paging
-from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from ..auth import safe_next, set_session_cookie
 from ..core import CODEC, Req, page, path_id, redirect
-from pipeline.accounts.passwords import hash_password, verify_password
-from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from .system import HOME
 
 USERS_PAGE = 50

@@ -9,8 +9,8 @@ by file sources with ``kind: appeals``; the classifier skips the relevance quest
 Rerunnable after a crash midway (SQLite commits ``ALTER TABLE`` at once): the column is added only
 if it is not there yet.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0007'
 down_revision = '0006'
