@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nlp.classifier import Classifier, evaluate, grouped_split, load_corpus, load_rusentiment, load_spb  # noqa: E402
-from nlp.classifier.data import DEFAULT_DATA_DIR  # noqa: E402
-from nlp.classifier.registry import load_active  # noqa: E402
+from nlp.classifier import Classifier, evaluate, grouped_split, load_corpus, load_rusentiment, load_spb
+from nlp.classifier.data import DEFAULT_DATA_DIR
+from nlp.classifier.registry import load_active
 
 TEST_SIZE, SEED = 0.2, 0  # the split `cur train` uses
 

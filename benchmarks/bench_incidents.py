@@ -41,11 +41,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config import load_configuration  # noqa: E402
-from nlp.classifier.augment import variants  # noqa: E402
-from pipeline.incidents import GroupingOptions, ingest_analysis  # noqa: E402
-from storage import Database, PostRecord, content_hash, upsert_posts  # noqa: E402
-from storage.models import Post  # noqa: E402
+from config import load_configuration
+from nlp.classifier.augment import variants
+from pipeline.incidents import GroupingOptions, ingest_analysis
+from storage import Database, PostRecord, content_hash, upsert_posts
+from storage.models import Post
 
 CORPUS = Path(__file__).resolve().parents[1] / "classifier_models" / "corpus" / "problems.jsonl"
 T0 = datetime(2026, 11, 16, 2, 0, tzinfo=timezone.utc)

@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"texts: {len(texts)}, mean length {chars / max(1, len(texts)):.0f} chars, "
           f"cores: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}")
 
-    from nlp import morph, text as text_mod
+    from nlp import morph
+    from nlp import text as text_mod
     from nlp.clean import clean_text
     from nlp.tokens import is_word, tokenize, words
 

@@ -22,20 +22,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiohttp import web  # noqa: E402
+from aiohttp import web
 
-from config import Settings, load_configuration  # noqa: E402
-from pipeline.notify.channels import WebhookSender  # noqa: E402
-from pipeline.notify import adeliver_due, enqueue  # noqa: E402
-from pipeline.reports import build_report, render_html, write_xlsx  # noqa: E402
-from storage import Database  # noqa: E402
-from storage import events as ev  # noqa: E402
-from storage.models import Authority, Incident, IncidentEvent  # noqa: E402
+from config import Settings, load_configuration
+from pipeline.notify import adeliver_due, enqueue
+from pipeline.notify.channels import WebhookSender
+from pipeline.reports import build_report, render_html, write_xlsx
+from storage import Database
+from storage import events as ev
+from storage.models import Authority, Incident, IncidentEvent
 
 MONTH_START = datetime(2025, 10, 31, 17, 0, tzinfo=timezone.utc)  # 1 Nov 2025 00:00 in Kemerovo
 
 
-def populate(db: Database, profile, n: int, rng: random.Random) -> None:  # noqa: ANN001
+def populate(db: Database, profile, n: int, rng: random.Random) -> None:
     with db.session() as s:
         auths = []
         for a in profile.region.authorities:

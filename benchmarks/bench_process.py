@@ -81,8 +81,9 @@ def incident_stats(url: str, size: int | None = None) -> dict:
     db.dispose()
     quality = {}
     if size is not None:  # against the generator's episodes: pairs of posts put together / kept together
-        import mixed_posts
         from collections import Counter
+
+        import mixed_posts
 
         episode = mixed_posts.episodes(size)
         by_inc = Counter(i for i, _ in members)

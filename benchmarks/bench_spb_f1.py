@@ -21,15 +21,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-from sklearn.metrics import f1_score  # noqa: E402
+import numpy as np
+from sklearn.metrics import f1_score
 
-from nlp.classifier.data import DEFAULT_DATA_DIR, Example, normalise, read_spb_rows  # noqa: E402
-from nlp.classifier.features import FeatureSpace  # noqa: E402
-from nlp.classifier.heads import LinearHead  # noqa: E402
-from nlp.classifier.split import grouped_split  # noqa: E402
-from nlp.classifier.train import TrainOptions  # noqa: E402
-from nlp.text import lemmas  # noqa: E402
+from nlp.classifier.data import DEFAULT_DATA_DIR, Example, normalise, read_spb_rows
+from nlp.classifier.features import FeatureSpace
+from nlp.classifier.heads import LinearHead
+from nlp.classifier.split import grouped_split
+from nlp.classifier.train import TrainOptions
+from nlp.text import lemmas
 
 
 def run(rows: list[dict], docs: dict[str, list[str]], seed: int, test_size: float, c: float, coarse: bool, dense: bool = True) -> tuple[float, float, int, int, int, dict]:

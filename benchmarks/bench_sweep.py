@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select, text
 
-from config import Settings, load_configuration  # noqa: E402
-from pipeline import notify as nt  # noqa: E402
-from storage import Database  # noqa: E402
-from storage import coordination as co  # noqa: E402
-from storage import events as ev  # noqa: E402
-from storage.models import Authority, Incident, IncidentEvent  # noqa: E402
+from config import Settings, load_configuration
+from pipeline import notify as nt
+from storage import Database
+from storage import coordination as co
+from storage import events as ev
+from storage.models import Authority, Incident, IncidentEvent
 
 T0 = datetime(2023, 1, 9, 3, 0, tzinfo=timezone.utc)
 
@@ -63,7 +63,7 @@ def populate(db: Database, n: int) -> tuple[int, int]:
     return a.id, ids[0]
 
 
-def timed(label: str, fn) -> None:  # noqa: ANN001
+def timed(label: str, fn) -> None:
     t = time.perf_counter()
     r = fn()
     print(f"{label}: {1000 * (time.perf_counter() - t):.1f} ms  ({r.scanned} ids read, {r.events} events rendered, {r.enqueued} messages)")

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nlp.classifier import Classifier  # noqa: E402
-from nlp.classifier.data import DEFAULT_DATA_DIR, read_spb_rows  # noqa: E402
-from nlp.classifier.registry import load_active  # noqa: E402
+from nlp.classifier import Classifier
+from nlp.classifier.data import DEFAULT_DATA_DIR, read_spb_rows
+from nlp.classifier.registry import load_active
 
 
 def run(clf: Classifier, texts: list[str], batch: int) -> tuple[float, float]:

@@ -77,7 +77,7 @@ class RegionTimeFormatter(logging.Formatter):
         super().__init__(fmt)
         self.tz = tz
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, self.tz).strftime(datefmt or "%Y-%m-%d %H:%M:%S%z")
 
 

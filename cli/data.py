@@ -17,7 +17,6 @@ from pipeline.context import App, safe_url
 from .common import fail, get_app, progress, writable_file
 from .errors import EXIT_PARTIAL
 
-
 # --------------------------------------------------------------------------- config
 
 
@@ -34,6 +33,10 @@ def config_check(ctx: click.Context) -> None:
     from pipeline.labels import STAGE_NAMES
 
     cfg = get_app(ctx).config
+    if cfg.broken_regions:  # other commands only warn: the active region works without them
+        from config import ConfigError
+
+        raise ConfigError(list(cfg.broken_regions))
     click.echo(
         f"Конфигурация в порядке: {len(cfg.taxonomy.sectors)} направлений, "
         f"{sum(len(s.categories) for s in cfg.taxonomy.sectors)} категорий; регионы: {', '.join(sorted(cfg.regions))}; "
@@ -53,7 +56,7 @@ def config_check(ctx: click.Context) -> None:
     }
     warnings = []
     for file, key, policy, tz in policies:
-        def at(moment, tz=tz):  # noqa: ANN001, ANN202
+        def at(moment, tz=tz):
             return timefmt.local(moment, tz)
 
         for c in order_conflicts(policy, tz):
@@ -125,9 +128,12 @@ def _count_lines(path: Path) -> int:
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", "default_source", default="", help="Источник для строк без поля source.")
+@click.option("--kind", type=click.Choice(["posts", "appeals"]), default="posts", show_default=True,
+              help="appeals — обращения с платформы обратной связи: это проблемы по определению, "
+                   "классификатор не решает, проблема ли это.")
 @click.option("--quiet", is_flag=True, help="Без индикатора выполнения.")
 @click.pass_context
-def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str, quiet: bool) -> None:
+def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str, kind: str, quiet: bool) -> None:
     """Загрузить посты из файлов JSONL или CSV (поля: id, source, author, date, text, url).
 
     Плохие строки пропускаются и перечисляются с номерами; повторная загрузка
@@ -143,7 +149,7 @@ def import_cmd(ctx: click.Context, files: tuple[Path, ...], default_source: str,
         try:
             with progress(disable=quiet) as bar:
                 task = bar.add_task(f"Загрузка {path.name}", total=_count_lines(path))
-                report = import_file(db, path, tz, default_source, on_progress=lambda n: bar.advance(task, n))
+                report = import_file(db, path, tz, default_source, on_progress=lambda n: bar.advance(task, n), kind=kind)  # noqa: B023  (called within this iteration)
         except ValueError as e:
             fail(str(e))
         s = report.stored
@@ -239,9 +245,8 @@ def export_incidents(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context, database: str, serve: bool, host: str | None, port: int | None) -> None:
     """Демонстрация: база, пример постов, классификация, инциденты, отчёт и веб-приложение с учётными записями."""
-    from pipeline.demo import run_demo
-
     from config import load_settings
+    from pipeline.demo import run_demo
 
     from .webapp import check_port, serve_web
 

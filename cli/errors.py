@@ -11,7 +11,6 @@ Exit codes (also in docs/cli.md):
 4     done, but something was skipped: bad lines of an imported file; a trained or chosen
       model version worse than the active one was not activated
 5     a file, folder or network port the command needs cannot be used
-130   interrupted (Ctrl+C)
 ====  =====================================================================================
 
 The domain raises :mod:`pipeline.errors`; the lower packages raise their own
@@ -37,7 +36,6 @@ EXIT_USAGE = 2
 EXIT_DATABASE = 3
 EXIT_PARTIAL = 4
 EXIT_RESOURCE = 5
-EXIT_INTERRUPTED = 130
 
 #: errno -> what it means for the user
 _OS_REASONS = {
@@ -120,12 +118,12 @@ def exit_code_of(e: BaseException) -> int | None:
 class CurGroup(click.Group):
     """The root group: expected failures of any subcommand end here as one Russian line and an exit code."""
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as e:  # noqa: BLE001 - unexpected ones are re-raised below
+        except Exception as e:
             app = (ctx.obj or {}).get("app") if isinstance(ctx.obj, dict) else None
             o = outcome_of(e, app.settings.database_url if app is not None else None)
             if o is None:

@@ -16,8 +16,6 @@ from pipeline.labels import STATE_NAMES
 
 from .common import default_actor, fail, fmt_time, get_app, parse_now, progress
 
-
-
 actor_opt = click.option("--actor", default=default_actor, show_default="cli:<пользователь>", help="Кто выполняет действие (пишется в журнал).")
 now_opt = click.option("--now", "now_s", default=None, help="Текущее время (ISO 8601, по умолчанию — сейчас; без смещения — время региона).")
 
@@ -34,16 +32,14 @@ now_opt = click.option("--now", "now_s", default=None, help="Текущее вр
 @click.pass_context
 def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet: bool, wait: float) -> None:
     """Один проход обработки: классификация новых постов, инциденты, маршрутизация, ответы, сроки."""
-    from sqlalchemy import func, select
-
     from pipeline.process import run_pass
-    from storage.models import Post
+    from storage.incidents import count_pending_posts
 
     app = get_app(ctx)
     now = parse_now(now_s, app.region)
     db = app.ready_db()
     with db.session() as s:
-        total = s.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None), Post.is_deleted.is_(False))) or 0
+        total = count_pending_posts(s)
     if limit:
         total = min(total, limit)
     with progress(disable=quiet) as bar:
@@ -82,7 +78,7 @@ def routing_explain(ctx: click.Context, post_id: int) -> None:
         incident = q.incident_of_post(s, post_id)
         analysis = q.analysis_for(s, post_id)
         if incident is not None:
-            values = (incident.sector, incident.category, incident.municipality, incident.urgency)
+            values: tuple[str | None, ...] = (incident.sector, incident.category, incident.municipality, incident.urgency)
             click.echo(f"Пост №{post_id} входит в инцидент №{incident.id}; классификация инцидента:")
         elif analysis is not None:
             values = (analysis.sector, analysis.category, analysis.municipality, analysis.urgency)
@@ -181,7 +177,7 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
             click.echo(f"    {fmt_time(e.at, profile)} {KIND_NAMES.get(e.kind, e.kind)}{states}{who} — {e.actor}" + (f" {extra}" if extra else ""))
 
 
-def _load(s, incident_id: int):  # noqa: ANN001, ANN202
+def _load(s, incident_id: int):
     from storage import incidents as q
 
     inc = q.get_incident(s, incident_id, lock=True)
@@ -282,7 +278,7 @@ def _simple(name: str, help_text: str, needs_reason: bool, call: Callable[..., A
         click.echo(f"Инцидент №{incident_id}: {done}.")
 
 
-def svc():  # noqa: ANN202 - imported on use: keeps `cur --help` fast
+def svc():
     from pipeline import incidents
 
     return incidents

@@ -7,14 +7,13 @@ shared with the web's models page; these commands parse options and print.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline import model_registry
-from pipeline.model_registry import CORPUS_DIR, DEFAULT_BULK_CAP  # noqa: F401 - option defaults (a test checks them)
+from pipeline.model_registry import CORPUS_DIR, DEFAULT_BULK_CAP
 
 from .common import fail, writable_file
 from .errors import EXIT_PARTIAL
@@ -56,7 +55,7 @@ opt_corpus = click.option("--corpus-dir", type=click.Path(exists=True, file_okay
 @click.option("--activate/--no-activate", default=True, help="Сделать новую версию активной, если она не хуже текущей.")
 @click.option("--force", is_flag=True, help="Активировать, даже если новая версия хуже.")
 @click.option("--bulk-cap", type=int, default=DEFAULT_BULK_CAP, show_default=True, help="Не больше стольких обращений СПб на категорию (0 — без ограничения).")
-def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:  # noqa: ANN001
+def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, activate, force, bulk_cap) -> None:
     """Обучить классификатор на корпусе проекта, внешних наборах и проверенных постах."""
     req = model_registry.TrainRequest(models_dir=models_dir, data_dir=data_dir, corpus_dir=corpus_dir, extra=tuple(extra), shared=shared,
                                       use_db=use_db, full=full, activate=activate, force=force, bulk_cap=bulk_cap)  # fmt: skip
@@ -89,7 +88,7 @@ def train_cmd(models_dir, data_dir, corpus_dir, extra, shared, use_db, full, act
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False), help="Размеченный JSONL для оценки (по умолчанию отложенная выборка и holdout-корпус).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="evaluation", show_default=True, help="Куда записать JSON и PNG.")
 @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в отложенную выборку.")
-def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, use_db) -> None:  # noqa: ANN001
+def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, use_db) -> None:
     """Оценить модель: точность, полнота, F1 по классам, матрица ошибок (JSON и PNG)."""
     from nlp.classifier import DataError, ModelError, evaluate, load_jsonl, write_report
     try:
@@ -116,36 +115,29 @@ def evaluate_cmd(models_dir, data_dir, corpus_dir, model, input_path, out_dir, u
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False), help="JSONL с объектами {\"id\", \"text\"}.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False), help="Куда записать результат (JSONL, строка на каждую входную).")
 @click.option("--model", help="Версия или путь к каталогу модели (по умолчанию активная).")
-def classify_cmd(models_dir, input_path, output_path, model) -> None:  # noqa: ANN001
-    """Классифицировать посты из файла (без базы данных)."""
+@click.option("--stop-at-first-bad", is_flag=True, help="Остановиться на первой плохой строке, ничего не записав.")
+def classify_cmd(models_dir, input_path, output_path, model, stop_at_first_bad) -> None:
+    """Классифицировать посты из файла (без базы данных).
+
+    Плохие строки пропускаются и перечисляются с номерами (код выхода 4), остальные классифицируются.
+    """
     from nlp.classifier import ModelError
+    from pipeline.ingest.classify_file import classify_file
 
     writable_file(Path(output_path), "--output")
     try:
         clf = model_registry.load_model(model, _registry(models_dir))
     except ModelError as e:
         fail(str(e))
-    items: list[tuple[Any, str]] = []
-    with open(input_path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                fail(f"{input_path}, строка {n}: некорректный JSON ({e.msg})")
-            if not isinstance(obj, dict) or "id" not in obj:
-                fail(f"{input_path}, строка {n}: нужен объект с полями «id» и «text»")
-            text = obj.get("text")
-            if not isinstance(text, str):
-                fail(f"{input_path}, строка {n}: поле «text» должно быть строкой")
-            items.append((obj["id"], text))
-    with open(output_path, "w", encoding="utf-8") as out:
-        for i in range(0, len(items), BATCH):
-            chunk = items[i : i + BATCH]
-            for (id_, _), p in zip(chunk, clf.predict([t for _, t in chunk])):
-                out.write(json.dumps(p.contract(id_), ensure_ascii=False) + "\n")
-    click.echo(f"Классифицировано постов: {len(items)} (модель {clf.version}) → {output_path}")
+    report = classify_file(clf, Path(input_path), Path(output_path), stop_at_first_bad=stop_at_first_bad)
+    click.echo(f"Классифицировано постов: {report.classified} (модель {clf.version}) → {output_path}"
+               + (f"; пропущено строк с ошибками {report.bad_count}" if report.bad_count else ""))
+    for bad in report.bad[:50]:
+        click.echo(f"  {input_path}, {bad}", err=True)
+    if report.bad_count > 50:
+        click.echo(f"  … и ещё {report.bad_count - 50} строк с ошибками", err=True)
+    if report.bad_count:
+        raise SystemExit(EXIT_PARTIAL)
 
 
 @click.group("models")
@@ -155,7 +147,7 @@ def models_group() -> None:
 
 @models_group.command("list")
 @opt_models
-def models_list(models_dir) -> None:  # noqa: ANN001
+def models_list(models_dir) -> None:
     """Показать сохранённые версии с метриками и контрольными суммами."""
     versions = model_registry.list_versions(None, models_dir)
     if not versions:
@@ -182,7 +174,7 @@ def models_list(models_dir) -> None:  # noqa: ANN001
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Активировать, даже если версия хуже активной.")
 @click.option("--db/--no-db", "use_db", default=True, help="Включить проверенные посты из базы в оценочную выборку.")
-def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:  # noqa: ANN001
+def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) -> None:
     """Сделать версию активной (не хуже текущей на оценочной выборке, если не указан --force)."""
     from nlp.classifier.registry import WorseModelError
 
@@ -198,7 +190,7 @@ def models_activate(models_dir, data_dir, corpus_dir, version, force, use_db) ->
 
 @models_group.command("rollback")
 @opt_models
-def models_rollback(models_dir) -> None:  # noqa: ANN001
+def models_rollback(models_dir) -> None:
     """Вернуть предыдущую активную версию."""
     version = model_registry.rollback(None, models_dir)
     click.echo(f"Откат выполнен: активна версия {version}.")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .common import fail, get_app, setup_logging
-from .webapp import check_port, serve_web
+from .common import get_app, setup_logging
+from .webapp import check_port, scheduler_alongside, serve_web
 
 
 def now_utc() -> datetime:
@@ -26,11 +26,8 @@ def report_cmd(ctx: click.Context, month: str, output: Path) -> None:
 
     app = get_app(ctx)
     db = app.ready_db()
-    try:
-        with db.session() as s:
-            html, xlsx = write_report(s, app.region, month, output, now_utc())
-    except ValueError as e:
-        fail(str(e))
+    with db.session() as s:  # a malformed month is pipeline.errors.InvalidInput: exit 1 with its message
+        html, xlsx = write_report(s, app.region, month, output, now_utc())
     click.echo(f"Отчёт за {month} сохранён:\n  {html}\n  {xlsx}")
 
 
@@ -43,10 +40,7 @@ def ratings_cmd(ctx: click.Context, month: str) -> None:
 
     app = get_app(ctx)
     db = app.ready_db()
-    try:
-        period = Period.month(month, app.region.region.tz)
-    except ValueError as e:
-        fail(str(e))
+    period = Period.month(month, app.region.region.tz)
     with db.session() as s:
         rows = rate(s, app.region.code, period, now_utc())
     if not rows:
@@ -91,9 +85,8 @@ def notify_deliver(ctx: click.Context) -> None:
 @click.pass_context
 def notify_status(ctx: click.Context, limit: int) -> None:
     """Состояние очереди: сколько ждёт отправки, отправлено, не доставлено; последние ошибки."""
-    from storage import outbox as box
-
     from pipeline.timefmt import local_time
+    from storage import outbox as box
 
     app = get_app(ctx)
     db = app.ready_db()
@@ -134,13 +127,13 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
             click.echo(lease_status(app.ready_db(), app.region.region.tz))
             sys.stdout.flush()
 
-        serve_web(app, host, port, on_started=web_started, with_scheduler=True, report_dir=report_dir)
+        serve_web(app, host, port, on_started=web_started, background=scheduler_alongside(app, report_dir))
         click.echo("Планировщик и веб-приложение остановлены.")
         return
 
     from pipeline.scheduler import lease_status, run_forever
 
-    def started(sched) -> None:  # noqa: ANN001
+    def started(sched) -> None:
         jobs = sched.get_jobs()
         click.echo(f"Планировщик запущен: заданий {len(jobs)} ({', '.join(j.name for j in jobs)}). Остановка — Ctrl+C.", err=False)
         # which process runs the jobs: this one, or another `cur run` on the same database (this one stands by)

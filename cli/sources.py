@@ -47,7 +47,8 @@ def find_source(session: Any, text: str) -> Any:
     """A source by its number, the URL it was added with, or any URL that parses to it."""
     from collectors.sources import SourceUrlError, parse_source_url
     from storage.crawl_repo import get_source
-    from storage.sources import find_source as find, find_source_by_url
+    from storage.sources import find_source as find
+    from storage.sources import find_source_by_url
 
     text = text.strip()
     if text.isdigit():
@@ -75,11 +76,12 @@ def sources_group() -> None:
 
 
 @click.option("--no-comments", is_flag=True, help="Не собирать комментарии под постами стены VK.")
+@click.option("--appeals", is_flag=True, help="Файл с обращениями платформы обратной связи (проблемы по определению).")
 @click.option("--interval", type=click.IntRange(1, 10080), default=None, help="Интервал обхода, минут.")
 @click.option("--title", default=None, help="Название источника для списков.")
 @click.pass_context
 def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
-                interval: int | None, title: str | None) -> None:
+                appeals: bool, interval: int | None, title: str | None) -> None:
     """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
     vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
     from collectors.sources import SourceUrlError, parse_source_url
@@ -94,6 +96,8 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
     db = get_app(ctx).ready_db()
     for spec in specs:
         options: dict[str, Any] = {"comments": False} if no_comments and spec.platform == "vk" else {}
+        if appeals and spec.platform == "file":
+            options["kind"] = "appeals"
         with db.session() as s:
             src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 title=title, options=options, interval_minutes=interval)

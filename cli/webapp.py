@@ -71,6 +71,24 @@ def check_port(app: App, host: str | None, port: int | None) -> None:
         raise
 
 
+def scheduler_alongside(app: App, report_dir: Any = None) -> Callable[[], Callable[[], None]]:
+    """The scheduler as the web server's background work: started once the site listens, stopped at shutdown."""
+    def start() -> Callable[[], None]:
+        from pipeline.scheduler import build_scheduler, job_sync_sources
+
+        sched = build_scheduler(app, report_dir=report_dir)
+        sched.start()
+        job_sync_sources()
+
+        def stop() -> None:
+            if sched.running:
+                sched.shutdown(wait=True)
+
+        return stop
+
+    return start
+
+
 def serve_web(app: App, host: str | None, port: int | None, on_started: Callable[[str], None] | None = None, **options: Any) -> None:
     """Serve the web application until Ctrl+C or SIGTERM; a port that cannot be opened is one Russian line (exit 5)."""
     from web.server import serve
@@ -107,7 +125,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, with_sched
 
     if proxies:
         click.echo(f"За прокси: адрес клиента берётся из X-Forwarded-For запросов с {', '.join(proxies)}.")
-    serve_web(app, host, port, on_started=started, with_scheduler=with_scheduler, trusted_proxies=proxies)
+    serve_web(app, host, port, on_started=started, background=scheduler_alongside(app) if with_scheduler else None, trusted_proxies=proxies)
     click.echo("Веб-приложение остановлено.")
 
 

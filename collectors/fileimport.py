@@ -45,6 +45,7 @@ class FileCollector:
         old_size = int(cur.get("size", 0))
         if start and (size < old_size or _head_hash(path, min(old_size, HEAD)) != cur.get("head")):
             start = 0  # replaced by another export: read it all again
+        position = start
         start = max(0, start - self.rescan_lines)
         head = _head_hash(path, min(size, HEAD))
         default_source = str((source.options or {}).get("source") or path.stem)
@@ -52,8 +53,11 @@ class FileCollector:
         appeal = str((source.options or {}).get("kind") or "") == "appeals"
         posts: list[CollectedPost] = []
         problems: list[str] = []
-        last = start
+        last = position  # nothing read (a file refused as a whole): the cursor stays
         for item in read_posts(path, default_tz=self.default_tz, default_source=default_source, fmt=fmt):
+            if isinstance(item, BadLine) and item.file_level:
+                problems.append(f"{path}: {item}")  # always reported; the cursor stays where it was
+                continue
             if item.line <= start:
                 continue
             last = item.line

@@ -39,6 +39,8 @@ from .base import CollectedPost
 
 REQUIRED = ("id", "source", "date", "text")
 OPTIONAL = ("author", "url", "platform", "parent_id", "author_id", "deleted")
+#: Fields kept in the post's own columns; the raw payload keeps the others (and the date as written).
+STORED = frozenset(REQUIRED + OPTIONAL) - {"date"}
 MAX_TEXT = 100_000
 #: Column limits of the store (storage.models.Post): longer values are refused, never cut.
 LIMITS = {"id": 128, "source": 255, "platform": 16, "parent_id": 128, "url": 1024}
@@ -67,6 +69,8 @@ class BadLine:
     line: int
     field: str | None
     reason: str
+    #: About the file as a whole (not UTF-8, empty, a JSON array): nothing of it was read.
+    file_level: bool = False
 
     def __str__(self) -> str:
         where = f"строка {self.line}" if self.line else "файл"
@@ -184,7 +188,7 @@ def _row_to_post(line: int, row: Any, default_tz: tzinfo, default_source: str, n
         author_id=values["author_id"],
         url=url,
         deleted=deleted is True or str(deleted).strip().lower() in ("1", "true", "yes", "да"),
-        raw=row,
+        raw={k: v for k, v in row.items() if k not in STORED},
     ))
 
 
@@ -231,7 +235,7 @@ def read_posts(
     fmt = fmt or detect_format(path)
     bad = utf8_error_line(path)
     if bad is not None:
-        yield BadLine(bad, None, "файл не в кодировке UTF-8: ничего не загружено; сохраните файл в UTF-8 и загрузите снова")
+        yield BadLine(bad, None, "файл не в кодировке UTF-8: ничего не загружено; сохраните файл в UTF-8 и загрузите снова", True)
         return
     now = now or datetime.now(timezone.utc)
     reader = _read_jsonl if fmt == "jsonl" else _read_csv
@@ -250,7 +254,7 @@ def _read_jsonl(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: st
         if not s:
             continue
         if not seen_any and s.startswith("["):
-            yield BadLine(n, None, "это массив JSON, а нужен JSONL: один объект {…} на каждой строке, без [ ] и запятых между строками")
+            yield BadLine(n, None, "это массив JSON, а нужен JSONL: один объект {…} на каждой строке, без [ ] и запятых между строками", True)
             return
         seen_any = True
         try:
@@ -263,7 +267,7 @@ def _read_jsonl(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: st
             continue
         yield _row_to_post(n, row, tz, default_source, now)
     if not seen_any:
-        yield BadLine(0, None, EMPTY)
+        yield BadLine(0, None, EMPTY, True)
 
 
 def _quote_state(line: str, in_quotes: bool, field_start: bool, delimiter: str) -> tuple[bool, bool]:
@@ -326,7 +330,7 @@ def _read_csv(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: str,
     while first is not None and not first[1].strip():
         first = next_line()
     if first is None:
-        yield BadLine(0, None, EMPTY)
+        yield BadLine(0, None, EMPTY, True)
         return
     head_no, head_line = first
     if delimiter is None:

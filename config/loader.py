@@ -6,6 +6,7 @@ half-loads; every problem is reported with file, key, line and reason.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from .schema import (
 )
 from .settings import Settings, load_settings
 from .yamlfile import Lines, dotted, line_of, load_yaml
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,7 +49,8 @@ def _validate(model: type[M], path: Path) -> tuple[M, Lines]:
 
 class _Collector:
     def __init__(self, path: Path, lines: Lines):
-        self.path, self.lines, self.issues = str(path), lines, []
+        self.path, self.lines = str(path), lines
+        self.issues: list[ConfigIssue] = []
 
     def add(self, loc: tuple[Any, ...], reason: str) -> None:
         self.issues.append(ConfigIssue(self.path, dotted(loc), reason, line_of(self.lines, loc)))
@@ -229,6 +233,9 @@ class Configuration:
     taxonomy: Taxonomy
     deadlines: DeadlinePolicy
     regions: dict[str, RegionProfile]
+    #: Problems of region files that are not the active region: a warning for every command (the
+    #: active region still works), an error for ``cur config check``.
+    broken_regions: tuple[ConfigIssue, ...] = ()
 
     @property
     def region(self) -> RegionProfile:
@@ -256,12 +263,17 @@ def load_configuration(settings: Settings | None = None) -> Configuration:
     except ConfigError as e:
         issues += e.issues
     regions: dict[str, RegionProfile] = {}
+    broken: list[ConfigIssue] = []
     if taxonomy is not None and deadlines is not None:
         for path in region_files(settings):
             try:
                 profile = load_region(path, taxonomy, deadlines)
             except ConfigError as e:
-                issues += e.issues
+                if _declared_code(path) == settings.region:
+                    issues += e.issues
+                else:
+                    broken += e.issues
+                    log.warning("region file %s is broken and skipped (%d problems; see `cur config check`)", path, len(e.issues))
                 continue
             if profile.code in regions:
                 issues.append(ConfigIssue(str(path), "code", f"region {profile.code!r} is defined twice"))
@@ -273,4 +285,17 @@ def load_configuration(settings: Settings | None = None) -> Configuration:
     if issues:
         raise ConfigError(issues)
     assert taxonomy is not None and deadlines is not None
-    return Configuration(settings=settings, taxonomy=taxonomy, deadlines=deadlines, regions=regions)
+    return Configuration(settings=settings, taxonomy=taxonomy, deadlines=deadlines, regions=regions,
+                         broken_regions=tuple(broken))
+
+
+def _declared_code(path: Path) -> str:
+    """The region code a (possibly broken) region file declares, else its file name without suffix."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - unreadable: judge by the file name
+        return path.stem
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and code else path.stem

@@ -116,7 +116,7 @@ class WorkingTime(_Strict):
 
     @field_validator("end")
     @classmethod
-    def _end_after_start(cls, v: time, info):  # noqa: ANN001
+    def _end_after_start(cls, v: time, info):
         start = info.data.get("start")
         if start is not None and v <= start:
             raise ValueError("end of the working day must be after its start")
@@ -135,7 +135,7 @@ class DeadlineRule(_Strict):
 
     @field_validator("days")
     @classmethod
-    def _one_amount(cls, v, info):  # noqa: ANN001
+    def _one_amount(cls, v, info):
         if (v is None) == (info.data.get("hours") is None):
             raise ValueError("give exactly one of 'hours' or 'days'")
         return v

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from config import Configuration, ConfigError, RegionProfile, Settings, load_configuration, load_settings
+from config import ConfigError, Configuration, RegionProfile, Settings, load_configuration, load_settings
 from storage import Database
 from storage.db import alembic_config
 

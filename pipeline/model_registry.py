@@ -36,7 +36,7 @@ from pipeline.errors import Busy, InvalidInput, ModelUnavailable, NotFound, Refu
 if TYPE_CHECKING:
     from config import Settings
     from nlp.classifier import Classifier, Example
-    from nlp.classifier.registry import Registry
+    from nlp.classifier.registry import Registry, WorseModelError
 
 #: Same as nlp.classifier.data.CORPUS_DIR (a test checks), without importing the classifier.
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "classifier_models" / "corpus"
@@ -140,16 +140,16 @@ def reviewed(db: Any) -> list[Example]:
 
 def collect(data_dir: Path, corpus_dir: Path, extra: tuple[str, ...], use_shared: bool, use_db: bool,
             settings: Settings | None = None) -> tuple[list[Example], list[str]]:  # fmt: skip
-    from nlp.classifier import load_corpus, load_jsonl, load_rusentiment, load_spb
+    from nlp.classifier import load_corpus, load_jsonl
+    from nlp.classifier.data import load_shared
     notes: list[str] = []
     examples = load_corpus(corpus_dir)
     notes.append(f"корпус проекта: {len(examples)}")
     if use_shared:
-        if (data_dir / "spb_appeals.csv.gz").exists():
-            spb = load_spb(data_dir)
-            rus = load_rusentiment(data_dir)
-            examples += spb + rus
-            notes.append(f"обращения СПб: {len(spb)}, RuSentiment: {len(rus)}")
+        shared, found = load_shared(data_dir)
+        if shared:
+            examples += shared
+            notes.append(", ".join(found))
         else:
             notes.append(f"внешние наборы не найдены в {data_dir}: обучение только на корпусе проекта")
     for path in extra:
@@ -339,7 +339,7 @@ class Trained:
     activated: bool = False
     activation: dict[str, Any] | None = None
     #: set when the new version was worse than the active one and was not activated
-    worse: Exception | None = None
+    worse: WorseModelError | None = None
 
 
 def train_version(settings: Settings | None, req: TrainRequest, log: Log = _quiet) -> Trained:
@@ -452,7 +452,7 @@ class ModelJobs:
             fd = _take_lock(root)
             try:
                 with (root / LOG_NAME).open("wb") as log:
-                    proc = subprocess.Popen(  # noqa: S603 - our own module, arguments are version names
+                    proc = subprocess.Popen(
                         [sys.executable, "-m", "pipeline.model_registry", job, *args],
                         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, pass_fds=(fd,),
                         env={**os.environ, "PYTHONIOENCODING": "utf-8"},
@@ -481,7 +481,7 @@ class ModelJobs:
 
 def _job_main(argv: list[str]) -> int:
     """The worker process: ``train`` or ``activate VERSION [--force]`` with the parent's settings from stdin."""
-    settings = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
+    settings = pickle.loads(sys.stdin.buffer.read())
     job = argv[0] if argv else ""
 
     def log(line: str) -> None:

@@ -71,7 +71,7 @@ class PredictionLike(Protocol):
 
 
 class ClassifierLike(Protocol):
-    def predict(self, texts: Sequence[str], sectors: Any = None) -> Sequence[PredictionLike]: ...
+    def predict(self, texts: Sequence[str], sectors: Any = None, *, assume_relevant: Any = None) -> Sequence[PredictionLike]: ...
 
 
 # --------------------------------------------------------------------------- the model
@@ -110,7 +110,7 @@ class Places:
         self.profile = profile
 
     @cached_property
-    def gazetteer(self):  # noqa: ANN201
+    def gazetteer(self):
         from nlp.places import Gazetteer
 
         return Gazetteer([m.model_dump() for m in self.profile.region.municipalities])
@@ -166,7 +166,7 @@ class Places:
         return out  # type: ignore[return-value]
 
     @cached_property
-    def _could_name_place(self):  # noqa: ANN202
+    def _could_name_place(self):
         from nlp.places import PlaceFilter
 
         return PlaceFilter(self.gazetteer)
@@ -277,10 +277,13 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
         with db.session() as s:
             batch = q.pending_post_rows(s, size, after_id=last_id)
+            appeals = q.appeal_ids(s, [i for i, _, _ in batch])
         if not batch:
             break
         last_id = batch[-1][0]
-        preds = clf.predict([t for _, t, _ in batch], sectors=sectors)
+        # appeals from a feedback platform are problems by definition: no relevance question for them
+        extra = {"assume_relevant": [i in appeals for i, _, _ in batch]} if appeals else {}
+        preds = clf.predict([t for _, t, _ in batch], sectors=sectors, **extra)
         located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
         with db.session() as s:
@@ -292,7 +295,7 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
     return report
 
 
-def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],  # noqa: ANN001
+def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
                    now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
     """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""

@@ -27,7 +27,7 @@ __all__ = ["process_pending_per_post"]
 BATCH = 64
 
 
-def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:  # noqa: ANN001
+def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:
     version = str(pred.model_version)
     row = q.analysis_for(session, post.id, version)
     values = dict(
@@ -95,7 +95,8 @@ def process_pending_per_post(
                     if on_progress:
                         on_progress(1)
                     continue
-                municipality, found = (None, {})
+                municipality: str | None = None
+                found: dict[str, Any] = {}
                 if pred.relevant or pred.unsure:  # an operator may confirm an unsure one: give it its place
                     municipality, found = places.resolve(text)
                 analysis = _store_analysis(s, post, pred, municipality, found, now)

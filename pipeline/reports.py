@@ -20,13 +20,13 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from pipeline.labels import STAGE_NAMES
 from storage import events as ev
 from storage import reporting as rq
 
 from . import timefmt
 from .cells import append_row
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
-from pipeline.labels import STAGE_NAMES
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
 #: The HTML lists at most this many overdue incidents (the XLSX lists all).
@@ -59,7 +59,8 @@ class MonthlyReport:
     as_of: datetime
     generated_at: datetime
     tz: Any
-    created: int
+    created: int  # incidents opened in the month (first post published), see storage.reporting
+    created_processed: int  # incidents the processing pass created in the month (its own time)
     escalations: int
     reopened_events: int
     total: Figures
@@ -76,6 +77,7 @@ class MonthlyReport:
         t = self.total
         return [
             ("Новых инцидентов", self.created, "0"),
+            ("Создано обработкой за месяц (по времени обработки)", self.created_processed, "0"),
             ("Направлено исполнителям (назначений)", t.routed, "0"),
             ("Дан первичный ответ", t.replied, "0"),
             ("Первичных ответов в срок", t.on_time_share, "0.0%"),
@@ -108,7 +110,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         m = profile.region.municipality(code or "")
         return m.name if m else (code or "не определена")
 
-    def grouped(key) -> list[Row]:  # noqa: ANN001
+    def grouped(key) -> list[Row]:
         groups: dict[str, list[Assignment]] = defaultdict(list)
         for a in assignments:
             groups[key(incidents[a.incident_id])].append(a)
@@ -141,7 +143,8 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         as_of=as_of,
         generated_at=now,
         tz=tz,
-        created=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
+        created=rq.count_incidents_opened(session, profile.code, period.start, period.end, authority_id),
+        created_processed=rq.count_events(session, profile.code, ev.CREATED, period.start, period.end, authority_id),
         escalations=rq.count_events(session, profile.code, ev.ESCALATED, period.start, period.end, authority_id),
         reopened_events=rq.count_events(session, profile.code, ev.REOPENED_EV, period.start, period.end, authority_id),
         total=figures(assignments, as_of),
@@ -199,7 +202,7 @@ def render_html(report: MonthlyReport) -> str:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
-        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
+        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))  # type: ignore[misc]  # scored: not None
     return env.get_template("monthly.html").render(
         r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
@@ -217,8 +220,8 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     wb = Workbook()
     bold = Font(bold=True)
 
-    def local(t: datetime | None):  # noqa: ANN202 - Excel has no time zones: local wall time
-        return report.local(t).replace(tzinfo=None) if t else None
+    def local(t: datetime | None):
+        return report.local(t).replace(tzinfo=None) if t else None  # type: ignore[union-attr]  # local() of a time is a time
 
     ws = wb.active
     ws.title = "Сводка"
@@ -284,8 +287,8 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         append_row(sh, [o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
-    for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
-        sh.column_dimensions[col].width = width
+    for letter, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
+        sh.column_dimensions[letter].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)
 

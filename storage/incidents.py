@@ -35,6 +35,7 @@ __all__ = [
     "insert_analyses",
     "mark_processed",
     "pending_post_rows",
+    "appeal_ids",
     "posts_by_id",
     "add_assignment",
     "add_event",
@@ -317,6 +318,11 @@ def pending_posts(session: Session, limit: int | None = None, after_id: int = 0)
     return list(session.scalars(q))
 
 
+def count_pending_posts(session: Session) -> int:
+    """How many posts a processing pass would take (as :func:`pending_posts` without a limit)."""
+    return session.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None), Post.is_deleted.is_(False))) or 0
+
+
 def analysis_for(session: Session, post_id: int, model_version: str | None = None) -> PostAnalysis | None:
     """The analysis of a post by ``model_version``, or its latest one."""
     q = select(PostAnalysis).where(PostAnalysis.post_id == post_id)
@@ -434,12 +440,12 @@ def incident_posts_by_external(
 # --------------------------------------------------------------------------- batch reads and writes of the processing pass
 
 
-def _insert(session: Session, model: Any):  # noqa: ANN202
+def _insert(session: Session, model: Any):
     """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # the same ON CONFLICT insert for SQLite
     return insert(model)
 
 
@@ -451,6 +457,13 @@ def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[t
         .order_by(Post.id).limit(limit)
     )
     return [(i, t or "", h) for i, t, h in session.execute(q)]
+
+
+def appeal_ids(session: Session, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` that are appeals from a feedback platform (``posts.is_appeal``)."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(Post.id).where(Post.id.in_(list(ids)), Post.is_appeal.is_(True))))
 
 
 def posts_by_id(session: Session, ids: Sequence[int]) -> dict[int, Post]:

@@ -120,6 +120,9 @@ class Post(Base):
     deleted_at: Mapped[datetime | None]
     #: Set once the processing pass has analysed the current text.
     processed_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: An appeal from a feedback platform (`cur import --kind appeals`, a file source with ``kind: appeals``):
+    #: a problem by definition, so the classifier skips the relevance question.
+    is_appeal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     revisions: Mapped[list[PostRevision]] = relationship(back_populates="post", cascade="all, delete-orphan")
 

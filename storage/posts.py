@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ class PostRecord:
     edited_at: datetime | None = None
     deleted: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+    appeal: bool = False  # an appeal from a feedback platform (never unset by a later plain import)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -84,62 +85,84 @@ def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int
     return result
 
 
+#: What the upsert needs to know of a stored post (whole rows are loaded only for edits and deletions).
+_COLUMNS = "posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal"
+
+#: PostgreSQL: one index probe per key, whatever the statistics. A ``(a, b, c) IN (...)`` list is
+#: planned as an index scan on (platform, source) with the ids as a filter (every post of the source
+#: read for every batch: 10k posts in 4.7 s, 100k in 144 s), and a join against ``VALUES`` as a hash
+#: join over a scan of the table. ``LATERAL ... LIMIT 1`` cannot be flattened into a join, so each key
+#: is one probe of the unique index.
+_PG_LOOKUP = sql_text(
+    f"SELECT {_COLUMNS} FROM unnest(CAST(:platforms AS varchar[]), CAST(:sources AS varchar[]), CAST(:ids AS varchar[]))"
+    " AS k(platform, source_key, external_id)"
+    " CROSS JOIN LATERAL (SELECT * FROM posts WHERE posts.platform = k.platform"
+    " AND posts.source_key = k.source_key AND posts.external_id = k.external_id LIMIT 1) AS posts"
+)
+
+
+def _existing(session: Session, keys: list[tuple[str, str, str]]) -> list[Any]:
+    """The stored posts among ``keys`` (rows of ``_COLUMNS``), looked up through the unique index."""
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"platforms": [k[0] for k in keys], "sources": [k[1] for k in keys], "ids": [k[2] for k in keys]}
+        return list(session.execute(_PG_LOOKUP, params))
+    # SQLite plans ``(a, b, c) IN (VALUES ...)`` as a scan of the table; a CROSS JOIN keeps the list
+    # as the outer loop, so each key is one search of the unique index.
+    # (driver-level SQL with positional parameters: compiling a text() of 1,200 named ones costs more than the query)
+    sql = (
+        f"WITH k(platform, source_key, external_id) AS (VALUES {', '.join(['(?, ?, ?)'] * len(keys))})"
+        f" SELECT {_COLUMNS} FROM k CROSS JOIN posts ON posts.platform = k.platform"
+        " AND posts.source_key = k.source_key AND posts.external_id = k.external_id"
+    )
+    return list(session.connection().exec_driver_sql(sql, tuple(v for key in keys for v in key)))
+
+
 def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None) -> UpsertResult:
     res = UpsertResult()
-    existing = {
-        (p.platform, p.source_key, p.external_id): p
-        for p in session.scalars(
-            select(Post).where(tuple_(Post.platform, Post.source_key, Post.external_id).in_(list(batch)))
-        )
-    }
+    session.flush()
+    ids: dict[tuple[str, str, str], int] = {}
+    stored = {(r.platform, r.source_key, r.external_id): r for r in _existing(session, list(batch))}
     now = utcnow()
+    new: list[dict[str, Any]] = []
     for key, rec in batch.items():
         h = content_hash(rec.text)
-        post = existing.get(key)
-        if post is None:
-            post = Post(
-                platform=rec.platform,
-                source_key=rec.source_key,
-                external_id=rec.external_id,
-                source_id=source_id,
-                parent_external_id=rec.parent_external_id,
-                author=rec.author,
-                author_id=rec.author_id,
-                published_at=rec.published_at,
-                text=rec.text,
-                url=rec.url,
-                content_hash=h,
-                raw=rec.raw,
-                collected_at=now,
-                updated_at=now,
-                edited_at=rec.edited_at,
-                is_deleted=rec.deleted,
-                deleted_at=now if rec.deleted else None,
-            )
-            session.add(post)
-            existing[key] = post
-            res.inserted += 1
+        row = stored.get(key)
+        if row is None:
+            new.append(dict(
+                platform=rec.platform, source_key=rec.source_key, external_id=rec.external_id, source_id=source_id,
+                parent_external_id=rec.parent_external_id, author=rec.author, author_id=rec.author_id,
+                published_at=rec.published_at, text=rec.text, url=rec.url, content_hash=h, raw=rec.raw,
+                collected_at=now, updated_at=now, edited_at=rec.edited_at, edit_count=0, is_deleted=rec.deleted,
+                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal,
+            ))
             continue
-        changed = False
-        if rec.deleted and not post.is_deleted:
-            post.is_deleted, post.deleted_at = True, now
+        ids[key] = row.id
+        if rec.appeal and not row.is_appeal:
+            session.get_one(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
+        if rec.deleted and not row.is_deleted:
+            post = session.get_one(Post, row.id)
+            post.is_deleted, post.deleted_at, post.updated_at = True, now, now
             res.deleted += 1
-            changed = True
-        elif not rec.deleted and h != post.content_hash:
+        elif not rec.deleted and h != row.content_hash:
+            post = session.get_one(Post, row.id)
             session.add(PostRevision(post=post, text=post.text, content_hash=post.content_hash, replaced_at=now))
             post.text, post.content_hash = rec.text, h
             post.edited_at = rec.edited_at or now
             post.edit_count += 1
             post.processed_at = None
             post.raw = rec.raw
-            res.edited += 1
-            changed = True
-        if changed:
             post.updated_at = now
+            res.edited += 1
         else:
             res.unchanged += 1
+    if new:
+        # one executemany of plain rows (no ORM objects for new posts), then their ids by the same index look-up
+        session.execute(insert(Post.__table__), new)  # type: ignore[arg-type]  # __table__ is typed as a FromClause
+        fresh = [(v["platform"], v["source_key"], v["external_id"]) for v in new]
+        ids.update({(r.platform, r.source_key, r.external_id): r.id for r in _existing(session, fresh)})
+        res.inserted += len(new)
     session.flush()
-    res.post_ids.extend(existing[key].id for key in batch)
+    res.post_ids.extend(ids[key] for key in batch)
     return res
 
 

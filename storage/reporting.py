@@ -9,8 +9,8 @@ from typing import Iterable, Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
 from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
+from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
 
 
 def authorities_of_region(session: Session, region: str) -> dict[int, Authority]:
@@ -93,6 +93,16 @@ def count_events(session: Session, region: str, kind: str, start: datetime, end:
     return session.scalar(q) or 0
 
 
+def count_incidents_opened(session: Session, region: str, start: datetime, end: datetime, authority_id: int | None = None) -> int:
+    """Incidents *opened* in [start, end): by the publication of their first post (``first_seen_at``),
+    else by creation. A month of imported history counts in the month it happened, not when processed."""
+    opened = func.coalesce(Incident.first_seen_at, Incident.created_at)
+    q = select(func.count(Incident.id)).where(Incident.region == region, opened >= start, opened < end)
+    if authority_id is not None:
+        q = q.where(Incident.authority_id == authority_id)
+    return session.scalar(q) or 0
+
+
 def incidents_with_posts(session: Session, region: str, batch: int = 500) -> Iterator[tuple[Incident, list[tuple[str, str, str]]]]:
     """The region's incidents in id order, each with its posts' ``(platform, source_key, external_id)``."""
     q = select(Incident).where(Incident.region == region).order_by(Incident.id)
@@ -113,6 +123,6 @@ def incidents_with_posts(session: Session, region: str, batch: int = 500) -> Ite
 def post_links(session: Session, incident_id: int, limit: int = 5) -> tuple[list[str], int]:
     """URLs of the incident's earliest posts (those that have one) and the number of its posts."""
     base = select(Post.url).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == incident_id)
-    urls = [u for u in session.scalars(base.where(Post.url.is_not(None)).order_by(Post.published_at, Post.id).limit(limit))]
+    urls = [str(u) for u in session.scalars(base.where(Post.url.is_not(None)).order_by(Post.published_at, Post.id).limit(limit))]
     total = session.scalar(select(func.count()).select_from(IncidentPost).where(IncidentPost.incident_id == incident_id)) or 0
     return urls, total

@@ -33,7 +33,7 @@ def _pg_available() -> bool:
     try:
         _pg_admin().close()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001  (any failure means: no PostgreSQL here)
         return False
 
 
@@ -138,17 +138,34 @@ def cur_env(tmp_path: Path, db_url: str) -> dict[str, str]:
     return env
 
 
-def run_cur(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120, input: str | None = None):
-    """Run the installed `cur` command as a user would; return the CompletedProcess."""
-    return subprocess.run(
-        [CUR, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input,
-    )
+def run_cur(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120,
+            input: str | None = None, *, as_process: bool = False):  # fmt: skip
+    """Run `cur` with these arguments, environment and working directory; return a CompletedProcess.
+
+    In-process by default (click's CliRunner): the same command, options, environment and
+    working directory, without paying for a new interpreter on every call. ``as_process``
+    runs the installed console script instead, for what only a process proves (the entry
+    point, a crash, a kill); ``CUR_TEST_CLI=process`` runs every call so. An unexpected exception is appended to stderr as a process
+    would print it, so a test that asserts no traceback cannot pass by accident.
+    """
+    if as_process or os.environ.get("CUR_TEST_CLI") == "process":  # CUR_TEST_CLI=process: every call as a process
+        return subprocess.run([CUR, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=input)
+    import contextlib
+    import traceback
+
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    wanted = dict(os.environ if env is None else env)
+    overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("CUR_") and k not in wanted}
+    overrides.update({k: v for k, v in wanted.items() if os.environ.get(k) != v})
+    with contextlib.chdir(cwd or Path.cwd()):
+        r = CliRunner().invoke(main, args, input=input, env=overrides, prog_name="cur")
+    stderr = r.stderr
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(r.exception))
+    return subprocess.CompletedProcess([CUR, *args], r.exit_code, r.stdout, stderr)
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apscheduler.jobstores.memory import MemoryJobStore  # noqa: E402
+from apscheduler.jobstores.memory import MemoryJobStore
 
-from pipeline import scheduler as sch  # noqa: E402
-from pipeline.context import App  # noqa: E402
+from pipeline import scheduler as sch
+from pipeline.context import App
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
                 f.write(f"{os.getpid()}\n")
         sch.job_deliver()
 
-    def started(sched) -> None:  # noqa: ANN001
+    def started(sched) -> None:
         sched.add_jobstore(MemoryJobStore(), "memory")
         sched.add_job(tick, "interval", seconds=0.2, id="tick", jobstore="memory", replace_existing=True)
         print("started", flush=True)

@@ -1,6 +1,6 @@
 """The REST API against its own OpenAPI description, by schemathesis (property-based).
 
-A real server on 127.0.0.1 over a seeded SQLite database, a real token of an
+A real server on 127.0.0.1 over a seeded SQLite and PostgreSQL database, a real token of an
 authority that holds incidents. For every operation schemathesis sends the
 spec's examples and generated requests (bounded: ``MAX_EXAMPLES`` each, no
 shrinking deadline) and checks every answer: no 5xx, the status code is one
@@ -37,16 +37,21 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api(request, tmp_path_factory):
     from sqlalchemy import select
 
     from storage import Database
+    from tests.conftest import _truncate_pg
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'cur.db'}"
-    db = Database(url)
-    db.upgrade()
-    db.dispose()
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'cur.db'}"
+        db = Database(url)
+        db.upgrade()
+        db.dispose()
+    else:
+        url = request.getfixturevalue("pg_session_url")
+        _truncate_pg(url)
     app = make_ctx(url)
     seed_sample(app, datetime.now(timezone.utc))
     with app.db.session() as s:
@@ -63,7 +68,7 @@ def api_schema(api):
     return schemathesis.openapi.from_url(api["url"] + "/api/openapi.json")
 
 
-def _operations(schema):  # noqa: ANN001, ANN202
+def _operations(schema):
     for result in schema.get_all_operations():
         yield result.ok()
 
@@ -75,7 +80,7 @@ def test_api_matches_its_openapi(api_schema, api):
     for operation in _operations(api_schema):
         count = 0
 
-        def call(case) -> None:  # noqa: ANN001
+        def call(case) -> None:
             nonlocal count
             count += 1
             case.call_and_validate(base_url=api["url"], headers=headers, checks=CHECKS)
@@ -86,7 +91,7 @@ def test_api_matches_its_openapi(api_schema, api):
             @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
                       suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
             @given(case=strategy)
-            def run(case) -> None:  # noqa: ANN001
+            def run(case) -> None:
                 call(case)
 
             run()

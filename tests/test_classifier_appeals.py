@@ -52,3 +52,97 @@ def test_appeals_mode_respects_the_region_sectors(clf):
 def test_wrong_number_of_flags_is_refused(clf):
     with pytest.raises(ValueError, match="assume_relevant"):
         clf.predict([APPEAL, CHAT], assume_relevant=[True])
+
+
+# --------------------------------------------------------------------------- the appeal cue
+
+from nlp.classifier.appeal_cues import appeal_cue  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("В школе третий месяц нет учителя математики. Прошу разобраться и дать ответ.", True),
+        ("Просим принять меры к перевозчику, автобус не ходит", True),
+        ("Уважаемый глава района! Дорогу в деревню размыло, прошу помочь", True),
+        ("Требую провести проверку управляющей компании", True),
+        ("Просим водителей заранее планировать маршрут и соблюдать осторожность", False),
+        ("Народ, помогите сделать домашку по истории", False),
+        ("Прошу молитвенной поддержки, завтра у дочери операция", False),
+        ("Вчера ездили на озеро, погода чудесная", False),
+    ],
+)
+def test_appeal_cue(text, expected):
+    assert appeal_cue(text) is expected
+
+
+def test_a_request_to_an_authority_is_never_dropped(clf):
+    from dataclasses import replace
+
+    text = "Добрый день. В нашем ФАПе полгода нет фельдшера. Прошу принять меры."
+    base = clf.thresholds
+    try:
+        # make the relevance head say "not a problem" for everything: the cue must still catch it
+        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01)
+        [p, chat] = clf.predict([text, CHAT])
+        assert p.relevant and p.unsure and p.sector is not None
+        assert not chat.relevant
+        clf.thresholds = replace(clf.thresholds, appeal_relevant=1.01)  # switched off
+        [q] = clf.predict([text])
+        assert not q.relevant
+    finally:
+        clf.thresholds = base
+
+
+def test_a_notice_with_a_request_is_not_an_appeal(clf):
+    from dataclasses import replace
+
+    base = clf.thresholds
+    try:
+        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01)
+        notice = "Уважаемые жители! В связи с ремонтом будет отключено водоснабжение. Просим принять меры предосторожности и запастись водой."
+        [p] = clf.predict([notice])
+        assert not p.relevant
+    finally:
+        clf.thresholds = base
+
+
+# --------------------------------------------------------------------------- real-data loaders
+
+def test_cheboksary_catch_all_rows_teach_a_sector_only_when_unambiguous():
+    from nlp.classifier.data import CHEB_CATCH_ALL, cheboksary_sector
+
+    alts = ["roads", "transport", "waste", "ecology"]
+    row = {"category": CHEB_CATCH_ALL, "sector": "improvement", "alts": alts}
+    assert cheboksary_sector({**row, "text": "На остановке снесли павильон"}) == "transport"
+    assert cheboksary_sector({**row, "text": "В лесу стихийная свалка"}) == "waste"
+    assert cheboksary_sector({**row, "text": "Во дворе сломаны скамейки"}) == "improvement"
+    assert cheboksary_sector({**row, "text": "Во дворе свалка у остановки"}) is None  # two rules: ambiguous
+    assert cheboksary_sector({**row, "text": "Просим разобраться"}) is None
+    # an executor that overrode the category is trusted; sectors outside ours never teach
+    assert cheboksary_sector({"category": CHEB_CATCH_ALL, "sector": "roads", "alts": [], "text": "двор"}) == "roads"
+    assert cheboksary_sector({"category": "Связь", "sector": "other", "alts": [], "text": "нет связи"}) is None
+
+
+def test_corpus_line_weight(tmp_path):
+    from nlp.classifier import DataError, load_jsonl
+
+    f = tmp_path / "c.jsonl"
+    f.write_text('{"text": "нет света", "relevant": true, "sector": "energy", "category": "power_outage", "weight": 0.3}\n', encoding="utf-8")
+    [e] = load_jsonl(f, weight=2.0)
+    assert e.weight == pytest.approx(0.6)
+    f.write_text('{"text": "нет света", "relevant": false, "weight": 0}\n', encoding="utf-8")
+    with pytest.raises(DataError, match="line 1.*weight"):
+        load_jsonl(f)
+
+
+def test_train_accepts_problems_without_sector_or_category():
+    from nlp.classifier import Example, TrainOptions, train
+
+    ex = [Example("нет света третий день", True, "energy", "power_outage", "high", "negative"),
+          Example("яма на дороге", True, "roads", "road_surface", "normal", "negative")] * 6
+    ex += [Example("прошу разобраться с этим безобразием", True, None, None, source="cheboksary")] * 6
+    ex += [Example("отличная погода сегодня", False, tone="positive"), Example("концерт в парке", False, tone="neutral")] * 6
+    clf = train(ex, TrainOptions(augment=0, calibration_size=0.0, dense_weight=0.0, min_df=1))
+    assert set(clf.sectors) == {"energy", "roads"}
+    assert clf.meta["label_counts"]["relevance"]["yes"] == 18

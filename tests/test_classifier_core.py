@@ -55,7 +55,7 @@ def test_grouped_split_never_separates_duplicates_or_variants():
     assert {normalise(ex[i].text) for i in train_idx}.isdisjoint({normalise(ex[i].text) for i in test_idx})
     # variants sharing only the corpus group id are kept together too
     test_texts = {ex[i].text for i in test_idx}
-    for i, t in enumerate(base):
+    for t in base:
         assert (t in test_texts) == (t + " (вариант с опечаткой)" in test_texts)
     # the split does not depend on the order of the examples
     shuffled = ex[:]

@@ -13,7 +13,9 @@ from nlp.classifier.data import _override, load_spb_mapping
 from nlp.classifier.registry import load_active
 from nlp.text import lemmas
 
-COMPLAINT = "почему на нашей улице вторую неделю не горят фонари? вечером ходить страшно"
+# a yard, not "our street": since the sector boundaries of issue 11 a lamp on a street may be
+# road lighting, so the street version is no longer a sure sector
+COMPLAINT = "почему во дворе вторую неделю не горят фонари? вечером ходить страшно"
 CHAT = "Вчера ездили с детьми на озеро, погода чудесная, всем хороших выходных"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -186,3 +187,19 @@ def test_sources_list_does_not_call_a_failed_source_working(sqlite_url: str):
     assert "состояние: работает" not in blocks[0] and "успешных обходов не было" in blocks[0]
     assert "состояние: работает" not in blocks[1] and "последний обход завершился ошибкой" in blocks[1]
     assert "состояние: работает" in blocks[2]
+
+
+# --------------------------------------------------------------------------- the installed command, as a process
+
+
+def test_installed_command_runs_and_reports_like_in_process(tmp_path: Path):
+    """The console script's entry point (what CliRunner cannot prove) and a failure's exit code as a process."""
+    from tests.conftest import run_cur
+
+    r = run_cur(["--version"], cwd=tmp_path, as_process=True)
+    assert r.returncode == 0 and "ЦУР Монитор" in r.stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUR_")}
+    env["CUR_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing_listens"
+    r = run_cur(["incidents", "list"], env=env, cwd=tmp_path, as_process=True)
+    assert r.returncode == EXIT_DATABASE and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("Ошибка: база данных") and len(r.stderr.strip().splitlines()) == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config import ConfigError, FIXED_SECTORS, load_configuration, load_settings
+from config import FIXED_SECTORS, ConfigError, load_configuration, load_settings
 from tests.conftest import ROOT, run_cur
 
 REGIONS = ("kuzbass", "altai", "pskov", "murmansk", "kherson")
@@ -159,10 +159,20 @@ def test_settings_file_and_environment_precedence(tmp_path):
 
 def test_a_bad_file_never_half_loads(cfg_dir):
     edit(cfg_dir / "regions" / "kherson.yaml", lambda d: d.update(municipalities=d["municipalities"][:3]))
-    settings = load_settings(env={"CUR_CONFIG_DIR": str(cfg_dir)})
+    settings = load_settings(env={"CUR_CONFIG_DIR": str(cfg_dir), "CUR_REGION": "kherson"})
     with pytest.raises(ConfigError) as e:
         load_configuration(settings)
     assert any(i.key == "municipalities" and "at least 10" in i.reason for i in e.value.issues)
+
+
+def test_a_broken_inactive_region_is_a_warning_but_config_check_fails(cfg_dir, tmp_path):
+    """An operator's typo in a region that is not the active one must not stop every command."""
+    edit(cfg_dir / "regions" / "kherson.yaml", lambda d: d.update(municipalities=d["municipalities"][:3]))
+    cfg = load_configuration(load_settings(env={"CUR_CONFIG_DIR": str(cfg_dir), "CUR_REGION": "kuzbass"}))
+    assert cfg.region.code == "kuzbass" and "kherson" not in cfg.regions
+    assert any(i.key == "municipalities" and "at least 10" in i.reason for i in cfg.broken_regions)
+    r = check(cfg_dir, tmp_path, CUR_REGION="kuzbass")
+    assert r.returncode == 2 and "kherson.yaml" in r.stderr and "at least 10" in r.stderr
 
 
 def test_operator_adds_a_region_from_their_own_directory(cfg_dir, tmp_path):

@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from storage import Database
-from tests.conftest import CUR
 from storage.models import Post
+from tests.conftest import CUR
 
 
 def write_jsonl(path: Path, rows: list[dict | str]) -> Path:

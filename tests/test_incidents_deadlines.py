@@ -14,7 +14,6 @@ from storage import PostRecord, upsert_posts
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, OutboxMessage, Post
-
 from tests.helpers import A
 
 KEM = ZoneInfo("Asia/Novokuznetsk")

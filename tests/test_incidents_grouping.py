@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from pipeline.incidents import ingest_analysis
 from storage import events as ev
 from storage.models import Incident, IncidentEvent, IncidentPost
-
 from tests.helpers import A, add_post
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=timezone.utc)  # Monday 08:00 in Kuzbass

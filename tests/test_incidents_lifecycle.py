@@ -12,7 +12,6 @@ from pipeline import incidents as svc
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Assignment, Authority, Incident, IncidentEvent, Post, PostAnalysis, ReviewDecision
-
 from tests.helpers import A
 from tests.helpers import add_post as _add_post
 
@@ -20,7 +19,7 @@ T0 = datetime(2026, 11, 16, 3, 0, tzinfo=timezone.utc)  # Monday 10:00 in Kuzbas
 H = timedelta(hours=1)
 
 
-def add_post(s, text: str, at: datetime = T0, source: str = "-100001", **kw) -> Post:  # noqa: ANN001
+def add_post(s, text: str, at: datetime = T0, source: str = "-100001", **kw) -> Post:
     return _add_post(s, text, at, source, **kw)
 
 

@@ -219,3 +219,24 @@ def test_cli_process_list_show_and_manage(cur, cur_env, db_url, models_dir, monk
     assert r.exit_code == 0 and "новый инцидент" in r.output, r.output
     r = run("incidents", "reroute", "999999", "head", "--reason", "x")
     assert r.exit_code == 1 and "не найден" in r.output
+
+
+def test_appeals_skip_the_relevance_question(db_url, models_dir, tmp_path):
+    """A post imported with --kind appeals is a problem even when its text alone would not be judged one."""
+    import json
+
+    from pipeline.ingest.importer import import_file
+    from storage.models import PostAnalysis
+
+    chat = "Вчера ездили с детьми на озеро, погода чудесная, всем хороших выходных"
+    app = make_app(db_url, models_dir)
+    db = app.ready_db()
+    for kind, ident in (("posts", "plain"), ("appeals", "appeal")):
+        f = tmp_path / f"{kind}.jsonl"
+        f.write_text(json.dumps({"id": ident, "source": "pos", "date": (NOW - timedelta(hours=2)).isoformat(), "text": chat},
+                                ensure_ascii=False) + "\n", encoding="utf-8")
+        assert import_file(db, f, timezone.utc, kind=kind).stored.inserted == 1
+    process_pending(app, NOW)
+    with db.session() as s:
+        got = {p.external_id: a.relevant for p, a in s.execute(select(Post, PostAnalysis).join(PostAnalysis, PostAnalysis.post_id == Post.id))}
+    assert got == {"plain": False, "appeal": True}

@@ -89,7 +89,7 @@ def all_rows(db: Database) -> dict:
 
 
 @pytest.fixture
-def world(db_url, models_dir, tmp_path):  # noqa: F811
+def world(db_url, models_dir, tmp_path):
     regions = region_dir(tmp_path, '["@Adm_Novokuznetsk", 4242]')
     app = make_app(db_url, models_dir, CUR_REGIONS_DIR=str(regions), CUR_REGION="testkuz")
     client = FakeTelegramClient()

@@ -240,3 +240,123 @@ def test_import_cli_names_every_bad_line(cur, tmp_path: Path):
     assert "новых постов 1" in r.stdout and "пропущено строк с ошибками 3" in r.stdout
     assert "строка 2, поле «source»" in r.stderr and "строка 3, поле «id»: повтор" in r.stderr
     assert "строка 4, поле «date»" in r.stderr and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- item 3: look-ups that use the index
+
+
+def test_batch_lookup_probes_the_unique_index_without_statistics(db: Database, db_url: str):
+    """The upsert's look-up of a batch is one index probe per key on both backends, even before ANALYZE.
+
+    Before: ``(platform, source, id) IN (...)`` was a scan of the whole table on SQLite and, on
+    PostgreSQL, an index scan on (platform, source) with the ids as a filter: every post of the
+    source read for every batch (quadratic import).
+    """
+    from sqlalchemy import event
+
+    from storage import PostRecord, upsert_posts
+
+    def recs(lo: int, hi: int) -> list[PostRecord]:
+        return [PostRecord("file", "pos:export", str(i), DAY, f"пост {i}") for i in range(lo, hi)]
+
+    with db.session() as s:
+        upsert_posts(s, recs(0, 3000))
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if "CROSS JOIN" in statement and not executemany:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        with db.session() as s:
+            res = upsert_posts(s, recs(2000, 2400))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    assert res.unchanged == 400 and seen
+    statement, parameters = seen[0]
+    with db.engine.connect() as c:
+        raw = c.connection.driver_connection
+        if db_url.startswith("sqlite"):
+            plan = " | ".join(str(r[-1]) for r in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall())
+            assert "SEARCH posts USING" in plan and "external_id=?" in plan and "SCAN posts" not in plan, plan
+        else:
+            plan = " | ".join(r[0] for r in raw.execute("EXPLAIN " + statement, parameters).fetchall())
+            assert "Seq Scan on posts" not in plan and "external_id" in plan.split("Index Cond")[1], plan
+
+
+# --------------------------------------------------------------------------- item 5: appeals
+
+
+def test_import_kind_appeals_marks_posts_and_never_unmarks(db: Database, tmp_path: Path):
+    f = jsonl(tmp_path / "a.jsonl", [row(1, "Прошу принять меры: нет воды"), row(2, "Яма во дворе")])
+    assert import_file(db, f, UTC, kind="appeals").stored.inserted == 2
+    g = jsonl(tmp_path / "p.jsonl", [row(2, "Яма во дворе"), row(3, "Обычный пост")])
+    report = import_file(db, g, UTC)  # a plain import of one of them later: still an appeal
+    assert report.stored.unchanged == 1 and report.stored.edited == 0
+    assert {k: p.is_appeal for k, p in stored(db).items()} == {"1": True, "2": True, "3": False}
+    import_file(db, g, UTC, kind="appeals")  # known later to be an appeal: marked, not an edit
+    posts = stored(db)
+    assert posts["3"].is_appeal is True and posts["3"].edit_count == 0
+    with pytest.raises(ValueError):
+        import_file(db, g, UTC, kind="complaints")
+
+
+def test_file_source_with_kind_appeals_marks_crawled_posts(db: Database, tmp_path: Path):
+    from config import Settings
+    from pipeline.crawl import Collectors, run_crawl
+    from storage.sources import get_or_create_source
+
+    f = jsonl(tmp_path / "feed.jsonl", [row(1), row(2)])
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "file", "jsonl", str(f), url=str(f), options={"kind": "appeals"})
+        sid = src.id
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.status == "ok" and rep.inserted == 2, rep.message
+    assert all(p.is_appeal for p in stored(db).values())
+
+
+@pytest.mark.postgres
+def test_migration_0007_adds_is_appeal(tmp_path: Path, fresh_pg_url: str):
+    from sqlalchemy import inspect, text
+
+    for url in (f"sqlite:///{tmp_path / 'm7.db'}", fresh_pg_url):
+        d = Database(url)
+        d.upgrade("0006")
+        with d.engine.begin() as c:
+            c.execute(text("INSERT INTO posts (platform, source_key, external_id, published_at, text, content_hash, raw, "
+                           "collected_at, updated_at, edit_count, is_deleted) VALUES ('file', 's', '1', CURRENT_TIMESTAMP, "
+                           "'t', 'h', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, :f)"), {"f": False})
+        d.upgrade()
+        d.upgrade()  # a second run changes nothing
+        with d.session() as s:
+            assert [p.is_appeal for p in s.scalars(select(Post))] == [False]
+        d.downgrade("0006")
+        assert "is_appeal" not in {c["name"] for c in inspect(d.engine).get_columns("posts")}
+        d.upgrade()
+        d.dispose()
+
+
+def test_crawled_file_source_turned_undecodable_keeps_its_cursor(db: Database, tmp_path: Path):
+    """A file source whose export grew with a cp1251 tail: reported on every crawl, the cursor does not skip it."""
+    from config import Settings
+    from pipeline.crawl import Collectors, run_crawl
+    from storage.sources import get_cursor, get_or_create_source
+
+    f = jsonl(tmp_path / "feed.jsonl", [row(i) for i in range(1, 4)])
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "file", "jsonl", str(f), url=str(f))
+        sid = src.id
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 3
+    with f.open("ab") as out:
+        out.write((json.dumps(row(4), ensure_ascii=False) + "\n").encode("utf-8"))
+        out.write((json.dumps(row(5, "Кривая кодировка"), ensure_ascii=False) + "\n").encode("cp1251"))
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 0 and any("не в кодировке UTF-8" in p for p in rep.problems), rep.problems
+    with db.session() as s:
+        assert get_cursor(s, sid)["line"] == 3
+    lines = f.read_bytes().splitlines()
+    f.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # the operator fixes the export
+    [rep] = run_crawl(db, [sid], Collectors(Settings()))
+    assert rep.inserted == 1 and sorted(stored(db), key=int) == ["1", "2", "3", "4"]

@@ -15,13 +15,6 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from config import Settings
-from pipeline.notify.channels import (
-    ChannelError,
-    EmailSender,
-    TelegramSender,
-    WebhookSender,
-    sign,
-)
 from pipeline.notify import (
     RetryPolicy,
     adeliver_due,
@@ -30,6 +23,13 @@ from pipeline.notify import (
     notify_event,
     notify_recent,
     senders_from_settings,
+)
+from pipeline.notify.channels import (
+    ChannelError,
+    EmailSender,
+    TelegramSender,
+    WebhookSender,
+    sign,
 )
 from storage import PostRecord, upsert_posts
 from storage import events as ev

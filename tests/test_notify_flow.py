@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select, update
 
-from pipeline.notify.channels import WebhookSender, sign
 from pipeline.notify import adeliver_due, notify_recent
+from pipeline.notify.channels import WebhookSender, sign
 from storage import events as ev
 from storage.models import Authority, Incident, IncidentEvent, OutboxMessage
 

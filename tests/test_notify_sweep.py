@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -345,8 +346,8 @@ def test_upgrade_from_0001_starts_the_cursor_where_the_two_day_window_stood(tmp_
     for url in (f"sqlite:///{tmp_path / 'old.db'}", fresh_pg_url):
         db = Database(url)
         db.upgrade("0001")
+        a, inc = make_incident_at_0001(db)
         with db.session() as s:
-            a, inc = make_incident(s)
             old = add_event(s, inc, ev.REOPENED_EV, now - timedelta(days=30), authority_id=a.id, data={"reason": "давно"})
             fresh = add_event(s, inc, ev.REOPENED_EV, now - timedelta(days=1), authority_id=a.id, data={"reason": "вчера"})
             s.add(IncidentEvent(incident_id=inc.id, at=now - timedelta(days=1), actor="x", kind=ev.POST_ADDED, data={}))
@@ -362,6 +363,30 @@ def test_upgrade_from_0001_starts_the_cursor_where_the_two_day_window_stood(tmp_
         assert {"event_cursors", "scheduler_leases"}.isdisjoint(_tables(db))
         db.upgrade()
         db.dispose()
+
+
+def make_incident_at_0001(db: Database) -> tuple[SimpleNamespace, SimpleNamespace]:
+    """``make_incident`` on a database still at 0001: only the columns 0001 has (the models are newer)."""
+    from sqlalchemy import Boolean, column, table
+
+    from storage.types import JSONType, UTCDateTime
+
+    auth = table("authorities", column("region"), column("code"), column("name"), column("role"), column("email"),
+                 column("details", JSONType))  # fmt: skip
+    inc = table("incidents", column("region"), column("title"), column("sector"), column("category"),
+                column("municipality"), column("urgency"), column("state"), column("authority_id"),
+                column("created_at", UTCDateTime()), column("updated_at", UTCDateTime()), column("routed_at", UTCDateTime()),
+                column("escalation_level"), column("is_possible_fake", Boolean()), column("details", JSONType))  # fmt: skip
+    with db.engine.begin() as c:
+        c.execute(insert(auth).values(region="kuzbass", code="min_housing_roads", name="Министерство ЖКХ", role="ministry",
+                                      email="gkh@example.ru", details={}))  # fmt: skip
+        a_id = c.execute(select(func.max(Authority.id))).scalar()
+        c.execute(insert(inc).values(region="kuzbass", title="Нет отопления", sector="housing", category="other",
+                                     municipality="kemerovo", urgency="normal", state=ev.ROUTED, authority_id=a_id,
+                                     created_at=T0, updated_at=T0, routed_at=T0, escalation_level=0,
+                                     is_possible_fake=False, details={}))  # fmt: skip
+        i_id = c.execute(select(func.max(Incident.id))).scalar()
+    return SimpleNamespace(id=a_id), SimpleNamespace(id=i_id)
 
 
 def _tables(db: Database) -> set[str]:
@@ -381,8 +406,8 @@ def test_upgrade_to_0002_rerun_after_a_crash_midway_gives_the_same_database(tmp_
     for url in (f"sqlite:///{tmp_path / 'crash.db'}", fresh_pg_url):
         db = Database(url)
         db.upgrade("0001")
+        a, inc = make_incident_at_0001(db)
         with db.session() as s:
-            a, inc = make_incident(s)
             add_event(s, inc, ev.REOPENED_EV, now - timedelta(hours=5), authority_id=a.id, data={"reason": "вчера"})
         Base.metadata.tables["event_cursors"].create(db.engine)  # what the crashed run left behind
         assert db.current_revision() == "0001"

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 from sqlalchemy import select
 
-from pipeline.notify.channels import WebhookSender
 from pipeline.notify import RetryPolicy, adeliver_due, deliver_due, enqueue
+from pipeline.notify.channels import WebhookSender
 from storage import outbox as box
 from storage.models import OutboxMessage
 
@@ -44,7 +44,7 @@ class SlowReceiver:
         return a
 
 
-def _enqueue(db, url: str, n: int, event_at: datetime, now: datetime = T0) -> None:  # noqa: ANN001
+def _enqueue(db, url: str, n: int, event_at: datetime, now: datetime = T0) -> None:
     with db.session() as s:
         for i in range(n):
             enqueue(s, "webhook", url, f"Тема {i}", "Текст", {"event": "routed", "event_at": event_at.isoformat()}, f"t:{i}", now=now)

@@ -76,7 +76,7 @@ def export(url: str) -> str:
             members.setdefault(link.incident_id, []).append(ext[link.post_id])
         name = {i: "inc:" + min(m) for i, m in members.items()}
 
-        def names(value):  # noqa: ANN001, ANN202
+        def names(value):
             if isinstance(value, dict):
                 return {k: (ext.get(v, v) if k == "post_id" else name.get(v, v) if k in ("follows", "into_incident_id", "new_incident_id") else names(v))
                         for k, v in value.items()}
@@ -86,7 +86,7 @@ def export(url: str) -> str:
                 return _INCIDENT_NO.sub(lambda m: "№" + name.get(int(m.group(1)), m.group(1)), value)
             return value
 
-        def when(d):  # noqa: ANN001, ANN202
+        def when(d):
             return d.isoformat() if d else None
 
         incidents = []

@@ -6,15 +6,15 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import CUR
+from sqlalchemy import func, select
+from test_process_batched import export, make_app, mixed_posts, models_dir  # noqa: F401  (fixture)
+
 from pipeline.importer import import_file
 from storage import Database
 from storage import coordination as co
 from storage import incidents as q
 from storage.models import Post, PostAnalysis
-from test_process_batched import export, make_app, mixed_posts, models_dir  # noqa: F401  (fixture)
 
 NOW_ARG = "2026-11-18T11:00"
 

@@ -15,7 +15,7 @@ T0 = datetime(2026, 11, 9, 2, 0, tzinfo=timezone.utc)  # Monday 09:00 in Kemerov
 KEM = ZoneInfo("Asia/Novokuznetsk")
 
 
-def E(kind, at, incident=1, authority=None, data=None, id_=None):  # noqa: ANN001, N802
+def E(kind, at, incident=1, authority=None, data=None, id_=None):
     return IncidentEvent(id=id_, incident_id=incident, at=at, actor="t", kind=kind, authority_id=authority, data=data or {})
 
 
@@ -101,7 +101,7 @@ def test_rate_ranks_authorities_of_the_region_from_the_database(db):
         other = Authority(region="altai", code="min_health", name="Минздрав АК", role="ministry")
         s.add_all([good, slow, other])
         s.flush()
-        for n, (auth, region, reply_h) in enumerate([(good, "kuzbass", 1), (slow, "kuzbass", 20), (other, "altai", 1)]):
+        for auth, region, reply_h in [(good, "kuzbass", 1), (slow, "kuzbass", 20), (other, "altai", 1)]:
             inc = Incident(region=region, sector="healthcare", state="answered", authority_id=auth.id)
             s.add(inc)
             s.flush()

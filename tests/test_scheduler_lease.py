@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from fakes.server import serve  # tests/ is on sys.path (rootdir conftest)
 from sqlalchemy import func, select
 
 from pipeline import scheduler as sch
@@ -27,14 +28,13 @@ from pipeline.notify import enqueue
 from storage import Database
 from storage import coordination as co
 from storage.models import OutboxMessage
-from fakes.server import serve  # tests/ is on sys.path (rootdir conftest)
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "scheduler_worker.py"
 TTL, RENEW = 2.0, 0.3
 
 
-def wait_for(cond, timeout: float = 30.0, step: float = 0.05):  # noqa: ANN001
+def wait_for(cond, timeout: float = 30.0, step: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = cond()

@@ -20,13 +20,13 @@ import pytest
 from sqlalchemy import select
 
 from config import load_settings
+from pipeline.accounts.passwords import hash_password
 from pipeline.context import App
 from storage import web_repo
 from storage.models import Incident, IncidentPost, Post, ReviewDecision
-from web.server import BackgroundServer
-from pipeline.accounts.passwords import hash_password
 from tests.helpers import models_dir_with
 from web.sample import seed_sample
+from web.server import BackgroundServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -85,7 +85,7 @@ def no_csp_violations():
     assert CSP_VIOLATIONS == []
 
 
-def sign_in(browser, url: str, login: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
+def sign_in(browser, url: str, login: str, password: str = PASSWORD):
     ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     page.on("console", lambda m: CSP_VIOLATIONS.append(m.text) if "Content Security Policy" in m.text else None)
@@ -99,7 +99,7 @@ def sign_in(browser, url: str, login: str, password: str = PASSWORD):  # noqa: A
     return page
 
 
-def rating_score(page, url: str, code: str) -> str | None:  # noqa: ANN001
+def rating_score(page, url: str, code: str) -> str | None:
     page.goto(url + "/dashboard")
     row = page.locator(f'table.ratings tr[data-authority="{code}"] td.score')
     return row.inner_text() if row.count() else None

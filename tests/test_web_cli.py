@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -62,8 +62,8 @@ def test_account_mistakes_are_named(sqlite_url: str):
     from datetime import datetime, timezone
 
     from config import load_settings
-    from pipeline.context import App
     from pipeline.accounts.users import AccountError, add_user
+    from pipeline.context import App
     from web.server import prepare
 
     app = App(settings=load_settings(env={}).model_copy(update={"database_url": sqlite_url}))

@@ -27,7 +27,7 @@ def _offsite(location: str) -> bool:
     return not cleaned.startswith("/") or cleaned.startswith("//")
 
 
-async def test_sign_in_never_redirects_off_site(world, aiohttp_client):  # noqa: F811
+async def test_sign_in_never_redirects_off_site(world, aiohttp_client):
     client = await aiohttp_client(create_app(world["app"]))
     for nxt in EVIL_NEXT:
         client.session.cookie_jar.clear()
@@ -45,7 +45,7 @@ async def test_sign_in_never_redirects_off_site(world, aiohttp_client):  # noqa:
     assert r.headers["Location"] == "/incidents?state=routed&sector=%D0%96"
 
 
-async def test_forced_password_change_never_redirects_off_site(world, aiohttp_client):  # noqa: F811
+async def test_forced_password_change_never_redirects_off_site(world, aiohttp_client):
     app = world["app"]
     client = await aiohttp_client(create_app(app))
     passwords = ["correct-horse-1", "another-horse-2"]
@@ -71,7 +71,7 @@ async def test_forced_password_change_never_redirects_off_site(world, aiohttp_cl
 # --------------------------------------------------------------------------- 6. security headers
 
 
-async def test_security_headers_on_every_response(world, aiohttp_client):  # noqa: F811
+async def test_security_headers_on_every_response(world, aiohttp_client):
     client = await aiohttp_client(create_app(world["app"]))
     token = world["token_a"]
     anonymous = ["/login", "/static/app.css", "/static/app.js", "/no-such-page", "/api/openapi.json", "/api/incidents"]
@@ -112,7 +112,7 @@ def _check_headers(r, what: str) -> None:
 HUGE = ["99999999999999999999", "9223372036854775808", "18446744073709551616" * 3]
 
 
-async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):  # noqa: F811
+async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):
     client = await aiohttp_client(create_app(world["app"]))
     token = {"Authorization": f"Bearer {world['token_a']}"}
     for n in HUGE:
@@ -130,6 +130,13 @@ async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):  # no
             assert "Server got itself in trouble" not in text and "Traceback" not in text
             if r.status == 404:
                 assert "Не найдено" in text and r.content_type == "text/html"
+    odd = ["/dashboard?month=9999-13", "/dashboard?month=abc&period=99999999999999999999", "/reports/9999-99.html", "/reports/0000-00.xlsx",
+           "/reports/2025-13.html", "/tokens?authority=99999999999999999999", "/tokens?state=zzz", "/review?cursor=AAAA", "/audit?cursor=x",
+           "/users?cursor=eyJsIjoidXNlcnMiLCJmIjoiIiwiZCI6Im4iLCJrIjpbOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5XX0", "/inbox?cursor=eyJ9",
+           "/users/0", "/incidents/0", "/incidents?authority=-1"]  # fmt: skip
+    for path in odd:
+        r = await client.get(path, allow_redirects=False)
+        assert r.status < 500, (path, r.status)
     page = await client.get("/review")
     csrf = csrf_of(await page.text())
     post_id = HUGE[0]
@@ -137,7 +144,7 @@ async def test_large_numbers_are_not_found_not_500(world, aiohttp_client):  # no
     assert r.status == 404
 
 
-async def test_errors_are_russian_pages_and_json(world, aiohttp_client):  # noqa: F811
+async def test_errors_are_russian_pages_and_json(world, aiohttp_client):
     client = await aiohttp_client(create_app(world["app"]))
     token = {"Authorization": f"Bearer {world['token_a']}"}
     # a body over 2 MiB: 413 with a Russian message, JSON on the API, HTML on pages
@@ -170,7 +177,7 @@ def _session_cookie(client) -> str:
     return client.session.cookie_jar.filter_cookies(client.make_url("/"))["cur_session"].value
 
 
-async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_client):  # noqa: F811
+async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_client):
     app = create_app(world["app"])
     client = await aiohttp_client(app)
     assert (await login(client, "op")).status == 303
@@ -187,7 +194,7 @@ async def test_a_cookie_copied_before_sign_out_no_longer_works(world, aiohttp_cl
     assert (await client.get("/review", allow_redirects=False)).status == 200
 
 
-async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client):  # noqa: F811
+async def test_own_password_change_ends_a_copied_cookie(world, aiohttp_client):
     app = create_app(world["app"])
     client = await aiohttp_client(app)
     assert (await login(client, "op")).status == 303
@@ -231,7 +238,7 @@ def test_migrations_0004_session_generation_and_0006_idempotency(tmp_path, fresh
 # --------------------------------------------------------------------------- 3. reports and the dashboard are scoped
 
 
-async def test_specialist_reports_and_dashboard_show_their_authority_only(world, aiohttp_client):  # noqa: F811
+async def test_specialist_reports_and_dashboard_show_their_authority_only(world, aiohttp_client):
     import io
 
     from openpyxl import load_workbook
@@ -275,7 +282,7 @@ async def test_specialist_reports_and_dashboard_show_their_authority_only(world,
 # --------------------------------------------------------------------------- 4. the API's author is not the event log's actor
 
 
-async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  # noqa: F811
+async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):
     from storage.models import IncidentEvent, Response
 
     client = await aiohttp_client(create_app(world["app"]))
@@ -298,7 +305,7 @@ async def test_api_author_cannot_pose_as_another_actor(world, aiohttp_client):  
 # --------------------------------------------------------------------------- 9. ?msg= / ?err= show only what this server said
 
 
-async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):  # noqa: F811
+async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):
     client = await aiohttp_client(create_app(world["app"]))
     bait = "Срочно: ваш пароль истёк, войдите на evil.example"
     for q in (f"msg={quote(bait)}", f"err={quote(bait)}", f"msg={quote(bait)}&fs=1.AAAA", f"err={quote(bait)}&fs=99999999999.x"):
@@ -321,7 +328,7 @@ async def test_msg_and_err_from_a_link_are_not_shown(world, aiohttp_client):  # 
 # --------------------------------------------------------------------------- 7. Secure cookies from settings; client address behind a proxy
 
 
-async def test_secure_cookies_come_from_the_settings(world, aiohttp_client):  # noqa: F811
+async def test_secure_cookies_come_from_the_settings(world, aiohttp_client):
     from config import load_settings
 
     settings = load_settings(env={"CUR_WEB_SECURE_COOKIES": "1", "CUR_WEB_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/24"})
@@ -335,7 +342,7 @@ async def test_secure_cookies_come_from_the_settings(world, aiohttp_client):  # 
     assert "Strict-Transport-Security" in r.headers
 
 
-async def test_forwarded_for_is_believed_only_from_trusted_proxies(world, aiohttp_client):  # noqa: F811
+async def test_forwarded_for_is_believed_only_from_trusted_proxies(world, aiohttp_client):
     from storage.models import AuditEntry
 
     app = world["app"]
@@ -401,7 +408,7 @@ def test_cur_serve_behind_proxy_uses_forwarded_for(sqlite_url, tmp_path):
 # --------------------------------------------------------------------------- 8. the login limiter slows down, never locks out
 
 
-async def test_login_limiter_slows_down_and_never_locks_out(world, aiohttp_client):  # noqa: F811
+async def test_login_limiter_slows_down_and_never_locks_out(world, aiohttp_client):
     from tests.helpers import FakeClock
 
     clock = FakeClock(NOW)
@@ -468,7 +475,7 @@ def test_openapi_is_typed_and_documents_every_status():
     assert params["open"]["schema"]["enum"] == ["1", "0"] and "updated_since" in params
 
 
-async def test_api_accepts_only_what_the_spec_says_and_syncs_by_updated_since(world, aiohttp_client):  # noqa: F811
+async def test_api_accepts_only_what_the_spec_says_and_syncs_by_updated_since(world, aiohttp_client):
     from tests.helpers import FakeClock
 
     clock = FakeClock(NOW)
@@ -495,7 +502,7 @@ async def test_api_accepts_only_what_the_spec_says_and_syncs_by_updated_since(wo
     assert [i["id"] for i in (await r.json())["incidents"]] == [world["inc_a"]]
 
 
-async def test_idempotency_key_makes_retries_safe(world, aiohttp_client):  # noqa: F811
+async def test_idempotency_key_makes_retries_safe(world, aiohttp_client):
     import asyncio
 
     from storage.models import Response
@@ -527,3 +534,22 @@ async def test_idempotency_key_makes_retries_safe(world, aiohttp_client):  # noq
         token_b = add_token(s, world["app"].region.code, world["code_b"], NOW, "b")
     r = await client.post(f"/api/incidents/{world['inc_b']}/state", json={"action": "acknowledge"}, headers={"Authorization": f"Bearer {token_b}", "Idempotency-Key": "ack-1"})
     assert r.status == 200 and (await r.json())["id"] == world["inc_b"]
+
+
+async def test_nul_characters_are_refused_not_500(world, aiohttp_client):
+    """PostgreSQL cannot hold NUL in text: a query, a form or a JSON body with one is a Russian 400, never a 500."""
+    client = await aiohttp_client(create_app(world["app"]))
+    h = {"Authorization": f"Bearer {world['token_a']}"}
+    r = await client.post(f"/api/incidents/{world['inc_a']}/responses", json={"kind": "first_reply", "text": "бригада\x00выехала"}, headers=h)
+    assert r.status == 400 and "text" in (await r.json())["error"]
+    r = await client.get("/api/incidents", params={"state": "routed\x00"}, headers=h)
+    assert r.status == 400 and "state" in (await r.json())["error"]
+    page = await client.get("/login")
+    r = await client.post("/login", data={"login": "op\x00", "password": "x", "csrf_token": csrf_of(await page.text())})
+    assert r.status == 400 and "NUL" in await r.text()
+    assert (await login(client, "op")).status == 303
+    r = await client.get("/incidents", params={"state": "\x00", "sector": "\x00"})
+    assert r.status == 400 and "NUL" in await r.text()
+    page = await client.get(f"/incidents/{world['inc_a']}")
+    r = await client.post(f"/incidents/{world['inc_a']}/answer", data={"csrf_token": csrf_of(await page.text()), "kind": "first_reply", "text": "a\x00b"})
+    assert r.status == 400 and "text" in await r.text()

@@ -14,6 +14,7 @@ from storage.models import AuditEntry, Incident, Post, ReviewDecision
 from tests.test_web_security import add_users, csrf_of, login, make_ctx
 from web.app import create_app
 from web.sample import seed_sample
+
 NOW = datetime.now(timezone.utc)
 
 

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from pipeline.accounts.users import add_token
 from pipeline.incidents import sync_authorities
 from storage import PostRecord, content_hash, upsert_posts, web_repo
 from storage.models import AuditEntry, Incident
 from tests.test_web_security import add_users, csrf_of, login, make_ctx
-from pipeline.accounts.users import add_token
 from web.app import create_app
 from web.formatting import next_due
 

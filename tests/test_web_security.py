@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from config import load_settings
-from pipeline.context import App
-from storage.models import ApiToken, AuditEntry, Incident, Response, User
-from storage import web_repo
-from pipeline.accounts.users import add_token
 from pipeline.accounts.passwords import hash_password
+from pipeline.accounts.users import add_token
+from pipeline.context import App
+from storage import web_repo
+from storage.models import ApiToken, AuditEntry, Incident, Response, User
 from web.app import create_app
 from web.sample import seed_sample
 

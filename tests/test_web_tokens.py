@@ -11,13 +11,13 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import select
 
+from pipeline.accounts import tokens as api_tokens
+from pipeline.accounts.passwords import hash_token
 from storage import web_repo
 from storage.models import ApiToken, AuditEntry
 from tests.conftest import run_cur
 from tests.test_web_security import add_users, csrf_of, login, make_ctx, page_csrf
-from pipeline.accounts import tokens as api_tokens
 from web.app import create_app
-from pipeline.accounts.passwords import hash_token
 from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
@@ -309,13 +309,13 @@ class Clock:
         return self.at
 
 
-def token_writes(engine) -> list[str]:  # noqa: ANN001
+def token_writes(engine) -> list[str]:
     """Every write of ``api_tokens.last_used_at`` the database is sent from now on (a real listener on the engine)."""
     from sqlalchemy import event
 
     seen: list[str] = []
 
-    def listen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def listen(conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.lstrip().upper().startswith("UPDATE API_TOKENS SET LAST_USED_AT"):
             seen.append(statement)
 

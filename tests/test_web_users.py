@@ -10,10 +10,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from sqlalchemy import select
 
+from pipeline.accounts import users as accounts
 from storage import web_repo
 from storage.models import AuditEntry, User
 from tests.test_web_security import PASSWORD, add_users, csrf_of, login, make_ctx, page_csrf
-from pipeline.accounts import users as accounts
 from web.app import create_app
 from web.sample import seed_sample
 

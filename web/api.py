@@ -98,6 +98,20 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
+def _nul_field(body: dict[str, Any]) -> str | None:
+    """The first top-level field whose value (or key) holds a NUL character: PostgreSQL cannot store text with it."""
+    def has_nul(v: Any) -> bool:
+        if isinstance(v, str):
+            return "\x00" in v
+        if isinstance(v, dict):
+            return any(has_nul(k) or has_nul(x) for k, x in v.items())
+        if isinstance(v, list):
+            return any(has_nul(x) for x in v)
+        return False
+
+    return next((k.replace("\x00", "") or "?" for k, v in body.items() if has_nul(k) or has_nul(v)), None)
+
+
 def _request_hash(request: web.Request, body: dict[str, Any]) -> str:
     canon = json.dumps([request.method, request.path, body], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
@@ -119,6 +133,9 @@ def endpoint(fn: Callable[[ApiReq], Any]) -> Callable[[web.Request], Awaitable[w
                 return json_error(400, "Тело запроса должно быть объектом JSON.")
             if not isinstance(body, dict):
                 return json_error(400, "Тело запроса должно быть объектом JSON.")
+            bad = _nul_field(body)
+            if bad is not None:
+                return json_error(400, f"Поле «{bad}» содержит недопустимый символ NUL (\\u0000).")
         try:
             key = _idempotency_key(request)
         except ApiError as e:

@@ -97,6 +97,9 @@ def error_response(request: web.Request, status: int, message: str) -> web.Strea
 async def error_middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
     """Every error as a Russian page (or JSON under /api/); an unexpected exception is logged and becomes a 500 without a trace."""
     try:
+        bad = next((k for k, v in request.query.items() if "\x00" in k or "\x00" in v), None)
+        if bad is not None:  # no filter of ours can hold it, and PostgreSQL refuses it in a query
+            raise web.HTTPBadRequest(text=f"Параметр «{bad.replace(chr(0), '')}» содержит недопустимый символ NUL.")
         return await handler(request)
     except web.HTTPException as e:
         if e.status < 400:

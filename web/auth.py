@@ -6,16 +6,16 @@ import asyncio
 import hmac
 import math
 import secrets
-from urllib.parse import unquote, urlsplit
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from pipeline.accounts.passwords import verify_password
 from storage import web_repo
 
 from .core import CLOCK, CODEC, CTX, LOGIN_CSRF, SECURE, SESSION, USER, CurrentUser, client_ip, redirect, render
-from pipeline.accounts.passwords import verify_password
 from .sessions import COOKIE_NAME, MAX_AGE, SessionCodec, password_fingerprint
 
 LOGIN_CSRF_COOKIE = "cur_login_csrf"
@@ -170,7 +170,7 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
             return "limited", seconds
         u = web_repo.user_by_login(s, login)
         ok = verify_password(u.password_hash if u else None, password) and u is not None and u.is_active
-        if not ok:
+        if not ok or u is None:
             web_repo.audit(s, login or "?", "login_failed", login, {"ip": ip}, now)
             return "bad", None
         web_repo.record_login(s, u, now)
@@ -180,6 +180,8 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        raise web.HTTPBadRequest(text="Форма входа содержит недопустимый символ NUL.")
     login = str(form.get("login", "")).strip()
     password = str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "") or "/"))

@@ -15,21 +15,23 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from pipeline.accounts import roles
+from pipeline.context import App
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
 from .services import ActionRefused, ServiceUnavailable
+from .sessions import SessionCodec, SessionData
 
 # application keys
-CTX = web.AppKey("ctx", object)
-CLOCK = web.AppKey("clock", object)
+CTX = web.AppKey("ctx", App)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 JINJA = web.AppKey("jinja", Environment)
-CODEC = web.AppKey("codec", object)
+CODEC = web.AppKey("codec", SessionCodec)
 SECURE = web.AppKey("secure_cookies", bool)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 # request keys
-USER = web.RequestKey("user", object)
-SESSION = web.RequestKey("session", object)
+USER: web.RequestKey[CurrentUser] = web.RequestKey("user")
+SESSION: web.RequestKey[SessionData | None] = web.RequestKey("session")
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 
 
@@ -81,7 +83,7 @@ class Req:
     def scope(self) -> Scope:
         return self.user.scope
 
-    def incident(self, incident_id: int):  # noqa: ANN201
+    def incident(self, incident_id: int):
         return web_repo.scoped_incident(self.s, self.scope, incident_id)
 
     def audit(self, action: str, target: str | None = None, **data: Any) -> None:
@@ -205,6 +207,9 @@ def page(permission: str) -> Callable[[Handler], Callable[[web.Request], Awaitab
             form: dict[str, str] = {}
             if request.method == "POST":
                 form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+                bad = next((k for k, v in form.items() if "\x00" in v), None)
+                if bad is not None:  # PostgreSQL cannot store it; no text of ours needs it
+                    raise web.HTTPBadRequest(text=f"Поле «{bad}» содержит недопустимый символ NUL.")
             now = request.app[CLOCK]()
             db = request.app[CTX].db
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
 from pipeline import timefmt
 from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
 from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS  # noqa: F401
@@ -38,7 +39,7 @@ def countdown(due: datetime | None, now: datetime) -> str:
     return f"просрочено на {human_delta(delta)}"
 
 
-def next_due(incident, now: datetime) -> tuple[str | None, datetime | None]:  # noqa: ANN001
+def next_due(incident, now: datetime) -> tuple[str | None, datetime | None]:
     """The earliest deadline of a stage not yet done, for an open incident: (stage, due)."""
     if incident.state in ("resolved", "rejected") or incident.merged_into_id is not None:
         return None, None

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from config import load_settings
 from pipeline.context import App
+from pipeline.demo import seed_demo_accounts
 from storage.models import Incident, IncidentPost
 
-from pipeline.demo import seed_demo_accounts
 from .sample import seed_sample
 from .server import BackgroundServer
 
@@ -38,8 +38,9 @@ def _record_models(app: App) -> None:
         for v in reg.versions():
             record_model_version(s, version=v["version"], path=f"versions/{v['version']}", checksum=v.get("checksum", ""),
                                  data_fingerprint=v.get("data_fingerprint", ""), metrics=v.get("metrics", {}))
-        if reg.active_version():
-            set_active_model(s, reg.active_version())
+        active = reg.active_version()
+        if active:
+            set_active_model(s, active)
 
 
 def _prepare(app: App, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
@@ -53,6 +54,7 @@ def _prepare(app: App, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
         busiest = s.execute(
             select(IncidentPost.incident_id, func.count()).group_by(IncidentPost.incident_id).order_by(func.count().desc(), IncidentPost.incident_id)
         ).first()
+        assert busiest is not None, "the sample has incidents"
         other = s.scalar(select(Incident).where(Incident.id != busiest[0], Incident.authority_id.is_not(None)).order_by(Incident.id))
         if other is not None:
             record_response(s, other, "first_reply", "Информация принята, специалисты выехали на место.", "specialist", "web", now, profile=app.region)
@@ -73,7 +75,7 @@ def take(out: Path) -> list[Path]:
         with BackgroundServer(app) as server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
 
-            def page_for(login: str | None):  # noqa: ANN202
+            def page_for(login: str | None):
                 ctx = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 860}, device_scale_factor=1)
                 page = ctx.new_page()
                 page.goto(server.url + "/login")
@@ -84,7 +86,7 @@ def take(out: Path) -> list[Path]:
                     page.wait_for_load_state()
                 return page
 
-            def shot(page, name: str, path: str | None = None, full: bool = False) -> None:  # noqa: ANN001
+            def shot(page, name: str, path: str | None = None, full: bool = False) -> None:
                 if path:
                     page.goto(server.url + path)
                 target = out / f"{name}.png"

@@ -14,6 +14,9 @@ from .app import create_app
 
 log = logging.getLogger(__name__)
 
+#: started when the site listens; returns the function that stops it
+Background = Callable[[], Callable[[], None]]
+
 
 def prepare(app_ctx: Any) -> None:
     """Migrate the database if it is new and load the region's authorities into it."""
@@ -25,20 +28,14 @@ def prepare(app_ctx: Any) -> None:
 
 
 async def _serve(
-    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, with_scheduler: bool, report_dir: Any = None,
+    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None, background: Background | None = None,
     trusted_proxies: Any = None,
 ) -> None:
     runner = web.AppRunner(create_app(app_ctx, trusted_proxies=trusted_proxies), access_log=log)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    sched = None
-    if with_scheduler:
-        from pipeline.scheduler import build_scheduler, job_sync_sources
-
-        sched = build_scheduler(app_ctx, report_dir=report_dir)
-        sched.start()
-        await asyncio.to_thread(job_sync_sources)
+    stop_background = await asyncio.to_thread(background) if background is not None else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,18 +49,23 @@ async def _serve(
     try:
         await stop.wait()
     finally:
-        if sched is not None and sched.running:
-            sched.shutdown(wait=True)
+        if stop_background is not None:
+            await asyncio.to_thread(stop_background)
         await runner.cleanup()
 
 
 def serve(
-    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, with_scheduler: bool = False, report_dir: Any = None,
+    app_ctx: Any, host: str, port: int, on_started: Callable[[str], None] | None = None, background: Background | None = None,
     trusted_proxies: Any = None,
 ) -> None:
-    """``trusted_proxies``: addresses of reverse proxies whose ``X-Forwarded-For`` is believed (``cur serve --behind-proxy``)."""
+    """Serve until SIGINT/SIGTERM.
+
+    ``background``: work the caller runs alongside (``cur run`` passes the scheduler): called once the
+    site listens, it returns the function that stops it at shutdown. ``trusted_proxies``: addresses of
+    reverse proxies whose ``X-Forwarded-For`` is believed (``cur serve --behind-proxy``).
+    """
     prepare(app_ctx)
-    asyncio.run(_serve(app_ctx, host, port, on_started, with_scheduler, report_dir, trusted_proxies))
+    asyncio.run(_serve(app_ctx, host, port, on_started, background, trusted_proxies))
 
 
 class BackgroundServer:

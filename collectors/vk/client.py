@@ -110,7 +110,7 @@ class VkClient:
                     await self._sleep(delay)
                     delay = min(delay * 2, self.options.backoff_max)
                     continue
-                raise CollectorError(f"VK API {method} unreachable after {attempt + 1} attempts: {last}", "network")
+                raise CollectorError(f"VK API {method} unreachable after {attempt + 1} attempts: {last}", "network") from e
             if not isinstance(body, dict):
                 raise CollectorError(f"VK API {method}: unexpected answer {str(body)[:200]!r}", "bad_answer")
             if "error" not in body:

@@ -48,6 +48,8 @@ class Example:
     source: str = "corpus"
     #: Relative weight in training (the hand-written corpus is up-weighted).
     weight: float = 1.0
+    #: Whether training adds typo/case variants of it (generated lines are varied already).
+    augment: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +111,12 @@ def _example(obj: dict, where: str, source: str, weight: float) -> Example:
     if tone is not None and tone not in TONES:
         raise DataError(f"{where}: field 'tone' must be one of {TONES} or null, got {tone!r}")
     group = obj.get("group")
+    w = obj.get("weight", 1.0)
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+        raise DataError(f"{where}: field 'weight' must be a positive number, got {w!r}")
+    aug = obj.get("augment", True)
+    if not isinstance(aug, bool):
+        raise DataError(f"{where}: field 'augment' must be true or false, got {aug!r}")
     return Example(
         text=text,
         relevant=relevant,
@@ -118,7 +126,8 @@ def _example(obj: dict, where: str, source: str, weight: float) -> Example:
         tone=tone,
         group=str(group) if group is not None else None,
         source=source,
-        weight=weight,
+        weight=weight * float(w),
+        augment=aug,
     )
 
 
@@ -223,3 +232,120 @@ def load_rusentiment(data_dir: Path = DEFAULT_DATA_DIR) -> list[Example]:
                     )
                 )
     return out
+
+
+# --------------------------------------------------------------------------- Cheboksary and Telegram news
+
+#: The Cheboksary portal's catch-all category: its `sector` only says "some urban-upkeep sector".
+CHEB_CATCH_ALL = "Благоустройство и инфраструктура"
+
+
+def read_cheboksary(data_dir: Path = DEFAULT_DATA_DIR) -> list[dict]:
+    """Cheboksary appeals as dicts: id, text (the citizen's title and text), category,
+    executor, sector (suggested; ``other`` = none of ours) and alts (acceptable alternates)."""
+    path = Path(data_dir) / "cheboksary_appeals.jsonl.gz"
+    if not path.exists():
+        raise DataError(f"{path}: the Cheboksary appeals file is missing")
+    out: list[dict] = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}, line {n}: not valid JSON ({e.msg})") from None
+            title, body = (r.get("title") or "").strip(), (r.get("text") or "").strip()
+            text = f"{title}. {body}" if title and body and not body.startswith(title) else (body or title)
+            if not text:
+                continue
+            out.append({**r, "text": text, "alts": list(r.get("alts") or [])})
+    return out
+
+
+#: The sector boundaries of config/taxonomy.yaml as text rules, for rows of the catch-all
+#: category: a row is taught as a sector when exactly one rule matches and that sector is
+#: among the row's acceptable ones.
+CHEB_RULES = (
+    ("transport", re.compile(r"остановк|автобус|маршрут|троллейбус|маршрутк")),
+    ("waste", re.compile(r"свалк|контейнер|мусоровоз|вывоз\w* мусор|мусор\w* не вывоз|тко\b")),
+    ("ecology", re.compile(r"собак|вырубк|спил\w* (?:здоров|дерев)|загрязн")),
+    ("roads", re.compile(r"проезж\w* част|дорог|ям[аыу]? на (?:улиц|дорог|проезж)|асфальт\w* (?:на )?(?:улиц|дорог)|светофор|пешеходн\w* переход|лежач")),
+    ("improvement", re.compile(r"двор|детск\w* площадк|газон|тротуар|сквер|\bпарк|скамейк|урн|фонар|освещени")),
+)
+
+
+def cheboksary_sector(row: dict) -> str | None:
+    """The sector a Cheboksary appeal can be taught as, or None when it is ambiguous.
+    Rows of the catch-all category keep the portal's default (``improvement``) only when
+    the boundary rules (``CHEB_RULES``) point at exactly one acceptable sector; an executor
+    that overrode the category is trusted; rows outside our sectors (``other``) never teach
+    a sector."""
+    sector = row.get("sector")
+    if not sector or sector == "other":
+        return None
+    if row.get("category") == CHEB_CATCH_ALL and sector == "improvement":
+        low = row.get("text", "").lower()
+        ok = {sector, *row.get("alts", ())}
+        hits = {sec for sec, rx in CHEB_RULES if rx.search(low)}
+        if len(hits) == 1 and hits <= ok:
+            return hits.pop()
+        return None
+    return sector
+
+
+def load_cheboksary(data_dir: Path = DEFAULT_DATA_DIR) -> list[Example]:
+    """Cheboksary appeals as training examples: every one a problem; the sector is taught only
+    where it is unambiguous (``cheboksary_sector``), otherwise only the relevance head learns
+    from it. No category (the portal's categories are coarser than ours)."""
+    out: list[Example] = []
+    for r in read_cheboksary(data_dir):
+        out.append(
+            Example(
+                text=r["text"],
+                relevant=True,
+                sector=cheboksary_sector(r),
+                category=None,
+                urgency=None,
+                group="cheb:" + normalise(r["text"]),
+                source="cheboksary",
+            )
+        )
+    return out
+
+
+def read_telegram(data_dir: Path = DEFAULT_DATA_DIR) -> list[dict]:
+    path = Path(data_dir) / "telegram_news_posts.jsonl.gz"
+    if not path.exists():
+        raise DataError(f"{path}: the Telegram news file is missing")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [r for r in (json.loads(line) for line in f if line.strip()) if (r.get("text") or "").strip()]
+
+
+def load_telegram(data_dir: Path = DEFAULT_DATA_DIR, *, exclude_channels: Iterable[str] = ()) -> list[Example]:
+    """Telegram news posts as non-problems; one group per channel, so a grouped split
+    never puts posts of one channel on both sides."""
+    skip = set(exclude_channels)
+    return [
+        Example(text=r["text"], relevant=False, group="tg:" + str(r.get("channel")), source="telegram")
+        for r in read_telegram(data_dir)
+        if r.get("channel") not in skip
+    ]
+
+
+def load_shared(data_dir: Path = DEFAULT_DATA_DIR) -> tuple[list[Example], list[str]]:
+    """Every real data set `cur train` learns from (those present in ``data_dir``), with notes."""
+    data_dir = Path(data_dir)
+    out: list[Example] = []
+    notes: list[str] = []
+    for name, loader, file in (
+        ("обращения СПб", load_spb, "spb_appeals.csv.gz"),
+        ("RuSentiment", load_rusentiment, "rusentiment_random_posts.csv.gz"),
+        ("обращения Чебоксар", load_cheboksary, "cheboksary_appeals.jsonl.gz"),
+        ("новости Telegram", load_telegram, "telegram_news_posts.jsonl.gz"),
+    ):
+        if (data_dir / file).exists():
+            ex = loader(data_dir)
+            out += ex
+            notes.append(f"{name}: {len(ex)}")
+    return out, notes

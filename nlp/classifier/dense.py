@@ -82,7 +82,7 @@ class Embeddings:
                 self._buf = np.zeros((0, self.dim), dtype=np.float32)
                 self._size = 0
                 new = list(set(lemmas))
-            ids = []
+            ids: list[int] = []
             base = self._size
             for t in new:
                 i = self._word_ids.get(t)
@@ -103,7 +103,7 @@ class Embeddings:
                 self._buf[base:end] = vec
                 self._size = end
 
-    def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:  # noqa: ANN001
+    def doc_vectors(self, docs: Sequence[Sequence[str]], weight_of) -> np.ndarray:
         """(n_docs, dim) float32: L2-normalised weighted mean of the known lemma vectors."""
         flat: list[str] = []
         ptr = [0]

@@ -103,7 +103,7 @@ class Registry:
     def active_version(self) -> str | None:
         return self._state().get("active")
 
-    def load(self, version: str | None = None, **kwargs) -> Classifier:  # noqa: ANN003
+    def load(self, version: str | None = None, **kwargs) -> Classifier:
         version = version or self.active_version()
         if not version:
             raise ModelError(f"{self.root}: нет активной модели; обучите её командой «cur train»")
@@ -170,6 +170,6 @@ class Registry:
         return previous
 
 
-def load_active(models_dir: Path | None = None, **kwargs) -> Classifier:  # noqa: ANN003
+def load_active(models_dir: Path | None = None, **kwargs) -> Classifier:
     """The active classifier of ``models_dir`` (default: the shipped ``classifier_models/``)."""
     return Registry(models_dir).load(**kwargs)

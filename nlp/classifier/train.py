@@ -67,7 +67,7 @@ def _expand(examples: Sequence[Example], opts: TrainOptions) -> list[Example]:
         if e.source in ("corpus", "review"):
             e = replace(e, weight=e.weight * opts.corpus_weight)
             out.append(e)
-            for t in variants(e.text, opts.augment, opts.seed):
+            for t in variants(e.text, opts.augment if e.augment else 0, opts.seed):
                 out.append(replace(e, text=t, group=e.group or f"aug:{e.text}"))
         else:
             out.append(e)
@@ -82,7 +82,7 @@ def _balanced_relevance_weights(examples: Sequence[Example], weights: np.ndarray
     head learns "housing words = problem" instead of "a complaint about a public
     service"; with it a complaint about a clinic weighs as much as one about a lift.
     """
-    keys = [("yes", e.sector) if e.relevant else ("no", e.source) for e in examples]
+    keys = [("yes", e.sector or "?") if e.relevant else ("no", e.source) for e in examples]
     mass: dict[tuple, float] = {}
     for k, w in zip(keys, weights):
         mass[k] = mass.get(k, 0.0) + w
@@ -99,9 +99,14 @@ def _labels(examples: Sequence[Example]) -> dict[str, list[tuple[int, str]]]:
     for i, e in enumerate(examples):
         lab["relevance"].append((i, "yes" if e.relevant else "no"))
         if e.relevant:
-            lab["sector"].append((i, e.sector))
-            lab["category"].append((i, f"{e.sector}/{e.category}"))
-            lab["urgency"].append((i, e.urgency or "normal"))
+            # real appeals of an ambiguous portal category teach relevance only; those
+            # without our category (a portal's coarser rubric) teach no category
+            if e.sector:
+                lab["sector"].append((i, e.sector))
+                if e.category:
+                    lab["category"].append((i, f"{e.sector}/{e.category}"))
+            if e.urgency:
+                lab["urgency"].append((i, e.urgency))
         if e.tone:
             lab["tone"].append((i, e.tone))
     return lab
@@ -117,7 +122,9 @@ def train(
 ) -> Classifier:
     opts = options or TrainOptions()
     if lemmatize is None:
-        from nlp.text import lemmas as lemmatize
+        from nlp.text import lemmas
+
+        lemmatize = lemmas
     t0 = time.perf_counter()
     data_fp = fingerprint(examples)
     expanded = _expand(examples, opts)

@@ -39,7 +39,7 @@ class TransitionError(IncidentError):
 
 
 @lru_cache(maxsize=1)
-def _installed_configuration():  # noqa: ANN202
+def _installed_configuration():
     from config import load_configuration
 
     return load_configuration()
@@ -82,7 +82,7 @@ def _notify(session: Session, profile: RegionProfile | None, event: IncidentEven
     try:
         with session.begin_nested():
             notify_event(session, profile, event, now)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("notification of event %s (%s) of incident %s failed; left to the scheduler", event.id, event.kind, event.incident_id)
 
 

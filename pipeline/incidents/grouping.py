@@ -19,8 +19,7 @@ from storage import incidents as q
 from storage.models import Incident, Post
 
 from .assignment import _change_class, route_incident
-from .common import SYSTEM, _event, _set_detail
-
+from .common import SYSTEM, _event
 
 #: How long an incident accepts posts after it was opened (its first post), per sector; see docs/incidents.md.
 MAX_AGE_BY_SECTOR: dict[str, timedelta] = {

@@ -16,13 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from collectors.files import BadLine, FileLine, read_posts
+from collectors.files import BadLine, read_posts
 from storage import Database, PostRecord, UpsertResult, upsert_posts
 from storage.posts import analyze_posts
 
 from .records import to_record
 
 BATCH = 1000
+KINDS = ("posts", "appeals")
 #: Bad lines kept with their text for the report (all are counted).
 KEEP_BAD = 1000
 #: Run ANALYZE on the posts table after an import that inserted at least this many posts.
@@ -92,13 +93,18 @@ def import_file(
     default_source: str = "",
     on_progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH,
+    kind: str = "posts",
 ) -> ImportReport:
     """Store every good line of the file; return what was stored and what was skipped.
 
     Posts are committed in batches; a rerun (or a rerun after a crash) stores nothing twice
     because posts are upserted on (platform, source, id). A post id that comes again later in
     the same file is reported as a duplicate and skipped (the first line is stored).
+    ``kind="appeals"`` marks every post as an appeal from a feedback platform (a problem by
+    definition: the classifier skips the relevance question).
     """
+    if kind not in KINDS:
+        raise ValueError(f"неизвестный вид записей {kind!r}: ожидается posts или appeals")
     report = ImportReport(path=str(path))
     batch: list[PostRecord] = []
     seen = SeenKeys()
@@ -116,6 +122,7 @@ def import_file(
         if isinstance(item, BadLine):
             report.add_bad(item)
         else:
+            item.post.appeal = kind == "appeals"
             rec = to_record(item.post)
             first = seen.first_line(rec.key, item.line)
             if first is not None:

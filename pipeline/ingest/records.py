@@ -23,7 +23,10 @@ def clean(value: Any) -> Any:
         if "\x00" in value:
             value = value.replace("\x00", "")
         if not value.isascii():
-            value = _SURROGATE.sub("\ufffd", value)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # only lone surrogates fail to encode
+                value = _SURROGATE.sub("\ufffd", value)
         return value
     if isinstance(value, dict):
         return {clean(str(k)): clean(v) for k, v in value.items()}
@@ -45,4 +48,5 @@ def to_record(p: CollectedPost) -> PostRecord:
         published_at=p.published_at or p.edited_at or utcnow(), text=clean(p.text or ""),
         author=_cut(p.author, 512), author_id=_cut(p.author_id, 128), url=_cut(p.url, 1024),
         parent_external_id=_cut(p.parent_id, 128), edited_at=p.edited_at, deleted=p.deleted, raw=clean(p.raw),
+        appeal=p.appeal,
     )

@@ -139,7 +139,7 @@ def sweep_events(
         try:
             with session.begin_nested():
                 made = messages.notify_event(session, profile, event, now)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("notification of event %s (%s) of incident %s failed; retried on the next pass", event.id, event.kind, event.incident_id)
             failed[event_id] = seen
             return False

@@ -110,6 +110,7 @@ def build_scheduler(
     rt.scheduler = sched
     if isinstance(sched, LeasedScheduler):
         sched.setup = lambda s: _add_jobs(s, db)  # when this process becomes the active scheduler
+        sched.on_takeover = job_sync_sources
     else:
         _add_jobs(sched, db)
     # crawl jobs are added once the scheduler runs (job_sync_sources needs the job store open)
@@ -127,7 +128,7 @@ def run_forever(
     """Start the scheduler and block until SIGINT or SIGTERM, then shut down cleanly (releasing the lease)."""
     stop = threading.Event()
 
-    def _stop(signum, _frame):  # noqa: ANN001
+    def _stop(signum, _frame):
         log.info("signal %s: stopping", signum)
         stop.set()
 

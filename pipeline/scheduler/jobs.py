@@ -87,17 +87,6 @@ def runtime() -> Runtime:
     return _runtime
 
 
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function of another stage, or None while that stage is not installed."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        log.warning("%s.%s is not available; job skipped", module, name)
-        return None
-
-
 # --------------------------------------------------------------------------- jobs
 
 
@@ -110,11 +99,9 @@ def job_crawl(source_id: int) -> Any:
     rt = runtime()
     if _standing_by(rt):
         return None
-    crawl = _optional("pipeline.crawl", "run_crawl")
-    collectors_cls = _optional("pipeline.crawl", "Collectors")
-    if crawl is None or collectors_cls is None:
-        return None
     from storage.models import Source
+
+    from ..crawl import Collectors, run_crawl
 
     db = rt.app.ready_db()
     with db.session() as s:
@@ -124,7 +111,7 @@ def job_crawl(source_id: int) -> Any:
         if src.retry_after is not None and src.retry_after > rt.clock.now():
             log.info("source %s waits until %s", source_id, src.retry_after)
             return None
-    reports = crawl(db, [source_id], collectors_cls(rt.app.settings, default_tz=rt.app.region.region.tz))
+    reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
     for r in reports:
         log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     return reports
@@ -134,22 +121,19 @@ def job_process() -> Any:
     rt = runtime()
     if _standing_by(rt):
         return None
-    process = _optional("pipeline.process", "process_pending")
-    if process is None:
-        return None
+    from ..process import ModelNotFound, ProcessingBusy, process_pending
+
     kwargs: dict[str, Any] = {}
-    not_found = _optional("pipeline.process", "ModelNotFound") or LookupError
     try:
         clf = _classifier(rt)
-    except not_found as e:  # no trained model yet: nothing to do until `cur train`
+    except ModelNotFound as e:  # no trained model yet: nothing to do until `cur train`
         log.warning("processing skipped: %s", e)
         return None
     if clf is not None:
         kwargs["classifier"] = clf
-    busy = _optional("pipeline.process", "ProcessingBusy") or LookupError
     try:
-        result = process(rt.app, rt.clock.now(), **kwargs)
-    except busy as e:  # an operator's `cur process` is at it: the next pass catches up
+        result = process_pending(rt.app, rt.clock.now(), **kwargs)
+    except ProcessingBusy as e:  # an operator's `cur process` is at it: the next pass catches up
         log.info("processing skipped: %s", e)
         return None
     job_notify()
@@ -158,13 +142,11 @@ def job_process() -> Any:
 
 def _classifier(rt: Runtime) -> Any:
     """The active classifier, loaded once and again only when another model becomes active."""
-    find = _optional("pipeline.process", "find_active_model")
-    load = _optional("pipeline.process", "load_classifier")
-    if find is None or load is None:
-        return None
-    key = str(find(rt.app))
+    from ..process import find_active_model, load_classifier
+
+    key = str(find_active_model(rt.app))
     if rt.classifier_key != key:
-        rt.classifier, rt.classifier_key = load(rt.app), key
+        rt.classifier, rt.classifier_key = load_classifier(rt.app), key
     return rt.classifier
 
 
@@ -182,12 +164,12 @@ def job_deadlines() -> Any:
     rt = runtime()
     if _standing_by(rt):
         return None
-    check = _optional("pipeline.incidents", "check_deadlines")
+    from ..incidents import check_deadlines
+
     actions = None
     try:
-        if check is not None:
-            with rt.app.ready_db().session() as s:
-                actions = check(s, rt.app.region, rt.clock.now())
+        with rt.app.ready_db().session() as s:
+            actions = check_deadlines(s, rt.app.region, rt.clock.now())
     finally:
         job_notify()  # a failing deadline check must not hold back other notifications
     return actions
@@ -205,7 +187,7 @@ def job_deliver() -> Any:
     return stats
 
 
-def previous_month(now: datetime, tz) -> str:  # noqa: ANN001
+def previous_month(now: datetime, tz) -> str:
     local = now.astimezone(tz)
     first = local.replace(day=1)
     prev = first - timedelta(days=1)

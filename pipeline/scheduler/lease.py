@@ -22,7 +22,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED, BaseScheduler
 
 from ..timefmt import local_time
-from .jobs import job_sync_sources
 
 log = logging.getLogger(__name__)
 
@@ -142,20 +141,23 @@ class LeasedScheduler(BackgroundScheduler):
         self.lease = lease
         #: Called once, right before the scheduler first starts in this process (adds the jobs).
         self.setup: Callable[[BaseScheduler], None] | None = None
+        #: Called after this process takes the lease over from another one (synchronises the crawl jobs).
+        #: Set by ``build_scheduler``: the lease knows nothing of the jobs it guards.
+        self.on_takeover: Callable[[], object] | None = None
         self._keeper: threading.Thread | None = None
         self._halt = threading.Event()
         self._closing = False
         self._start_paused = False
 
     @property
-    def running(self) -> bool:  # type: ignore[override]
+    def running(self) -> bool:
         return self.state != STATE_STOPPED or (self._keeper is not None and self._keeper.is_alive())
 
     @property
     def active(self) -> bool:
         return self.lease is None or self.lease.active
 
-    def start(self, paused: bool = False) -> None:  # type: ignore[override]
+    def start(self, paused: bool = False) -> None:
         if self.lease is None:
             self._run_setup()
             super().start(paused=paused)
@@ -217,15 +219,16 @@ class LeasedScheduler(BackgroundScheduler):
                 log.warning("Аренда планировщика свободна или истекла: этот процесс берёт работу на себя.")
                 self._activate()
                 try:
-                    job_sync_sources()
-                except Exception:  # noqa: BLE001
+                    if self.on_takeover is not None:
+                        self.on_takeover()
+                except Exception:
                     log.exception("crawl jobs could not be synchronised after the takeover")
             elif was and not now_active:
                 if self.state != STATE_STOPPED:
                     self.pause()
                 log.warning("Аренда планировщика потеряна (%s): задания приостановлены, процесс ждёт.", self.lease.describe_other())
 
-    def shutdown(self, wait: bool = True) -> None:  # type: ignore[override]
+    def shutdown(self, wait: bool = True) -> None:
         if self.lease is None:
             super().shutdown(wait=wait)
             return

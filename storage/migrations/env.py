@@ -1,7 +1,6 @@
 """Alembic environment: runs on the connection handed in by storage.db.Database."""
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
 
 from storage.models import Base
 
@@ -13,11 +12,11 @@ target_metadata = Base.metadata
 FOREIGN_TABLES = {"apscheduler_jobs"}
 
 
-def _include(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def _include(obj, name, type_, reflected, compare_to) -> bool:
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

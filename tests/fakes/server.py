@@ -31,7 +31,7 @@ class ThreadServer:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._start())
-        except BaseException as e:  # pragma: no cover - reported to the starting thread
+        except BaseException as e:  # noqa: BLE001  # pragma: no cover - reported to the starting thread
             self._error = e
             self._ready.set()
             return

@@ -21,7 +21,7 @@ from .taxonomy import category_names, municipality_names, sector_names
 PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
 
 
-def _month(now: datetime, tz, back: int = 0) -> str:  # noqa: ANN001
+def _month(now: datetime, tz, back: int = 0) -> str:
     local = now.astimezone(tz)
     y, m = local.year, local.month - back
     while m <= 0:
@@ -73,7 +73,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     for m, s, n in matrix:
         row = munis.get(m or "", m or "не определён")
         values[(row, s or "—")] = values.get((row, s or "—"), 0) + n
-    row_totals = Counter()
+    row_totals: Counter[str] = Counter()
     for (r, _), n in values.items():
         row_totals[r] += n
     rows = [r for r, _ in row_totals.most_common(25)]

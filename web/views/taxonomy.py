@@ -24,7 +24,7 @@ def valid_classification(profile: Any, sector: str, category: str) -> bool:
     return s is not None and s.category(category) is not None
 
 
-def names(req: Any) -> dict[str, Any]:  # noqa: ANN401
+def names(req: Any) -> dict[str, Any]:
     """Template helpers for codes → Russian names."""
     profile = req.app_ctx.region
     auths = {a.id: a for a in web_repo.authorities(req.s, profile.region.code)}

@@ -16,10 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
 from storage import web_repo
 
 from .. import paging
-from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, issue_token, revoke_token, token_rows
 from ..core import Req, client_ip, page, redirect
 
 TOKENS_PAGE = 50

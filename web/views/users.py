@@ -17,14 +17,14 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline.accounts.passwords import hash_password, verify_password
+from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
+from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from storage import web_repo
 
 from .. import paging
-from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from ..auth import safe_next, set_session_cookie
 from ..core import CODEC, Req, page, path_id, redirect
-from pipeline.accounts.passwords import hash_password, verify_password
-from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from .system import HOME
 
 USERS_PAGE = 50
@@ -166,7 +166,7 @@ def own_password(req: Req) -> web.StreamResponse:
             new_hash = hash_password(f.get("new", ""))
         except ValueError as e:
             error = f"Пароль не подходит: {e}."
-    if error is not None:
+    if error is not None or me is None:
         req.audit("password.change_failed", f"user:{req.user.login}")
         return _password_form(req, status=400, error=error)
     forced = bool(me.must_change_password)

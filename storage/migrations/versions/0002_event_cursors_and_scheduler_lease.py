@@ -13,11 +13,12 @@ keys make that harmless) and nothing older is sent again years late.
 """
 from datetime import datetime, timedelta, timezone
 
-from alembic import op
 import sqlalchemy as sa
-import storage.types
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
+
+import storage.types
 
 revision = '0002'
 down_revision = '0001'

@@ -14,8 +14,9 @@ Rerunnable after a crash midway: SQLite commits ``ALTER TABLE`` at once, so a
 column that is already there is not added again, and the backfill only
 recomputes values from the log.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
+
 import storage.types
 
 revision = '0003'

@@ -12,8 +12,8 @@ current cookies stay valid until the next sign-out, as before).
 
 Rerunnable after a crash midway: the column is added only if missing.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

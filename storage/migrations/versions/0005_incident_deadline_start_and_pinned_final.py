@@ -17,8 +17,8 @@ UPDATE).
 """
 from datetime import datetime
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import storage.types
@@ -82,6 +82,9 @@ def downgrade() -> None:
         if pinned:
             back['pinned_due'] = ['final']
         bind.execute(sa.update(_incidents).where(_incidents.c.id == incident_id).values(details=back))
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_column('final_due_pinned')
-        batch_op.drop_column('deadline_start_at')
+    # ALTER TABLE ... DROP COLUMN on both backends (SQLite >= 3.35): a batch rebuild of
+    # incidents would DROP the table, which other tables' foreign keys refuse.
+    present = {c['name'] for c in sa.inspect(bind).get_columns('incidents')}
+    for name in ('final_due_pinned', 'deadline_start_at'):
+        if name in present:
+            op.drop_column('incidents', name)

@@ -11,9 +11,10 @@ rows older than a day are removed as new ones are written.
 
 Rerunnable after a crash midway: the table and index are created only if missing.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
 import storage.types
 
 revision = '0006'

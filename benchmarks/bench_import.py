@@ -1,0 +1,147 @@
+"""`cur import` at scale: posts/s, per-post cost along the file and peak memory, SQLite and PostgreSQL.
+
+    nice -n 10 python benchmarks/bench_import.py                    # 10k and 100k posts, both backends
+    nice -n 10 python benchmarks/bench_import.py --sizes 10000 100000 --million
+    python benchmarks/bench_import.py --backends sqlite --sizes 10000
+
+Each run is a child process (so its peak memory is its own) that writes a JSONL file of N synthetic
+posts (30 % appeals-like long texts, 50 communities, 30 days), imports it into a fresh, migrated
+database with :func:`pipeline.ingest.importer.import_file` (the function behind `cur import`), then
+imports it again (every post already stored: the re-import path). Reported per run:
+
+* posts/s and µs per post of the first import, and of its first and last tenth of the file (a flat
+  per-post cost means the cost does not grow with the table);
+* posts/s of the re-import;
+* peak resident memory of the process, and its growth during the import (the file is streamed, so
+  the growth should not depend on N beyond the duplicate detector's ~12 bytes per post).
+
+The PostgreSQL database is a temporary one on ``CUR_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards. Figures are ratios within one run
+on a shared machine: say what else was running when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PG_ADMIN = os.environ.get("CUR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
+WORDS = ("во дворе нет горячей воды третий день управляющая компания не отвечает яма на дороге у школы "
+         "мусор не вывозят неделю прошу принять меры по адресу улица Кирова дом 12 подъезд свет не горит "
+         "уважаемый глава ранее обращался номер обращения автобус не пришёл остановка").split()
+
+
+def write_file(path: Path, n: int, seed: int = 1) -> None:
+    rnd = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            long = rnd.random() < 0.3
+            text = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(60, 160) if long else rnd.randint(6, 30)))
+            at = T0 + timedelta(seconds=rnd.randint(0, 30 * 86400))
+            f.write(json.dumps({"id": str(i), "source": f"club{i % 50}", "author": f"Житель {i % 997}",
+                                "date": at.isoformat(), "text": text, "url": f"https://vk.com/wall-{i % 50}_{i}"},
+                               ensure_ascii=False) + "\n")
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def one(backend: str, n: int) -> dict:
+    """Runs in the child process."""
+    from pipeline.ingest.importer import import_file
+    from storage import Database
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_import_"))
+    path = tmp / "posts.jsonl"
+    write_file(path, n)
+    pg_name = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / 'cur.db'}"
+    else:
+        import psycopg
+
+        pg_name = f"bench_import_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{pg_name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
+    db = Database(url)
+    db.upgrade()
+    try:
+        marks: list[float] = []
+        tenth = max(1, n // 10)
+        count = 0
+
+        def tick(k: int) -> None:
+            nonlocal count
+            count += k
+            if count % tenth == 0:
+                marks.append(time.perf_counter())
+
+        base = rss_mb()
+        t0 = time.perf_counter()
+        report = import_file(db, path, timezone.utc, on_progress=tick)
+        t1 = time.perf_counter()
+        peak = rss_mb()
+        assert report.stored.inserted == n and report.bad_count == 0, (report.stored, report.bad[:3])
+        t2 = time.perf_counter()
+        again = import_file(db, path, timezone.utc)
+        t3 = time.perf_counter()
+        assert again.stored.unchanged == n
+        first = marks[0] - t0
+        last = marks[-1] - marks[-2] if len(marks) >= 2 else first
+        return {
+            "backend": backend, "n": n, "seconds": round(t1 - t0, 2), "posts_s": round(n / (t1 - t0)),
+            "us_post": round((t1 - t0) / n * 1e6), "us_first_tenth": round(first / tenth * 1e6),
+            "us_last_tenth": round(last / tenth * 1e6), "reimport_posts_s": round(n / (t3 - t2)),
+            "file_mb": round(path.stat().st_size / 2**20, 1), "peak_mb": round(peak), "growth_mb": round(peak - base, 1),
+        }
+    finally:
+        db.dispose()
+        path.unlink(missing_ok=True)
+        if pg_name:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--million", action="store_true", help="add a run of 1,000,000 posts (long: tens of minutes)")
+    ap.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    ap.add_argument("--one", nargs=2, metavar=("BACKEND", "N"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one[0], int(args.one[1]))))
+        return
+    sizes = args.sizes + ([1_000_000] if args.million else [])
+    print("backend   posts     s   posts/s  µs/post  µs/post 1st 10%  µs/post last 10%  re-import posts/s  file MB  peak MB  growth MB")
+    for backend in args.backends:
+        for n in sizes:
+            out = subprocess.run([sys.executable, __file__, "--one", backend, str(n)], capture_output=True, text=True)
+            if out.returncode:
+                print(f"{backend} {n}: failed\n{out.stderr[-2000:]}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{r['backend']:8} {r['n']:>7} {r['seconds']:>6} {r['posts_s']:>8} {r['us_post']:>8} {r['us_first_tenth']:>16}"
+                  f" {r['us_last_tenth']:>17} {r['reimport_posts_s']:>18} {r['file_mb']:>8} {r['peak_mb']:>8} {r['growth_mb']:>10}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
