@@ -184,6 +184,9 @@ def run_child(db: str, size: int, file: Path, args: argparse.Namespace) -> dict:
         sys.stderr.write(e.stderr)
         raise
     finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
         if pg_name:
             with _pg_admin(args.pg) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')

@@ -78,7 +78,7 @@ def routing_explain(ctx: click.Context, post_id: int) -> None:
         incident = q.incident_of_post(s, post_id)
         analysis = q.analysis_for(s, post_id)
         if incident is not None:
-            values = (incident.sector, incident.category, incident.municipality, incident.urgency)
+            values: tuple[str | None, ...] = (incident.sector, incident.category, incident.municipality, incident.urgency)
             click.echo(f"Пост №{post_id} входит в инцидент №{incident.id}; классификация инцидента:")
         elif analysis is not None:
             values = (analysis.sector, analysis.category, analysis.municipality, analysis.urgency)

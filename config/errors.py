@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,7 @@ class ConfigIssue:
         return f"{where}: {key}: {self.reason}"
 
 
-def pydantic_reason(err: dict) -> str:
+def pydantic_reason(err: Mapping[str, Any]) -> str:
     """The reason of one pydantic error without its «Value error, » prefix (the text is ours, for the user)."""
     msg = str(err.get("msg", ""))
     for prefix in ("Value error, ", "Assertion failed, "):

@@ -49,7 +49,8 @@ def _validate(model: type[M], path: Path) -> tuple[M, Lines]:
 
 class _Collector:
     def __init__(self, path: Path, lines: Lines):
-        self.path, self.lines, self.issues = str(path), lines, []
+        self.path, self.lines = str(path), lines
+        self.issues: list[ConfigIssue] = []
 
     def add(self, loc: tuple[Any, ...], reason: str) -> None:
         self.issues.append(ConfigIssue(self.path, dotted(loc), reason, line_of(self.lines, loc)))

@@ -91,9 +91,9 @@ class Collectors:
                 raise CollectorError(
                     "не настроен доступ к Telegram API: задайте CUR_TELEGRAM_API_ID, CUR_TELEGRAM_API_HASH и "
                     "CUR_TELEGRAM_SESSION (StringSession) или добавьте канал через веб-просмотр t.me/s/", "config")
-            col = await TelegramCollector.connect(s.telegram_api_id, s.telegram_api_hash, s.telegram_session)
-            self._closers.append(col)
-            return col
+            tg = await TelegramCollector.connect(s.telegram_api_id, s.telegram_api_hash, s.telegram_session)
+            self._closers.append(tg)
+            return tg
         if platform == "file":
             from collectors.fileimport import FileCollector
 

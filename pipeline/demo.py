@@ -109,7 +109,7 @@ def run_demo(database: str, say: Callable[[str], Any] = lambda _line: None,
         for inc in incidents[:8]:
             due = timefmt.local(inc.first_reply_due, tz, "%d.%m %H:%M")
             say(f"   №{inc.id} [{inc.sector}/{inc.category}, {inc.municipality or 'место не определено'}] "
-                f"→ {authorities.get(inc.authority_id, 'не назначен')}; первичный ответ до {due}; "
+                f"→ {authorities.get(inc.authority_id, 'не назначен')}; первичный ответ до {due}; "  # type: ignore[arg-type]  # an unassigned incident (None) shows «не назначен»
                 f"постов: {len(post_ids_of(ses, inc.id))}")
 
     month = now.astimezone(tz).strftime("%Y-%m")

@@ -36,7 +36,7 @@ from pipeline.errors import Busy, InvalidInput, ModelUnavailable, NotFound, Refu
 if TYPE_CHECKING:
     from config import Settings
     from nlp.classifier import Classifier, Example
-    from nlp.classifier.registry import Registry
+    from nlp.classifier.registry import Registry, WorseModelError
 
 #: Same as nlp.classifier.data.CORPUS_DIR (a test checks), without importing the classifier.
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "classifier_models" / "corpus"
@@ -339,7 +339,7 @@ class Trained:
     activated: bool = False
     activation: dict[str, Any] | None = None
     #: set when the new version was worse than the active one and was not activated
-    worse: Exception | None = None
+    worse: WorseModelError | None = None
 
 
 def train_version(settings: Settings | None, req: TrainRequest, log: Log = _quiet) -> Trained:

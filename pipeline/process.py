@@ -71,7 +71,7 @@ class PredictionLike(Protocol):
 
 
 class ClassifierLike(Protocol):
-    def predict(self, texts: Sequence[str], sectors: Any = None, assume_relevant: Any = None) -> Sequence[PredictionLike]: ...
+    def predict(self, texts: Sequence[str], sectors: Any = None, *, assume_relevant: Any = None) -> Sequence[PredictionLike]: ...
 
 
 # --------------------------------------------------------------------------- the model

@@ -95,7 +95,8 @@ def process_pending_per_post(
                     if on_progress:
                         on_progress(1)
                     continue
-                municipality, found = (None, {})
+                municipality: str | None = None
+                found: dict[str, Any] = {}
                 if pred.relevant or pred.unsure:  # an operator may confirm an unsure one: give it its place
                     municipality, found = places.resolve(text)
                 analysis = _store_analysis(s, post, pred, municipality, found, now)

@@ -202,7 +202,7 @@ def render_html(report: MonthlyReport) -> str:
         charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
-        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))
+        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))  # type: ignore[misc]  # scored: not None
     return env.get_template("monthly.html").render(
         r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
@@ -221,7 +221,7 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     bold = Font(bold=True)
 
     def local(t: datetime | None):
-        return report.local(t).replace(tzinfo=None) if t else None
+        return report.local(t).replace(tzinfo=None) if t else None  # type: ignore[union-attr]  # local() of a time is a time
 
     ws = wb.active
     ws.title = "Сводка"
@@ -287,8 +287,8 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         append_row(sh, [o.incident_id, o.title, o.authority, o.sector, o.municipality, local(o.routed_at), ", ".join(o.missed), local(o.first_reply_due), local(o.first_reply_at)])
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
-    for col, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
-        sh.column_dimensions[col].width = width
+    for letter, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
+        sh.column_dimensions[letter].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)
 

@@ -115,7 +115,7 @@ def touch_api_token(s: Session, token_id: int, now: datetime, resolution: timede
     stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - resolution)
     result = s.execute(update(ApiToken).where(ApiToken.id == token_id, stale).values(last_used_at=now))
     s.flush()
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 def _region_tokens(region: str, authority_id: int | None = None, state: str | None = None, unused_since: datetime | None = None) -> Select:
@@ -173,7 +173,7 @@ def revoke_api_token(s: Session, token_id: int, now: datetime) -> bool:
     """
     result = s.execute(update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now))
     s.flush()
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 # --------------------------------------------------------------------------- audit

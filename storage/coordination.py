@@ -43,7 +43,7 @@ def lock_cursor(session: Session, name: str, now: datetime, initial_last_id: int
         res = session.execute(
             update(EventCursor).where(EventCursor.name == name).values(updated_at=now).execution_options(synchronize_session=False)
         )
-        if res.rowcount == 1:
+        if res.rowcount == 1:  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
             row = session.get(EventCursor, name, populate_existing=True)
             assert row is not None
             return CursorState(name, int(row.last_id), [list(g) for g in (row.gaps or [])])
@@ -106,7 +106,7 @@ def acquire_lease(session: Session, name: str, holder: str, host: str, pid: int,
     SQLite has one writer at a time).
     """
     fresh = {"holder": holder, "host": host, "pid": pid, "acquired_at": now, "renewed_at": now, "expires_at": now + ttl}
-    took = session.execute(
+    took = session.execute(  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
         update(SchedulerLease)
         .where(
             SchedulerLease.name == name,
@@ -116,7 +116,7 @@ def acquire_lease(session: Session, name: str, holder: str, host: str, pid: int,
         .execution_options(synchronize_session=False)
     ).rowcount
     if took != 1:
-        took = session.execute(
+        took = session.execute(  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
             update(SchedulerLease)
             .where(SchedulerLease.name == name, or_(SchedulerLease.holder.is_(None), SchedulerLease.expires_at <= now))
             .values(**fresh)
@@ -143,7 +143,7 @@ def release_lease(session: Session, name: str, holder: str, now: datetime) -> bo
         .values(holder=None, expires_at=now)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount == 1
+    return res.rowcount == 1  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 def take_over_lease(session: Session, name: str, old_holder: str, holder: str, host: str, pid: int, now: datetime,
@@ -155,4 +155,4 @@ def take_over_lease(session: Session, name: str, old_holder: str, holder: str, h
         .values(holder=holder, host=host, pid=pid, acquired_at=now, renewed_at=now, expires_at=now + ttl)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount == 1
+    return res.rowcount == 1  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult

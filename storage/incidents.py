@@ -445,7 +445,7 @@ def _insert(session: Session, model: Any):
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # the same ON CONFLICT insert for SQLite
     return insert(model)
 
 

@@ -68,7 +68,7 @@ def claim(session: Session, message_id: int, now: datetime, lease_until: datetim
         .values(next_attempt_at=lease_until)
         .execution_options(synchronize_session=False)
     )
-    if res.rowcount != 1:
+    if res.rowcount != 1:  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
         return None
     return session.get(OutboxMessage, message_id, populate_existing=True)
 
@@ -89,7 +89,7 @@ def mark_sent(session: Session, message_id: int, at: datetime, claimed_until: da
         .values(status="sent", sent_at=at, attempts=OutboxMessage.attempts + 1, last_error=None)
         .execution_options(synchronize_session=False)
     )
-    return res.rowcount == 1
+    return res.rowcount == 1  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 def mark_failed(session: Session, message_id: int, error: str, retry_at: datetime | None, claimed_until: datetime | None = None) -> bool:
@@ -105,7 +105,7 @@ def mark_failed(session: Session, message_id: int, error: str, retry_at: datetim
     res = session.execute(
         update(OutboxMessage).where(*_claimed(message_id, claimed_until)).values(**values).execution_options(synchronize_session=False)
     )
-    return res.rowcount == 1
+    return res.rowcount == 1  # type: ignore[attr-defined]  # a DML statement's result is a CursorResult
 
 
 def dedup_keys_of_incidents(session: Session, incident_ids: Iterable[int], prefix: str) -> set[str]:

@@ -47,7 +47,7 @@ class Page(Generic[T]):
 def _check_key(keys: Sequence[Key], values: Sequence[Any]) -> tuple:
     if not isinstance(values, (list, tuple)) or len(values) != len(keys):
         raise BadCursor("position has the wrong number of sort keys")
-    out = []
+    out: list[Any] = []
     for k, v in zip(keys, values):
         if v is None:
             out.append(None)
@@ -90,9 +90,9 @@ def keyset_page(
     removed elsewhere in the list never shift a page: nothing is shown twice or
     skipped. ``keys`` must end with a unique column (the id).
     """
-    total = int(s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))) if count else None
+    total = int(s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0) if count else None
     backwards = before is not None
-    edge = _check_key(keys, before if backwards else after) if (after is not None or before is not None) else None
+    edge = _check_key(keys, before) if before is not None else _check_key(keys, after) if after is not None else None
     q = stmt.add_columns(*[k.expr for k in keys])
     if edge is not None:
         q = q.where(_beyond(keys, edge, backwards))

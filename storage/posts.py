@@ -138,13 +138,13 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
             continue
         ids[key] = row.id
         if rec.appeal and not row.is_appeal:
-            session.get(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
+            session.get_one(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
         if rec.deleted and not row.is_deleted:
-            post = session.get(Post, row.id)
+            post = session.get_one(Post, row.id)
             post.is_deleted, post.deleted_at, post.updated_at = True, now, now
             res.deleted += 1
         elif not rec.deleted and h != row.content_hash:
-            post = session.get(Post, row.id)
+            post = session.get_one(Post, row.id)
             session.add(PostRevision(post=post, text=post.text, content_hash=post.content_hash, replaced_at=now))
             post.text, post.content_hash = rec.text, h
             post.edited_at = rec.edited_at or now
@@ -157,7 +157,7 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
             res.unchanged += 1
     if new:
         # one executemany of plain rows (no ORM objects for new posts), then their ids by the same index look-up
-        session.execute(insert(Post.__table__), new)
+        session.execute(insert(Post.__table__), new)  # type: ignore[arg-type]  # __table__ is typed as a FromClause
         fresh = [(v["platform"], v["source_key"], v["external_id"]) for v in new]
         ids.update({(r.platform, r.source_key, r.external_id): r.id for r in _existing(session, fresh)})
         res.inserted += len(new)

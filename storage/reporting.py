@@ -123,6 +123,6 @@ def incidents_with_posts(session: Session, region: str, batch: int = 500) -> Ite
 def post_links(session: Session, incident_id: int, limit: int = 5) -> tuple[list[str], int]:
     """URLs of the incident's earliest posts (those that have one) and the number of its posts."""
     base = select(Post.url).join(IncidentPost, IncidentPost.post_id == Post.id).where(IncidentPost.incident_id == incident_id)
-    urls = [u for u in session.scalars(base.where(Post.url.is_not(None)).order_by(Post.published_at, Post.id).limit(limit))]
+    urls = [str(u) for u in session.scalars(base.where(Post.url.is_not(None)).order_by(Post.published_at, Post.id).limit(limit))]
     total = session.scalar(select(func.count()).select_from(IncidentPost).where(IncidentPost.incident_id == incident_id)) or 0
     return urls, total

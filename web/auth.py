@@ -170,7 +170,7 @@ def _attempt_login(db: Any, login: str, password: str, ip: str, now: datetime) -
             return "limited", seconds
         u = web_repo.user_by_login(s, login)
         ok = verify_password(u.password_hash if u else None, password) and u is not None and u.is_active
-        if not ok:
+        if not ok or u is None:
             web_repo.audit(s, login or "?", "login_failed", login, {"ip": ip}, now)
             return "bad", None
         web_repo.record_login(s, u, now)

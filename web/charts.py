@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from markupsafe import Markup
@@ -9,7 +10,7 @@ from markupsafe import Markup
 FONT = 'font-family="sans-serif" font-size="12"'
 
 
-def bars(items: list[tuple[str, int | float]], title: str, width: int = 560, unit: str = "") -> Markup:
+def bars(items: Sequence[tuple[str, int | float]], title: str, width: int = 560, unit: str = "") -> Markup:
     """Horizontal bars, largest first as given."""
     if not items:
         return Markup(f'<p class="muted">{escape(title)}: данных нет.</p>')

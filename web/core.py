@@ -15,21 +15,23 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from pipeline.accounts import roles
+from pipeline.context import App
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
 from .services import ActionRefused, ServiceUnavailable
+from .sessions import SessionCodec, SessionData
 
 # application keys
-CTX = web.AppKey("ctx", object)
-CLOCK = web.AppKey("clock", object)
+CTX = web.AppKey("ctx", App)
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 JINJA = web.AppKey("jinja", Environment)
-CODEC = web.AppKey("codec", object)
+CODEC = web.AppKey("codec", SessionCodec)
 SECURE = web.AppKey("secure_cookies", bool)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 # request keys
-USER = web.RequestKey("user", object)
-SESSION = web.RequestKey("session", object)
+USER: web.RequestKey[CurrentUser] = web.RequestKey("user")
+SESSION: web.RequestKey[SessionData | None] = web.RequestKey("session")
 LOGIN_CSRF = web.RequestKey("login_csrf", str)
 
 

@@ -129,6 +129,7 @@ def fetch(list_name: str, filters: Mapping[str, Any], cursor: str | None, load: 
 def python_page(items: Sequence[T], key: Callable[[T], tuple], *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[T]:
     """Keyset pagination of a list ordered in Python (items already sorted by ``key``)."""
     keys = [key(i) for i in items]
+    edge: tuple[Any, ...] | None
     if before is not None:
         edge = _check(before, keys)
         idx = [n for n, k in enumerate(keys) if k < edge]

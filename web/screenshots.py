@@ -38,8 +38,9 @@ def _record_models(app: App) -> None:
         for v in reg.versions():
             record_model_version(s, version=v["version"], path=f"versions/{v['version']}", checksum=v.get("checksum", ""),
                                  data_fingerprint=v.get("data_fingerprint", ""), metrics=v.get("metrics", {}))
-        if reg.active_version():
-            set_active_model(s, reg.active_version())
+        active = reg.active_version()
+        if active:
+            set_active_model(s, active)
 
 
 def _prepare(app: App, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
@@ -53,6 +54,7 @@ def _prepare(app: App, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
         busiest = s.execute(
             select(IncidentPost.incident_id, func.count()).group_by(IncidentPost.incident_id).order_by(func.count().desc(), IncidentPost.incident_id)
         ).first()
+        assert busiest is not None, "the sample has incidents"
         other = s.scalar(select(Incident).where(Incident.id != busiest[0], Incident.authority_id.is_not(None)).order_by(Incident.id))
         if other is not None:
             record_response(s, other, "first_reply", "Информация принята, специалисты выехали на место.", "specialist", "web", now, profile=app.region)

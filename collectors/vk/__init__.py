@@ -23,7 +23,7 @@ class VkCollector:
         self.comments = VkCommentsCollector(client)
 
     def crawl(self, source: SourceSpec, cursor: dict[str, Any] | None) -> AsyncIterator[CrawlPage]:
-        impl = {"wall": self.wall, "search": self.search, "comments": self.comments}.get(source.kind)
+        impl: Any = {"wall": self.wall, "search": self.search, "comments": self.comments}.get(source.kind)
         if impl is None:
             raise CollectorError(f"unknown VK source kind {source.kind!r}")
         return impl.crawl(source, cursor)

@@ -82,7 +82,7 @@ class Embeddings:
                 self._buf = np.zeros((0, self.dim), dtype=np.float32)
                 self._size = 0
                 new = list(set(lemmas))
-            ids = []
+            ids: list[int] = []
             base = self._size
             for t in new:
                 i = self._word_ids.get(t)

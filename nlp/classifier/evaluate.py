@@ -58,11 +58,11 @@ def evaluate(classifier: Classifier, examples: Sequence[Example], predictions: S
         "n": len(examples),
         "relevance": classification_report(rel_gold, rel_pred, ["no", "yes"]),
         "share_judged_relevant_of_non_problems": (sum(p.relevant for p in neg) / len(neg)) if neg else None,
-        "sector": classification_report(sec_gold, sec_pred),
+        "sector": classification_report(sec_gold, sec_pred),  # type: ignore[arg-type]  # problem examples all have a sector
         "category": classification_report(cat_gold, cat_pred),
         "end_to_end_sector_accuracy": (float(np.mean(e2e)) if e2e else None),
         "urgency": classification_report([g for g, _ in urg], [p for _, p in urg], ["high", "normal"]),
-        "tone": classification_report([g for g, _ in tone], [p for _, p in tone]),
+        "tone": classification_report([g for g, _ in tone], [p for _, p in tone]),  # type: ignore[misc]  # only examples with a tone
         "unsure_share": (sum(p.unsure for p in preds) / len(preds)) if preds else None,
         "calibration": {
             "relevance_ece": expected_calibration_error(

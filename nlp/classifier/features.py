@@ -294,13 +294,13 @@ def _tfidf(idx: np.ndarray, ptr: Sequence[int], n_cols: int, idf: np.ndarray, we
     float32 operations, in the same order, as summing duplicates of a CSR matrix
     of ones and normalising it with ``multiply(...).sum(axis=1)``.
     """
-    ptr = np.asarray(ptr, dtype=np.int64)
+    ptr = np.asarray(ptr, dtype=np.int64)  # type: ignore[assignment]  # the sequence becomes its array
     n = len(ptr) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
     if not len(idx):
         return indptr, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
     key_type = np.int32 if n * n_cols < 2**31 else np.int64
-    keys = np.repeat(np.arange(n, dtype=key_type), np.diff(ptr))
+    keys: np.ndarray = np.repeat(np.arange(n, dtype=key_type), np.diff(ptr))
     keys *= n_cols
     keys += idx
     keys.sort()

@@ -356,7 +356,7 @@ class Classifier:
                 confidence = pr * ps * pc
                 unsure = appealed or pr < th.relevant_sure or ps < th.sector or pc < th.category
             else:
-                sector = category = urgency = None
+                sector = category = urgency = None  # type: ignore[assignment]  # an irrelevant post has no topic
                 confidence = 1.0 - pr
                 unsure = notice or pr >= th.irrelevant_sure
             out.append(Prediction(relevant, pr, sector, category, urgency, tone_labels[ti], conf, confidence, unsure, version))
@@ -405,7 +405,7 @@ class Classifier:
         for name in HEADS:
             arrays.update(self.heads[name].to_arrays(name))
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as its bool flag
         blob = buf.getvalue()
         (directory / MODEL_FILE).write_bytes(blob)
         meta = dict(self.meta)

@@ -122,7 +122,9 @@ def train(
 ) -> Classifier:
     opts = options or TrainOptions()
     if lemmatize is None:
-        from nlp.text import lemmas as lemmatize
+        from nlp.text import lemmas
+
+        lemmatize = lemmas
     t0 = time.perf_counter()
     data_fp = fingerprint(examples)
     expanded = _expand(examples, opts)

@@ -67,7 +67,7 @@ def add_user(
     except ValueError as e:
         raise AccountError(str(e)) from None
     user = web_repo.add_user(s, login, pw_hash, role, authority_id, full_name, must_change_password=must_change_password)
-    data = {"role": role, "authority": authority_code}
+    data: dict[str, Any] = {"role": role, "authority": authority_code}
     if must_change_password:
         data["must_change_password"] = True
     web_repo.audit(s, actor, "user.add", f"user:{login}", data, now)

@@ -78,7 +78,7 @@ def _change_class(
     """Write the new classification; re-route if the authority changes, else recount deadlines
     when the urgency changed (the new due times go into the event: the log is append-only)."""
     before = {"sector": incident.sector, "category": incident.category, "urgency": incident.urgency}
-    after = {"sector": sector, "category": category, "urgency": urgency or incident.urgency}
+    after: dict[str, Any] = {"sector": sector, "category": category, "urgency": urgency or incident.urgency}
     if before == after:
         return None
     incident.sector, incident.category, incident.urgency = after["sector"], after["category"], after["urgency"]

@@ -115,7 +115,7 @@ def _context(session: Session, profile: RegionProfile, incident: Incident, event
         "state": STATE_NAMES.get(incident.state, incident.state),
         "from_state": STATE_NAMES.get(event.from_state or "", event.from_state or "—"),
         "to_state": STATE_NAMES.get(event.to_state or "", event.to_state or "—"),
-        "stage": STAGE_NAMES.get(stage, stage or ""),
+        "stage": STAGE_NAMES.get(stage or "", stage or ""),
         "stage_due": local_time(due.get(stage), tz) if stage else "—",
         "role": ROLE_NAMES.get(data.get("role", ""), data.get("role", "")),
         "level": data.get("level"),

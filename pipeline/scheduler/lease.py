@@ -150,14 +150,14 @@ class LeasedScheduler(BackgroundScheduler):
         self._start_paused = False
 
     @property
-    def running(self) -> bool:  # type: ignore[override]
+    def running(self) -> bool:
         return self.state != STATE_STOPPED or (self._keeper is not None and self._keeper.is_alive())
 
     @property
     def active(self) -> bool:
         return self.lease is None or self.lease.active
 
-    def start(self, paused: bool = False) -> None:  # type: ignore[override]
+    def start(self, paused: bool = False) -> None:
         if self.lease is None:
             self._run_setup()
             super().start(paused=paused)
@@ -228,7 +228,7 @@ class LeasedScheduler(BackgroundScheduler):
                     self.pause()
                 log.warning("Аренда планировщика потеряна (%s): задания приостановлены, процесс ждёт.", self.lease.describe_other())
 
-    def shutdown(self, wait: bool = True) -> None:  # type: ignore[override]
+    def shutdown(self, wait: bool = True) -> None:
         if self.lease is None:
             super().shutdown(wait=wait)
             return

@@ -73,7 +73,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     for m, s, n in matrix:
         row = munis.get(m or "", m or "не определён")
         values[(row, s or "—")] = values.get((row, s or "—"), 0) + n
-    row_totals = Counter()
+    row_totals: Counter[str] = Counter()
     for (r, _), n in values.items():
         row_totals[r] += n
     rows = [r for r, _ in row_totals.most_common(25)]

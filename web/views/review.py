@@ -22,7 +22,7 @@ URGENCIES = ("high", "normal")
 @functools.cache
 def _measure() -> Callable[[Any], float] | None:
     try:
-        from nlp.classifier import uncertainty as measure  # type: ignore[attr-defined]
+        from nlp.classifier import uncertainty as measure
     except ImportError:
         return None
     return measure

@@ -166,7 +166,7 @@ def own_password(req: Req) -> web.StreamResponse:
             new_hash = hash_password(f.get("new", ""))
         except ValueError as e:
             error = f"Пароль не подходит: {e}."
-    if error is not None:
+    if error is not None or me is None:
         req.audit("password.change_failed", f"user:{req.user.login}")
         return _password_form(req, status=400, error=error)
     forced = bool(me.must_change_password)
