@@ -1,6 +1,6 @@
 """Full-text search over post texts and incident titles, on SQLite (FTS5) and PostgreSQL (tsvector).
 
-The index is built by migration 0008 and kept current by the database itself, whatever writes
+The index is built by migration 0009 (full_text_search) and kept current by the database itself, whatever writes
 the row (collectors, the bulk import, the processing pass, a merge):
 
 - **SQLite**: two contentless FTS5 tables, ``posts_fts(text)`` and ``incidents_fts(title)``, their
@@ -32,7 +32,7 @@ from .models import Incident, IncidentPost, Post
 SQLITE_TABLES = ("posts_fts", "incidents_fts")
 PG_INDEXES = ("ix_posts_text_fts", "ix_incidents_title_fts")
 
-#: the indexed expression on PostgreSQL (must match migration 0008 exactly)
+#: the indexed expression on PostgreSQL (must match migration 0009 (full_text_search) exactly)
 PG_POST_DOC = "to_tsvector('russian'::regconfig, translate(posts.text, 'Ёё', 'Ее'))"
 PG_TITLE_DOC = "to_tsvector('russian'::regconfig, translate(incidents.title, 'Ёё', 'Ее'))"
 

@@ -91,11 +91,18 @@ def test_a_specialist_never_finds_another_authoritys_incident(db):
 
 
 def test_the_migration_indexes_the_rows_already_there_and_downgrades(tmp_path, fresh_pg_url):
-    from storage import Database
+    from alembic.script import ScriptDirectory
 
+    from storage import Database
+    from storage.db import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    mine = next(r for r in scripts.walk_revisions() if "full_text_search" in (r.path or ""))
+    before = mine.down_revision
+    assert isinstance(before, str)
     for url in (f"sqlite:///{tmp_path / 'fts.db'}", fresh_pg_url):
         db = Database(url)
-        db.upgrade("0007")
+        db.upgrade(before)
         with db.engine.begin() as c:
             c.exec_driver_sql(
                 "INSERT INTO posts (platform, source_key, external_id, published_at, text, content_hash, raw, collected_at, updated_at, edit_count, is_deleted, is_appeal) "
@@ -105,7 +112,7 @@ def test_the_migration_indexes_the_rows_already_there_and_downgrades(tmp_path, f
         with db.session() as s:
             assert len(search.search_posts(s, "отопление")) == 1
         db.upgrade()  # a second run changes nothing
-        db.downgrade("0007")
+        db.downgrade(before)
         db.upgrade()
         with db.session() as s:
             assert len(search.search_posts(s, "школы")) == 1

@@ -1,7 +1,7 @@
 """full-text search over post texts and incident titles
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 
 SQLite: contentless FTS5 tables ``posts_fts(text)`` and ``incidents_fts(title)`` (rowid = the
@@ -13,8 +13,8 @@ expressions must stay the same. Rerunnable: every object is created only if miss
 """
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
