@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import search
 from .models import Incident, IncidentPost, Post, PostAnalysis, ReviewDecision, Source
+from .search import Query
 
 
 def latest_analyses(s: Session, post_ids: Sequence[int]) -> dict[int, PostAnalysis]:
@@ -40,7 +42,8 @@ class QueueFilter:
     since: datetime | None = None
     until: datetime | None = None
     possible_fake: bool = False
-    text: str | None = None
+    #: words of the post text (``pipeline.search.parse``), run on the full-text index (``storage.search``)
+    search: Query | None = None
     post_ids: Sequence[int] | None = None
 
 
@@ -81,20 +84,16 @@ def review_queue_stmt(columns: Sequence[Any], f: QueueFilter | None = None) -> S
         stmt = stmt.where(
             exists().where(IncidentPost.post_id == Post.id, IncidentPost.incident_id == Incident.id, Incident.is_possible_fake.is_(True))
         )
-    if f.text:
-        stmt = stmt.where(_text_matches(f.text))
     if f.post_ids is not None:
         stmt = stmt.where(Post.id.in_(list(f.post_ids)))
     return stmt
 
 
-def _text_matches(text: str) -> Any:
-    """Case-insensitive substring match over the post text (SQLite's lower() knows ASCII only, so the
-    usual case variants of the words are tried as well)."""
-    needle = text.strip()
-    variants = {needle, needle.lower(), needle.upper(), needle.capitalize(), needle.lower().capitalize()}
-    escaped = [v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for v in variants]
-    return or_(*(Post.text.like(f"%{v}%", escape="\\") for v in sorted(escaped)))
+def _queue(s: Session, columns: Sequence[Any], f: QueueFilter | None) -> Select:
+    stmt = review_queue_stmt(columns, f)
+    if f is not None and f.search is not None and not f.search.empty:
+        stmt = stmt.where(Post.id.in_(search.post_filter(s, f.search)))
+    return stmt
 
 
 @dataclass(frozen=True)
@@ -115,13 +114,13 @@ def review_queue_entries(s: Session, f: QueueFilter | None = None) -> list[Queue
     cols = (Post.id, Post.published_at, PostAnalysis.urgency, PostAnalysis.relevant, PostAnalysis.unsure, PostAnalysis.confidence, PostAnalysis.relevance_confidence)
     return [
         QueueEntry(pid, pub, urg, bool(rel), bool(uns), float(conf or 0.0), float(rconf or 0.0))
-        for pid, pub, urg, rel, uns, conf, rconf in s.execute(review_queue_stmt(cols, f).order_by(Post.id))
+        for pid, pub, urg, rel, uns, conf, rconf in s.execute(_queue(s, cols, f).order_by(Post.id))
     ]
 
 
 def review_queue_count(s: Session, f: QueueFilter | None = None) -> int:
     """How many posts wait for an operator: the queue's count and «на проверку оператору» of ``cur process``."""
-    return s.scalar(review_queue_stmt((func.count(Post.id),), f)) or 0
+    return s.scalar(_queue(s, (func.count(Post.id),), f)) or 0
 
 
 def review_rows(s: Session, post_ids: Sequence[int]) -> dict[int, tuple[Post, PostAnalysis, Incident | None]]:

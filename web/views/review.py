@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from pipeline import incidents
+from pipeline import incidents, search
 from pipeline.labels import PLATFORM_NAMES
 from storage import analyses as qa
 from storage import web_repo
@@ -111,7 +111,8 @@ def read_filters(req: Req) -> Filters:
     v["fake"] = "1" if v["fake"] else ""
     query = qa.QueueFilter(
         sector=v["sector"] or None, municipality=v["municipality"] or None, urgency=v["urgency"] or None,
-        source=v["source"] or None, since=since, until=until, possible_fake=bool(v["fake"]), text=v["q"] or None,
+        source=v["source"] or None, since=since, until=until, possible_fake=bool(v["fake"]),
+        search=search.parse(v["q"]) if v["q"] else None,
     )
     return Filters(v, query)
 

@@ -1,7 +1,7 @@
 """review_decisions: details, reverted_at, reverted_by (undo of a review decision)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 
 An operator may undo a review decision: the row stays (``reverted_at``, ``reverted_by`` are set),
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 
 import storage.types
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
