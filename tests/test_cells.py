@@ -8,10 +8,9 @@ import json
 import zipfile
 from datetime import datetime, timedelta, timezone
 
-from openpyxl import load_workbook
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from pipeline.cells import csv_cell, csv_uncell, starts_formula
 from storage import events as ev
