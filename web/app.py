@@ -69,6 +69,9 @@ def _jinja(app_ctx: Any) -> Environment:
         DECISIONS=formatting.DECISION_NAMES,
         PLATFORMS=formatting.PLATFORM_NAMES,
         ROLE_NAMES=roles.ROLE_NAMES,
+        QUALITY=formatting.QUALITY_NAMES,
+        CUE_NAMES=formatting.CUE_NAMES,
+        ANSWER_FLAGS=formatting.ANSWER_FLAG_NAMES,
         next_due=formatting.next_due,
         iso=lambda d: d.isoformat() if d else "",
     )
