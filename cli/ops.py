@@ -1,4 +1,4 @@
-"""CLI of operations: `cur report`, `cur ratings`, `cur notify deliver|status`, `cur run`."""
+"""CLI of operations: `cur report`, `cur ratings`, `cur notify deliver|status`, `cur run`, `cur status`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .common import get_app, setup_logging
+from .common import fail, get_app, setup_logging
 from .webapp import check_port, scheduler_alongside, serve_web
 
 
@@ -142,3 +142,34 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
 
     run_forever(app, on_started=started, report_dir=report_dir)
     click.echo("Планировщик остановлен.")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Вывести цифры в JSON (для мониторинга).")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Состояние работы: отставание обхода источников, очередь обработки и уведомлений, планировщик и последние запуски заданий.
+
+    Код выхода 0 — всё в порядке, 1 — есть проблемы (перечислены в конце).
+    """
+    import json
+
+    from pipeline.health import status
+
+    app = get_app(ctx)
+    st = status(app, now_utc())
+    if as_json:
+        click.echo(json.dumps({"healthy": st.healthy, "problems": st.problems, "notes": st.notes, **st.figures}, ensure_ascii=False, indent=2))
+    else:
+        for line in st.lines:
+            click.echo(line)
+        for note in st.notes:
+            click.echo(f"Заметка: {note}")
+        if st.healthy:
+            click.echo("Итог: всё в порядке.")
+    if not st.healthy:
+        if not as_json:
+            click.echo("Итог: есть проблемы:")
+            for p in st.problems:
+                click.echo(f"  - {p}")
+        fail(f"обнаружено проблем: {len(st.problems)}")

@@ -72,6 +72,16 @@ class Settings(BaseModel):
     #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client (``cur serve --behind-proxy``);
     #: in the environment a comma-separated list, e.g. ``CUR_WEB_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/24``.
     web_trusted_proxies: list[str] = []
+    #: RabbitMQ of the workers (``amqp://user:password@host:5672/vhost``): when set, ``cur run`` sends crawls,
+    #: processing batches and deliveries to ``cur worker`` processes as tasks instead of running them itself.
+    broker_url: str | None = None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("amqp://", "amqps://")):
+            raise ValueError("only amqp:// and amqps:// (RabbitMQ) URLs are supported")
+        return v or None
 
     @field_validator("database_url")
     @classmethod

@@ -138,6 +138,17 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """``GET /healthz``: 200 with ``{"status": "ok", …}`` when the database answers and its schema is current, else 503.
+
+    No login (load balancers and monitoring call it), no URL, host or secret in the answer.
+    """
+    from pipeline.health import health
+
+    ok, body = await asyncio.to_thread(health, request.app[CTX])
+    return web.json_response(body, status=200 if ok else 503)
+
+
 def create_app(
     app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool | None = None, trusted_proxies: Any = None
 ) -> web.Application:
@@ -158,6 +169,7 @@ def create_app(
     app[SECURE] = bool(app_ctx.settings.web_secure_cookies if secure_cookies is None else secure_cookies)
     app[TRUSTED_PROXIES] = trusted_networks(trusted_proxies)
     app.on_response_prepare.append(_security_headers)
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)

@@ -95,6 +95,13 @@ def _standing_by(rt: Runtime) -> bool:
     return rt.lease is not None and not rt.lease.valid()
 
 
+def _recorded(rt: Runtime, name: str) -> Any:
+    """Record this run of job ``name`` in ``job_runs`` (``cur status`` shows the last one)."""
+    from ..health import job_run
+
+    return job_run(rt.app.ready_db(), name, rt.clock.now)
+
+
 def job_crawl(source_id: int) -> Any:
     rt = runtime()
     if _standing_by(rt):
@@ -111,7 +118,8 @@ def job_crawl(source_id: int) -> Any:
         if src.retry_after is not None and src.retry_after > rt.clock.now():
             log.info("source %s waits until %s", source_id, src.retry_after)
             return None
-    reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
+    with _recorded(rt, f"crawl:{source_id}"):
+        reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
     for r in reports:
         log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     return reports
@@ -132,7 +140,8 @@ def job_process() -> Any:
     if clf is not None:
         kwargs["classifier"] = clf
     try:
-        result = process_pending(rt.app, rt.clock.now(), **kwargs)
+        with _recorded(rt, "process"):
+            result = process_pending(rt.app, rt.clock.now(), **kwargs)
     except ProcessingBusy as e:  # an operator's `cur process` is at it: the next pass catches up
         log.info("processing skipped: %s", e)
         return None
@@ -168,7 +177,7 @@ def job_deadlines() -> Any:
 
     actions = None
     try:
-        with rt.app.ready_db().session() as s:
+        with _recorded(rt, "deadlines"), rt.app.ready_db().session() as s:
             actions = check_deadlines(s, rt.app.region, rt.clock.now())
     finally:
         job_notify()  # a failing deadline check must not hold back other notifications
@@ -181,7 +190,8 @@ def job_deliver() -> Any:
     rt = runtime()
     if _standing_by(rt):
         return None
-    stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
+    with _recorded(rt, "deliver"):
+        stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
     if stats.sent or stats.retried or stats.dead:
         log.info("outbox: %s", stats)
     return stats
@@ -202,7 +212,7 @@ def job_monthly_report() -> tuple[Path, Path] | None:
         return None
     now = rt.clock.now()
     month = previous_month(now, rt.app.region.region.tz)
-    with rt.app.ready_db().session() as s:
+    with _recorded(rt, "monthly_report"), rt.app.ready_db().session() as s:
         paths = write_report(s, rt.app.region, month, rt.report_dir, now)
     log.info("monthly report for %s: %s, %s", month, *paths)
     return paths
