@@ -1,7 +1,7 @@
 """answer quality: a reading of every official answer, a flag on the incident
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-03
 
 Adds to ``responses`` the answer-quality reading (``quality``: substantive | formulaic | refusal |
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0008'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
