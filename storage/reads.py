@@ -92,6 +92,11 @@ def _next_due_sql() -> Any:
     return type_coerce(least(least(first, interim), final), UTCDateTime)
 
 
+def _opened_sql() -> Any:
+    """The opening time as a sort key (a copy of the column: the page query selects the keys beside the entity)."""
+    return type_coerce(Incident.created_at, UTCDateTime).label("opened_at")
+
+
 #: list order -> sort keys (each ends with the id, which makes the order total)
 INCIDENT_ORDERS = {
     # nearest deadline first, then newest
@@ -99,8 +104,8 @@ INCIDENT_ORDERS = {
     # nearest deadline not yet met first (the inbox), then oldest
     "next_due": lambda: [*nulls_last(_next_due_sql()), Key(Incident.id)],
     # opened first / last (``sort=opened`` / ``sort=-opened`` of the lists)
-    "opened": lambda: [Key(type_coerce(Incident.created_at, UTCDateTime), kind=datetime), Key(Incident.id)],
-    "-opened": lambda: [Key(type_coerce(Incident.created_at, UTCDateTime), desc=True, kind=datetime), Key(Incident.id, desc=True)],
+    "opened": lambda: [Key(_opened_sql(), kind=datetime), Key(Incident.id)],
+    "-opened": lambda: [Key(_opened_sql(), desc=True, kind=datetime), Key(Incident.id, desc=True)],
 }
 
 

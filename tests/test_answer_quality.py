@@ -178,7 +178,7 @@ async def test_incident_page_shows_the_reading_the_flag_and_takes_a_review(db_ur
 
 
 @pytest.mark.postgres
-def test_migration_0010_keeps_old_answers_counted(tmp_path, fresh_pg_url):
+def test_migration_0011_keeps_old_answers_counted(tmp_path, fresh_pg_url):
     """Answers written before the readings: no reading, counted; down and up again; no schema diff."""
     from sqlalchemy import inspect, text
 
@@ -186,19 +186,19 @@ def test_migration_0010_keeps_old_answers_counted(tmp_path, fresh_pg_url):
     from storage.models import Response
     from tests.test_storage import _insert_0004_incident, _no_autogenerate_diff
 
-    for url in (f"sqlite:///{tmp_path / 'm10.db'}", fresh_pg_url):
+    for url in (f"sqlite:///{tmp_path / 'm11.db'}", fresh_pg_url):
         db = Database(url)
-        db.upgrade("0009")
+        db.upgrade("0010")
         inc = _insert_0004_incident(db, {})
         with db.engine.begin() as c:
             c.execute(text("INSERT INTO responses (incident_id, kind, text, author, channel, at) "
                            "VALUES (:i, 'first_reply', 'Информация принята', 'spec', 'web', CURRENT_TIMESTAMP)"), {"i": inc})
-        db.upgrade("0010")
-        db.upgrade("0010")  # rerunnable
+        db.upgrade("0011")
+        db.upgrade("0011")  # rerunnable
         with db.session() as s:
             (r,) = s.scalars(select(Response)).all()
             assert (r.quality, r.counted, r.quality_review) == (None, True, False)
-        db.downgrade("0009")
+        db.downgrade("0010")
         assert "counted" not in {c["name"] for c in inspect(db.engine).get_columns("responses")}
         db.upgrade()
         assert _no_autogenerate_diff(db) == [], url

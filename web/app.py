@@ -61,6 +61,7 @@ def _jinja(app_ctx: Any) -> Environment:
     env.filters["minutes"] = lambda v: "—" if v is None else formatting.human_delta(timedelta(minutes=float(v)))
     env.filters["http_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * float(v):.0f}%"
+    env.filters["shorten"] = formatting.shorten
     env.globals.update(
         URGENCY=formatting.URGENCY_NAMES,
         STATES=formatting.STATE_NAMES,
@@ -73,6 +74,8 @@ def _jinja(app_ctx: Any) -> Environment:
         CUE_NAMES=formatting.CUE_NAMES,
         ANSWER_FLAGS=formatting.ANSWER_FLAG_NAMES,
         next_due=formatting.next_due,
+        late_stages=formatting.late_stages,
+        overdue_stages=formatting.overdue_stages,
         iso=lambda d: d.isoformat() if d else "",
     )
     return env

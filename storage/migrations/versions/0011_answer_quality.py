@@ -1,7 +1,7 @@
 """answer quality: a reading of every official answer, a flag on the incident
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03
 
 Adds to ``responses`` the answer-quality reading (``quality``: substantive | formulaic | refusal |
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0010'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
