@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
@@ -75,6 +76,8 @@ class Settings(BaseModel):
     #: RabbitMQ of the workers (``amqp://user:password@host:5672/vhost``): when set, ``cur run`` sends crawls,
     #: processing batches and deliveries to ``cur worker`` processes as tasks instead of running them itself.
     broker_url: str | None = None
+    #: Prefix of the workers' queue names (``<namespace>.crawl|process|deliver``): deployments sharing one RabbitMQ differ here.
+    broker_namespace: str = "cur"
 
     @field_validator("broker_url")
     @classmethod
@@ -82,6 +85,13 @@ class Settings(BaseModel):
         if v is not None and not v.startswith(("amqp://", "amqps://")):
             raise ValueError("only amqp:// and amqps:// (RabbitMQ) URLs are supported")
         return v or None
+
+    @field_validator("broker_namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
+            raise ValueError("only Latin letters, digits, '_', '.' and '-' (1 to 64)")
+        return v
 
     @field_validator("database_url")
     @classmethod

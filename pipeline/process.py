@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from config import RegionProfile
+from storage import analyses as qa
 from storage import fakes as fq
 from storage import incidents as q
 from storage.models import PostAnalysis
@@ -351,8 +352,6 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.unsure:
-            report.unsure += 1
         if analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                                             municipality, now)
@@ -369,6 +368,8 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
         fq.upsert_marks(s, mark_rows(marked, threshold, now))
         report.fakes += len(marked)
     q.mark_processed(s, done, now)
+    # «на проверку оператору»: this batch's share of the review queue, by the queue's own definition
+    report.unsure += qa.review_queue_count(s, qa.QueueFilter(post_ids=done))
 
 
 @dataclass

@@ -391,6 +391,11 @@ class ReviewDecision(Base):
     urgency: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: what the decision changed, so it can be undone: {"before_incident_id", "created_incident", "before_class"}
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    #: undone by an operator («отменить»): the row stays, the post returns to the queue
+    reverted_at: Mapped[datetime | None]
+    reverted_by: Mapped[str | None] = mapped_column(String(128))
 
 
 # --------------------------------------------------------------------------- notifications
