@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -315,6 +316,22 @@ class Incident(Base):
 
     posts: Mapped[list[IncidentPost]] = relationship(back_populates="incident", cascade="all, delete-orphan")
 
+    @property
+    def answer_flag(self) -> str | None:
+        """The reading of an official answer the ЦУР head must look at (formulaic | refusal | rude,
+        or ``review`` for an unsure reading); cleared when a person reviews it. Kept in ``details``."""
+        value = (self.details or {}).get("answer_flag")
+        return str(value) if value else None
+
+    @answer_flag.setter
+    def answer_flag(self, value: str | None) -> None:
+        details = dict(self.details or {})
+        if value:
+            details["answer_flag"] = value
+        else:
+            details.pop("answer_flag", None)
+        self.details = details  # reassign: JSON columns do not track in-place changes
+
 
 class IncidentPost(Base):
     __tablename__ = "incident_posts"
@@ -372,6 +389,16 @@ class Response(Base):
     channel: Mapped[str] = mapped_column(String(16))
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Answer quality (``nlp/answers.py``): substantive | formulaic | refusal | rude; a reviewer's
+    #: reading replaces the classifier's.
+    quality: Mapped[str | None] = mapped_column(String(16))
+    quality_confidence: Mapped[float | None] = mapped_column(Float)
+    quality_cues: Mapped[list[Any] | None] = mapped_column(JSONType)
+    #: The reading is unsure and waits for a person.
+    quality_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    quality_reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    #: The answer closed its stage (false: held back as formulaic, refusal or rude).
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class ReviewDecision(Base):
