@@ -1,7 +1,7 @@
 """fake_claims, fake_marks, fake_thresholds: the registry of debunked claims and the possible-fake marks
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 
 ``fake_claims``: a debunked claim, its refutation and link, who added it and when (removal
@@ -14,8 +14,8 @@ from alembic import op
 
 import storage.types
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
