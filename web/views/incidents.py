@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pipeline import cells, incidents
+from pipeline.quality_names import QUALITY_NAMES
 from pipeline.routing import route
 from storage import web_repo
 
 from .. import listfilters, paging, services
 from ..core import Req, int_field, page, path_id, redirect
+from ..formatting import PLATFORM_NAMES, STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
 from ..formatting import RESPONSE_KINDS as STAGE_NAMES
-from ..formatting import STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -61,9 +62,19 @@ def _page(req: Req, list_name: str, f: listfilters.ListFilters, default_order: s
     return pg, paging.pager(req.request.path, list_name, params, pg)
 
 
+def _source_name(req: Req, key: str) -> str:
+    """A source as people call it: its title, else the platform and the community or channel."""
+    found = web_repo.source_of_key(req.s, key)
+    if found is None:
+        return key
+    platform, title = found
+    return title or f"{PLATFORM_NAMES.get(platform, platform)}: {key.split(':', 1)[-1]}"
+
+
 def _list_context(req: Req, f: listfilters.ListFilters, csv_path: str) -> dict[str, Any]:
     params = f.params()
     return {
+        "source_name": _source_name(req, f.get("source")) if f.get("source") else None,
         "filters": f,
         "selected_authority": f.authority,
         "csv_url": csv_path + ("?" + urlencode(params) if params else ""),
@@ -180,9 +191,24 @@ def answer(req: Req) -> web.StreamResponse:
         return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
     if not text:
         return redirect(_back(inc), err="Текст ответа пуст.")
-    services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    event = services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
     req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
+    if event.kind == "answer_flagged":
+        return redirect(_back(inc), err="Ответ записан, но прочитан как ответ не по существу: этап не закрыт. "
+                                        "Укажите срок, действие или ответственного.")
     return redirect(_back(inc), msg="Ответ записан.")
+
+
+@page("incidents.manage")
+def answer_review(req: Req) -> web.StreamResponse:
+    inc = req.incident(path_id(req.request, "incident_id"))
+    quality = req.form.get("quality", "")
+    if quality not in QUALITY_NAMES:
+        return redirect(_back(inc), err="Неизвестная оценка ответа.")
+    response_id = int_field(req.form, "response_id")
+    services.call(incidents.review_answer, req.s, inc, response_id, quality, req.user.login, req.now, profile=req.app_ctx.region)
+    req.audit("incident.answer_review", f"incident:{inc.id}", response=response_id, quality=quality)
+    return redirect(_back(inc), msg=f"Оценка ответа: {QUALITY_NAMES[quality]}.")
 
 
 @page("incidents.view")
@@ -239,6 +265,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/inbox.csv", inbox_csv)
     app.router.add_get("/incidents/{incident_id:\\d+}", incident_page)
     app.router.add_post("/incidents/{incident_id:\\d+}/answer", answer)
+    app.router.add_post("/incidents/{incident_id:\\d+}/answer-review", answer_review)
     app.router.add_post("/incidents/{incident_id:\\d+}/state", change_state)
     app.router.add_post("/incidents/{incident_id:\\d+}/reroute", reroute)
     app.router.add_post("/incidents/{incident_id:\\d+}/merge", merge)
