@@ -91,7 +91,7 @@ def _write(path, rows) -> None:
                                 "date": date, "text": text}, ensure_ascii=False) + "\n")
 
 
-def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url, models_dir, tmp_path):  # noqa: F811
+def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url, models_dir, tmp_path):
     if models_dir:
         cur_env["CUR_MODELS_DIR"] = models_dir
     data = tmp_path / "posts.jsonl"
@@ -117,7 +117,7 @@ def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url,
         db.dispose()
 
 
-def test_source_default_municipality_and_suggestion(cur, cur_env, db_url, models_dir, tmp_path):  # noqa: F811
+def test_source_default_municipality_and_suggestion(cur, cur_env, db_url, models_dir, tmp_path):
     if models_dir:
         cur_env["CUR_MODELS_DIR"] = models_dir
     data = tmp_path / "posts.jsonl"
