@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from config import RegionProfile
 from nlp.addresses import street_addresses
+from storage import analyses as qa
 from storage import incidents as q
 from storage.models import Post, PostAnalysis
 from storage.sources import source_municipalities
@@ -377,8 +378,6 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.unsure:
-            report.unsure += 1
         if analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                                             municipality, now, streets)
@@ -392,6 +391,8 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
     q.insert_analyses(s, fresh)
     index.flush(s)
     q.mark_processed(s, done, now)
+    # «на проверку оператору»: this batch's share of the review queue, by the queue's own definition
+    report.unsure += qa.review_queue_count(s, qa.QueueFilter(post_ids=done))
 
 
 @dataclass

@@ -43,3 +43,4 @@ GRADED = "graded"  # a reviewer graded the quality of the answer; data: {grade 1
 
 # added by the incident service (issue 5A)
 POST_REMOVED = "post_removed"  # a post left the incident (review: not a problem / moved); data: {post_id, reason}
+REVIEW_UNDONE = "review_undone"  # an operator undid a review decision on a post; data: {decision_id, post_id, decision}

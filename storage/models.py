@@ -396,6 +396,11 @@ class ReviewDecision(Base):
     urgency: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: what the decision changed, so it can be undone: {"before_incident_id", "created_incident", "before_class"}
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    #: undone by an operator («отменить»): the row stays, the post returns to the queue
+    reverted_at: Mapped[datetime | None]
+    reverted_by: Mapped[str | None] = mapped_column(String(128))
 
 
 # --------------------------------------------------------------------------- notifications
@@ -464,3 +469,22 @@ class SchedulerLease(Base):
     acquired_at: Mapped[datetime | None]
     renewed_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """The last run of one scheduler job (``process``, ``deliver``, ``crawl:<source id>`` …), for ``cur status``.
+
+    ``finished_at`` is NULL while the run goes on (or if its process died);
+    ``ok`` is NULL then too. ``host`` and ``pid`` are the process that ran it
+    (a worker's when the job ran as a task on a broker).
+    """
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    message: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)

@@ -77,6 +77,7 @@ from .reads import (
     incident_assignments,
     incident_page,
     incident_posts,
+    incident_rows,
     scoped_incident,
 )
 
@@ -118,6 +119,7 @@ __all__ = [
     "incident_events",
     "incident_of_post",
     "incident_page",
+    "incident_rows",
     "incident_posts",
     "incident_responses",
     "keyset_page",

@@ -39,7 +39,7 @@ from .lifecycle import (
 )
 from .recipients import escalation_recipient, sync_authorities
 from .replies import detect_official_replies, official_account_ids, telegram_account_keys
-from .review import apply_review, merge, split
+from .review import apply_review, merge, split, undo_review
 from .watch import Action, check_deadlines, watched_stage
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "TransitionError",
     "acknowledge",
     "apply_review",
+    "undo_review",
     "check_deadlines",
     "content_lemmas",
     "detect_official_replies",
