@@ -217,6 +217,7 @@ def incident_json(inc: Any) -> dict[str, Any]:
         "updated_at": _iso(inc.updated_at),
         "is_possible_fake": bool(inc.is_possible_fake),
         "merged_into_id": inc.merged_into_id,
+        "answer_flag": inc.answer_flag,
     }
 
 
@@ -293,7 +294,9 @@ def get_incident(req: ApiReq) -> Any:
         {"id": p.id, "platform": p.platform, "url": p.url, "published_at": _iso(p.published_at), "text": p.text}
         for p, _ in web_repo.incident_posts(req.s, inc.id)
     ]
-    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at)} for r in web_repo.incident_responses(req.s, inc.id)]
+    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at),
+                          "quality": r.quality, "quality_confidence": r.quality_confidence, "quality_review": bool(r.quality_review),
+                          "counted": bool(r.counted)} for r in web_repo.incident_responses(req.s, inc.id)]
     data["events"] = [{"kind": e.kind, "at": _iso(e.at), "actor": e.actor, "from_state": e.from_state, "to_state": e.to_state} for e in web_repo.incident_events(req.s, inc.id)]
     return data
 

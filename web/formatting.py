@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline import timefmt
-from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
+from pipeline.labels import ANSWER_FLAG_NAMES, DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
 from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS  # noqa: F401
+from pipeline.quality_names import CUE_NAMES, QUALITY_NAMES  # noqa: F401  (re-exported to templates)
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pipeline import cells, incidents
+from pipeline.quality_names import QUALITY_NAMES
 from pipeline.routing import route
 from storage import web_repo
 
@@ -180,9 +181,24 @@ def answer(req: Req) -> web.StreamResponse:
         return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
     if not text:
         return redirect(_back(inc), err="Текст ответа пуст.")
-    services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    event = services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
     req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
+    if event.kind == "answer_flagged":
+        return redirect(_back(inc), err="Ответ записан, но прочитан как ответ не по существу: этап не закрыт. "
+                                        "Укажите срок, действие или ответственного.")
     return redirect(_back(inc), msg="Ответ записан.")
+
+
+@page("incidents.manage")
+def answer_review(req: Req) -> web.StreamResponse:
+    inc = req.incident(path_id(req.request, "incident_id"))
+    quality = req.form.get("quality", "")
+    if quality not in QUALITY_NAMES:
+        return redirect(_back(inc), err="Неизвестная оценка ответа.")
+    response_id = int_field(req.form, "response_id")
+    services.call(incidents.review_answer, req.s, inc, response_id, quality, req.user.login, req.now, profile=req.app_ctx.region)
+    req.audit("incident.answer_review", f"incident:{inc.id}", response=response_id, quality=quality)
+    return redirect(_back(inc), msg=f"Оценка ответа: {QUALITY_NAMES[quality]}.")
 
 
 @page("incidents.view")
@@ -239,6 +255,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/inbox.csv", inbox_csv)
     app.router.add_get("/incidents/{incident_id:\\d+}", incident_page)
     app.router.add_post("/incidents/{incident_id:\\d+}/answer", answer)
+    app.router.add_post("/incidents/{incident_id:\\d+}/answer-review", answer_review)
     app.router.add_post("/incidents/{incident_id:\\d+}/state", change_state)
     app.router.add_post("/incidents/{incident_id:\\d+}/reroute", reroute)
     app.router.add_post("/incidents/{incident_id:\\d+}/merge", merge)

@@ -1,7 +1,7 @@
 """post_analyses.address and sources.municipality: address-level incidents
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-03
 
 Adds ``post_analyses.address`` (the first street address a post names, ``весенний#12``; null for
@@ -12,8 +12,8 @@ Rerunnable after a crash midway (SQLite commits ``ALTER TABLE`` at once): each s
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
