@@ -194,6 +194,11 @@ class Authority(_Strict):
     #: usernames («@» optional, any case; stored lower case without «@») or numeric ids
     #: (user ids, ``-100…`` for channels) of accounts that have no public username.
     telegram_accounts: list[str] = []
+    #: The authority's official pages (8-ФЗ): VK communities and Telegram channels, as URLs
+    #: (``https://vk.com/club123``, ``https://vk.com/name``, ``https://t.me/name``). They become
+    #: sources marked official; their posts and the comments under them are rated
+    #: (docs/ratings.md «Ведение официальных страниц»).
+    official_pages: list[NonEmpty] = []
 
     @field_validator("telegram_accounts", mode="before")
     @classmethod

@@ -37,6 +37,7 @@ from storage import analyses as qa
 from storage import incidents as q
 from storage.models import PostAnalysis
 
+from . import official
 from .context import App
 from .errors import ModelUnavailable
 from .incidents import (
@@ -189,6 +190,10 @@ class ProcessReport:
     incidents_created: int = 0
     posts_joined: int = 0
     official_comments: int = 0
+    #: residents' comments on official pages: classified, left to the page to answer (``pipeline/official.py``)
+    page_comments: int = 0
+    #: unanswered problem comments of official pages turned into incidents (new) or joined to one
+    page_escalated: int = 0
     #: Official VK replies recorded as first replies in this pass.
     replies: int = 0
     model_version: str = ""
@@ -200,7 +205,8 @@ class ProcessReport:
             f"(новых инцидентов {self.incidents_created}, присоединено к существующим {self.posts_joined}); "
             f"на проверку оператору: {self.unsure}; комментарии официальных аккаунтов: {self.official_comments}, "
             f"из них засчитано первичным ответом: {self.replies}"
-        )
+        ) + (f"; комментарии жителей на официальных страницах: {self.page_comments}, "
+             f"без ответа страницы переданы в инциденты: {self.page_escalated}" if self.page_comments or self.page_escalated else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +273,9 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
                      grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
+    with db.session() as s:
+        official.sync_official_sources(s, profile)
+        pages = official.page_index(official.pages(s, profile))
     sectors = [s.code for s in profile.sectors]
     report = ProcessReport()
     index = GroupingIndex(profile, grouping or GroupingOptions())
@@ -289,16 +298,25 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
         with db.session() as s:
             lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
-            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress)
+            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress, pages)
     with db.session() as s:  # comments just collected may be the authorities' answers
         lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
+    if pages:
+        with db.session() as s:  # residents' problems the official pages left unanswered past their time
+            lease.renew(s)
+            esc = official.escalate_unanswered(s, profile, index, now)
+            report.page_escalated = esc.created + esc.joined
+            report.incidents_created += esc.created
+            report.posts_joined += esc.joined
+            report.incident_ids += esc.incident_ids
     return report
 
 
 def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
-                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
+                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None,
+                   pages: dict[tuple[str, str], Any] | None = None) -> None:
     """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""
     ids = [i for i, _, _ in batch]
     posts = q.posts_by_id(s, ids)
@@ -316,11 +334,14 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             continue  # changed by someone else meanwhile; the next pass sees it
         done.append(post_id)
         report.processed += 1
-        if post.parent_external_id and post.author_id and str(post.author_id) in officials:
-            report.official_comments += 1
+        page = pages.get((post.platform, post.source_key)) if pages else None
+        if (post.parent_external_id and post.author_id and str(post.author_id) in officials) or (
+                page is not None and official.is_page_voice(post, page)):
+            report.official_comments += 1  # the authority speaking on its page or answering: not a resident's post
             if on_progress:
                 on_progress(1)
             continue
+        held = page is not None and post.parent_external_id is not None  # the page answers first
         municipality, places = found.get(n, (None, {}))
         values = _analysis_values(post_id, digest, pred, municipality, places, now)
         row = existing.get((post_id, values["model_version"]))
@@ -334,7 +355,9 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.relevant and not analysis.unsure and post_id not in grouped:
+        if held:
+            report.page_comments += 1
+        elif analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                                             municipality, now)
             if created:

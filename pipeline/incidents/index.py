@@ -175,8 +175,9 @@ class GroupingIndex:
     # -- placing posts --------------------------------------------------------
 
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
-              municipality: str | None, now: datetime) -> tuple[Incident, bool]:
-        """Join ``post`` to its incident or open a new one; ``(incident, created)``."""
+              municipality: str | None, now: datetime, route_to: tuple[str, str] | None = None) -> tuple[Incident, bool]:
+        """Join ``post`` to its incident or open a new one; ``(incident, created)``. ``route_to``: see
+        ``open_incident`` (a new incident goes there; a joined one keeps its authority)."""
         self._now = now
         words = content_lemmas(post.text)
         cands = self._candidates(sector, municipality, post.published_at - self.options.window)
@@ -190,7 +191,7 @@ class GroupingIndex:
             return incident, False
         self.flush(session)  # the incident service may read what this batch wrote
         incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
-                                 self.options, self.actor, words=words, follows=choice.follows)
+                                 self.options, self.actor, words=words, follows=choice.follows, route_to=route_to)
         session.flush()
         view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
                      state=incident.state, updated_at=incident.updated_at)
