@@ -77,7 +77,7 @@ def populate(vk: FakeVk) -> dict[str, int]:
     return {"c1": c1["id"], "c2": c2["id"], "c3": c3["id"]}
 
 
-def test_official_community_figures_equal_the_hand_count(db_url, models_dir):
+def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp_path):
     vk = FakeVk()
     populate(vk)
     with serve(vk.app()) as srv:
@@ -125,4 +125,30 @@ def test_official_community_figures_equal_the_hand_count(db_url, models_dir):
     }
     assert {k: got[k] for k in expected} == expected
     assert got["score"] == pytest.approx(100 * (0.25 * 0.4 + 0.25 * 0.5 + 0.30 * 0.25 + 0.20 * 2 / 3), abs=1e-3)
+
+    # the monthly report carries the same figures (HTML section and XLSX sheet)
+    from openpyxl import load_workbook
+
+    from pipeline.reports import build_report, render_html, write_xlsx
+
+    with db.session() as s:
+        rep = build_report(s, app.region, "2026-11", NOW)
+    html = render_html(rep)
+    assert "Ведение официальных страниц" in html and "Администрация города Новокузнецка" in html
+    write_xlsx(rep, tmp_path / "r.xlsx")
+    (row,) = list(load_workbook(tmp_path / "r.xlsx")["Официальные страницы"].iter_rows(min_row=2, values_only=True))
+    assert row[:3] == (1, "adm_novokuznetsk", "Администрация города Новокузнецка")
+    assert row[4:17] == (3, 3, 2, 5, 15.0, 5, 4, 2, 1, 1, 1, 1, 0) and row[17] == 51.0 and row[21:] == (2, 43.3)
     db.dispose()
+
+
+def test_cli_adds_an_official_page_and_lists_it(cur):
+    r = cur("sources", "add", "https://vk.com/adm_nk", "--official", "adm_novokuznetsk")
+    assert r.returncode == 0, r.stderr
+    assert "официальная страница: Администрация города Новокузнецка" in r.stdout
+    r = cur("sources", "list")
+    assert "официальная страница: Администрация города Новокузнецка" in r.stdout
+    r = cur("sources", "add", "https://vk.com/other", "--official", "nobody")
+    assert r.returncode != 0 and "nobody" in r.stderr and "не найден" in r.stderr
+    r = cur("sources", "add", "vk-search:Кемерово", "--official", "adm_novokuznetsk")
+    assert r.returncode != 0 and "официальной страницей" in r.stderr
