@@ -140,6 +140,50 @@ def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp
     assert row[:3] == (1, "adm_novokuznetsk", "Администрация города Новокузнецка")
     assert row[4:17] == (3, 3, 2, 5, 15.0, 5, 4, 2, 1, 1, 1, 1, 0) and row[17] == 51.0 and row[21:] == (2, 43.3)
     db.dispose()
+    check_web(db_url, models_dir, expected)
+
+
+def check_web(db_url: str, models_dir: str | None, expected: dict) -> None:
+    """The back-office API endpoint and the dashboard section show the same figures."""
+    import http.cookiejar
+    import json
+    import re
+    import urllib.request
+
+    from pipeline.accounts import tokens as api_tokens
+    from tests.test_web_security import PASSWORD, add_users
+    from web.app import create_app
+
+    app = make_app(db_url, models_dir, CUR_SECRET_KEY="test-secret-" + "k" * 20, CUR_REGION="kuzbass")
+    add_users(app, [("op", "operator", None)])
+    with app.db.session() as s:
+        _row, token = api_tokens.issue_token(s, "kuzbass", "adm_novokuznetsk", datetime.now(timezone.utc), "test", "back office")
+    try:
+        with serve(create_app(app)) as srv:
+            req = urllib.request.Request(srv.url + "/api/official-pages?month=2026-11", headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(req) as r:
+                body = json.loads(r.read())
+            assert body["month"] == "2026-11" and body["authority"] == "adm_novokuznetsk"
+            (line,) = body["rows"]
+            assert {k: line[k] for k in expected} == expected and line["pages"] == ["https://vk.com/adm_nk"]
+            bad = urllib.request.Request(srv.url + "/api/official-pages?month=2026-13", headers={"Authorization": f"Bearer {token}"})
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(bad)
+            assert e.value.code == 400
+
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            page = opener.open(srv.url + "/login").read().decode()
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            data = urllib.parse.urlencode({"login": "op", "password": PASSWORD, "csrf_token": csrf, "next": "/"}).encode()
+            opener.open(srv.url + "/login", data=data)
+            html = opener.open(srv.url + "/dashboard?month=2026-11").read().decode()
+    finally:
+        app.db.dispose()
+    section = html[html.index('id="official-pages"'):]
+    section = section[:section.index("</section>")]
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", section)]
+    assert cells[:8] == ["1", "Администрация города Новокузнецка", "43.3", "3", "2 из 5", "4", "2 (50%)", "25%"], cells
+    assert cells[9:] == ["1", "1", "2"], cells
 
 
 def test_cli_adds_an_official_page_and_lists_it(cur):
