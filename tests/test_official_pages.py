@@ -196,3 +196,20 @@ def test_cli_adds_an_official_page_and_lists_it(cur):
     assert r.returncode != 0 and "nobody" in r.stderr and "не найден" in r.stderr
     r = cur("sources", "add", "vk-search:Кемерово", "--official", "adm_novokuznetsk")
     assert r.returncode != 0 and "официальной страницей" in r.stderr
+
+
+def test_profile_official_pages_become_official_sources(db, profile):
+    import dataclasses
+
+    from storage.official import official_sources
+
+    prof = dataclasses.replace(profile, region=profile.region.model_copy(update={"authorities": [
+        a.model_copy(update={"official_pages": ["https://vk.com/club500", "https://t.me/adm_nk"]}) if a.code == "adm_novokuznetsk" else a
+        for a in profile.region.authorities]}))
+    with db.session() as s:
+        assert official.sync_official_sources(s, prof) == 2
+        assert official.sync_official_sources(s, prof) == 0  # once
+        got = sorted((src.platform, src.key, src.options["official"]) for src in official_sources(s))
+        assert got == [("tgweb", "adm_nk", "adm_novokuznetsk"), ("vk", "-500", "adm_novokuznetsk")]
+        (vk_page,) = [p for p in official.pages(s, prof) if p.url == "https://vk.com/club500"]
+        assert vk_page.keys == {("vk", "-500")} and "-500" in vk_page.accounts
