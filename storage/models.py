@@ -510,3 +510,67 @@ class JobRun(Base):
     message: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------- possible fakes
+
+
+class FakeClaim(Base):
+    """A debunked claim in the registry: what was claimed, its refutation and a link to it.
+
+    Removing a claim only deactivates it (its marks keep naming it). Every change is
+    written to the audit log (``fake_claim.*``) by ``pipeline.fakes``.
+    """
+
+    __tablename__ = "fake_claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim: Mapped[str] = mapped_column(Text)
+    refutation: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1024))
+    #: sha256 of the normalised claim: the same claim is not added twice (imports are rerunnable)
+    claim_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    added_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FakeMark(Base):
+    """A post found similar to a debunked claim («возможный фейк»), and the operator's decision on it."""
+
+    __tablename__ = "fake_marks"
+    __table_args__ = (UniqueConstraint("post_id", "claim_id", name="uq_fake_marks_post_claim"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("fake_claims.id", ondelete="CASCADE"), index=True)
+    #: the combined similarity and its two parts (lemma TF-IDF cosine, navec mean-vector cosine)
+    score: Mapped[float] = mapped_column(Float)
+    lemma_score: Mapped[float] = mapped_column(Float)
+    vector_score: Mapped[float] = mapped_column(Float)
+    #: the threshold in force when the post was marked
+    threshold: Mapped[float] = mapped_column(Float)
+    #: auto (the processing pass) | manual (an operator marked the post a fake; the closest claim)
+    origin: Mapped[str] = mapped_column(String(16), default="auto")
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: None (waiting) | confirmed | dismissed
+    decision: Mapped[str | None] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+
+
+class FakeThreshold(Base):
+    """The similarity threshold of the fake matcher, one row per change (the latest is in force)."""
+
+    __tablename__ = "fake_thresholds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    #: figures on the decided marks the threshold was tuned on (None when set by hand)
+    precision: Mapped[float | None] = mapped_column(Float)
+    recall: Mapped[float | None] = mapped_column(Float)
+    f1: Mapped[float | None] = mapped_column(Float)
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .analyses import latest_analyses
 from .events import OPEN_STATES
-from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis
+from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis, Source
 from .paging import Key, Page, keyset_page, nulls_last
 from .search import Query as SearchQuery
 from .search import incident_filter
@@ -209,3 +209,11 @@ def incident_posts(s: Session, incident_id: int) -> list[tuple[Post, PostAnalysi
 
 def incident_assignments(s: Session, incident_id: int) -> list[Assignment]:
     return list(s.scalars(select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.assigned_at, Assignment.id)))
+
+
+def source_of_key(s: Session, source_key: str) -> tuple[str, str | None] | None:
+    """(platform, source title) of the posts with this source key, None if there are none."""
+    row = s.execute(
+        select(Post.platform, Source.title).outerjoin(Source, Source.id == Post.source_id).where(Post.source_key == source_key).order_by(Source.title.is_(None)).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None

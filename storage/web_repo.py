@@ -79,6 +79,7 @@ from .reads import (
     incident_posts,
     incident_rows,
     scoped_incident,
+    source_of_key,
 )
 
 __all__ = [
@@ -138,6 +139,7 @@ __all__ = [
     "review_rows",
     "revoke_api_token",
     "scoped_incident",
+    "source_of_key",
     "sector_category_counts",
     "set_password",
     "store_idempotent_answer",

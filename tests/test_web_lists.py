@@ -128,6 +128,8 @@ async def test_filters_of_the_url_contract(town, aiohttp_client):
     assert await got("municipality=novokuznetsk") == {ids["road"]}
     assert await got("urgency=high") == {ids["road"]}
     assert await got("source=tg:roads") == {ids["road"]}
+    page = await (await client.get("/incidents?source=tg:roads")).text()
+    assert re.search(r"Источник: [^<]*: roads ·", page) and "все источники" in page  # by name, not the key
     assert await got("category=") == set(ids.values())
     assert await got("from=2026-12-02&to=2026-12-02") == {ids["road"]}  # a day in the region's zone
     assert ids["road"] not in await got("to=2026-12-01")

@@ -15,8 +15,9 @@ from storage import web_repo
 
 from .. import listfilters, paging, services
 from ..core import Req, int_field, page, path_id, redirect
+from ..formatting import PLATFORM_NAMES, STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
 from ..formatting import RESPONSE_KINDS as STAGE_NAMES
-from ..formatting import STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
+from .fakes import incident_marks
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -62,9 +63,19 @@ def _page(req: Req, list_name: str, f: listfilters.ListFilters, default_order: s
     return pg, paging.pager(req.request.path, list_name, params, pg)
 
 
+def _source_name(req: Req, key: str) -> str:
+    """A source as people call it: its title, else the platform and the community or channel."""
+    found = web_repo.source_of_key(req.s, key)
+    if found is None:
+        return key
+    platform, title = found
+    return title or f"{PLATFORM_NAMES.get(platform, platform)}: {key.split(':', 1)[-1]}"
+
+
 def _list_context(req: Req, f: listfilters.ListFilters, csv_path: str) -> dict[str, Any]:
     params = f.params()
     return {
+        "source_name": _source_name(req, f.get("source")) if f.get("source") else None,
         "filters": f,
         "selected_authority": f.authority,
         "csv_url": csv_path + ("?" + urlencode(params) if params else ""),
@@ -164,6 +175,7 @@ def incident_page(req: Req) -> web.StreamResponse:
         assignments=web_repo.incident_assignments(req.s, inc.id),
         routing=_routing_explanation(req, inc),
         authority=ctx["AUTHORITIES"].get(inc.authority_id),
+        **incident_marks(req, inc.id),
         **ctx,
     )
 

@@ -35,7 +35,7 @@ def upgrade() -> None:
     for table, (fts, column) in SQLITE.items():
         exists = op.get_bind().exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = ?", (fts,)).first()
         if exists is None:
-            op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='', tokenize='unicode61 remove_diacritics 2')")
+            op.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='', columnsize=0, detail=none, tokenize='unicode61 remove_diacritics 2')")
             op.execute(f"INSERT INTO {fts}(rowid, {column}) SELECT id, {_fold(column)} FROM {table}")
         new, old = _fold(f'new.{column}'), _fold(f'old.{column}')
         op.execute(f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN INSERT INTO {fts}(rowid, {column}) VALUES (new.id, {new}); END")
