@@ -216,8 +216,7 @@ def spec() -> dict[str, Any]:
                                                          "example": {"claim": FAKE_EXAMPLE["claim"], "refutation": FAKE_EXAMPLE["refutation"], "link": FAKE_EXAMPLE["link"]}}},
                     },
                     "responses": {"200": {"description": "Утверждение в реестре", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaim"}}}},
-                                  "400": E400, "401": E401, "409": _error("Такое утверждение уже есть в реестре", "Действие не выполнено: такое утверждение уже есть в реестре: №3"),
-                                  "413": E413, "415": E415, "422": E422, "500": E500},
+                                  **_POST_ERRORS, "409": _error("Такое утверждение уже есть в реестре", "Действие не выполнено: такое утверждение уже есть в реестре: №3")},
                 },
             },
             "/api/openapi.json": {
