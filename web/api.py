@@ -19,6 +19,8 @@ from pipeline import fakes, incidents
 from pipeline.accounts import tokens as api_tokens
 from pipeline.accounts.passwords import hash_token
 from pipeline.errors import InvalidInput, Refused
+from pipeline.official import page_figures
+from pipeline.ratings import Period
 from storage import fakes as fake_repo
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
@@ -371,6 +373,24 @@ def change_state(req: ApiReq) -> Any:
     return incident_json(inc)
 
 
+@endpoint
+def official_pages(req: ApiReq) -> Any:
+    """The published rating «ведение официальных страниц» for a month (pipeline/official.py, docs/ratings.md)."""
+    q = req.request.query
+    unknown = sorted(set(q) - {"month"})
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможный: month.")
+    profile = req.request.app[CTX].region
+    tz = profile.region.tz
+    month = q.get("month") or req.now.astimezone(tz).strftime("%Y-%m")
+    try:
+        period = Period.month(month, tz)
+    except InvalidInput as e:
+        raise ApiError(400, str(e)) from None
+    rows = page_figures(req.s, profile, period, req.now)
+    return {"month": month, "authority": req.authority.code, "rows": [r.as_dict() for r in rows]}
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec(), dumps=_dumps)
 
@@ -386,6 +406,7 @@ ROUTES = [
     ("POST", "/api/incidents/{incident_id:\\d+}/state", change_state),
     ("GET", "/api/fakes", list_fake_claims),
     ("POST", "/api/fakes", add_fake_claim),
+    ("GET", "/api/official-pages", official_pages),
 ]
 
 
