@@ -263,3 +263,51 @@ def test_every_page_of_every_role_is_russian(site, browser):
         page.context.close()
     assert all(n >= 8 for n in walked.values()), walked
     assert not report, "English or codes on pages:\n" + "\n".join(report)
+
+
+@needs_chromium
+def test_destructive_actions_ask_first(site, browser):
+    """Reject needs a reason and a confirmation in a <dialog> (static JS under the CSP); «Отмена» leaves everything as it was."""
+    url, app, ids = site["url"], site["app"], site["incidents"]
+    errors: list[str] = []
+    op = sign_in(browser, url, "operator")
+    op.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    target = ids[-1]
+    op.goto(f"{url}/incidents/{target}")
+    assert op.locator("#reject-form").count() == 1
+    # no reason: the browser refuses before asking anything
+    op.click("#reject-form button")
+    assert op.locator("dialog.confirm[open]").count() == 0
+    op.fill("#reject-form input[name=reason]", "Дубль обращения, уже решено в другом инциденте")
+    op.click("#reject-form button")
+    dialog = op.locator("dialog.confirm[open]")
+    assert dialog.count() == 1 and f"Отклонить инцидент №{target}?" in dialog.inner_text()
+    dialog.locator("button.confirm-cancel").click()
+    assert op.locator("dialog.confirm[open]").count() == 0
+    with app.db.session() as s:
+        assert s.get(Incident, target).state != "rejected"
+    op.click("#reject-form button")
+    with op.expect_navigation():
+        op.locator("dialog.confirm[open] button.confirm-ok").click()
+    assert "Состояние изменено" in op.locator(".flash.ok").inner_text()
+    with app.db.session() as s:
+        assert s.get(Incident, target).state == "rejected"
+    assert "отклонён" in op.locator("table.events").inner_text()
+    # the token page and the models page ask too; a read-only curator sees no action at all
+    adm = sign_in(browser, url, "admin")
+    adm.goto(url + "/tokens")
+    adm.locator("form.revoke-form button").first.click()
+    assert "Отозвать токен" in adm.locator("dialog.confirm[open]").inner_text()
+    adm.keyboard.press("Escape")
+    assert adm.locator("dialog.confirm[open]").count() == 0 and adm.locator("form.revoke-form").count() == 1
+    adm.goto(url + "/models")
+    for form in ("#rollback-form", "#retrain-form"):
+        adm.click(f"{form} button")
+        assert adm.locator("dialog.confirm[open]").count() == 1
+        adm.locator("dialog.confirm[open] button.confirm-cancel").click()
+    cur = sign_in(browser, url, "curator")
+    cur.goto(f"{url}/incidents/{ids[0]}")
+    assert cur.locator("main form").count() == 0 and cur.locator("main button").count() == 0
+    cur.goto(url + "/models")
+    assert cur.locator("main form").count() == 0
+    assert not [e for e in errors if "Content Security Policy" in e], errors

@@ -194,6 +194,8 @@ def dashboard(req: Req) -> web.StreamResponse:
 def report(req: Req) -> web.StreamResponse:
     month, fmt = req.request.match_info["month"], req.request.match_info["fmt"]
     scope = req.scope
+    if not 1 <= int(month[5:]) <= 12:
+        raise web.HTTPBadRequest(text=f"Месяца «{month}» не бывает: укажите его в виде ГГГГ-ММ, например {_month(req.now, req.app_ctx.region.region.tz)}.")
     if month > _month(req.now, req.app_ctx.region.region.tz):
         raise web.HTTPNotFound(text=f"Отчёта за {formatting.month_name(month)} нет: этот месяц ещё не начался.")
     if scope.restricted and scope.authority_id is None:

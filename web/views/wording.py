@@ -11,7 +11,6 @@ from pipeline.accounts import roles
 from storage import web_repo
 
 from .. import formatting
-from .taxonomy import category_names, sector_names
 
 
 class Namer:
@@ -37,11 +36,11 @@ class Namer:
 
     @functools.cached_property
     def sectors(self) -> dict[str, str]:
-        return sector_names(self.profile)
+        return {s.code: s.name for s in self.profile.sectors}
 
     @functools.cached_property
     def categories(self) -> dict[tuple[str, str], str]:
-        return category_names(self.profile)
+        return {(s.code, c.code): c.name for s in self.profile.sectors for c in s.categories}
 
     def actor(self, actor: str | None) -> Markup:
         """Who, in words; a login nobody has a name for is shown as typed, marked as an identifier."""
