@@ -1,4 +1,4 @@
-"""`cur sources add|list|remove` and `cur crawl [--source URL]`."""
+"""`cur sources add|list|remove`, `cur crawl [--source URL]` and `cur telegram login`."""
 
 from __future__ import annotations
 
@@ -235,3 +235,48 @@ def _run_with_progress(db: Any, ids: list[int], collectors: Any, quiet: bool) ->
         for t in tasks.values():
             bar.update(t, total=1, completed=1)
     return reports
+
+
+@click.group("telegram")
+def telegram_group() -> None:
+    """Telegram (MTProto): вход для сборщика."""
+
+
+@telegram_group.command("login")
+@click.option("--api-id", type=int, default=None, help="API id с my.telegram.org (по умолчанию CUR_TELEGRAM_API_ID).")
+@click.option("--api-hash", default=None, help="API hash с my.telegram.org (по умолчанию CUR_TELEGRAM_API_HASH).")
+@click.option("--phone", default=None, help="Номер телефона аккаунта с кодом страны, например +79001234567 (иначе спросит).")
+@click.pass_context
+def telegram_login(ctx: click.Context, api_id: int | None, api_hash: str | None, phone: str | None) -> None:
+    """Войти в Telegram и напечатать строку сессии (StringSession) для CUR_TELEGRAM_SESSION.
+
+    Код входа придёт в Telegram (или SMS); облачный пароль спрашивается, только если он включён.
+    Строка сессии — это доступ к аккаунту: храните её как пароль.
+    """
+    from pipeline.telegram_login import login
+
+    from .errors import EXIT_USAGE
+
+    settings = get_app(ctx).settings
+    api_id = api_id if api_id is not None else settings.telegram_api_id
+    api_hash = api_hash or settings.telegram_api_hash
+    if not api_id or not api_hash:
+        fail("нужны API id и API hash приложения Telegram: получите их на my.telegram.org (API development tools) "
+             "и передайте --api-id и --api-hash или CUR_TELEGRAM_API_ID и CUR_TELEGRAM_API_HASH", EXIT_USAGE)  # fmt: skip
+    phone = phone or click.prompt("Номер телефона (+7…)", err=True)
+    session = login(
+        api_id, api_hash, phone,
+        code=lambda: click.prompt("Код из Telegram", err=True),
+        password=lambda: click.prompt("Облачный пароль Telegram", hide_input=True, err=True),
+        client_factory=_telegram_client,
+    )  # fmt: skip
+    click.echo(session)
+    click.echo("Вход выполнен. Строка выше — сессия Telegram: сохраните её в CUR_TELEGRAM_SESSION (или telegram_session в cur.yaml) "
+               "и храните как пароль.", err=True)  # fmt: skip
+
+
+def _telegram_client(api_id: int, api_hash: str) -> Any:
+    """The telethon client of ``cur telegram login`` (tests replace it with a fake one)."""
+    from pipeline.telegram_login import new_client
+
+    return new_client(api_id, api_hash)

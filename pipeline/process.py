@@ -33,11 +33,14 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from config import RegionProfile
+from storage import analyses as qa
+from storage import fakes as fq
 from storage import incidents as q
 from storage.models import PostAnalysis
 
 from .context import App
 from .errors import ModelUnavailable
+from .fakes import FakeMatcher, Match, mark_rows, matcher_for_pass
 from .incidents import (
     GroupingOptions,
     check_deadlines,
@@ -190,6 +193,8 @@ class ProcessReport:
     official_comments: int = 0
     #: Official VK replies recorded as first replies in this pass.
     replies: int = 0
+    #: Posts marked «возможный фейк» (similar to a debunked claim of the registry, see pipeline.fakes).
+    fakes: int = 0
     model_version: str = ""
     incident_ids: list[int] = field(default_factory=list)
 
@@ -198,7 +203,7 @@ class ProcessReport:
             f"обработано постов: {self.processed}; проблемы: {self.relevant} "
             f"(новых инцидентов {self.incidents_created}, присоединено к существующим {self.posts_joined}); "
             f"на проверку оператору: {self.unsure}; комментарии официальных аккаунтов: {self.official_comments}, "
-            f"из них засчитано первичным ответом: {self.replies}"
+            f"из них засчитано первичным ответом: {self.replies}; возможные фейки: {self.fakes}"
         )
 
 
@@ -272,6 +277,7 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
     with db.session() as s:
         lease.renew(s)
         sync_authorities(s, profile)
+        fakes = matcher_for_pass(s)  # claim vectors once per pass; None while the registry is empty
     last_id = 0
     while limit is None or report.processed < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
@@ -286,19 +292,29 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         preds = clf.predict([t for _, t, _ in batch], sectors=sectors, **extra)
         located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
+        matched = _fake_matches(fakes, batch)
         with db.session() as s:
             lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
-            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress)
+            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress, matched,
+                           fakes.threshold if fakes else 0.0)
     with db.session() as s:  # comments just collected may be the authorities' answers
         lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
     return report
 
 
+def _fake_matches(fakes: FakeMatcher | None, batch: list[tuple[int, str, str]]) -> dict[int, Match]:
+    """Post id -> the debunked claim it repeats (outside the transaction, like the classifier)."""
+    if fakes is None:
+        return {}
+    return {post_id: m for (post_id, _, _), m in zip(batch, fakes.match([t for _, t, _ in batch])) if m is not None}
+
+
 def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
-                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
-    """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""
+                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None,
+                   fakes: dict[int, Match] | None = None, threshold: float = 0.0) -> None:
+    """One batch in the caller's transaction: analyses, grouping, possible-fake marks, ``processed_at``."""
     ids = [i for i, _, _ in batch]
     posts = q.posts_by_id(s, ids)
     versions = {str(p.model_version) for p in preds}
@@ -309,6 +325,7 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
     index.refresh(s)
     fresh: list[dict[str, Any]] = []
     done: list[int] = []
+    marked: dict[int, Match] = {}
     for n, ((post_id, _text, digest), pred) in enumerate(zip(batch, preds)):
         post = posts.get(post_id)
         if post is None or post.processed_at is not None or post.is_deleted or post.content_hash != digest:
@@ -320,6 +337,8 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             if on_progress:
                 on_progress(1)
             continue
+        if fakes and post_id in fakes:
+            marked[post_id] = fakes[post_id]
         municipality, places = found.get(n, (None, {}))
         values = _analysis_values(post_id, digest, pred, municipality, places, now)
         row = existing.get((post_id, values["model_version"]))
@@ -333,8 +352,6 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.unsure:
-            report.unsure += 1
         if analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                                             municipality, now)
@@ -347,7 +364,12 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             on_progress(1)  # inside the transaction: a failure here undoes the batch
     q.insert_analyses(s, fresh)
     index.flush(s)
+    if marked:
+        fq.upsert_marks(s, mark_rows(marked, threshold, now))
+        report.fakes += len(marked)
     q.mark_processed(s, done, now)
+    # «на проверку оператору»: this batch's share of the review queue, by the queue's own definition
+    report.unsure += qa.review_queue_count(s, qa.QueueFilter(post_ids=done))
 
 
 @dataclass

@@ -55,6 +55,8 @@ class UpsertResult:
     deleted: int = 0
     unchanged: int = 0
     post_ids: list[int] = field(default_factory=list)
+    #: Keys left untouched because a crawler collected them (``upsert_posts(..., keep_crawled=True)``).
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.inserted += other.inserted
@@ -62,31 +64,43 @@ class UpsertResult:
         self.deleted += other.deleted
         self.unchanged += other.unchanged
         self.post_ids += other.post_ids
+        self.refused += other.refused
         return self
 
 
-def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int | None = None) -> UpsertResult:
+#: Platforms whose posts a crawler collects from the network: the crawler, not a file, owns their text.
+CRAWLED_PLATFORMS = frozenset({"vk", "telegram", "tgweb"})
+
+
+def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int | None = None,
+                 keep_crawled: bool = False) -> UpsertResult:
     """Store each post once per (platform, source, id).
 
     A post seen again with another text is an edit: the old text goes to
     ``post_revisions`` and the post is queued for analysis again. A post
     reported deleted is marked, never removed. Seeing the same post twice
     changes nothing, so a rerun of an import or a crawl stores nothing twice.
+
+    ``keep_crawled`` (file imports): a stored post that a VK/Telegram source collected
+    (platform in :data:`CRAWLED_PLATFORMS`, ``source_id`` set) is not changed at all;
+    its key is listed in ``refused``. A crawl that meets a post stored earlier without a
+    source (imported from a file) takes it over (sets ``source_id``).
     """
     result = UpsertResult()
     batch: dict[tuple[str, str, str], PostRecord] = {}
     for rec in records:
         batch[rec.key] = rec  # the last version of a post within a batch wins
         if len(batch) >= BATCH:
-            result += _upsert_batch(session, batch, source_id)
+            result += _upsert_batch(session, batch, source_id, keep_crawled)
             batch = {}
     if batch:
-        result += _upsert_batch(session, batch, source_id)
+        result += _upsert_batch(session, batch, source_id, keep_crawled)
     return result
 
 
 #: What the upsert needs to know of a stored post (whole rows are loaded only for edits and deletions).
-_COLUMNS = "posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal"
+_COLUMNS = ("posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal,"
+            " posts.source_id")
 
 #: PostgreSQL: one index probe per key, whatever the statistics. A ``(a, b, c) IN (...)`` list is
 #: planned as an index scan on (platform, source) with the ids as a filter (every post of the source
@@ -117,7 +131,8 @@ def _existing(session: Session, keys: list[tuple[str, str, str]]) -> list[Any]:
     return list(session.connection().exec_driver_sql(sql, tuple(v for key in keys for v in key)))
 
 
-def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None) -> UpsertResult:
+def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None,
+                  keep_crawled: bool = False) -> UpsertResult:
     res = UpsertResult()
     session.flush()
     ids: dict[tuple[str, str, str], int] = {}
@@ -137,6 +152,11 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
             ))
             continue
         ids[key] = row.id
+        if keep_crawled and row.source_id is not None and row.platform in CRAWLED_PLATFORMS:
+            res.refused.append(key)
+            continue
+        if source_id is not None and row.source_id is None and row.platform in CRAWLED_PLATFORMS:
+            session.get_one(Post, row.id).source_id = source_id  # a crawler now owns a post a file brought first
         if rec.appeal and not row.is_appeal:
             session.get_one(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
         if rec.deleted and not row.is_deleted:

@@ -80,7 +80,9 @@ from .reads import (
     incident_assignments,
     incident_page,
     incident_posts,
+    incident_rows,
     scoped_incident,
+    source_of_key,
 )
 from .sources import source_titles
 
@@ -126,6 +128,7 @@ __all__ = [
     "incident_events",
     "incident_of_post",
     "incident_page",
+    "incident_rows",
     "incident_posts",
     "incident_responses",
     "keyset_page",
@@ -144,6 +147,7 @@ __all__ = [
     "review_rows",
     "revoke_api_token",
     "scoped_incident",
+    "source_of_key",
     "sector_category_counts",
     "set_password",
     "store_idempotent_answer",

@@ -151,9 +151,13 @@ def _no_autogenerate_diff(db: Database) -> list:
     from alembic.migration import MigrationContext
 
     from storage.models import Base
+    from storage.search import is_index_object
+
+    def include(o, name, type_, r, c) -> bool:  # as storage/migrations/env.py: APScheduler's table and the search index are not models
+        return not (type_ == "table" and name == "apscheduler_jobs") and not (type_ in ("table", "index") and is_index_object(name))
 
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": lambda o, name, type_, r, c: not (type_ == "table" and name == "apscheduler_jobs")})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include})
         return compare_metadata(ctx, Base.metadata)
 
 

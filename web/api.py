@@ -21,7 +21,7 @@ from pipeline.accounts.passwords import hash_token
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import paging, services
+from . import listfilters, paging, services
 from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
@@ -217,12 +217,13 @@ def incident_json(inc: Any) -> dict[str, Any]:
         "updated_at": _iso(inc.updated_at),
         "is_possible_fake": bool(inc.is_possible_fake),
         "merged_into_id": inc.merged_into_id,
+        "answer_flag": inc.answer_flag,
     }
 
 
 
 
-LIST_PARAMS = ("state", "open", "updated_since", "limit", "cursor")
+LIST_PARAMS = ("state", "open", "updated_since", "limit", "cursor", *(p for p in listfilters.PARAMS if p != "state"))
 
 
 def _since(value: str | None) -> datetime | None:
@@ -254,19 +255,26 @@ def list_incidents(req: ApiReq) -> Any:
     if open_value not in ("1", "0"):
         raise ApiError(400, "Параметр open должен быть 1 или 0.")
     open_only = open_value == "1"
-    filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None}
+    # the list filters of the web pages (web/listfilters.py); the token's authority is forced by its scope
+    lf = listfilters.parse(q, restricted=True)
+    if lf.errors:
+        raise ApiError(400, " ".join(lf.errors))
+    extra = lf.params(drop=("state",))
+    lf_kwargs = {k: v for k, v in lf.storage_kwargs(req.request.app[CTX].region.region.tz, req.now).items() if k != "state"}
+    order = lf.order or "deadline"
+    filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None, **extra}
     try:
         limit = paging.parse_limit(q.get("limit"))
         pg = paging.fetch(
             "api.incidents", filters, q.get("cursor"),
-            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, state=state, open_only=open_only, updated_since=updated_since, **kw),
+            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, order=order, state=state, open_only=open_only, updated_since=updated_since, **lf_kwargs, **kw),
         )
     except paging.CursorError as e:
         raise ApiError(400, str(e)) from None
     cursor = paging.encode("api.incidents", filters, pg.last_key) if pg.has_next and pg.last_key is not None else None
     nxt = None
     if cursor is not None:
-        params = {"state": state, "open": open_value, "updated_since": q.get("updated_since"), "limit": limit, "cursor": cursor}
+        params = {"state": state, "open": open_value, "updated_since": q.get("updated_since"), **extra, "limit": limit, "cursor": cursor}
         nxt = "/api/incidents?" + urlencode({k: v for k, v in params.items() if v is not None})
     return {
         "authority": req.authority.code,
@@ -286,7 +294,9 @@ def get_incident(req: ApiReq) -> Any:
         {"id": p.id, "platform": p.platform, "url": p.url, "published_at": _iso(p.published_at), "text": p.text}
         for p, _ in web_repo.incident_posts(req.s, inc.id)
     ]
-    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at)} for r in web_repo.incident_responses(req.s, inc.id)]
+    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at),
+                          "quality": r.quality, "quality_confidence": r.quality_confidence, "quality_review": bool(r.quality_review),
+                          "counted": bool(r.counted)} for r in web_repo.incident_responses(req.s, inc.id)]
     data["events"] = [{"kind": e.kind, "at": _iso(e.at), "actor": e.actor, "from_state": e.from_state, "to_state": e.to_state} for e in web_repo.incident_events(req.s, inc.id)]
     return data
 

@@ -13,6 +13,7 @@ from markupsafe import Markup
 from pipeline import timefmt
 from pipeline.labels import (  # noqa: F401  (re-exported to templates)
     ACTOR_NAMES,
+    ANSWER_FLAG_NAMES,
     AUDIT_ACTIONS,
     CHANNEL_NAMES,
     DECISION_NAMES,
@@ -22,6 +23,7 @@ from pipeline.labels import (  # noqa: F401  (re-exported to templates)
     STATE_NAMES,
 )
 from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS
+from pipeline.quality_names import CUE_NAMES, QUALITY_NAMES  # noqa: F401  (re-exported to templates)
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
 
@@ -247,3 +249,37 @@ def audit_target(target: str | None, lookup: Callable[[str, Any], Any] | None = 
 
 #: first segment of a path → the page's name (for refused actions)
 PAGE_NAMES = {"review": "очередь проверки", "models": "модели", "users": "пользователи", "tokens": "токены API", "incidents": "инциденты", "inbox": "входящие", "account": "смена пароля"}
+
+
+_STAGES = (("first_reply", "first_reply_due", "first_reply_at"), ("interim", "interim_due", "interim_at"), ("final", "final_due", "final_at"))
+
+
+def late_stages(incident) -> list[str]:
+    """Stages answered after their deadline («с опозданием»)."""
+    out = []
+    for stage, due_attr, done_attr in _STAGES:
+        due, done = getattr(incident, due_attr), getattr(incident, done_attr)
+        if due is not None and done is not None and done > due:
+            out.append(stage)
+    return out
+
+
+def overdue_stages(incident, now: datetime) -> list[str]:
+    """Stages of an open incident not done whose deadline has passed."""
+    if incident.state in ("resolved", "rejected") or incident.merged_into_id is not None:
+        return []
+    return [stage for stage, due_attr, done_attr in _STAGES if getattr(incident, due_attr) is not None and getattr(incident, done_attr) is None and getattr(incident, due_attr) < now]
+
+
+def shorten(text: str | None, width: int = 80, empty: str = "без названия") -> str:
+    """``text`` cut to ``width`` characters at a word boundary with «…» (never mid-word unless one word is longer)."""
+    text = " ".join((text or "").split())
+    if not text:
+        return empty
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:—-–") + "…"

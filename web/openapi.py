@@ -59,7 +59,7 @@ INCIDENT_EXAMPLE = {
     "municipality": "kemerovo", "urgency": "high", "created_at": "2026-12-01T02:00:00+00:00", "routed_at": "2026-12-01T02:05:00+00:00",
     "first_reply_due": "2026-12-01T06:05:00+00:00", "interim_due": "2026-12-01T14:05:00+00:00", "final_due": "2026-12-04T14:05:00+00:00",
     "first_reply_at": None, "interim_at": None, "final_at": None, "resolved_at": None, "updated_at": "2026-12-01T02:05:00+00:00",
-    "is_possible_fake": False, "merged_into_id": None,
+    "is_possible_fake": False, "merged_into_id": None, "answer_flag": None,
 }  # fmt: skip
 
 
@@ -84,6 +84,10 @@ def _incident_schema() -> dict[str, Any]:
         "updated_at": {**_TIME_REQ, "description": "Время последнего изменения (для синхронизации: параметр updated_since)"},
         "is_possible_fake": {"type": "boolean"},
         "merged_into_id": {"type": "integer", "format": "int64", "nullable": True, "description": "Если инцидент объединён с другим — номер того; иначе null"},
+        "answer_flag": {"type": "string", "nullable": True, "enum": ["formulaic", "refusal", "rude", "review", None],
+                        "description": "Ответ, который должен проверить руководитель ЦУР: formulaic — формальный (без срока, действия, "
+                        "ответственного), refusal — отказ, rude — грубый; такой ответ не закрывает этап. review — оценка ответа "
+                        "неуверенная, ответ засчитан, но будет проверен. null — нет"},
     }
     return {"type": "object", "required": list(props), "properties": props, "example": INCIDENT_EXAMPLE}
 
@@ -119,6 +123,17 @@ def spec() -> dict[str, Any]:
                          "description": "1 — только открытые (по умолчанию), 0 — и закрытые (по умолчанию при updated_since)", "example": "1"},
                         {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
                          "description": "Только изменённые с этого времени (ISO 8601 с часовым поясом; «+» в адресе — %2B)", "example": "2026-12-01T09:00:00+07:00"},
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}, "description": "Поиск по тексту сообщений и названию инцидента (слова в любой форме; все слова должны быть) или номер инцидента", "example": "отопление"},
+                        {"name": "sector", "in": "query", "schema": {"type": "string"}, "description": "Код направления", "example": "housing"},
+                        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "Код категории"},
+                        {"name": "municipality", "in": "query", "schema": {"type": "string"}, "description": "Код муниципалитета"},
+                        {"name": "authority", "in": "query", "schema": {"type": "string"}, "description": "Не действует: список всегда только вашего органа власти"},
+                        {"name": "urgency", "in": "query", "schema": {"type": "string", "enum": ["high", "normal", "low"]}, "description": "Срочность"},
+                        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "Ключ источника сообщений"},
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Открыт не раньше этого дня (по времени региона)", "example": "2026-12-01"},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Открыт не позже этого дня (по времени региона)", "example": "2026-12-31"},
+                        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["1"]}, "description": "1 — только просроченные (открытые, срок этапа прошёл)"},
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["due", "opened", "-opened"]}, "description": "due — ближайший невыполненный срок первым; opened / -opened — по времени открытия"},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Инцидентов на странице", "example": 50},
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Непрозрачный курсор из `next_cursor` предыдущей страницы; без него — первая страница"},
                     ],  # fmt: skip
@@ -145,7 +160,7 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "operationId": "postResponse",
                     "summary": "Записать ответ (первичный, промежуточный или окончательный)",
-                    "description": "В журнале инцидента действующее лицо — `api:<код органа власти>`; поле author — подпись ответа.",
+                    "description": "В журнале инцидента действующее лицо — `api:<код органа власти>`; поле author — подпись ответа. Каждый ответ получает оценку качества: формальный ответ (без срока, действия или ответственного), отказ или грубый ответ сохраняется, но не закрывает этап — в ответе `answer_flag` не null, и руководитель ЦУР получает уведомление.",
                     "parameters": [_ID, _IDEMPOTENCY],
                     "requestBody": {
                         "required": True,
@@ -217,13 +232,18 @@ def spec() -> dict[str, Any]:
                 },
                 "Response": {
                     "type": "object",
-                    "required": ["kind", "text", "author", "channel", "at"],
+                    "required": ["kind", "text", "author", "channel", "at", "quality", "quality_confidence", "quality_review", "counted"],
                     "properties": {
                         "kind": {"type": "string", "enum": RESPONSE_KINDS},
                         "text": {"type": "string"},
                         "author": {"type": "string", "description": "Подпись ответа"},
                         "channel": {"type": "string", "description": "web, api, vk, telegram, cli"},
                         "at": _TIME_REQ,
+                        "quality": {"type": "string", "nullable": True, "enum": ["substantive", "formulaic", "refusal", "rude", None],
+                                    "description": "Оценка ответа: по существу, формальный, отказ, грубый (null — ответ записан до появления оценки)"},
+                        "quality_confidence": {"type": "number", "nullable": True, "description": "Уверенность оценки, 0–1"},
+                        "quality_review": {"type": "boolean", "description": "Оценка неуверенная и ждёт проверки человеком"},
+                        "counted": {"type": "boolean", "description": "Ответ закрыл этап (false — не по существу, этап не закрыт)"},
                     },
                 },
                 "Event": {
