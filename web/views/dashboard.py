@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from pipeline.ratings import Period, rate
+from pipeline.ratings import WEIGHTS, Period, rate
 from pipeline.reports import build_report, render_html, write_xlsx
 from storage import web_repo
 
@@ -21,6 +21,9 @@ from .taxonomy import category_names, municipality_names, sector_names
 from .wording import Namer
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
+#: the rating's terms in words (pipeline.ratings.WEIGHTS)
+WEIGHT_NAMES = {"on_time": "первые ответы в срок", "answered": "окончательные ответы", "resolved": "решённые",
+                "not_reopened": "не открытые повторно", "grade": "средняя оценка ответов", "substantive": "ответы по существу"}
 #: the timeline shows at least this many days, so one day of data is not one giant column
 MIN_DAYS = 14
 
@@ -187,6 +190,7 @@ def dashboard(req: Req) -> web.StreamResponse:
         rating_error=rating_error,
         rating_chart=rating_chart,
         score=formatting.score,
+        weights=[(WEIGHT_NAMES.get(k, k), formatting.number(100 * w, 2).rstrip("0").rstrip(",") + "\u00a0%") for k, w in WEIGHTS.items()],
     )
 
 
