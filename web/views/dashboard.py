@@ -176,7 +176,6 @@ def dashboard(req: Req) -> web.StreamResponse:
         chart_time=charts.columns(timeline, "Новые инциденты по дням"),
         chart_map=charts.bubble_map(points, f"Карта: инциденты по муниципалитетам ({profile.region.short_name})"),
         unplaced=unplaced,
-        unplaced_url=link(municipality="none"),
         heat=heat,
         trends=trends,
         month=month,
