@@ -120,6 +120,11 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
     if web:
         check_port(app, host, port)
     setup_logging(app.region.region.tz)
+    if app.settings.broker_url:
+        from pipeline.workers import queue_names
+
+        names = ", ".join(queue_names(app.settings.broker_namespace).values())
+        click.echo(f"Обход источников, обработка постов и отправка уведомлений передаются обработчикам (cur worker) через брокер задач: очереди {names}.")
     if web:
         def web_started(url: str) -> None:
             from pipeline.scheduler import lease_status

@@ -82,7 +82,7 @@ def marks_of_posts(s: Session, post_ids: Sequence[int]) -> dict[int, list[tuple[
         return out
     q = (select(FakeMark, FakeClaim).join(FakeClaim, FakeClaim.id == FakeMark.claim_id)
          .where(FakeMark.post_id.in_(list(post_ids))).order_by(FakeMark.post_id, FakeMark.score.desc()))
-    for m, c in s.execute(q).tuples():
+    for m, c in s.execute(q):
         out.setdefault(m.post_id, []).append((m, c))
     return out
 
@@ -92,7 +92,7 @@ def marks_of_incident(s: Session, incident_id: int) -> list[tuple[FakeMark, Fake
          .join(Post, Post.id == FakeMark.post_id)
          .join(IncidentPost, IncidentPost.post_id == FakeMark.post_id)
          .where(IncidentPost.incident_id == incident_id).order_by(FakeMark.score.desc(), FakeMark.id))
-    return list(s.execute(q).tuples())
+    return [(m, c, p) for m, c, p in s.execute(q)]
 
 
 def pending_marks(s: Session, limit: int = 20) -> list[tuple[FakeMark, FakeClaim, Post]]:
@@ -100,7 +100,7 @@ def pending_marks(s: Session, limit: int = 20) -> list[tuple[FakeMark, FakeClaim
     q = (select(FakeMark, FakeClaim, Post).join(FakeClaim, FakeClaim.id == FakeMark.claim_id)
          .join(Post, Post.id == FakeMark.post_id)
          .where(FakeMark.decision.is_(None)).order_by(FakeMark.score.desc(), FakeMark.id).limit(limit))
-    return list(s.execute(q).tuples())
+    return [(m, c, p) for m, c, p in s.execute(q)]
 
 
 def count_marks(s: Session) -> dict[str, int]:

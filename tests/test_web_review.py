@@ -214,6 +214,19 @@ async def test_filters_and_more(app_ctx, aiohttp_client):
         q.attach_post(s, inc, lamps, NOW)
         mark_fake(s, inc, "test", NOW)
     assert ids(await (await op.get("/review?fake=1")).text()) == [lamps]
+    # or a mark of the fakes registry on the post itself (not once it is dismissed)
+    garage = post_id_by_text(app_ctx, "Продаю гараж")
+    with app_ctx.db.session() as s:
+        from storage.models import FakeClaim, FakeMark
+
+        claim = FakeClaim(claim="гаражи сносят", refutation="нет", claim_hash="x" * 64, added_by="test", created_at=NOW, updated_at=NOW)
+        s.add(claim)
+        s.flush()
+        s.add(FakeMark(post_id=garage, claim_id=claim.id, score=0.9, lemma_score=0.9, vector_score=0.9, threshold=0.5, marked_at=NOW))
+    assert sorted(ids(await (await op.get("/review?fake=1")).text())) == sorted([lamps, garage])
+    with app_ctx.db.session() as s:
+        s.scalar(select(FakeMark)).decision = "dismissed"
+    assert ids(await (await op.get("/review?fake=1")).text()) == [lamps]
     # the next cards, as review.js asks for them: after the cursor, with the filters
     r = await op.get("/review/more?sector=housing")
     body = await r.json()

@@ -128,6 +128,14 @@ def test_filters_in_the_url(site, browser):
         op.press("#review-filters input[name=q]", "Enter")
     assert "q=" in op.url and "sector=housing" in op.url
     assert len(card_ids(op)) == 1
+    # a post the model gave no sector: Enter has nothing to confirm and opens the type-ahead instead
+    op.goto(url + "/review?source=vk%3A-100006")
+    (garage,) = card_ids(op)
+    op.keyboard.press("Enter")
+    assert op.locator(f"#post-{garage} #review-editor input[name=classification]").is_visible()
+    assert "не определила направление" in op.locator("#review-editor .ed-error").inner_text()
+    op.keyboard.press("Escape")
+    assert focused(op) == garage
     op.goto(url + "/review?urgency=high")
     assert all(op.locator(f"#post-{i}").get_attribute("class").split().count("urgent") == 1 for i in card_ids(op))
     assert len(card_ids(op)) == 2

@@ -224,3 +224,87 @@ def test_broker_settings_are_checked():
     with pytest.raises(ConfigError):
         load_settings(env={"CUR_BROKER_NAMESPACE": "пробел нельзя"})
     assert load_settings(env={"CUR_BROKER_URL": BROKER}).broker_namespace == "cur"
+
+
+class _FakeTasks:
+    """Stands for ``pipeline.workers.Tasks``: records what the scheduler sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple] = []
+
+    def send_crawl(self, source_id):
+        self.sent.append(("crawl", source_id))
+
+    def send_analyse(self, first_id, last_id, now):
+        self.sent.append(("analyse", first_id, last_id))
+
+    def send_group(self, now, sector):
+        self.sent.append(("group", sector))
+
+    def send_deliver(self, now):
+        self.sent.append(("deliver",))
+
+
+def test_with_a_broker_the_scheduler_sends_tasks_and_the_tasks_do_the_work(db_url, tmp_path):
+    """`cur run` with CUR_BROKER_URL sends crawls, processing and deliveries; the task bodies a worker runs do them."""
+    from config import load_settings
+    from pipeline import scheduler as sch
+    from pipeline import workers
+    from pipeline.context import App
+    from storage import health as h
+    from storage.models import OutboxMessage
+    from storage.sources import get_or_create_source
+    from tests.helpers import FakeClock
+
+    export = tmp_path / "export.jsonl"
+    export.write_text(json.dumps({"id": "1", "source": "file:export", "date": "2025-11-20T10:00:00+07:00", "text": "нет воды в доме"},
+                                 ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
+    app = App(settings=load_settings(env={"CUR_DATABASE_URL": db_url, "CUR_BROKER_URL": BROKER}))
+    db = app.ready_db()
+    with db.session() as s:
+        src_id = get_or_create_source(s, "file", "jsonl", str(export), url=str(export), interval_minutes=30)[0].id
+    fake = _FakeTasks()
+    rt = sch.set_runtime(sch.Runtime(app, FakeClock(NOW), senders={}))
+    rt.tasks = fake
+    assert sch.job_crawl(src_id) is None and fake.sent == [("crawl", src_id)]
+    with db.session() as s:
+        assert s.scalar(select(func.count(Post.id))) == 0  # not crawled by the scheduler itself
+    sch.job_deliver()
+    assert fake.sent[-1] == ("deliver",)
+
+    # a worker's task bodies (no broker needed to call them)
+    workers._state = workers._WorkerState(app)
+    workers._worker_tasks = fake  # type: ignore[assignment]
+    workers.task_crawl(src_id)
+    workers.task_crawl(src_id)  # again: the cursor says nothing is new
+    with db.session() as s:
+        assert s.scalar(select(func.count(Post.id))) == 1
+    assert sch.job_process() == 1  # one analyse task for the new post, not sent again within RESEND_AFTER
+    assert fake.sent[-1][0] == "analyse" and sch.job_process() == 0
+    first, last = fake.sent[-1][1:]
+    workers.task_analyse(first, last, NOW.isoformat())
+    sectors = [m[1] for m in fake.sent if m[0] == "group"]
+    for sector in sectors:
+        workers.task_group(NOW.isoformat(), sector)
+    with db.session() as s:
+        assert s.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None))) == 0
+        s.add(OutboxMessage(channel="email", recipient="a@b.c", dedup_key="k", next_attempt_at=NOW))
+    delivered: list[str] = []
+
+    class Sender:
+        channel = "email"
+
+        async def send(self, envelope):
+            delivered.append(envelope.recipient)
+
+    workers._state.senders = {"email": Sender()}
+    workers.task_deliver(NOW.isoformat())
+    with db.session() as s:
+        runs = {r.name for r in h.job_runs(s)}
+        assert s.scalar(select(OutboxMessage.status).where(OutboxMessage.dedup_key == "k")) == "sent"
+    assert "a@b.c" in delivered
+    assert {f"crawl:{src_id}", "process", "process:analyse", "deliver"} <= runs
+    assert ("process:group" in runs) == bool(sectors)
+    workers._state = None
+    workers._worker_tasks = None
+    db.dispose()

@@ -18,6 +18,9 @@ from sqlalchemy.orm import Session
 from pipeline import incidents
 from pipeline.accounts import tokens as api_tokens
 from pipeline.accounts.passwords import hash_token
+from pipeline.errors import InvalidInput
+from pipeline.official import page_figures
+from pipeline.ratings import Period
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
@@ -345,6 +348,24 @@ def change_state(req: ApiReq) -> Any:
     return incident_json(inc)
 
 
+@endpoint
+def official_pages(req: ApiReq) -> Any:
+    """The published rating «ведение официальных страниц» for a month (pipeline/official.py, docs/ratings.md)."""
+    q = req.request.query
+    unknown = sorted(set(q) - {"month"})
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможный: month.")
+    profile = req.request.app[CTX].region
+    tz = profile.region.tz
+    month = q.get("month") or req.now.astimezone(tz).strftime("%Y-%m")
+    try:
+        period = Period.month(month, tz)
+    except InvalidInput as e:
+        raise ApiError(400, str(e)) from None
+    rows = page_figures(req.s, profile, period, req.now)
+    return {"month": month, "authority": req.authority.code, "rows": [r.as_dict() for r in rows]}
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec(), dumps=_dumps)
 
@@ -358,6 +379,7 @@ ROUTES = [
     ("GET", "/api/incidents/{incident_id:\\d+}", get_incident),
     ("POST", "/api/incidents/{incident_id:\\d+}/responses", post_response),
     ("POST", "/api/incidents/{incident_id:\\d+}/state", change_state),
+    ("GET", "/api/official-pages", official_pages),
 ]
 
 

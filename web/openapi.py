@@ -92,6 +92,20 @@ def _incident_schema() -> dict[str, Any]:
     return {"type": "object", "required": list(props), "properties": props, "example": INCIDENT_EXAMPLE}
 
 
+def _official_row_schema() -> dict[str, Any]:
+    ints = ("rank", "posts", "days_with_posts", "weeks", "weeks_with_posts", "comments", "problems", "decided", "answered", "on_time",
+            "late", "not_substantive", "unanswered", "pending", "answers", "answers_substantive", "to_incidents")
+    nums = ("longest_gap_days", "median_answer_minutes", "regularity", "answered_share", "on_time_share", "substantive_share", "score")
+    props: dict[str, Any] = {"authority": {"type": "string", "description": "Код органа власти"}, "name": {"type": "string"},
+                             "pages": {"type": "array", "items": {"type": "string"}, "description": "Адреса официальных страниц"}}
+    props.update({k: {"type": "integer"} for k in ints})
+    props.update({k: {"type": "number", "nullable": True} for k in nums})
+    props["not_substantive"]["description"] = "Проблемы, на которые страница ответила только формально, отказом или грубо"
+    props["median_answer_minutes"]["description"] = "Медиана времени до ответа по существу, минут"
+    props["score"]["description"] = "Балл 0–100 (docs/ratings.md)"
+    return {"type": "object", "required": list(props), "properties": props}
+
+
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
@@ -183,6 +197,23 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
+            "/api/official-pages": {
+                "get": {
+                    "operationId": "officialPages",
+                    "summary": "Рейтинг «ведение официальных страниц» за месяц",
+                    "description": "По каждому органу власти с подключёнными официальными страницами (сообщества VK, каналы Telegram): "
+                    "регулярность постов, комментарии жителей о проблемах, доля отвеченных по существу и в срок, медиана времени "
+                    "ответа, формальные ответы, оставленные без ответа и переданные в инциденты, балл. Формула — docs/ratings.md. "
+                    "Рейтинг публичный: в ответе все органы власти; `authority` — код органа власти токена.",
+                    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                    "description": "Месяц ГГГГ-ММ (по умолчанию текущий, по времени региона)", "example": "2026-11"}],
+                    "responses": {
+                        "200": {"description": "Строки рейтинга, лучший балл первым",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OfficialPages"}}}},
+                        "400": E400, "401": E401, "500": E500,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {"operationId": "openapi", "summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
             },
@@ -192,6 +223,16 @@ def spec() -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string", "description": "Сообщение по-русски"}}},
                 "Incident": _incident_schema(),
+                "OfficialPages": {
+                    "type": "object",
+                    "required": ["month", "authority", "rows"],
+                    "properties": {
+                        "month": {"type": "string"},
+                        "authority": {"type": "string", "description": "Код органа власти токена"},
+                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/OfficialPageRow"}},
+                    },
+                },
+                "OfficialPageRow": _official_row_schema(),
                 "IncidentPage": {
                     "type": "object",
                     "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],

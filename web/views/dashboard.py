@@ -17,6 +17,7 @@ from storage import web_repo
 
 from .. import charts, formatting, services
 from ..core import Req, page
+from .official import official_rows
 from .taxonomy import category_names, municipality_names, sector_names
 from .wording import Namer
 
@@ -156,6 +157,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     by_code = {a.code: a for a in web_repo.authorities(req.s, profile.region.code)}
     ranked = [r for r in rating_rows if rated(r.figures) and r.figures.score is not None]
     ranks = {r.code: i + 1 for i, r in enumerate(ranked)}
+    official_pages, official_error = official_rows(req, month)
     rating_chart = charts.bars(
         [(r.name, round(r.figures.score, 1), list_url(authority=by_code[r.code].id) if r.code in by_code else None) for r in ranked][:15],
         f"Рейтинг органов власти, баллы из 100 ({formatting.month_name(month)})",
@@ -190,6 +192,8 @@ def dashboard(req: Req) -> web.StreamResponse:
         rating_chart=rating_chart,
         score=formatting.score,
         weights=[(WEIGHT_NAMES.get(k, k), formatting.number(100 * w, 2).rstrip("0").rstrip(",") + "\u00a0%") for k, w in WEIGHTS.items()],
+        official_pages=official_pages,
+        official_error=official_error,
     )
 
 

@@ -17,6 +17,7 @@ from .. import formatting, listfilters, paging, services
 from ..core import Req, int_field, page, path_id, redirect
 from ..formatting import RESPONSE_KINDS as STAGE_NAMES
 from ..formatting import STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
+from .fakes import incident_marks
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -174,6 +175,7 @@ def incident_page(req: Req) -> web.StreamResponse:
         assignments=web_repo.incident_assignments(req.s, inc.id),
         routing=_routing_explanation(req, inc),
         authority=ctx["AUTHORITIES"].get(inc.authority_id),
+        **incident_marks(req, inc.id),
         **ctx,
     )
 

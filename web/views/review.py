@@ -24,6 +24,7 @@ from storage.web_repo import NotFound, OutOfScope
 
 from .. import formatting, paging, services
 from ..core import CLOCK, CTX, USER, Req, _audit_refused, page, parse_int, path_id, redirect
+from .fakes import panel as fake_panel
 from .taxonomy import municipality_names, names, sector_names, valid_classification
 
 DECISIONS = ("confirm", "correct", "not_problem", "merge", "fake")
@@ -161,6 +162,7 @@ def queue(req: Req) -> web.StreamResponse:
         "review.html", rows=rows, total=pg.total, total_all=total_all, next_cursor=_next_cursor(filters, pg),
         pager=paging.pager(req.request.path, "review", filters.values, pg), recent=recent, filters=filters,
         taxonomy=_taxonomy(req.app_ctx.region), sources=sources, can_act=req.user.can("review.act"), **names(req),
+        **fake_panel(req),  # «возможный фейк» marks waiting for a decision (web/views/fakes.py, _fake_marks.html)
     )
 
 
