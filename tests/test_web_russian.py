@@ -66,7 +66,7 @@ ENGLISH_NUMBER = re.compile(r"(?<![\d.,])\d+\.\d{1,3}(?![\d.])")
 DATE_LIKE = re.compile(r"^\d{2}\.\d{2}$")
 MONTH_CODE = re.compile(r"(?<![\d-])\d{4}-\d{2}(?![\d-])")
 #: links and addresses are identifiers, not words
-IDENTIFIERS = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+|(?<!\w)@[A-Za-z0-9_]{3,}|(?<=[Кк]лавиша )(?:[A-Z]|Enter|Esc)\b")
+IDENTIFIERS = re.compile(r"https?://\S*|[\w.+-]+@[\w-]+\.[\w.]+|(?<!\w)@[A-Za-z0-9_]{3,}|(?<=[Кк]лавиша )(?:[A-Z]|Enter|Esc)\b")
 
 READ_TEXT = """() => {
   for (const el of document.querySelectorAll('[translate="no"], kbd')) el.setAttribute('data-walker-skip', el.textContent), el.textContent = '';
