@@ -35,12 +35,14 @@ from sqlalchemy.orm import Session
 from collectors.sources import SourceUrlError, parse_source_url
 from config import RegionProfile
 from nlp import answers as quality
+from storage import events as ev
 from storage import official as oq
 from storage.models import Post
 from storage.sources import get_or_create_source
 
 from .deadlines import add_rule, select_rule
 from .errors import InvalidInput
+from .incidents import record_response
 from .incidents.replies import telegram_account_keys
 from .ratings import Period
 
@@ -141,6 +143,8 @@ class CommentCase:
     status: str
     answered_at: datetime | None
     incident_id: int | None = None
+    #: the page's answer posts, in the order of ``answers``
+    answer_posts: list[Post] = field(default_factory=list)
 
 
 def _due(profile: RegionProfile, at: datetime) -> datetime:
@@ -171,7 +175,8 @@ def comment_cases(session: Session, profile: RegionProfile, page: Page, start: d
         due = _due(profile, c.published_at)
         replies = [r for r in by_parent[(c.platform, c.source_key, c.parent_external_id)]
                    if r.published_at >= c.published_at and _is_reply_to(r, c)]
-        answers = [(r.published_at, quality.read(r.text or "")) for r in sorted(replies, key=lambda r: (r.published_at, r.id))]
+        replies.sort(key=lambda r: (r.published_at, r.id))
+        answers = [(r.published_at, quality.read(r.text or "")) for r in replies]
         counted = [t for t, reading in answers if _counts(reading)]
         at = counted[0] if counted else None
         if at is not None:
@@ -180,7 +185,7 @@ def comment_cases(session: Session, profile: RegionProfile, page: Page, start: d
             status = "pending"
         else:
             status = "not_substantive" if answers else "unanswered"
-        out.append(CommentCase(c, due, answers, status, at, in_incident.get(c.id)))
+        out.append(CommentCase(c, due, answers, status, at, in_incident.get(c.id), replies))
     return out
 
 
@@ -216,6 +221,33 @@ def escalate_unanswered(session: Session, profile: RegionProfile, index: Any, no
             report.incident_ids.append(incident.id)
     index.flush(session)
     return report
+
+
+def record_page_answers(session: Session, profile: RegionProfile, now: datetime) -> list[Any]:
+    """The page's answer to a comment that became an incident held by the page's authority is that
+    incident's answer (first reply, through the answer-quality gate of ``record_response``), if it came
+    after the incident was routed and the incident still waits for a first reply. Each answer once."""
+    out = []
+    for page in pages(session, profile):
+        cases = [c for c in comment_cases(session, profile, page, now - ESCALATION_LOOKBACK, now, now) if c.incident_id]
+        if not cases:
+            continue
+        recorded = oq.recorded_post_ids(session, [p.id for c in cases for p in c.answer_posts])
+        for case in cases:
+            incident = oq.incident_by_id(session, case.incident_id)
+            if incident is None or incident.merged_into_id is not None or incident.routed_at is None:
+                continue
+            authority = oq.authority_code_of(session, incident.authority_id)
+            for answer in case.answer_posts:
+                if (answer.id in recorded or authority != page.authority or incident.first_reply_at is not None
+                        or incident.state not in ev.ROUTED_OPEN_STATES or answer.published_at < incident.routed_at):
+                    continue
+                out.append(record_response(session, incident, "first_reply", answer.text or "(ответ в комментарии)",
+                                           answer.author or f"{answer.platform}:{answer.author_id}", answer.platform,
+                                           min(answer.published_at, now), authority_code=page.authority, post_id=answer.id,
+                                           profile=profile))
+                recorded.add(answer.id)
+    return out
 
 
 # --------------------------------------------------------------------------- figures and rating

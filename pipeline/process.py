@@ -356,6 +356,7 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
             report.incidents_created += esc.created
             report.posts_joined += esc.joined
             report.incident_ids += esc.incident_ids
+            report.replies += len(official.record_page_answers(s, profile, now))
     return report
 
 

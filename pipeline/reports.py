@@ -261,13 +261,13 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     table("По муниципалитетам", report.by_municipality)
 
     sh = wb.create_sheet("Рейтинг")
-    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
+    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл", "Доля ответов по существу", "Ответов не по существу"])
     for c in sh[1]:
         c.font = bold
     for n, r in enumerate(report.ratings, start=2):
         f = r.figures
-        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
-        for col in (5, 7, 8, 9):
+        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1), f.substantive_share, f.not_substantive])
+        for col in (5, 7, 8, 9, 12):
             sh.cell(n, col).number_format = "0.0%"
     sh.column_dimensions["C"].width = 50
     if report.ratings:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from .models import IncidentPost, Post, PostAnalysis, Source
+from .models import Authority, Incident, IncidentPost, Post, PostAnalysis, Response, Source
 
 
 def official_sources(session: Session) -> list[Source]:
@@ -67,3 +67,19 @@ def incident_of_posts(session: Session, post_ids: Sequence[int]) -> dict[int, in
         out.update({int(p): int(i) for p, i in session.execute(
             select(IncidentPost.post_id, IncidentPost.incident_id).where(IncidentPost.post_id.in_(ids)))})
     return out
+
+
+def recorded_post_ids(session: Session, post_ids: Sequence[int]) -> set[int]:
+    """Which of these posts are already recorded as an answer (a ``Response`` names them)."""
+    if not post_ids:
+        return set()
+    return {int(p) for p in session.scalars(select(Response.post_id).where(Response.post_id.in_(list(post_ids)))) if p is not None}
+
+
+def incident_by_id(session: Session, incident_id: int | None) -> Incident | None:
+    return session.get(Incident, incident_id) if incident_id else None
+
+
+def authority_code_of(session: Session, authority_id: int | None) -> str | None:
+    a = session.get(Authority, authority_id) if authority_id else None
+    return a.code if a else None

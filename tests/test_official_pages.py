@@ -4,7 +4,7 @@ comments are answered on time, late, formulaically and not at all; crawl + proce
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -79,7 +79,7 @@ def populate(vk: FakeVk) -> dict[str, int]:
 
 def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp_path):
     vk = FakeVk()
-    populate(vk)
+    ids_c = populate(vk)
     with serve(vk.app()) as srv:
         app = make_app(db_url, models_dir, CUR_VK_API_URL=srv.url + "/method/", CUR_VK_TOKENS="user:t@100", CUR_REGION="kuzbass")
         db = app.ready_db()
@@ -139,6 +139,23 @@ def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp
     (row,) = list(load_workbook(tmp_path / "r.xlsx")["Официальные страницы"].iter_rows(min_row=2, values_only=True))
     assert row[:3] == (1, "adm_novokuznetsk", "Администрация города Новокузнецка")
     assert row[4:17] == (3, 3, 2, 5, 15.0, 5, 4, 2, 1, 1, 1, 1, 0) and row[17] == 51.0 and row[21:] == (2, 43.3)
+
+    # a page's answer after the incident was opened is that incident's first reply (December: the November figures stay)
+    from storage import PostRecord, upsert_posts
+
+    answer_at = NOW.astimezone(timezone.utc) + timedelta(hours=1)
+    with db.session() as s:
+        upsert_posts(s, [PostRecord("vk", str(PAGE), f"3_{ids_c['c3'] + 100}", answer_at,
+                                    "Здравствуйте! Яму засыпали щебнем, асфальт положат до 15 мая, ответственный — мастер Сидоров В. П.",
+                                    parent_external_id="3", author_id=str(PAGE), author="Администрация Новокузнецка",
+                                    raw={"reply_to_comment": ids_c["c3"], "parents_stack": [ids_c["c3"]]})])
+    again = process_pending(app, answer_at + timedelta(hours=1))
+    assert again.replies == 1
+    with db.session() as s:
+        inc3 = s.get(Incident, in_inc[C3])
+        assert inc3.state == "answered" and inc3.first_reply_at == answer_at
+        assert official.page_figures(s, app.region, Period.month("2026-11", TZ), answer_at)[0].as_dict()["answers"] == 3
+    assert process_pending(app, answer_at + timedelta(hours=2)).replies == 0  # once
     db.dispose()
     check_web(db_url, models_dir, expected)
 

@@ -63,6 +63,12 @@ INCIDENT_EXAMPLE = {
 }  # fmt: skip
 
 
+FAKE_EXAMPLE = {
+    "id": 3, "claim": "В Мурманске вода из-под крана отравлена, пить её нельзя", "refutation": "Водоканал: пробы воды в норме.",
+    "link": "https://example.org/refute/1", "added_by": "api:min_housing_roads", "created_at": "2026-12-01T02:00:00+00:00", "active": True,
+}  # fmt: skip
+
+
 def _incident_schema() -> dict[str, Any]:
     props = {
         "id": {"type": "integer", "format": "int64", "description": "Номер инцидента"},
@@ -111,7 +117,7 @@ def spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "ЦУР Монитор — API для органов власти",
-            "version": "1.2",
+            "version": "1.3",
             "description": "Инциденты, направленные органу власти, ответы и смена состояния. "
             "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`). "
             "Ошибки — JSON {\"error\": \"сообщение по-русски\"}. Тело запроса — не больше 2 МиБ. "
@@ -197,6 +203,36 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
+            "/api/fakes": {
+                "get": {
+                    "operationId": "listFakeClaims",
+                    "summary": "Реестр опровергнутых утверждений",
+                    "description": "Действующие утверждения и порог сходства, с которым новые посты помечаются «возможный фейк».",
+                    "responses": {
+                        "200": {"description": "Утверждения и порог", "content": {"application/json": {
+                            "schema": {"type": "object", "required": ["threshold", "claims"], "properties": {
+                                "threshold": {"type": "number"}, "claims": {"type": "array", "items": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                            "example": {"threshold": 0.45, "claims": [FAKE_EXAMPLE]}}}},
+                        "401": E401,
+                        "500": E500,
+                    },
+                },
+                "post": {
+                    "operationId": "addFakeClaim",
+                    "summary": "Добавить опровергнутое утверждение",
+                    "description": "Новые посты сравниваются с ним при следующей обработке. Добавивший — `api:<код органа власти>`; "
+                    "изменение записывается в журнал действий. То же утверждение второй раз — 409; утверждение короче трёх слов "
+                    "или ссылка не http(s) — 400.",
+                    "parameters": [_IDEMPOTENCY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaimIn"},
+                                                         "example": {"claim": FAKE_EXAMPLE["claim"], "refutation": FAKE_EXAMPLE["refutation"], "link": FAKE_EXAMPLE["link"]}}},
+                    },
+                    "responses": {"200": {"description": "Утверждение в реестре", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                                  **_POST_ERRORS, "409": _error("Такое утверждение уже есть в реестре", "Действие не выполнено: такое утверждение уже есть в реестре: №3")},
+                },
+            },
             "/api/official-pages": {
                 "get": {
                     "operationId": "officialPages",
@@ -250,11 +286,13 @@ def spec() -> dict[str, Any]:
                         {"$ref": "#/components/schemas/Incident"},
                         {
                             "type": "object",
-                            "required": ["posts", "responses", "events"],
+                            "required": ["posts", "responses", "events", "fake_marks"],
                             "properties": {
                                 "posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
                                 "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Response"}},
                                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                                "fake_marks": {"type": "array", "items": {"$ref": "#/components/schemas/FakeMark"},
+                                               "description": "Посты инцидента, похожие на опровергнутые утверждения реестра («возможный фейк»)"},
                             },
                         },
                     ]
@@ -296,6 +334,43 @@ def spec() -> dict[str, Any]:
                         "actor": {"type": "string", "description": "Кто: логин, api:<код органа>, system, …"},
                         "from_state": {"type": "string", "nullable": True},
                         "to_state": {"type": "string", "nullable": True},
+                    },
+                },
+                "FakeMark": {
+                    "type": "object",
+                    "required": ["post_id", "claim_id", "claim", "refutation", "link", "score", "decision"],
+                    "properties": {
+                        "post_id": {"type": "integer", "format": "int64"},
+                        "claim_id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string"},
+                        "link": {"type": "string", "nullable": True},
+                        "score": {"type": "number", "description": "Сходство поста с утверждением, 0–1"},
+                        "decision": {"type": "string", "nullable": True, "enum": ["confirmed", "dismissed", None],
+                                     "description": "Решение оператора ЦУР: confirmed — пост повторяет утверждение, dismissed — нет, null — ждёт"},
+                    },
+                },
+                "FakeClaim": {
+                    "type": "object",
+                    "required": ["id", "claim", "refutation", "link", "added_by", "created_at", "active"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string", "description": "Текст опровержения"},
+                        "link": {"type": "string", "nullable": True, "description": "Ссылка на опровержение"},
+                        "added_by": {"type": "string", "description": "Кто добавил: логин, api:<код органа>, cli:<пользователь>"},
+                        "created_at": _TIME_REQ,
+                        "active": {"type": "boolean"},
+                    },
+                    "example": FAKE_EXAMPLE,
+                },
+                "FakeClaimIn": {
+                    "type": "object",
+                    "required": ["claim", "refutation"],
+                    "properties": {
+                        "claim": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Утверждение, не меньше трёх слов"},
+                        "refutation": {"type": "string", "minLength": 1, "maxLength": 4000},
+                        "link": {"type": "string", "nullable": True, "maxLength": 1024, "description": "http:// или https://"},
                     },
                 },
                 "ResponseIn": {
