@@ -24,6 +24,7 @@ from storage.web_repo import NotFound, OutOfScope
 
 from .. import formatting, paging, services
 from ..core import CLOCK, CTX, USER, Req, _audit_refused, page, parse_int, path_id, redirect
+from .fakes import card_marks
 from .fakes import panel as fake_panel
 from .taxonomy import municipality_names, names, sector_names, valid_classification
 
@@ -162,7 +163,7 @@ def queue(req: Req) -> web.StreamResponse:
         "review.html", rows=rows, total=pg.total, total_all=total_all, next_cursor=_next_cursor(filters, pg),
         pager=paging.pager(req.request.path, "review", filters.values, pg), recent=recent, filters=filters,
         taxonomy=_taxonomy(req.app_ctx.region), sources=sources, can_act=req.user.can("review.act"), **names(req),
-        **fake_panel(req),  # «возможный фейк» marks waiting for a decision (web/views/fakes.py, _fake_marks.html)
+        **fake_panel(req), **card_marks(req, rows),  # «возможный фейк» marks (web/views/fakes.py, _fake_marks.html, _fake_card_note.html)
     )
 
 
@@ -171,7 +172,7 @@ def more(req: Req) -> web.StreamResponse:
     """The next cards after ``cursor`` (JSON: the cards' HTML and the cursor after them)."""
     filters = read_filters(req)
     rows, pg = _cards(req, filters, req.request.query.get("cursor"), MORE)
-    html = req.render("_review_cards.html", rows=rows, can_act=req.user.can("review.act"), **names(req)).text or ""
+    html = req.render("_review_cards.html", rows=rows, can_act=req.user.can("review.act"), **names(req), **card_marks(req, rows)).text or ""
     return web.json_response({"html": html, "next": _next_cursor(filters, pg)})
 
 
