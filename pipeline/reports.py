@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from config import RegionProfile
 from pipeline.labels import STAGE_NAMES
 from storage import events as ev
+from storage import fakes as fq
 from storage import reporting as rq
 
 from . import timefmt
@@ -54,6 +55,22 @@ class OverdueRow:
 
 
 @dataclass
+class FakeFigures:
+    """«Выявление и маркировка недостоверной информации» for the month (docs/fakes.md): the registry and its marks."""
+
+    claims_added: int
+    marks: int
+    confirmed: int
+    dismissed: int
+    #: (claim text, refutation, link, marks, confirmed, dismissed), most confirmed first
+    claims: list[tuple[str, str, str | None, int, int, int]] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return self.marks - self.confirmed - self.dismissed
+
+
+@dataclass
 class MonthlyReport:
     region: str
     period: Period
@@ -71,6 +88,8 @@ class MonthlyReport:
     overdue: list[OverdueRow] = field(default_factory=list)
     #: the rating «ведение официальных страниц» (``pipeline.official``)
     official_pages: list[PageFigures] = field(default_factory=list)
+    #: possible fakes of the month (the region's report only; None in an authority's part)
+    fakes: FakeFigures | None = None
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -157,6 +176,16 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         overdue=overdue,
         official_pages=[f for f in page_figures(session, profile, period, now)
                         if authority_id is None or (authority_id in authorities and f.authority == authorities[authority_id].code)],
+        fakes=_fake_figures(session, period.start, as_of) if authority_id is None else None,
+    )
+
+
+def _fake_figures(session: Session, start: datetime, end: datetime) -> FakeFigures:
+    rows = fq.claims_between(session, start, end)
+    return FakeFigures(
+        claims_added=fq.claims_added_between(session, start, end),
+        marks=sum(n for _, n, _, _ in rows), confirmed=sum(c for _, _, c, _ in rows), dismissed=sum(d for _, _, _, d in rows),
+        claims=[(c.claim, c.refutation, c.link, n, cf, dm) for c, n, cf, dm in rows],
     )
 
 
