@@ -31,6 +31,7 @@ def test_decide_without_reload_focus_moves_and_undo(site, browser):
     assert op.url.endswith("/review")
     ids = card_ids(op)
     assert len(ids) == 6 and focused(op) == ids[0]
+    assert not op.locator("#review-editor").is_visible()  # only when E, N or M opens it
     op.evaluate("window.__sameDocument = true")
     count = op.locator("#review-count").inner_text()
 
@@ -99,6 +100,7 @@ def test_reject_needs_a_reason(site, browser):
     assert int(first) not in decisions(app)
     reason.fill("реклама, не обращение")
     reason.press("Enter")
+    assert not op.locator("#review-editor").is_visible()
     op.wait_for_selector(f'#post-{first}[data-state="saved"]', state="attached")
     with app.db.session() as s:
         d = s.scalar(select(ReviewDecision).where(ReviewDecision.post_id == int(first)))
