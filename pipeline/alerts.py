@@ -203,3 +203,25 @@ def _notify_head(session: Session, profile: RegionProfile, alert: Alert, now: da
         if recipient:
             enqueue(session, channel, recipient, subject, body, payload,
                     dedup_key=f"alert:{alert.id}:opened:{channel}:{head.code}", now=now)
+
+
+def alert_list(session: Session, profile: RegionProfile, *, state: str | None = q.OPEN, limit: int = 50,
+               opened_since: datetime | None = None, opened_before: datetime | None = None) -> list[dict[str, Any]]:
+    """Alerts of the region, newest first, as plain data (the API, the dashboard, the report)."""
+    rows = q.list_alerts(session, profile.code, state=state, limit=limit, opened_since=opened_since,
+                         opened_before=opened_before)
+    events: dict[int, list[Any]] = {}
+    for e in q.events_of(session, [a.id for a in rows]):
+        events.setdefault(e.alert_id, []).append(e)
+    out = []
+    for a in rows:
+        d = a.details or {}
+        out.append({
+            "id": a.id, "title": describe(profile, a), "municipality": a.municipality, "sector": a.sector,
+            "category": a.category, "state": a.state, "opened_at": a.opened_at, "closed_at": a.closed_at,
+            "updated_at": a.updated_at, "count": a.count, "expected": round(a.expected, 3), "p_value": a.p_value,
+            "incidents": list(d.get("incidents") or []), "posts": list(d.get("posts") or []),
+            "series": [(str(day), int(n)) for day, n in (d.get("series") or [])],
+            "events": [{"kind": e.kind, "at": e.at, "data": dict(e.data or {})} for e in events.get(a.id, [])],
+        })
+    return out

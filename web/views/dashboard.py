@@ -6,6 +6,7 @@ import tempfile
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -40,6 +41,17 @@ def ratings(req: Req, month: str) -> tuple[list, str | None]:
         return rows, None
     except (services.ActionRefused, services.ServiceUnavailable) as e:
         return [], str(e)
+
+
+def alerts(req: Req) -> list[tuple[dict, Any]]:
+    """Open emerging problems, then the latest closed ones (a week), each with its chart of posts per day."""
+    from pipeline.alerts import alert_list
+
+    profile = req.app_ctx.region
+    rows = alert_list(req.s, profile, state="open", limit=20)
+    rows += alert_list(req.s, profile, state="closed", limit=5, opened_since=req.now - timedelta(days=7))
+    return [(a, charts.columns([(d[8:10] + "." + d[5:7], n) for d, n in a["series"]], "Постов о проблеме по дням",
+                               width=420, height=130)) for a in rows]
 
 
 @page("dashboard.view")
@@ -87,6 +99,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     )
     return req.render(
         "dashboard.html",
+        alerts=alerts(req),
         period=key,
         total=sum(n for _, n in by_state),
         by_state=by_state,
