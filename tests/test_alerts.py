@@ -60,15 +60,22 @@ def _background(days: int, per_day: int) -> list[datetime]:
     return [START + timedelta(days=d, hours=2 + i * 24 / per_day) for d in range(days) for i in range(per_day)]
 
 
-def test_a_burst_opens_exactly_one_alert(db, profile):
+BURST_AT = START + timedelta(days=30, hours=3)
+BURST = [BURST_AT + timedelta(minutes=25 * i) for i in range(14)]  # 14 posts in under 6 h
+
+
+def _burst(db, profile, until: datetime) -> list:
     with db.session() as s:
         sync_authorities(s, profile)
-    burst_at = START + timedelta(days=30, hours=3)
-    burst = [burst_at + timedelta(minutes=25 * i) for i in range(14)]  # 14 posts in under 6 h
-    feed = Feed(db, profile, _background(30, 1) + burst)
+    feed = Feed(db, profile, _background(30, 1) + BURST)
     feed.until(START + timedelta(days=29))  # history, no checks
     clock = FakeClock(START + timedelta(days=29))
-    reports = feed.run(clock, START + timedelta(days=33))
+    return feed.run(clock, until)
+
+
+def test_a_burst_opens_exactly_one_alert(db, profile):
+    burst = BURST
+    reports = _burst(db, profile, START + timedelta(days=33))
 
     assert sum(len(r.opened) for r in reports) == 1
     with db.session() as s:
@@ -98,3 +105,51 @@ def test_a_steady_background_raises_none(db, profile):
     assert sum(len(r.opened) for r in reports) == 0
     with db.session() as s:
         assert s.scalars(select(Alert)).all() == []
+
+
+async def test_the_alert_in_the_cli_api_dashboard_and_report(db_url, db, profile, cur, aiohttp_client):
+    from pipeline.accounts import tokens as api_tokens
+    from pipeline.reports import build_report, render_html
+    from tests.test_web_security import add_users, login, make_ctx
+    from web.app import create_app
+
+    reports = _burst(db, profile, BURST[-1] + timedelta(hours=2))  # still open
+    assert sum(len(r.opened) for r in reports) == 1
+    with db.session() as s:
+        (alert,) = s.scalars(select(Alert)).all()
+        assert alert.state == aq.OPEN
+        title = "Новокузнецкий городской округ"
+
+    app = make_ctx(db_url)
+    try:
+        with app.db.session() as s:
+            _, token = api_tokens.issue_token(s, app.region.code, "head", datetime.now(timezone.utc), "test", "back office")
+        add_users(app, [("cur", "curator", None)])
+        client = await aiohttp_client(create_app(app))
+        auth = {"Authorization": f"Bearer {token}"}
+        (a,) = (await (await client.get("/api/alerts", headers=auth)).json())["alerts"]
+        assert a["id"] == alert.id and a["state"] == "open" and a["count"] >= 5 and a["incidents"]
+        assert a["events"][0]["kind"] == "opened" and a["posts"] >= a["count"]
+        assert (await (await client.get("/api/alerts?state=closed", headers=auth)).json())["alerts"] == []
+        assert (await client.get("/api/alerts?state=maybe", headers=auth)).status == 400
+        assert (await client.get("/api/alerts")).status == 401
+        assert (await login(client, "cur")).status == 303
+        page = await (await client.get("/dashboard")).text()
+        assert 'id="alerts"' in page and title in page and "Постов о проблеме по дням" in page
+        r = cur("alerts")
+        assert r.returncode == 0 and f"№{alert.id} " in r.stdout and "действует" in r.stdout and "открыт" in r.stdout, r.stdout
+        r = cur("alerts", "--check", "--now", (BURST[-1] + timedelta(days=3)).isoformat())
+        assert r.returncode == 0 and "закрыто 1" in r.stdout, r.stdout
+        assert "Возникающих проблем нет" in cur("alerts").stdout
+        assert "закрыт" in cur("alerts", "--all").stdout
+
+        (a,) = (await (await client.get("/api/alerts?state=all", headers=auth)).json())["alerts"]
+        assert a["state"] == "closed" and a["events"][-1]["kind"] == "closed"
+    finally:
+        app.db.dispose()
+
+    with db.session() as s:
+        rep = build_report(s, profile, "2026-10", START + timedelta(days=40))
+        assert [x.alert_id for x in rep.alerts] == [alert.id]
+        html = render_html(rep)
+        assert "Возникающие проблемы" in html and title in html
