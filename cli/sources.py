@@ -79,12 +79,16 @@ def sources_group() -> None:
 @click.option("--appeals", is_flag=True, help="Файл с обращениями платформы обратной связи (проблемы по определению).")
 @click.option("--interval", type=click.IntRange(1, 10080), default=None, help="Интервал обхода, минут.")
 @click.option("--title", default=None, help="Название источника для списков.")
+@click.option("--official", "official_of", default=None, metavar="КОД_ОРГАНА",
+              help="Официальная страница этого органа власти (код из профиля региона): её посты и ответы "
+                   "на комментарии жителей входят в рейтинг «ведение официальных страниц».")
 @click.option("--municipality", default=None, metavar="КОД",
               help="Муниципалитет по умолчанию для постов источника, не называющих места (код из профиля региона; "
                    "«-» — убрать). Для уже добавленного источника — меняет его.")
 @click.pass_context
 def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
-                appeals: bool, interval: int | None, title: str | None, municipality: str | None) -> None:
+                appeals: bool, interval: int | None, title: str | None, official_of: str | None,
+                municipality: str | None) -> None:
     """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
     vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
     from collectors.sources import SourceUrlError, parse_source_url
@@ -97,6 +101,11 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
         except SourceUrlError as e:
             fail(str(e))
     app = get_app(ctx)
+    if official_of is not None and app.region.region.authority(official_of) is None:
+        fail(f"орган власти {official_of!r} не найден в профиле региона {app.region.code} (см. cur config check)")
+    if official_of is not None and any(sp.platform not in ("vk", "telegram", "tgweb") or sp.kind not in ("wall", "channel")
+                                       for sp in specs):
+        fail("официальной страницей может быть только сообщество или страница VK либо канал Telegram")
     names = _municipality_names(app)
     if municipality is not None and municipality != "-" and municipality not in names:
         fail(f"муниципалитета {municipality!r} нет в профиле региона; коды: {', '.join(sorted(names))}")
@@ -108,10 +117,16 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
         with db.session() as s:
             src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 title=title, options=options, interval_minutes=interval)
+            if official_of is not None:
+                from pipeline.official import mark_official
+
+                mark_official(s, app.region, src, official_of)
             if municipality is not None:
                 set_source_municipality(src, None if municipality == "-" else municipality)
             number, default = src.id, src.municipality
         kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
+        if official_of is not None:
+            kind += f", официальная страница: {app.region.region.authority(official_of).name}"  # type: ignore[union-attr]  # checked above
         place = f"; муниципалитет по умолчанию: {names.get(default, default)}" if default else ""
         if created:
             click.echo(f"Источник №{number} добавлен: {spec.url} ({kind}){place}")
@@ -157,6 +172,10 @@ def sources_list(ctx: click.Context) -> None:
                 state = f"повтор после {_local(src.retry_after, tz)}"
             else:
                 state = _crawl_state(src.last_success_at, src.last_error_at)
+            code = (src.options or {}).get("official")
+            if code:
+                owner = app.region.region.authority(code)
+                kind += f", официальная страница: {owner.name if owner else code}"
             click.echo(f"№{src.id} {src.url or src.key} ({kind}{', ' + src.title if src.title else ''})")
             click.echo(f"    состояние: {state}; постов собрано: {src.posts_collected}")
             click.echo(f"    последний успех: {_local(src.last_success_at, tz)}")

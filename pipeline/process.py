@@ -40,6 +40,7 @@ from storage import incidents as q
 from storage.models import Post, PostAnalysis
 from storage.sources import source_municipalities
 
+from . import official
 from .context import App
 from .errors import ModelUnavailable
 from .fakes import FakeMatcher, Match, mark_rows, matcher_for_pass
@@ -225,6 +226,10 @@ class ProcessReport:
     incidents_created: int = 0
     posts_joined: int = 0
     official_comments: int = 0
+    #: residents' comments on official pages: classified, left to the page to answer (``pipeline/official.py``)
+    page_comments: int = 0
+    #: unanswered problem comments of official pages turned into incidents (new) or joined to one
+    page_escalated: int = 0
     #: Official VK replies recorded as first replies in this pass.
     replies: int = 0
     #: Posts marked «возможный фейк» (similar to a debunked claim of the registry, see pipeline.fakes).
@@ -238,7 +243,8 @@ class ProcessReport:
             f"(новых инцидентов {self.incidents_created}, присоединено к существующим {self.posts_joined}); "
             f"на проверку оператору: {self.unsure}; комментарии официальных аккаунтов: {self.official_comments}, "
             f"из них засчитано первичным ответом: {self.replies}; возможные фейки: {self.fakes}"
-        )
+        ) + (f"; комментарии жителей на официальных страницах: {self.page_comments}, "
+             f"без ответа страницы переданы в инциденты: {self.page_escalated}" if self.page_comments or self.page_escalated else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +315,9 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
                      grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
+    with db.session() as s:
+        official.sync_official_sources(s, profile)
+        pages = official.page_index(official.pages(s, profile))
     sectors = [s.code for s in profile.sectors]
     report = ProcessReport()
     index = GroupingIndex(profile, grouping or GroupingOptions())
@@ -335,10 +344,19 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         with db.session() as s:
             lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
             _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress, matched,
-                           fakes.threshold if fakes else 0.0, defaults)
+                           fakes.threshold if fakes else 0.0, defaults, pages)
     with db.session() as s:  # comments just collected may be the authorities' answers
         lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
+    if pages:
+        with db.session() as s:  # residents' problems the official pages left unanswered past their time
+            lease.renew(s)
+            esc = official.escalate_unanswered(s, profile, index, now)
+            report.page_escalated = esc.created + esc.joined
+            report.incidents_created += esc.created
+            report.posts_joined += esc.joined
+            report.incident_ids += esc.incident_ids
+            report.replies += len(official.record_page_answers(s, profile, now))
     return report
 
 
@@ -353,8 +371,9 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
                    now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None,
                    fakes: dict[int, Match] | None = None, threshold: float = 0.0,
-                   defaults: SourceDefaults | None = None) -> None:
-    """One batch in the caller's transaction: analyses, grouping, possible-fake marks, ``processed_at``."""
+                   defaults: SourceDefaults | None = None, pages: dict[tuple[str, str], Any] | None = None) -> None:
+    """One batch in the caller's transaction: analyses, grouping, possible-fake marks, ``processed_at``;
+    residents' comments on official pages are held for the page's answer (``pipeline/official.py``)."""
     ids = [i for i, _, _ in batch]
     posts = q.posts_by_id(s, ids)
     versions = {str(p.model_version) for p in preds}
@@ -373,11 +392,14 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             continue  # changed by someone else meanwhile; the next pass sees it
         done.append(post_id)
         report.processed += 1
-        if post.parent_external_id and post.author_id and str(post.author_id) in officials:
-            report.official_comments += 1
+        page = pages.get((post.platform, post.source_key)) if pages else None
+        if (post.parent_external_id and post.author_id and str(post.author_id) in officials) or (
+                page is not None and official.is_page_voice(post, page)):
+            report.official_comments += 1  # the authority speaking on its page or answering: not a resident's post
             if on_progress:
                 on_progress(1)
             continue
+        held = page is not None and post.parent_external_id is not None  # the page answers first
         if fakes and post_id in fakes:
             marked[post_id] = fakes[post_id]
         municipality, places = found.get(n, (None, {}))
@@ -396,7 +418,9 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.relevant and not analysis.unsure and post_id not in grouped:
+        if held:
+            report.page_comments += 1
+        elif analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
                                             municipality, now, streets)
             if created:

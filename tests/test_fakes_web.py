@@ -107,3 +107,35 @@ async def test_confirm_and_dismiss_from_the_review_queue_and_the_incident(site, 
 
     cur = await client_of(site, aiohttp_client, "cur")  # curators look, never decide
     assert (await post_form(cur, f"/fakes/marks/{site['mark1']}", "/fakes", decision="dismiss")).status == 403
+
+
+async def test_api_for_back_offices(site, aiohttp_client):
+    from tests.test_web_security import add_token
+    from web.app import create_app
+
+    app = site["app"]
+    with app.db.session() as s:
+        inc = s.get(Incident, site["inc1"])
+        code = web_repo.authority_names(s, [inc.authority_id])[inc.authority_id].code
+        token = add_token(s, app.region.code, code, NOW, "test")
+    c = await aiohttp_client(create_app(app))
+    h = {"Authorization": f"Bearer {token}"}
+    r = await c.get("/api/fakes", headers=h)
+    data = await r.json()
+    assert r.status == 200 and data["threshold"] == pytest.approx(0.45) and [x["claim"] for x in data["claims"]] == [CLAIM]
+    r = await c.post("/api/fakes", json={"claim": "Мост через Томь закроют на полгода", "refutation": "Не закроют.", "link": "https://example.org/r/2"}, headers=h)
+    body = await r.json()
+    assert r.status == 200 and body["added_by"] == f"api:{code}" and body["active"] is True
+    r = await c.post("/api/fakes", json={"claim": "Мост через Томь закроют на полгода", "refutation": "x"}, headers=h)
+    assert r.status == 409 and "уже есть в реестре" in (await r.json())["error"]
+    for bad, words in (({"claim": "Два слова", "refutation": "x"}, "не меньше трёх слов"), ({"claim": "a b c d", "refutation": 5}, "«refutation» должно быть строкой"),
+                       ({"claim": "a b c d", "refutation": "x", "link": "ftp://x"}, "http")):
+        r = await c.post("/api/fakes", json=bad, headers=h)
+        assert r.status == 400 and words in (await r.json())["error"], bad
+    assert (await c.get("/api/fakes")).status == 401
+    r = await c.get(f"/api/incidents/{site['inc1']}", headers=h)
+    marks = (await r.json())["fake_marks"]
+    assert r.status == 200 and marks and marks[0]["claim"] == CLAIM and marks[0]["decision"] is None and marks[0]["score"] == pytest.approx(0.61)
+    with app.db.session() as s:
+        row = s.scalars(select(AuditEntry).where(AuditEntry.action == "fake_claim.add", AuditEntry.actor == f"api:{code}")).one()
+        assert row.data["via"] == "api"

@@ -382,8 +382,10 @@ def open_incident(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None, urgency: str,
     municipality: str | None, now: datetime, options: GroupingOptions = DEFAULT_GROUPING, actor: str = SYSTEM,
     words: set[str] | None = None, follows: int | None = None, streets: Collection[str] | None = None,
+    route_to: tuple[str, str] | None = None,
 ) -> Incident:
-    """A new incident of one post, routed; ``follows``: the incident (past its age limit) it continues."""
+    """A new incident of one post, routed; ``follows``: the incident (past its age limit) it continues;
+    ``route_to``: (authority code, Russian reason) overriding the routing rules (official pages)."""
     incident = Incident(
         region=profile.code,
         title=_title(post.text),
@@ -408,7 +410,7 @@ def open_incident(
     if follows is not None:
         data["follows"] = follows
     _event(session, incident, ev.CREATED, actor, now, to_state=ev.NEW, data=data)
-    route_incident(session, profile, incident, actor, now)
+    route_incident(session, profile, incident, actor, now, route_to=route_to)
     return incident
 
 

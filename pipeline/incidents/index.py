@@ -176,10 +176,12 @@ class GroupingIndex:
     # -- placing posts --------------------------------------------------------
 
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
-              municipality: str | None, now: datetime, streets: Collection[str] | None = None) -> tuple[Incident, bool]:
+              municipality: str | None, now: datetime, streets: Collection[str] | None = None,
+              route_to: tuple[str, str] | None = None) -> tuple[Incident, bool]:
         """Join ``post`` to its incident or open a new one; ``(incident, created)``.
 
-        ``streets``: the post's street addresses when the caller has them (``nlp.addresses``)."""
+        ``streets``: the post's street addresses when the caller has them (``nlp.addresses``).
+        ``route_to``: see ``open_incident`` (a new incident goes there; a joined one keeps its authority)."""
         self._now = now
         words = content_lemmas(post.text)
         if streets is None:
@@ -195,7 +197,8 @@ class GroupingIndex:
             return incident, False
         self.flush(session)  # the incident service may read what this batch wrote
         incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
-                                 self.options, self.actor, words=words, follows=choice.follows, streets=streets)
+                                 self.options, self.actor, words=words, follows=choice.follows, streets=streets,
+                                 route_to=route_to)
         session.flush()
         view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
                      state=incident.state, updated_at=incident.updated_at)
