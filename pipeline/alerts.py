@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from config import RegionProfile
 from storage import alerts as q
 from storage import reporting as rq
-from storage.models import Alert
+from storage.models_alerts import Alert
 
 from .notify.outbox import enqueue
 from .routing import escalation_authority

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from .models import Alert, AlertEvent, Incident, IncidentPost, Post
+from .models import Incident, IncidentPost, Post
+from .models_alerts import Alert, AlertEvent
 
 OPEN = "open"
 CLOSED = "closed"

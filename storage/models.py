@@ -580,5 +580,3 @@ class FakeThreshold(Base):
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
-
-from .models_alerts import Alert, AlertEvent  # noqa: E402, F401  (alerts live in their own module; re-exported)

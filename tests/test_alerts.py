@@ -11,7 +11,8 @@ from sqlalchemy import select
 from pipeline.alerts import check_emerging, poisson_tail
 from pipeline.incidents import ingest_analysis, sync_authorities
 from storage import alerts as aq
-from storage.models import Alert, AlertEvent, OutboxMessage
+from storage.models import OutboxMessage
+from storage.models_alerts import Alert, AlertEvent
 from tests.helpers import A, FakeClock, add_post
 
 START = datetime(2026, 10, 1, 0, 0, tzinfo=timezone.utc)
