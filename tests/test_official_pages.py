@@ -203,7 +203,7 @@ def check_web(db_url: str, models_dir: str | None, expected: dict) -> None:
     section = html[html.index('id="official-pages"'):]
     section = section[:section.index("</section>")]
     cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", section)]
-    assert cells[:8] == ["1", "Администрация города Новокузнецка", "43.3", "3", "2 из 5", "4", "2 (50%)", "25%"], cells
+    assert cells[:8] == ["1", "Администрация города Новокузнецка", "43,3", "3", "2 из 5", "4", "2 (50%)", "25%"], cells
     assert cells[9:] == ["1", "1", "2"], cells
 
 
