@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from config import RegionProfile
 from pipeline.labels import STAGE_NAMES
 from storage import events as ev
+from storage import fakes as fq
 from storage import reporting as rq
 
 from . import timefmt
@@ -53,6 +54,36 @@ class OverdueRow:
 
 
 @dataclass
+class AlertRow:
+    """An emerging problem opened in the month (``pipeline.alerts``)."""
+
+    alert_id: int
+    title: str
+    opened_at: datetime
+    closed_at: datetime | None
+    count: int
+    expected: float
+    incidents: int
+    posts: int
+
+
+@dataclass
+class FakeFigures:
+    """«Выявление и маркировка недостоверной информации» for the month (docs/fakes.md): the registry and its marks."""
+
+    claims_added: int
+    marks: int
+    confirmed: int
+    dismissed: int
+    #: (claim text, refutation, link, marks, confirmed, dismissed), most confirmed first
+    claims: list[tuple[str, str, str | None, int, int, int]] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return self.marks - self.confirmed - self.dismissed
+
+
+@dataclass
 class MonthlyReport:
     region: str
     period: Period
@@ -68,8 +99,12 @@ class MonthlyReport:
     by_municipality: list[Row]
     ratings: list[AuthorityRating]
     overdue: list[OverdueRow] = field(default_factory=list)
+    #: Emerging problems opened in the month (the region's report only).
+    alerts: list[AlertRow] = field(default_factory=list)
     #: the rating «ведение официальных страниц» (``pipeline.official``)
     official_pages: list[PageFigures] = field(default_factory=list)
+    #: possible fakes of the month (the region's report only; None in an authority's part)
+    fakes: FakeFigures | None = None
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -154,9 +189,28 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
         ratings=ratings,
         overdue=overdue,
+        alerts=[] if authority_id is not None else _alert_rows(session, profile, period),
         official_pages=[f for f in page_figures(session, profile, period, now)
                         if authority_id is None or (authority_id in authorities and f.authority == authorities[authority_id].code)],
+        fakes=_fake_figures(session, period.start, as_of) if authority_id is None else None,
     )
+
+
+def _fake_figures(session: Session, start: datetime, end: datetime) -> FakeFigures:
+    rows = fq.claims_between(session, start, end)
+    return FakeFigures(
+        claims_added=fq.claims_added_between(session, start, end),
+        marks=sum(n for _, n, _, _ in rows), confirmed=sum(c for _, _, c, _ in rows), dismissed=sum(d for _, _, _, d in rows),
+        claims=[(c.claim, c.refutation, c.link, n, cf, dm) for c, n, cf, dm in rows],
+    )
+
+
+def _alert_rows(session: Session, profile: RegionProfile, period: Period) -> list[AlertRow]:
+    from .alerts import alert_list
+
+    rows = alert_list(session, profile, state=None, limit=1000, opened_since=period.start, opened_before=period.end)
+    return [AlertRow(a["id"], a["title"], a["opened_at"], a["closed_at"], a["count"], a["expected"], len(a["incidents"]),
+                     len(a["posts"])) for a in sorted(rows, key=lambda a: (a["opened_at"], a["id"]))]
 
 
 # --------------------------------------------------------------------------- HTML
@@ -305,6 +359,17 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for letter, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
+        sh.column_dimensions[letter].width = width
+    sh = wb.create_sheet("Возникающие проблемы")
+    append_row(sh, ["Оповещение", "Проблема", "Открыто", "Закрыто", "Постов за 24 ч", "Обычно за 24 ч", "Инцидентов", "Постов"])
+    for c in sh[1]:
+        c.font = bold
+    for n, al in enumerate(report.alerts, start=2):
+        append_row(sh, [al.alert_id, al.title, local(al.opened_at), local(al.closed_at), al.count, round(al.expected, 2),
+                        al.incidents, al.posts])
+        for col in (3, 4):
+            sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
+    for letter, width in zip("ABCDEFGH", (12, 60, 17, 17, 14, 14, 12, 10)):
         sh.column_dimensions[letter].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)

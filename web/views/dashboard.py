@@ -61,6 +61,17 @@ def ratings(req: Req, month: str) -> tuple[list, str | None]:
         return [], str(e)
 
 
+def alerts(req: Req) -> list[tuple[dict, Any]]:
+    """Open emerging problems, then the latest closed ones (a week), each with its chart of posts per day."""
+    from pipeline.alerts import alert_list
+
+    profile = req.app_ctx.region
+    rows = alert_list(req.s, profile, state="open", limit=20)
+    rows += alert_list(req.s, profile, state="closed", limit=5, opened_since=req.now - timedelta(days=7))
+    return [(a, charts.columns([(d[8:10] + "." + d[5:7], n) for d, n in a["series"]], "Постов о проблеме по дням",
+                               width=420, height=130)) for a in rows]
+
+
 def _months(now: datetime, tz, n: int = 12) -> list[str]:
     return [_month(now, tz, i) for i in range(n)]
 
@@ -165,6 +176,7 @@ def dashboard(req: Req) -> web.StreamResponse:
     )
     return req.render(
         "dashboard.html",
+        alerts=alerts(req),
         period=key,
         total=sum(n for _, n, _ in by_state),
         total_url=link(),
