@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: The fixed sector codes of the product brief. A region may switch some off
 #: and add its own blocks, but these codes never change meaning.
@@ -172,6 +172,7 @@ class AuthorityRole(str, Enum):
     organisation = "organisation"  # utility, regional operator, etc.
 
 
+_OFFICIAL_PAGE = re.compile(r"(?:https?://)?(?:www\.|m\.)?(?:vk\.com|vk\.ru|t\.me)/[A-Za-z0-9_.]+/?|@[A-Za-z0-9_]{5,32}")
 _TG_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
 _TG_ID = re.compile(r"-?\d{1,20}")
 
@@ -194,6 +195,20 @@ class Authority(_Strict):
     #: usernames («@» optional, any case; stored lower case without «@») or numeric ids
     #: (user ids, ``-100…`` for channels) of accounts that have no public username.
     telegram_accounts: list[str] = []
+    #: The authority's official pages (8-ФЗ): VK communities and Telegram channels, as URLs
+    #: (``https://vk.com/club123``, ``https://vk.com/name``, ``https://t.me/name``). They become
+    #: sources marked official; their posts and the comments under them are rated
+    #: (docs/ratings.md «Ведение официальных страниц»).
+    official_pages: list[NonEmpty] = []
+
+    @field_validator("official_pages")
+    @classmethod
+    def _official_pages(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not _OFFICIAL_PAGE.fullmatch(url.strip()):
+                raise ValueError(f"официальная страница {url!r}: нужен адрес сообщества VK (https://vk.com/club123, "
+                                 "https://vk.com/имя) или канала Telegram (https://t.me/имя, @имя)")
+        return [url.strip() for url in v]
 
     @field_validator("telegram_accounts", mode="before")
     @classmethod
@@ -244,6 +259,8 @@ class Municipality(_Strict):
     #: Authority code of the municipal administration.
     authority: Code | None = None
     population: int | None = None
+    #: Approximate centre [latitude, longitude] in degrees, for the dashboard's map (general knowledge, not surveyed).
+    centroid: tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]] | None = None
 
 
 class RoutingRule(_Strict):
@@ -260,6 +277,8 @@ class RoutingRule(_Strict):
     urgency: Urgency | None = None
     authority: Annotated[str, Field(pattern=r"^(@municipality|[a-z][a-z0-9_]*)$")]
     note: str | None = None
+    #: A short name shown to users («ЖКХ по муниципалитету»); made from the conditions when left out.
+    name: str | None = None
 
 
 class Region(_Strict):
@@ -276,6 +295,23 @@ class Region(_Strict):
     municipalities: list[Municipality] = Field(min_length=10)
     routing: list[RoutingRule] = []
     deadlines: DeadlinePolicy | None = None
+
+    @model_validator(mode="after")
+    def _centroids(self) -> "Region":
+        """Centroids: all municipalities or none, and all within one region (a swapped latitude/longitude shows)."""
+        points = [(m.code, m.centroid) for m in self.municipalities]
+        given = [(c, p) for c, p in points if p is not None]
+        if not given:
+            return self
+        missing = [c for c, p in points if p is None]
+        if missing:
+            raise ValueError(f"centroid missing for municipalities {', '.join(missing)} (give all or none)")
+        lat0 = sorted(p[0] for _, p in given)[len(given) // 2]
+        lon0 = sorted(p[1] for _, p in given)[len(given) // 2]
+        far = [c for c, (lat, lon) in given if abs(lat - lat0) > 8 or abs(lon - lon0) > 15]
+        if far:
+            raise ValueError(f"centroid of {', '.join(far)} is far from the others (latitude and longitude swapped?)")
+        return self
 
     @field_validator("timezone")
     @classmethod

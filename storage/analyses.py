@@ -11,7 +11,7 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from . import search
-from .models import Incident, IncidentPost, Post, PostAnalysis, ReviewDecision, Source
+from .models import FakeMark, Incident, IncidentPost, Post, PostAnalysis, ReviewDecision, Source
 from .search import Query
 
 
@@ -80,10 +80,11 @@ def review_queue_stmt(columns: Sequence[Any], f: QueueFilter | None = None) -> S
         stmt = stmt.where(Post.published_at >= f.since)
     if f.until is not None:
         stmt = stmt.where(Post.published_at < f.until)
-    if f.possible_fake:
-        stmt = stmt.where(
-            exists().where(IncidentPost.post_id == Post.id, IncidentPost.incident_id == Incident.id, Incident.is_possible_fake.is_(True))
-        )
+    if f.possible_fake:  # a mark of the fakes registry not dismissed, or the post's incident marked
+        stmt = stmt.where(or_(
+            exists().where(FakeMark.post_id == Post.id, or_(FakeMark.decision.is_(None), FakeMark.decision != "dismissed")),
+            exists().where(IncidentPost.post_id == Post.id, IncidentPost.incident_id == Incident.id, Incident.is_possible_fake.is_(True)),
+        ))
     if f.post_ids is not None:
         stmt = stmt.where(Post.id.in_(list(f.post_ids)))
     return stmt

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from .models import FakeClaim, FakeMark, FakeThreshold, IncidentPost, Post
@@ -82,7 +82,7 @@ def marks_of_posts(s: Session, post_ids: Sequence[int]) -> dict[int, list[tuple[
         return out
     q = (select(FakeMark, FakeClaim).join(FakeClaim, FakeClaim.id == FakeMark.claim_id)
          .where(FakeMark.post_id.in_(list(post_ids))).order_by(FakeMark.post_id, FakeMark.score.desc()))
-    for m, c in s.execute(q).tuples():
+    for m, c in s.execute(q):
         out.setdefault(m.post_id, []).append((m, c))
     return out
 
@@ -92,7 +92,7 @@ def marks_of_incident(s: Session, incident_id: int) -> list[tuple[FakeMark, Fake
          .join(Post, Post.id == FakeMark.post_id)
          .join(IncidentPost, IncidentPost.post_id == FakeMark.post_id)
          .where(IncidentPost.incident_id == incident_id).order_by(FakeMark.score.desc(), FakeMark.id))
-    return list(s.execute(q).tuples())
+    return [(m, c, p) for m, c, p in s.execute(q)]
 
 
 def pending_marks(s: Session, limit: int = 20) -> list[tuple[FakeMark, FakeClaim, Post]]:
@@ -100,7 +100,7 @@ def pending_marks(s: Session, limit: int = 20) -> list[tuple[FakeMark, FakeClaim
     q = (select(FakeMark, FakeClaim, Post).join(FakeClaim, FakeClaim.id == FakeMark.claim_id)
          .join(Post, Post.id == FakeMark.post_id)
          .where(FakeMark.decision.is_(None)).order_by(FakeMark.score.desc(), FakeMark.id).limit(limit))
-    return list(s.execute(q).tuples())
+    return [(m, c, p) for m, c, p in s.execute(q)]
 
 
 def count_marks(s: Session) -> dict[str, int]:
@@ -127,3 +127,17 @@ def claim_mark_counts(s: Session) -> dict[int, dict[str, int]]:
 
 def set_decision(m: FakeMark, decision: str, actor: str, at: datetime) -> None:
     m.decision, m.decided_by, m.decided_at = decision, actor, at
+
+
+def claims_between(s: Session, start: datetime, end: datetime) -> list[tuple[FakeClaim, int, int, int]]:
+    """Claims with marks made in [start, end): (claim, marks, confirmed, dismissed), most confirmed first."""
+    confirmed = func.sum(case((FakeMark.decision == "confirmed", 1), else_=0))
+    dismissed = func.sum(case((FakeMark.decision == "dismissed", 1), else_=0))
+    q = (select(FakeClaim, func.count(FakeMark.id), confirmed, dismissed).join(FakeMark, FakeMark.claim_id == FakeClaim.id)
+         .where(FakeMark.marked_at >= start, FakeMark.marked_at < end)
+         .group_by(FakeClaim.id).order_by(confirmed.desc(), func.count(FakeMark.id).desc(), FakeClaim.id))
+    return [(c, int(n), int(cf or 0), int(dm or 0)) for c, n, cf, dm in s.execute(q)]
+
+
+def claims_added_between(s: Session, start: datetime, end: datetime) -> int:
+    return int(s.scalar(select(func.count(FakeClaim.id)).where(FakeClaim.created_at >= start, FakeClaim.created_at < end)) or 0)

@@ -60,6 +60,8 @@ class Source(Base):
     url: Mapped[str | None] = mapped_column(String(1024))
     title: Mapped[str | None] = mapped_column(String(512))
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The municipality of the source's posts that name no place (``cur sources add --municipality``).
+    municipality: Mapped[str | None] = mapped_column(String(64))
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -181,6 +183,9 @@ class PostAnalysis(Base):
     confidence: Mapped[float] = mapped_column(Float)
     unsure: Mapped[bool] = mapped_column(Boolean, default=False)
     municipality: Mapped[str | None] = mapped_column(String(64))
+    #: The first street address the post names (``nlp.addresses`` key, ``весенний#12``); all of them in
+    #: ``details["addresses"]``.
+    address: Mapped[str | None] = mapped_column(String(255), index=True)
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -574,3 +579,4 @@ class FakeThreshold(Base):
     decided: Mapped[int] = mapped_column(Integer, default=0)
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+

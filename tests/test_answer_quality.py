@@ -203,3 +203,21 @@ def test_migration_0011_keeps_old_answers_counted(tmp_path, fresh_pg_url):
         db.upgrade()
         assert _no_autogenerate_diff(db) == [], url
         db.dispose()
+
+
+def test_the_report_shows_the_share_of_answers_by_substance(db, profile, tmp_path):
+    from openpyxl import load_workbook
+
+    from pipeline.reports import build_report, render_html, write_xlsx
+
+    with db.session() as s:
+        inc = _incident(s, profile)
+        svc.record_response(s, inc, "first_reply", FORMULAIC, "spec", "web", T0 + H, profile=profile)
+        svc.record_response(s, inc, "first_reply", SUBSTANTIVE, "spec", "web", T0 + 2 * H, profile=profile)
+        rep = build_report(s, profile, "2026-11", T0 + 30 * 24 * H)
+    (line,) = [r for r in rep.ratings if r.figures.answers_read]
+    assert (line.figures.answers_read, line.figures.substantive_share, line.figures.not_substantive) == (2, 0.5, 1)
+    assert "Ответы по существу" in render_html(rep)
+    write_xlsx(rep, tmp_path / "r.xlsx")
+    (row,) = [r for r in load_workbook(tmp_path / "r.xlsx")["Рейтинг"].iter_rows(min_row=2, values_only=True) if r[1] == line.code]
+    assert row[11:13] == (0.5, 1)

@@ -60,3 +60,20 @@ def test_the_import_contracts_of_pyproject_hold(capsys):
     report = capsys.readouterr().out
     assert status == EXIT_STATUS_SUCCESS, report
     assert "0 broken" in report
+
+
+#: The biggest module a reader should have to hold in mind (migrations are generated history, exempt).
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_outside_migrations_is_over_600_lines():
+    packages = ("cli", "web", "pipeline", "storage", "nlp", "collectors", "config", "classifier_models")
+    too_big = []
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_MODULE_LINES:
+                too_big.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert too_big == [], "split these modules by job"

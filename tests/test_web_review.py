@@ -214,6 +214,19 @@ async def test_filters_and_more(app_ctx, aiohttp_client):
         q.attach_post(s, inc, lamps, NOW)
         mark_fake(s, inc, "test", NOW)
     assert ids(await (await op.get("/review?fake=1")).text()) == [lamps]
+    # or a mark of the fakes registry on the post itself (not once it is dismissed)
+    garage = post_id_by_text(app_ctx, "Продаю гараж")
+    with app_ctx.db.session() as s:
+        from storage.models import FakeClaim, FakeMark
+
+        claim = FakeClaim(claim="гаражи сносят", refutation="нет", claim_hash="x" * 64, added_by="test", created_at=NOW, updated_at=NOW)
+        s.add(claim)
+        s.flush()
+        s.add(FakeMark(post_id=garage, claim_id=claim.id, score=0.9, lemma_score=0.9, vector_score=0.9, threshold=0.5, marked_at=NOW))
+    assert sorted(ids(await (await op.get("/review?fake=1")).text())) == sorted([lamps, garage])
+    with app_ctx.db.session() as s:
+        s.scalar(select(FakeMark)).decision = "dismissed"
+    assert ids(await (await op.get("/review?fake=1")).text()) == [lamps]
     # the next cards, as review.js asks for them: after the cursor, with the filters
     r = await op.get("/review/more?sector=housing")
     body = await r.json()
@@ -284,3 +297,40 @@ def test_queue_count_is_what_processing_reports(sqlite_url):
         undo_review(s, d.id, "op", NOW)
         assert qa.review_queue_count(s) == 20
     app.db.dispose()
+
+
+def test_undo_puts_back_what_each_decision_changed(app_ctx):
+    """Undo on posts already in incidents: a correction's class, a fake mark, a post taken out."""
+    from pipeline.incidents import apply_review, undo_review
+    from pipeline.incidents.common import IncidentError
+
+    profile = app_ctx.region
+    with app_ctx.db.session() as s:
+        incs = list(s.scalars(select(Incident).where(Incident.authority_id.is_not(None)).order_by(Incident.id)))
+        a, b = incs[0], incs[1]
+    with app_ctx.db.session() as s:
+        from storage import incidents as q
+
+        a = s.get(Incident, a.id)
+        post_a = q.post_ids_of(s, a.id)[0]
+        before = (a.sector, a.category, a.urgency, a.authority_id)
+        d = apply_review(s, post_a, "correct", "op", NOW, sector="roads", category="road_surface", urgency="high", profile=profile)
+        assert (a.sector, a.category, a.urgency) == ("roads", "road_surface", "high")
+        undo_review(s, d.id, "op", NOW, profile=profile)
+        assert (a.sector, a.category, a.urgency, a.authority_id) == before
+        with pytest.raises(IncidentError, match="уже отменено"):
+            undo_review(s, d.id, "op", NOW, profile=profile)
+
+        d = apply_review(s, post_a, "fake", "op", NOW, comment="бот", profile=profile)
+        assert a.is_possible_fake
+        undo_review(s, d.id, "op", NOW, profile=profile)
+        assert not a.is_possible_fake
+
+        b = s.get(Incident, b.id)
+        post_b = q.post_ids_of(s, b.id)[0]
+        d = apply_review(s, post_b, "not_problem", "op", NOW, comment="нет", profile=profile)
+        assert q.incident_of_post(s, post_b) is None and b.state == "rejected"  # its only post left
+        with pytest.raises(IncidentError, match="уже закрыт"):
+            undo_review(s, d.id, "op", NOW, profile=profile)
+        kinds = [e.kind for e in s.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == a.id).order_by(IncidentEvent.id))]
+        assert kinds.count("review_undone") == 2 and kinds.count("reclassified") == 2

@@ -31,6 +31,7 @@ def test_decide_without_reload_focus_moves_and_undo(site, browser):
     assert op.url.endswith("/review")
     ids = card_ids(op)
     assert len(ids) == 6 and focused(op) == ids[0]
+    assert not op.locator("#review-editor").is_visible()  # only when E, N or M opens it
     op.evaluate("window.__sameDocument = true")
     count = op.locator("#review-count").inner_text()
 
@@ -99,6 +100,7 @@ def test_reject_needs_a_reason(site, browser):
     assert int(first) not in decisions(app)
     reason.fill("реклама, не обращение")
     reason.press("Enter")
+    assert not op.locator("#review-editor").is_visible()
     op.wait_for_selector(f'#post-{first}[data-state="saved"]', state="attached")
     with app.db.session() as s:
         d = s.scalar(select(ReviewDecision).where(ReviewDecision.post_id == int(first)))
@@ -128,6 +130,14 @@ def test_filters_in_the_url(site, browser):
         op.press("#review-filters input[name=q]", "Enter")
     assert "q=" in op.url and "sector=housing" in op.url
     assert len(card_ids(op)) == 1
+    # a post the model gave no sector: Enter has nothing to confirm and opens the type-ahead instead
+    op.goto(url + "/review?source=vk%3A-100006")
+    (garage,) = card_ids(op)
+    op.keyboard.press("Enter")
+    assert op.locator(f"#post-{garage} #review-editor input[name=classification]").is_visible()
+    assert "не определила направление" in op.locator("#review-editor .ed-error").inner_text()
+    op.keyboard.press("Escape")
+    assert focused(op) == garage
     op.goto(url + "/review?urgency=high")
     assert all(op.locator(f"#post-{i}").get_attribute("class").split().count("urgent") == 1 for i in card_ids(op))
     assert len(card_ids(op)) == 2

@@ -15,9 +15,13 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipeline import incidents
+from pipeline import fakes, incidents
 from pipeline.accounts import tokens as api_tokens
 from pipeline.accounts.passwords import hash_token
+from pipeline.errors import InvalidInput, Refused
+from pipeline.official import page_figures
+from pipeline.ratings import Period
+from storage import fakes as fake_repo
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
@@ -298,7 +302,31 @@ def get_incident(req: ApiReq) -> Any:
                           "quality": r.quality, "quality_confidence": r.quality_confidence, "quality_review": bool(r.quality_review),
                           "counted": bool(r.counted)} for r in web_repo.incident_responses(req.s, inc.id)]
     data["events"] = [{"kind": e.kind, "at": _iso(e.at), "actor": e.actor, "from_state": e.from_state, "to_state": e.to_state} for e in web_repo.incident_events(req.s, inc.id)]
+    data["fake_marks"] = [{"post_id": m.post_id, "claim_id": c.id, "claim": c.claim, "refutation": c.refutation, "link": c.link,
+                           "score": round(float(m.score), 4), "decision": m.decision} for m, c, _p in fake_repo.marks_of_incident(req.s, inc.id)]
     return data
+
+
+def claim_json(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "claim": c.claim, "refutation": c.refutation, "link": c.link, "added_by": c.added_by,
+            "created_at": _iso(c.created_at), "active": bool(c.is_active)}
+
+
+@endpoint
+def list_fake_claims(req: ApiReq) -> Any:
+    return {"threshold": fakes.current_threshold(req.s), "claims": [claim_json(c) for c in fakes.list_claims(req.s)]}
+
+
+@endpoint
+def add_fake_claim(req: ApiReq) -> Any:
+    link = req.body.get("link")
+    try:
+        c = fakes.add_claim(req.s, req.body.get("claim"), req.body.get("refutation"), link, req.actor, req.now, via="api")
+    except InvalidInput as e:
+        raise ApiError(400, f"{str(e)[:1].upper()}{str(e)[1:]}.") from None
+    except Refused as e:
+        raise ApiError(409, f"Действие не выполнено: {e}") from None
+    return claim_json(c)
 
 
 def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
@@ -345,6 +373,50 @@ def change_state(req: ApiReq) -> Any:
     return incident_json(inc)
 
 
+ALERT_PARAMS = ("state", "limit")
+
+
+@endpoint
+def list_alerts(req: ApiReq) -> Any:
+    """Emerging problems of the region (pipeline.alerts), newest first: open ones, or all, or closed."""
+    from pipeline.alerts import alert_list
+
+    q = req.request.query
+    unknown = sorted(set(q) - set(ALERT_PARAMS))
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможные: {', '.join(ALERT_PARAMS)}.")
+    state = q.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise ApiError(400, "Параметр state должен быть одним из: open, closed, all.")
+    try:
+        limit = paging.parse_limit(q.get("limit"))
+    except paging.CursorError as e:
+        raise ApiError(400, str(e)) from None
+    rows = alert_list(req.s, req.request.app[CTX].region, state=None if state == "all" else state, limit=limit)
+    return {"alerts": [{**{k: v for k, v in a.items() if k not in ("series", "events", "posts")},
+                        "opened_at": _iso(a["opened_at"]), "closed_at": _iso(a["closed_at"]),
+                        "updated_at": _iso(a["updated_at"]), "posts": len(a["posts"]),
+                        "events": [{"kind": e["kind"], "at": _iso(e["at"])} for e in a["events"]]} for a in rows]}
+
+
+@endpoint
+def official_pages(req: ApiReq) -> Any:
+    """The published rating «ведение официальных страниц» for a month (pipeline/official.py, docs/ratings.md)."""
+    q = req.request.query
+    unknown = sorted(set(q) - {"month"})
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможный: month.")
+    profile = req.request.app[CTX].region
+    tz = profile.region.tz
+    month = q.get("month") or req.now.astimezone(tz).strftime("%Y-%m")
+    try:
+        period = Period.month(month, tz)
+    except InvalidInput as e:
+        raise ApiError(400, str(e)) from None
+    rows = page_figures(req.s, profile, period, req.now)
+    return {"month": month, "authority": req.authority.code, "rows": [r.as_dict() for r in rows]}
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec(), dumps=_dumps)
 
@@ -358,6 +430,10 @@ ROUTES = [
     ("GET", "/api/incidents/{incident_id:\\d+}", get_incident),
     ("POST", "/api/incidents/{incident_id:\\d+}/responses", post_response),
     ("POST", "/api/incidents/{incident_id:\\d+}/state", change_state),
+    ("GET", "/api/alerts", list_alerts),
+    ("GET", "/api/fakes", list_fake_claims),
+    ("POST", "/api/fakes", add_fake_claim),
+    ("GET", "/api/official-pages", official_pages),
 ]
 
 

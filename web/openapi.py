@@ -63,6 +63,12 @@ INCIDENT_EXAMPLE = {
 }  # fmt: skip
 
 
+FAKE_EXAMPLE = {
+    "id": 3, "claim": "В Мурманске вода из-под крана отравлена, пить её нельзя", "refutation": "Водоканал: пробы воды в норме.",
+    "link": "https://example.org/refute/1", "added_by": "api:min_housing_roads", "created_at": "2026-12-01T02:00:00+00:00", "active": True,
+}  # fmt: skip
+
+
 def _incident_schema() -> dict[str, Any]:
     props = {
         "id": {"type": "integer", "format": "int64", "description": "Номер инцидента"},
@@ -92,12 +98,26 @@ def _incident_schema() -> dict[str, Any]:
     return {"type": "object", "required": list(props), "properties": props, "example": INCIDENT_EXAMPLE}
 
 
+def _official_row_schema() -> dict[str, Any]:
+    ints = ("rank", "posts", "days_with_posts", "weeks", "weeks_with_posts", "comments", "problems", "decided", "answered", "on_time",
+            "late", "not_substantive", "unanswered", "pending", "answers", "answers_substantive", "to_incidents")
+    nums = ("longest_gap_days", "median_answer_minutes", "regularity", "answered_share", "on_time_share", "substantive_share", "score")
+    props: dict[str, Any] = {"authority": {"type": "string", "description": "Код органа власти"}, "name": {"type": "string"},
+                             "pages": {"type": "array", "items": {"type": "string"}, "description": "Адреса официальных страниц"}}
+    props.update({k: {"type": "integer"} for k in ints})
+    props.update({k: {"type": "number", "nullable": True} for k in nums})
+    props["not_substantive"]["description"] = "Проблемы, на которые страница ответила только формально, отказом или грубо"
+    props["median_answer_minutes"]["description"] = "Медиана времени до ответа по существу, минут"
+    props["score"]["description"] = "Балл 0–100 (docs/ratings.md)"
+    return {"type": "object", "required": list(props), "properties": props}
+
+
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "ЦУР Монитор — API для органов власти",
-            "version": "1.2",
+            "version": "1.3",
             "description": "Инциденты, направленные органу власти, ответы и смена состояния. "
             "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`). "
             "Ошибки — JSON {\"error\": \"сообщение по-русски\"}. Тело запроса — не больше 2 МиБ. "
@@ -183,6 +203,72 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
+            "/api/fakes": {
+                "get": {
+                    "operationId": "listFakeClaims",
+                    "summary": "Реестр опровергнутых утверждений",
+                    "description": "Действующие утверждения и порог сходства, с которым новые посты помечаются «возможный фейк».",
+                    "responses": {
+                        "200": {"description": "Утверждения и порог", "content": {"application/json": {
+                            "schema": {"type": "object", "required": ["threshold", "claims"], "properties": {
+                                "threshold": {"type": "number"}, "claims": {"type": "array", "items": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                            "example": {"threshold": 0.45, "claims": [FAKE_EXAMPLE]}}}},
+                        "401": E401,
+                        "500": E500,
+                    },
+                },
+                "post": {
+                    "operationId": "addFakeClaim",
+                    "summary": "Добавить опровергнутое утверждение",
+                    "description": "Новые посты сравниваются с ним при следующей обработке. Добавивший — `api:<код органа власти>`; "
+                    "изменение записывается в журнал действий. То же утверждение второй раз — 409; утверждение короче трёх слов "
+                    "или ссылка не http(s) — 400.",
+                    "parameters": [_IDEMPOTENCY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaimIn"},
+                                                         "example": {"claim": FAKE_EXAMPLE["claim"], "refutation": FAKE_EXAMPLE["refutation"], "link": FAKE_EXAMPLE["link"]}}},
+                    },
+                    "responses": {"200": {"description": "Утверждение в реестре", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                                  **_POST_ERRORS, "409": _error("Такое утверждение уже есть в реестре", "Действие не выполнено: такое утверждение уже есть в реестре: №3")},
+                },
+            },
+            "/api/official-pages": {
+                "get": {
+                    "operationId": "officialPages",
+                    "summary": "Рейтинг «ведение официальных страниц» за месяц",
+                    "description": "По каждому органу власти с подключёнными официальными страницами (сообщества VK, каналы Telegram): "
+                    "регулярность постов, комментарии жителей о проблемах, доля отвеченных по существу и в срок, медиана времени "
+                    "ответа, формальные ответы, оставленные без ответа и переданные в инциденты, балл. Формула — docs/ratings.md. "
+                    "Рейтинг публичный: в ответе все органы власти; `authority` — код органа власти токена.",
+                    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                    "description": "Месяц ГГГГ-ММ (по умолчанию текущий, по времени региона)", "example": "2026-11"}],
+                    "responses": {
+                        "200": {"description": "Строки рейтинга, лучший балл первым",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OfficialPages"}}}},
+                        "400": E400, "401": E401, "500": E500,
+                    },
+                }
+            },
+            "/api/alerts": {
+                "get": {
+                    "operationId": "listAlerts",
+                    "summary": "Возникающие проблемы региона",
+                    "description": "Всплески новых постов о проблеме в одном муниципалитете, направлении и категории: число постов за 24 часа "
+                    "против своей базы за 28 дней (проверка по Пуассону, формула — docs/alerts.md). Новые — первыми.",
+                    "parameters": [
+                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
+                         "description": "open — действующие (по умолчанию), closed — закрытые, all — все", "example": "open"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Не больше стольких"},
+                    ],  # fmt: skip
+                    "responses": {
+                        "200": {"description": "Список", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertList"}}}},
+                        "400": E400,
+                        "401": E401,
+                        "500": E500,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {"operationId": "openapi", "summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
             },
@@ -192,6 +278,43 @@ def spec() -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string", "description": "Сообщение по-русски"}}},
                 "Incident": _incident_schema(),
+                "AlertList": {
+                    "type": "object",
+                    "required": ["alerts"],
+                    "properties": {"alerts": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["id", "title", "state", "opened_at", "count", "expected", "p_value", "incidents", "posts", "events"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "title": {"type": "string", "description": "Муниципалитет · направление: категория"},
+                            "municipality": {"type": "string", "nullable": True},
+                            "sector": {"type": "string", "nullable": True},
+                            "category": {"type": "string", "nullable": True},
+                            "state": {"type": "string", "enum": ["open", "closed"]},
+                            "opened_at": {"type": "string", "format": "date-time"},
+                            "updated_at": {"type": "string", "format": "date-time", "nullable": True},
+                            "closed_at": {"type": "string", "format": "date-time", "nullable": True},
+                            "count": {"type": "integer", "description": "Новых постов о проблеме за окно (в пике)"},
+                            "expected": {"type": "number", "description": "Ожидалось за окно по базе"},
+                            "p_value": {"type": "number", "description": "Вероятность такого числа постов случайно (хвост Пуассона)"},
+                            "incidents": {"type": "array", "items": {"type": "integer"}},
+                            "posts": {"type": "integer", "description": "Сколько постов в всплеске"},
+                            "events": {"type": "array", "items": {"type": "object", "properties": {
+                                "kind": {"type": "string", "enum": ["opened", "grown", "closed"]},
+                                "at": {"type": "string", "format": "date-time"}}}},
+                        },
+                    }}},
+                },
+                "OfficialPages": {
+                    "type": "object",
+                    "required": ["month", "authority", "rows"],
+                    "properties": {
+                        "month": {"type": "string"},
+                        "authority": {"type": "string", "description": "Код органа власти токена"},
+                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/OfficialPageRow"}},
+                    },
+                },
+                "OfficialPageRow": _official_row_schema(),
                 "IncidentPage": {
                     "type": "object",
                     "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],
@@ -209,11 +332,13 @@ def spec() -> dict[str, Any]:
                         {"$ref": "#/components/schemas/Incident"},
                         {
                             "type": "object",
-                            "required": ["posts", "responses", "events"],
+                            "required": ["posts", "responses", "events", "fake_marks"],
                             "properties": {
                                 "posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
                                 "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Response"}},
                                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                                "fake_marks": {"type": "array", "items": {"$ref": "#/components/schemas/FakeMark"},
+                                               "description": "Посты инцидента, похожие на опровергнутые утверждения реестра («возможный фейк»)"},
                             },
                         },
                     ]
@@ -255,6 +380,43 @@ def spec() -> dict[str, Any]:
                         "actor": {"type": "string", "description": "Кто: логин, api:<код органа>, system, …"},
                         "from_state": {"type": "string", "nullable": True},
                         "to_state": {"type": "string", "nullable": True},
+                    },
+                },
+                "FakeMark": {
+                    "type": "object",
+                    "required": ["post_id", "claim_id", "claim", "refutation", "link", "score", "decision"],
+                    "properties": {
+                        "post_id": {"type": "integer", "format": "int64"},
+                        "claim_id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string"},
+                        "link": {"type": "string", "nullable": True},
+                        "score": {"type": "number", "description": "Сходство поста с утверждением, 0–1"},
+                        "decision": {"type": "string", "nullable": True, "enum": ["confirmed", "dismissed", None],
+                                     "description": "Решение оператора ЦУР: confirmed — пост повторяет утверждение, dismissed — нет, null — ждёт"},
+                    },
+                },
+                "FakeClaim": {
+                    "type": "object",
+                    "required": ["id", "claim", "refutation", "link", "added_by", "created_at", "active"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string", "description": "Текст опровержения"},
+                        "link": {"type": "string", "nullable": True, "description": "Ссылка на опровержение"},
+                        "added_by": {"type": "string", "description": "Кто добавил: логин, api:<код органа>, cli:<пользователь>"},
+                        "created_at": _TIME_REQ,
+                        "active": {"type": "boolean"},
+                    },
+                    "example": FAKE_EXAMPLE,
+                },
+                "FakeClaimIn": {
+                    "type": "object",
+                    "required": ["claim", "refutation"],
+                    "properties": {
+                        "claim": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Утверждение, не меньше трёх слов"},
+                        "refutation": {"type": "string", "minLength": 1, "maxLength": 4000},
+                        "link": {"type": "string", "nullable": True, "maxLength": 1024, "description": "http:// или https://"},
                     },
                 },
                 "ResponseIn": {

@@ -283,6 +283,12 @@
 
   // ------------------------------------------------------------------ buttons and keys
   function act(card, decision) {
+    if (decision === "confirm" && (card.getAttribute("data-class") || ":").charAt(0) === ":") {
+      // nothing to confirm: the model named no sector; choose one instead
+      openEditor(card, "correct");
+      editor.querySelector(".ed-error").textContent = "Модель не определила направление: выберите его.";
+      return;
+    }
     if (decision === "correct" || decision === "not_problem" || decision === "merge") openEditor(card, decision);
     else decide(card, decision, null);
   }
