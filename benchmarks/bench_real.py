@@ -51,10 +51,22 @@ CURVE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 
 ROUTED_TARGET = 0.95
 
 
-def routed_at(p, th, t: float) -> bool:
-    """Routed without review at sector threshold t (the other thresholds as shipped)."""
-    return bool(p.relevant and p.relevance_confidence >= th.relevant_sure
-                and p.confidences.get("category", 0.0) >= th.category and p.confidences.get("sector", 0.0) >= t)
+def routed_at(p, t: float) -> bool:
+    """Routed without review at sector threshold t: ``p`` is a prediction made with
+    ``Thresholds.sector`` 0 (see ``predict_sector_free``), the other thresholds as shipped."""
+    return bool(p.relevant and not p.unsure and p.confidences.get("sector", 0.0) >= t)
+
+
+def predict_sector_free(clf, texts: list[str]) -> list:
+    """Predictions with the sector threshold off: unsure only for the other reasons."""
+    from dataclasses import replace
+
+    shipped = clf.thresholds
+    clf.thresholds = replace(shipped, sector=0.0)
+    try:
+        return clf.predict(texts)
+    finally:
+        clf.thresholds = shipped
 
 
 def _pred(p) -> dict:
@@ -137,16 +149,18 @@ def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True, dump:
     out["cheb_sector_ece"] = ece
     if curve:
         th = clf.thresholds
-        print(f"  coverage-accuracy curve (posts mode; routed = judged a problem, P(relevant) >= relevant_sure "
-              f"{th.relevant_sure:g}, P(category) >= {th.category:g}, not leaned/appealed, and P(sector) >= t):")
+        print(f"  coverage-accuracy curve (posts mode; routed = judged a problem and not unsure for any reason but "
+              f"the sector threshold (P(relevant) >= {th.relevant_sure:g} or the appeal cue, P(category) >= {th.category:g}), "
+              f"and P(sector) >= t):")
+        free = predict_sector_free(clf, texts)
         print("      t   routed  accuracy   (first half by id / second half)")
         halves = [[i for i in scored if int(hashlib.md5(rows[i]["id"].encode()).hexdigest(), 16) % 2 == h] for h in (0, 1)]
         curve_out = []
         for t in CURVE:
             cells = []
             for idx in (scored, *halves):
-                routed = [i for i in idx if routed_at(preds[i], th, t)]
-                acc = float(np.mean([preds[i].sector in ok[i] for i in routed])) if routed else float("nan")
+                routed = [i for i in idx if routed_at(free[i], t)]
+                acc = float(np.mean([free[i].sector in ok[i] for i in routed])) if routed else float("nan")
                 cells.append((len(routed) / len(idx), acc))
             curve_out.append((t, *cells[0]))
             print(f"    {t:.2f}  {cells[0][0]:6.1%}  {cells[0][1]:.4f}    ({cells[1][0]:.1%} {cells[1][1]:.4f} / {cells[2][0]:.1%} {cells[2][1]:.4f})")
@@ -164,10 +178,19 @@ def main() -> None:
     ap.add_argument("--model", type=Path, help="score this saved fold-A model instead of training one")
     ap.add_argument("--save-b", type=Path, help="save the fold-B (no SPb) model here")
     ap.add_argument("--model-b", type=Path, help="score this saved fold-B model instead of training one (implies --spb-fold)")
+    ap.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
+                    help="a TrainOptions field for both folds (experiments; the shipped recipe is the default)")
     ap.add_argument("--dump", type=Path, help="write per-text predictions here for local error analysis "
                     "(contains the shared texts: keep it outside the repository)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    opts = TrainOptions()
+    for kv in args.opt:
+        name, _, value = kv.partition("=")
+        kind = type(getattr(opts, name))
+        setattr(opts, name, kind(value) if kind is not bool else value.lower() in ("1", "true", "yes"))
+    if args.opt:
+        print("options:", ", ".join(args.opt))
     shared, notes = load_shared(args.data_dir)
     examples = load_corpus(args.corpus_dir) + shared
     train_idx, test_idx = grouped_split(examples, TEST_SIZE, SEED)
@@ -193,7 +216,7 @@ def main() -> None:
         clf = Classifier.load(args.model)
         print(f"fold A model loaded from {args.model}")
     else:
-        clf = train(fit_a, TrainOptions())
+        clf = train(fit_a, opts)
         print(f"fold A trained in {time.perf_counter() - t0:.0f}s")
         if args.save:
             clf.save(args.save)
@@ -237,7 +260,7 @@ def main() -> None:
         else:
             # leave-one-dataset-out for SPb: everything the shipped recipe trains on but SPb
             # (Cheboksary and every Telegram channel included)
-            clf_b = train([e for e in fit if e.source != "spb"], TrainOptions())
+            clf_b = train([e for e in fit if e.source != "spb"], opts)
             if args.save_b:
                 clf_b.save(args.save_b)
         spb_all = [e for e in examples if e.source == "spb"]
@@ -249,12 +272,12 @@ def main() -> None:
         print(f"\nfold B (no SPb appeal, everything else of the cur train recipe, {time.perf_counter() - t1:.0f}s): "
               f"SPb appeals (sample n={len(sample)}) judged not a problem "
               f"{out['spb_lodo_not_problem']:.2%}, end-to-end sector (strict, mapped labels) {out['spb_lodo_sector_e2e']:.4f}")
-        th = clf_b.thresholds
         print("  coverage-accuracy curve on SPb (fold B; strict sector; routed as for Cheboksary):")
         spb_curve = []
+        free_b = predict_sector_free(clf_b, [e.text for e in sample])
         for t in CURVE:
-            routed = [k for k, p in enumerate(bp) if routed_at(p, th, t)]
-            acc = float(np.mean([bp[k].sector == sample[k].sector for k in routed])) if routed else float("nan")
+            routed = [k for k, p in enumerate(free_b) if routed_at(p, t)]
+            acc = float(np.mean([free_b[k].sector == sample[k].sector for k in routed])) if routed else float("nan")
             spb_curve.append((t, len(routed) / len(bp), acc))
             print(f"    {t:.2f}  {len(routed) / len(bp):6.1%}  {acc:.4f}")
         out["spb_curve"] = spb_curve

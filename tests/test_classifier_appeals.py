@@ -95,10 +95,19 @@ def test_a_request_to_an_authority_is_never_dropped(clf):
     base = clf.thresholds
     try:
         # make the relevance head say "not a problem" for everything: the cue must still catch it
-        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01)
+        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01,
+                                 appeal_sure=1.01)
         [p, chat] = clf.predict([text, CHAT])
         assert p.relevant and p.unsure and p.sector is not None
         assert not chat.relevant
+        # appeal_sure (default 0): the request makes its relevance sure, so it is routed when
+        # its sector and category are sure, and goes to review only for an unsure topic
+        clf.thresholds = replace(clf.thresholds, appeal_sure=0.0, sector=0.0, category=0.0)
+        [p] = clf.predict([text])
+        assert p.relevant and not p.unsure
+        clf.thresholds = replace(clf.thresholds, sector=1.0)
+        [p] = clf.predict([text])
+        assert p.relevant and p.unsure
         clf.thresholds = replace(clf.thresholds, appeal_relevant=1.01)  # switched off
         [q] = clf.predict([text])
         assert not q.relevant
