@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cur demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist worksteal
 
 clean:
 	rm -rf $(VENV) cur-demo.db* .pytest_cache

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,7 +58,14 @@ def write_file(path: Path, n: int, seed: int = 1) -> None:
 
 
 def rss_mb() -> float:
+    """Peak resident memory of this process so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_now_mb() -> float:
+    """Resident memory of this process now."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def one(backend: str, n: int) -> dict:
@@ -82,6 +90,7 @@ def one(backend: str, n: int) -> dict:
     db.upgrade()
     try:
         marks: list[float] = []
+        rss_at: list[float] = []
         tenth = max(1, n // 10)
         count = 0
 
@@ -90,6 +99,7 @@ def one(backend: str, n: int) -> dict:
             count += k
             if count % tenth == 0:
                 marks.append(time.perf_counter())
+                rss_at.append(rss_now_mb())
 
         base = rss_mb()
         t0 = time.perf_counter()
@@ -108,10 +118,12 @@ def one(backend: str, n: int) -> dict:
             "us_post": round((t1 - t0) / n * 1e6), "us_first_tenth": round(first / tenth * 1e6),
             "us_last_tenth": round(last / tenth * 1e6), "reimport_posts_s": round(n / (t3 - t2)),
             "file_mb": round(path.stat().st_size / 2**20, 1), "peak_mb": round(peak), "growth_mb": round(peak - base, 1),
+            "rss_10_50_100": [round(rss_at[i]) for i in (0, 4, 9) if i < len(rss_at)],
+            "load": [round(x, 1) for x in os.getloadavg()],
         }
     finally:
         db.dispose()
-        path.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # the file and the SQLite database (with its -wal and -shm)
         if pg_name:
             import psycopg
 
@@ -130,7 +142,9 @@ def main() -> None:
         print(json.dumps(one(args.one[0], int(args.one[1]))))
         return
     sizes = args.sizes + ([1_000_000] if args.million else [])
-    print("backend   posts     s   posts/s  µs/post  µs/post 1st 10%  µs/post last 10%  re-import posts/s  file MB  peak MB  growth MB")
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("backend   posts     s   posts/s  µs/post  µs/post 1st 10%  µs/post last 10%  re-import posts/s  file MB  peak MB  growth MB"
+          "  RSS MB at 10/50/100 %  load at end")
     for backend in args.backends:
         for n in sizes:
             out = subprocess.run([sys.executable, __file__, "--one", backend, str(n)], capture_output=True, text=True)
@@ -139,7 +153,8 @@ def main() -> None:
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
             print(f"{r['backend']:8} {r['n']:>7} {r['seconds']:>6} {r['posts_s']:>8} {r['us_post']:>8} {r['us_first_tenth']:>16}"
-                  f" {r['us_last_tenth']:>17} {r['reimport_posts_s']:>18} {r['file_mb']:>8} {r['peak_mb']:>8} {r['growth_mb']:>10}",
+                  f" {r['us_last_tenth']:>17} {r['reimport_posts_s']:>18} {r['file_mb']:>8} {r['peak_mb']:>8} {r['growth_mb']:>10}"
+                  f"  {'/'.join(map(str, r['rss_10_50_100'])):>22}  {' '.join(map(str, r['load']))}",
                   flush=True)
 
 

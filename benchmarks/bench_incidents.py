@@ -14,11 +14,18 @@ Then four hand-written clusters of differently worded posts about one problem
 each (`CLUSTERS` below: people retelling the same outage in their own words)
 are posted into the same database, among all those corpus incidents.
 
+Then the address case (`ADDRESS_CLUSTERS`): one post naming the town and a street address, followed
+by short posts from other communities that name only the address, in other words (comments in a
+town's community seldom name the town), and one post about the house next door that must stay apart.
+
 Reported per threshold, over pairs of posts with the same sector and category:
 
 * kept apart — share of pairs of *different* problems put in different incidents;
 * joined — share of pairs (original, noisy re-post) put in one incident;
 * retold — share of cluster posts put in the incident of the cluster's first post;
+* by address — share of the address posts without a town put in the incident of the first post, and
+  other house — share of the posts about the house next door kept apart from it (``--no-address``:
+  the rules without address-level grouping, for comparison);
 * incidents made, and posts/s of ingest_analysis (SQLite file, one transaction).
 
 Exact copies join by content hash whatever the threshold, so the variants
@@ -61,6 +68,21 @@ class A:
     unsure: bool = False
 
 
+#: (sector, category, town, first post naming the town, posts naming only the address, the house next door)
+ADDRESS_CLUSTERS = [
+    ("housing", "heating", "kemerovo", "Кемерово, ул. Весенняя 12 — второй день нет отопления, батареи ледяные", [
+        "Присоединяюсь, Весенняя д.12 отопления нет…",
+        "Весенней, 12 тоже холодно",
+        "на Весенней 12 так и не дали",
+        "ул. Весенняя 12, третий подъезд — то же самое",
+    ], "Весенняя д.14 отопления нет уже два дня"),
+    ("housing", "water_supply", "novokuznetsk", "Новокузнецк, пр-т Ленина, д. 5к2 — нет холодной воды с утра", [
+        "Ленина 5к2 воды нет до сих пор",
+        "пр. Ленина 5 корп. 2, подтверждаю",
+        "на Ленина 5к2 сухие краны",
+    ], "Ленина 7 тоже без воды с утра"),
+]
+
 CLUSTERS = [
     ("housing", "heating", [
         "Новокузнецк, ул. Кирова 12 — третий день нет отопления, батареи ледяные",
@@ -97,12 +119,12 @@ CLUSTERS = [
 ]
 
 
-def run(threshold: float, rows: list[dict], copies: int) -> dict:
+def run(threshold: float, rows: list[dict], copies: int, address_level: bool = True) -> dict:
     profile = load_configuration().regions["kuzbass"]
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{tmp}/bench.db")
         db.upgrade()
-        options = GroupingOptions(threshold=threshold)
+        options = GroupingOptions(threshold=threshold, address_level=address_level)
         where: dict[str, int] = {}  # external id -> incident id
         problem: dict[str, str] = {}  # external id -> problem id
         cls: dict[str, tuple[str, str]] = {}
@@ -132,6 +154,22 @@ def run(threshold: float, rows: list[dict], copies: int) -> dict:
                     else:
                         retold += 1
                         retold_ok += inc.id == first
+            by_address = by_address_ok = apart_house = 0
+            for k, (sector, category, town, head, tail, next_door) in enumerate(ADDRESS_CLUSTERS):
+                texts = [(head, town)] + [(t, None) for t in tail] + [(next_door, None)]
+                first = None
+                for j, (text, muni) in enumerate(texts):
+                    at = T0 + timedelta(minutes=10 * n)
+                    res = upsert_posts(s, [PostRecord("vk", f"-{100 + 10 * k + j}", f"a{k}_{j}", at, text)])
+                    inc = ingest_analysis(s, profile, s.get(Post, res.post_ids[0]), A(sector, category, muni), at, options)
+                    n += 1
+                    if first is None:
+                        first = inc.id
+                    elif j <= len(tail):
+                        by_address += 1
+                        by_address_ok += inc.id == first
+                    else:
+                        apart_house += inc.id != first
         seconds = time.perf_counter() - t
         db.dispose()
     by_cls: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -156,6 +194,8 @@ def run(threshold: float, rows: list[dict], copies: int) -> dict:
         "joined": joined_ok / joined if joined else 1.0,
         "repost_pairs": joined,
         "retold": retold_ok / retold if retold else 1.0,
+        "by_address": by_address_ok / by_address if by_address else 1.0,
+        "other_house_apart": apart_house / len(ADDRESS_CLUSTERS),
         "posts_per_s": n / seconds,
     }
 
@@ -164,20 +204,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4])
     ap.add_argument("--copies", type=int, default=2, help="noisy re-posts per post")
+    ap.add_argument("--no-address", action="store_true", help="without address-level grouping")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     logging.disable(logging.CRITICAL)
     rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r.get("relevant") and r.get("sector") and r.get("category")]
-    results = [run(th, rows, args.copies) for th in args.thresholds]
+    results = [run(th, rows, args.copies, not args.no_address) for th in args.thresholds]
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(f"{len(rows)} distinct problems, {args.copies} noisy re-posts each, all in one town within the window")
-    print(f"{'threshold':>9} {'incidents':>9} {'kept apart':>11} {'joined':>8} {'retold':>7} {'posts/s':>8}")
+    print(f"{'threshold':>9} {'incidents':>9} {'kept apart':>11} {'joined':>8} {'retold':>7} {'by address':>10} "
+          f"{'other house':>11} {'posts/s':>8}")
     for r in results:
         print(f"{r['threshold']:>9.2f} {r['incidents']:>9} {r['kept_apart']:>11.4f} {r['joined']:>8.4f} "
-              f"{r['retold']:>7.3f} {r['posts_per_s']:>8.0f}")
+              f"{r['retold']:>7.3f} {r['by_address']:>10.3f} {r['other_house_apart']:>11.3f} {r['posts_per_s']:>8.0f}")
     r = results[0]
     print(f"(pairs: {r['different_pairs']} of different problems, {r['repost_pairs']} original/re-post)")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -174,20 +173,14 @@ def export_group() -> None:
 POST_FIELDS = ["id", "source", "platform", "author", "date", "text", "url", "parent_id", "edited_at", "deleted"]
 
 
-def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None, *, spreadsheet_safe: bool = False) -> int:
-    """JSONL or CSV. ``spreadsheet_safe``: CSV cells go through ``pipeline.cells`` (no formulas when opened in Excel);
-    off only for ``export posts``, whose CSV is read back by ``cur import`` and must keep texts exactly."""
+def write_rows(rows: Any, fmt: str, fields: list[str], output: Path | None) -> int:
+    """JSONL or CSV. CSV cells go through ``pipeline.cells`` (no formulas when opened in Excel); the quoting is
+    reversible and ``cur import`` undoes it, so ``export posts --format csv`` reads back unchanged."""
     out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     n = 0
     try:
-        if fmt == "csv" and spreadsheet_safe:
+        if fmt == "csv":
             n = write_csv(out, rows, fields)
-        elif fmt == "csv":
-            w = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-            w.writeheader()
-            for row in rows:
-                w.writerow({k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict)) else v) for k, v in row.items()})
-                n += 1
         else:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -229,7 +222,7 @@ def export_incidents(ctx: click.Context, fmt: str, output: Path | None) -> None:
     app = get_app(ctx)
     db = app.ready_db()
     with db.session() as s:
-        n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output, spreadsheet_safe=True)
+        n = write_rows(iter_incident_rows(s, app.region), fmt, EXPORT_FIELDS, output)
     if output:
         click.echo(f"Выгружено инцидентов: {n} → {output}", err=True)
 

@@ -11,10 +11,11 @@ import click
 from . import i18n
 from .data import config_group, db_group, demo, export_group, import_cmd
 from .errors import CurGroup
+from .fakes import fakes_group
 from .incidents import incidents_group, process_cmd, routing_group
 from .models import classify_cmd, evaluate_cmd, models_group, train_cmd
-from .ops import notify_group, ratings_cmd, report_cmd, run_cmd
-from .sources import crawl_cmd, sources_group
+from .ops import notify_group, ratings_cmd, report_cmd, run_cmd, status_cmd, worker_cmd
+from .sources import crawl_cmd, sources_group, telegram_group
 from .webapp import serve_cmd, tokens_group, users_group
 
 i18n.install()
@@ -28,9 +29,9 @@ def main() -> None:
 
 for command in (
     config_group, db_group, import_cmd, export_group, demo,
-    sources_group, crawl_cmd,
-    process_cmd, routing_group, incidents_group,
-    report_cmd, ratings_cmd, notify_group, run_cmd,
+    sources_group, crawl_cmd, telegram_group,
+    process_cmd, routing_group, incidents_group, fakes_group,
+    report_cmd, ratings_cmd, notify_group, run_cmd, worker_cmd, status_cmd,
     serve_cmd, users_group, tokens_group,
     train_cmd, evaluate_cmd, classify_cmd, models_group,
 ):  # fmt: skip

@@ -1,14 +1,15 @@
-"""CLI of operations: `cur report`, `cur ratings`, `cur notify deliver|status`, `cur run`."""
+"""CLI of operations: `cur report`, `cur ratings`, `cur notify deliver|status`, `cur run`, `cur worker`, `cur status`."""
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from .common import get_app, setup_logging
+from .common import fail, get_app, setup_logging
 from .webapp import check_port, scheduler_alongside, serve_web
 
 
@@ -119,6 +120,11 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
     if web:
         check_port(app, host, port)
     setup_logging(app.region.region.tz)
+    if app.settings.broker_url:
+        from pipeline.workers import queue_names
+
+        names = ", ".join(queue_names(app.settings.broker_namespace).values())
+        click.echo(f"Обход источников, обработка постов и отправка уведомлений передаются обработчикам (cur worker) через брокер задач: очереди {names}.")
     if web:
         def web_started(url: str) -> None:
             from pipeline.scheduler import lease_status
@@ -142,3 +148,84 @@ def run_cmd(ctx: click.Context, report_dir: Path, web: bool, host: str | None, p
 
     run_forever(app, on_started=started, report_dir=report_dir)
     click.echo("Планировщик остановлен.")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Вывести цифры в JSON (для мониторинга).")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Состояние работы: отставание обхода источников, очередь обработки и уведомлений, планировщик и последние запуски заданий.
+
+    Код выхода 0 — всё в порядке, 1 — есть проблемы (перечислены в конце).
+    """
+    import json
+
+    from pipeline.health import status
+
+    app = get_app(ctx)
+    queues: dict[str, int] | None = None
+    broker_error: str | None = None
+    if app.settings.broker_url:
+        from pipeline.workers import queue_depths
+
+        try:
+            queues = queue_depths(app.settings)
+        except Exception as e:  # noqa: BLE001  (the broker being away is a finding of the status, not its failure)
+            broker_error = f"брокер задач недоступен ({type(e).__name__}): проверьте CUR_BROKER_URL и RabbitMQ"
+    st = status(app, now_utc(), queues)
+    if app.settings.broker_url and broker_error:
+        st.problems.append(broker_error)
+    if as_json:
+        click.echo(json.dumps({"healthy": st.healthy, "problems": st.problems, "notes": st.notes, **st.figures}, ensure_ascii=False, indent=2))
+    else:
+        for line in st.lines:
+            click.echo(line)
+        for note in st.notes:
+            click.echo(f"Заметка: {note}")
+        if st.healthy:
+            click.echo("Итог: всё в порядке.")
+    if not st.healthy:
+        if not as_json:
+            click.echo("Итог: есть проблемы:")
+            for p in st.problems:
+                click.echo(f"  - {p}")
+        fail(f"обнаружено проблем: {len(st.problems)}")
+
+
+@click.command("worker")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Потоков в процессе. Обработка занимает ядро процессора: для неё запускайте несколько процессов cur worker, а не потоков.")  # fmt: skip
+@click.option("--queues", "kinds", default="crawl,process,deliver", show_default=True,
+              help="Какие очереди обслуживать (через запятую): crawl — обход источников, process — обработка постов, deliver — отправка уведомлений.")  # fmt: skip
+@click.pass_context
+def worker_cmd(ctx: click.Context, threads: int, kinds: str) -> None:
+    """Запустить обработчик задач (RabbitMQ, CUR_BROKER_URL): обход источников, обработка постов, отправка уведомлений.
+
+    Задачи ставит `cur run`, когда задан CUR_BROKER_URL. Обработчиков может быть сколько угодно, на любых машинах с доступом
+    к базе данных и брокеру. Остановка — Ctrl+C или SIGTERM: начатые задачи завершаются, взятые, но не начатые, возвращаются в очередь.
+    """
+    from pipeline.workers import KINDS, queue_names, run_worker
+
+    from .errors import EXIT_USAGE
+
+    app = get_app(ctx)
+    if not app.settings.broker_url:
+        fail("не задан адрес брокера задач: укажите CUR_BROKER_URL (например amqp://cur:ПАРОЛЬ@127.0.0.1:5672/%2F)", EXIT_USAGE)
+    chosen = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    bad = [k for k in chosen if k not in KINDS]
+    if bad or not chosen:
+        fail(f"неизвестные очереди: {', '.join(bad) or '(пусто)'}; возможны: {', '.join(KINDS)}", EXIT_USAGE)
+    setup_logging(app.region.region.tz)
+    names = queue_names(app.settings.broker_namespace)
+
+    def started() -> None:
+        click.echo(f"Обработчик запущен (pid {os.getpid()}, потоков {threads}); очереди: {', '.join(names[k] for k in chosen)}. Остановка — Ctrl+C.")
+        sys.stdout.flush()
+
+    try:
+        run_worker(app, threads=threads, kinds=chosen, on_started=started)
+    except Exception as e:
+        if type(e).__module__.startswith(("pika", "dramatiq")):
+            fail(f"брокер задач недоступен ({type(e).__name__}: {e}): проверьте CUR_BROKER_URL и что RabbitMQ запущен", 5)
+        raise
+    click.echo("Обработчик остановлен.")

@@ -1,4 +1,4 @@
-"""`cur sources add|list|remove` and `cur crawl [--source URL]`."""
+"""`cur sources add|list|suggest|remove`, `cur crawl [--source URL]` and `cur telegram login`."""
 
 from __future__ import annotations
 
@@ -79,13 +79,20 @@ def sources_group() -> None:
 @click.option("--appeals", is_flag=True, help="Файл с обращениями платформы обратной связи (проблемы по определению).")
 @click.option("--interval", type=click.IntRange(1, 10080), default=None, help="Интервал обхода, минут.")
 @click.option("--title", default=None, help="Название источника для списков.")
+@click.option("--official", "official_of", default=None, metavar="КОД_ОРГАНА",
+              help="Официальная страница этого органа власти (код из профиля региона): её посты и ответы "
+                   "на комментарии жителей входят в рейтинг «ведение официальных страниц».")
+@click.option("--municipality", default=None, metavar="КОД",
+              help="Муниципалитет по умолчанию для постов источника, не называющих места (код из профиля региона; "
+                   "«-» — убрать). Для уже добавленного источника — меняет его.")
 @click.pass_context
 def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
-                appeals: bool, interval: int | None, title: str | None) -> None:
+                appeals: bool, interval: int | None, title: str | None, official_of: str | None,
+                municipality: str | None) -> None:
     """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
     vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
     from collectors.sources import SourceUrlError, parse_source_url
-    from storage.sources import get_or_create_source
+    from storage.sources import get_or_create_source, set_source_municipality
 
     specs = []
     for url in urls:  # check them all before adding any
@@ -93,7 +100,16 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
             specs.append(parse_source_url(url, telegram_via=telegram_via))
         except SourceUrlError as e:
             fail(str(e))
-    db = get_app(ctx).ready_db()
+    app = get_app(ctx)
+    if official_of is not None and app.region.region.authority(official_of) is None:
+        fail(f"орган власти {official_of!r} не найден в профиле региона {app.region.code} (см. cur config check)")
+    if official_of is not None and any(sp.platform not in ("vk", "telegram", "tgweb") or sp.kind not in ("wall", "channel")
+                                       for sp in specs):
+        fail("официальной страницей может быть только сообщество или страница VK либо канал Telegram")
+    names = _municipality_names(app)
+    if municipality is not None and municipality != "-" and municipality not in names:
+        fail(f"муниципалитета {municipality!r} нет в профиле региона; коды: {', '.join(sorted(names))}")
+    db = app.ready_db()
     for spec in specs:
         options: dict[str, Any] = {"comments": False} if no_comments and spec.platform == "vk" else {}
         if appeals and spec.platform == "file":
@@ -101,26 +117,47 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
         with db.session() as s:
             src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 title=title, options=options, interval_minutes=interval)
-            number = src.id
+            if official_of is not None:
+                from pipeline.official import mark_official
+
+                mark_official(s, app.region, src, official_of)
+            if municipality is not None:
+                set_source_municipality(src, None if municipality == "-" else municipality)
+            number, default = src.id, src.municipality
         kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
+        if official_of is not None:
+            kind += f", официальная страница: {app.region.region.authority(official_of).name}"  # type: ignore[union-attr]  # checked above
+        place = f"; муниципалитет по умолчанию: {names.get(default, default)}" if default else ""
         if created:
-            click.echo(f"Источник №{number} добавлен: {spec.url} ({kind})")
+            click.echo(f"Источник №{number} добавлен: {spec.url} ({kind}){place}")
         else:
-            click.echo(f"Источник уже есть: №{number} {spec.url} ({kind})")
+            click.echo(f"Источник уже есть: №{number} {spec.url} ({kind}){place}")
+
+
+def _municipality_names(app: Any) -> dict[str, str]:
+    return {m.code: m.name for m in app.region.region.municipalities}
+
+
+def _suggestion_text(sg: Any, names: dict[str, str]) -> str:
+    return (f"{names.get(sg.municipality, sg.municipality)} ({sg.municipality}): его называют {sg.posts} "
+            f"из {sg.placed} постов с местом")
 
 
 @sources_group.command("list")
 @click.pass_context
 def sources_list(ctx: click.Context) -> None:
-    """Все источники: последний успешный обход, последняя ошибка, сколько постов собрано."""
+    """Все источники: последний успешный обход, последняя ошибка, сколько постов собрано, муниципалитет."""
+    from pipeline.source_places import suggestions
     from storage.sources import list_sources
 
     app = get_app(ctx)
     tz = app.region.region.tz
     db = app.ready_db()
     now = datetime.now(tz)
+    names = _municipality_names(app)
     with db.session() as s:
         rows = list_sources(s)
+        suggested = suggestions(s)
         if not rows:
             click.echo("Источников нет. Добавьте: cur sources add https://vk.com/club123")
             return
@@ -135,6 +172,10 @@ def sources_list(ctx: click.Context) -> None:
                 state = f"повтор после {_local(src.retry_after, tz)}"
             else:
                 state = _crawl_state(src.last_success_at, src.last_error_at)
+            code = (src.options or {}).get("official")
+            if code:
+                owner = app.region.region.authority(code)
+                kind += f", официальная страница: {owner.name if owner else code}"
             click.echo(f"№{src.id} {src.url or src.key} ({kind}{', ' + src.title if src.title else ''})")
             click.echo(f"    состояние: {state}; постов собрано: {src.posts_collected}")
             click.echo(f"    последний успех: {_local(src.last_success_at, tz)}")
@@ -142,6 +183,37 @@ def sources_list(ctx: click.Context) -> None:
                 click.echo(f"    последняя ошибка: {_local(src.last_error_at, tz)} — {src.last_error}")
             else:
                 click.echo("    последняя ошибка: —")
+            if src.municipality:
+                click.echo(f"    муниципалитет по умолчанию: {names.get(src.municipality, src.municipality)}")
+            elif src.id in suggested:
+                click.echo(f"    муниципалитет не задан; предлагается {_suggestion_text(suggested[src.id], names)} "
+                           f"(cur sources add {src.url or src.key} --municipality {suggested[src.id].municipality})")
+
+
+@sources_group.command("suggest")
+@click.option("--apply", "apply_", is_flag=True, help="Задать предложенные муниципалитеты источникам.")
+@click.pass_context
+def sources_suggest(ctx: click.Context, apply_: bool) -> None:
+    """Предложить муниципалитет по умолчанию источникам без него — по местам, которые называют их посты."""
+    from pipeline.source_places import suggestions
+    from storage.crawl_repo import get_source
+    from storage.sources import set_source_municipality
+
+    app = get_app(ctx)
+    names = _municipality_names(app)
+    with app.ready_db().session() as s:
+        found = suggestions(s)
+        if not found:
+            click.echo("Предложений нет: у источников без муниципалитета мало постов, называющих место.")
+            return
+        for sid, sg in sorted(found.items()):
+            src = get_source(s, sid)
+            label = f"№{sid} {src.url or src.key}" if src is not None else f"№{sid}"
+            if apply_ and src is not None:
+                set_source_municipality(src, sg.municipality)
+                click.echo(f"{label}: задан муниципалитет {_suggestion_text(sg, names)}")
+            else:
+                click.echo(f"{label}: предлагается {_suggestion_text(sg, names)}")
 
 
 @sources_group.command("remove")
@@ -235,3 +307,48 @@ def _run_with_progress(db: Any, ids: list[int], collectors: Any, quiet: bool) ->
         for t in tasks.values():
             bar.update(t, total=1, completed=1)
     return reports
+
+
+@click.group("telegram")
+def telegram_group() -> None:
+    """Telegram (MTProto): вход для сборщика."""
+
+
+@telegram_group.command("login")
+@click.option("--api-id", type=int, default=None, help="API id с my.telegram.org (по умолчанию CUR_TELEGRAM_API_ID).")
+@click.option("--api-hash", default=None, help="API hash с my.telegram.org (по умолчанию CUR_TELEGRAM_API_HASH).")
+@click.option("--phone", default=None, help="Номер телефона аккаунта с кодом страны, например +79001234567 (иначе спросит).")
+@click.pass_context
+def telegram_login(ctx: click.Context, api_id: int | None, api_hash: str | None, phone: str | None) -> None:
+    """Войти в Telegram и напечатать строку сессии (StringSession) для CUR_TELEGRAM_SESSION.
+
+    Код входа придёт в Telegram (или SMS); облачный пароль спрашивается, только если он включён.
+    Строка сессии — это доступ к аккаунту: храните её как пароль.
+    """
+    from pipeline.telegram_login import login
+
+    from .errors import EXIT_USAGE
+
+    settings = get_app(ctx).settings
+    api_id = api_id if api_id is not None else settings.telegram_api_id
+    api_hash = api_hash or settings.telegram_api_hash
+    if not api_id or not api_hash:
+        fail("нужны API id и API hash приложения Telegram: получите их на my.telegram.org (API development tools) "
+             "и передайте --api-id и --api-hash или CUR_TELEGRAM_API_ID и CUR_TELEGRAM_API_HASH", EXIT_USAGE)  # fmt: skip
+    phone = phone or click.prompt("Номер телефона (+7…)", err=True)
+    session = login(
+        api_id, api_hash, phone,
+        code=lambda: click.prompt("Код из Telegram", err=True),
+        password=lambda: click.prompt("Облачный пароль Telegram", hide_input=True, err=True),
+        client_factory=_telegram_client,
+    )  # fmt: skip
+    click.echo(session)
+    click.echo("Вход выполнен. Строка выше — сессия Telegram: сохраните её в CUR_TELEGRAM_SESSION (или telegram_session в cur.yaml) "
+               "и храните как пароль.", err=True)  # fmt: skip
+
+
+def _telegram_client(api_id: int, api_hash: str) -> Any:
+    """The telethon client of ``cur telegram login`` (tests replace it with a fake one)."""
+    from pipeline.telegram_login import new_client
+
+    return new_client(api_id, api_hash)

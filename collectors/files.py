@@ -33,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .base import CollectedPost
 
@@ -228,9 +228,13 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def read_posts(
     path: Path | str, default_tz: tzinfo = timezone.utc, default_source: str = "", fmt: str | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, csv_cell: Callable[[str], str] | None = None,
 ) -> Iterator[FileLine | BadLine]:
-    """Yield a FileLine or a BadLine for every line/record of the file, in order, streaming."""
+    """Yield a FileLine or a BadLine for every line/record of the file, in order, streaming.
+
+    ``csv_cell`` is applied to every CSV cell before it is read (``cur import`` passes
+    ``pipeline.cells.csv_uncell``, which undoes the formula quoting of ``cur export``).
+    """
     path = Path(path)
     fmt = fmt or detect_format(path)
     bad = utf8_error_line(path)
@@ -238,9 +242,11 @@ def read_posts(
         yield BadLine(bad, None, "файл не в кодировке UTF-8: ничего не загружено; сохраните файл в UTF-8 и загрузите снова", True)
         return
     now = now or datetime.now(timezone.utc)
-    reader = _read_jsonl if fmt == "jsonl" else _read_csv
     delimiter = "\t" if path.suffix.lower() == ".tsv" else None
-    yield from reader(_lines(path), default_tz, default_source, now, delimiter)
+    if fmt == "jsonl":
+        yield from _read_jsonl(_lines(path), default_tz, default_source, now)
+    else:
+        yield from _read_csv(_lines(path), default_tz, default_source, now, delimiter, csv_cell)
 
 
 EMPTY = "файл пуст: в нём нет ни одного поста"
@@ -309,7 +315,7 @@ def _quote_state(line: str, in_quotes: bool, field_start: bool, delimiter: str) 
 
 
 def _read_csv(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: str, now: datetime,
-              delimiter: str | None = None) -> Iterator[FileLine | BadLine]:
+              delimiter: str | None = None, cell: Callable[[str], str] | None = None) -> Iterator[FileLine | BadLine]:
     """CSV records, each from one or more physical lines (a quoted field may hold line breaks).
 
     A record whose quoted field spans lines is checked: if one of its continuation lines is,
@@ -401,6 +407,8 @@ def _read_csv(lines: Iterable[tuple[int, str]], tz: tzinfo, default_source: str,
         if len(values) != width:
             yield BadLine(n, None, f"ожидалось {width} столбцов, найдено {len(values)}")
             continue
+        if cell is not None:
+            values = [cell(v) for v in values]
         yield _row_to_post(n, dict(zip(header, values)), tz, default_source, now)
     if not records:
         yield BadLine(0, None, "в файле только заголовок CSV, постов нет")

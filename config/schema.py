@@ -172,6 +172,7 @@ class AuthorityRole(str, Enum):
     organisation = "organisation"  # utility, regional operator, etc.
 
 
+_OFFICIAL_PAGE = re.compile(r"(?:https?://)?(?:www\.|m\.)?(?:vk\.com|vk\.ru|t\.me)/[A-Za-z0-9_.]+/?|@[A-Za-z0-9_]{5,32}")
 _TG_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
 _TG_ID = re.compile(r"-?\d{1,20}")
 
@@ -194,6 +195,20 @@ class Authority(_Strict):
     #: usernames («@» optional, any case; stored lower case without «@») or numeric ids
     #: (user ids, ``-100…`` for channels) of accounts that have no public username.
     telegram_accounts: list[str] = []
+    #: The authority's official pages (8-ФЗ): VK communities and Telegram channels, as URLs
+    #: (``https://vk.com/club123``, ``https://vk.com/name``, ``https://t.me/name``). They become
+    #: sources marked official; their posts and the comments under them are rated
+    #: (docs/ratings.md «Ведение официальных страниц»).
+    official_pages: list[NonEmpty] = []
+
+    @field_validator("official_pages")
+    @classmethod
+    def _official_pages(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not _OFFICIAL_PAGE.fullmatch(url.strip()):
+                raise ValueError(f"официальная страница {url!r}: нужен адрес сообщества VK (https://vk.com/club123, "
+                                 "https://vk.com/имя) или канала Telegram (https://t.me/имя, @имя)")
+        return [url.strip() for url in v]
 
     @field_validator("telegram_accounts", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
@@ -72,6 +73,25 @@ class Settings(BaseModel):
     #: Addresses or networks of reverse proxies whose ``X-Forwarded-For`` names the client (``cur serve --behind-proxy``);
     #: in the environment a comma-separated list, e.g. ``CUR_WEB_TRUSTED_PROXIES=127.0.0.1,10.0.0.0/24``.
     web_trusted_proxies: list[str] = []
+    #: RabbitMQ of the workers (``amqp://user:password@host:5672/vhost``): when set, ``cur run`` sends crawls,
+    #: processing batches and deliveries to ``cur worker`` processes as tasks instead of running them itself.
+    broker_url: str | None = None
+    #: Prefix of the workers' queue names (``<namespace>.crawl|process|deliver``): deployments sharing one RabbitMQ differ here.
+    broker_namespace: str = "cur"
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("amqp://", "amqps://")):
+            raise ValueError("only amqp:// and amqps:// (RabbitMQ) URLs are supported")
+        return v or None
+
+    @field_validator("broker_namespace")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v):
+            raise ValueError("only Latin letters, digits, '_', '.' and '-' (1 to 64)")
+        return v
 
     @field_validator("database_url")
     @classmethod

@@ -37,6 +37,8 @@ __all__ = [
     "stop_words",
     "is_stop_word",
     "clear_cache",
+    "word_forms",
+    "MAX_FORMS",
 ]
 
 CACHE_LIMIT = 500_000
@@ -101,3 +103,29 @@ def stop_words() -> frozenset[str]:
 def is_stop_word(word: str) -> bool:
     """True if ``word`` (a form or a lemma) is a stop word."""
     return fold_yo(word.lower()) in stop_words()
+
+
+#: at most this many forms of one word go into a search query
+MAX_FORMS = 120
+
+
+def word_forms(word: str) -> tuple[str, ...]:
+    """Every form of the lexemes ``word`` may belong to (lower case, ``ё`` folded), the word first.
+
+    For searching an index that has no Russian stemmer (SQLite FTS5): ``отопления`` gives
+    ``отопление, отопления, отоплению …``. Unlikely parses
+    are left out (a score under a tenth of the best one), so ``день`` does not bring in ``деть``.
+    """
+    key = fold_yo(word.lower())
+    parses = analyzer().parse(key)
+    forms: dict[str, None] = {key: None}
+    if parses:
+        best = parses[0].score
+        for p in parses:
+            if p.score < best / 10:
+                continue
+            for f in p.lexeme:
+                forms[fold_yo(f.word.lower())] = None
+                if len(forms) >= MAX_FORMS:
+                    return tuple(forms)
+    return tuple(forms)

@@ -12,6 +12,12 @@ export goes through it (the monthly report, ``cur export incidents``).
 - CSV has no types: a text that would start a formula gets a leading ``'``
   (the OWASP "CSV injection" advice); Excel shows it as text, the apostrophe
   is visible in a text editor. Numbers stay numbers.
+
+The CSV quoting is reversible, so ``cur export posts --format csv`` reads back
+into ``cur import`` unchanged: a text is quoted when it starts with any run of
+apostrophes (possibly none) followed by a formula start, and :func:`csv_uncell`
+drops exactly one apostrophe from such a text. ``"'=x"`` (a text that really
+starts with an apostrophe) is written ``"''=x"`` and read back as ``"'=x"``.
 """
 
 from __future__ import annotations
@@ -34,13 +40,29 @@ def starts_formula(text: str) -> bool:
     return bool(stripped) and stripped[0] in FORMULA_START
 
 
+def _needs_quote(text: str) -> bool:
+    """A formula start, or apostrophes followed by one (so that quoting stays reversible)."""
+    return starts_formula(text.lstrip("'"))
+
+
 def csv_cell(value: Any) -> Any:
     """A value for a CSV cell: lists and dicts as JSON, texts that would start a formula quoted with ``'``."""
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and starts_formula(value):
+    if isinstance(value, str) and _needs_quote(value):
         return "'" + value
     return value
+
+
+def csv_uncell(text: str) -> str:
+    """Undo :func:`csv_cell`'s quoting: ``csv_uncell(csv_cell(t)) == t`` for every text ``t``.
+
+    Only a cell that :func:`csv_cell` would have produced by quoting (an apostrophe, then
+    apostrophes and a formula start) loses its first apostrophe; every other text is kept.
+    """
+    if text.startswith("'") and _needs_quote(text):
+        return text[1:]
+    return text
 
 
 def write_csv(out: IO[str], rows: Iterable[dict[str, Any]], fields: list[str]) -> int:

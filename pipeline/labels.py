@@ -37,6 +37,17 @@ EVENT_NAMES = {
     "marked_fake": "отмечен как возможный фейк",
     "reclassified": "изменена классификация",
     "graded": "оценка ответа",
+    "review_undone": "отменено решение оператора",
+    "answer_flagged": "ответ не по существу (этап не закрыт)",
+    "answer_reviewed": "проверено качество ответа",
+}
+
+#: Answer-quality readings and flags (``nlp/answers.py``), as people see them.
+ANSWER_FLAG_NAMES = {
+    "formulaic": "формальный ответ без срока и действия",
+    "refusal": "отказ или отсылка в другой орган",
+    "rude": "грубый или конфликтный ответ",
+    "review": "качество ответа нужно проверить",
 }
 
 STAGE_NAMES = {"first_reply": "первичный ответ", "interim": "промежуточный ответ", "final": "окончательный ответ"}

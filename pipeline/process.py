@@ -33,11 +33,17 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from config import RegionProfile
+from nlp.addresses import street_addresses
+from storage import analyses as qa
+from storage import fakes as fq
 from storage import incidents as q
-from storage.models import PostAnalysis
+from storage.models import Post, PostAnalysis
+from storage.sources import source_municipalities
 
+from . import official
 from .context import App
 from .errors import ModelUnavailable
+from .fakes import FakeMatcher, Match, mark_rows, matcher_for_pass
 from .incidents import (
     GroupingOptions,
     check_deadlines,
@@ -48,7 +54,8 @@ from .incidents import (
 from .incidents.index import GroupingIndex
 from .processing_lease import ProcessingBusy, ProcessingLease
 
-__all__ = ["ModelNotFound", "ProcessingBusy", "ProcessReport", "Places", "find_active_model", "load_classifier", "process_pending", "run_pass"]
+__all__ = ["ModelNotFound", "ProcessingBusy", "ProcessReport", "Places", "SourceDefaults", "find_active_model",
+           "load_classifier", "locate", "process_pending", "run_pass"]
 
 #: Posts per batch: one classifier call, one NER call, one transaction.
 BATCH = 256
@@ -177,6 +184,37 @@ class Places:
         return name_like(span)
 
 
+@dataclass(frozen=True)
+class SourceDefaults:
+    """The default municipalities of sources (``cur sources add --municipality``): a post that names no place
+    takes its source's, found by the post's source id, else by its source key (or URL) — posts imported from
+    a file carry only the key."""
+
+    by_id: dict[int, str] = field(default_factory=dict)
+    by_key: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, session: Any) -> SourceDefaults:
+        return cls(*source_municipalities(session))
+
+    def of(self, post: Post) -> str | None:
+        if post.source_id is not None and post.source_id in self.by_id:
+            return self.by_id[post.source_id]
+        return self.by_key.get(post.source_key) if self.by_key else None
+
+
+def locate(post: Post, municipality: str | None, places: dict[str, Any], defaults: SourceDefaults,
+           text: str) -> tuple[str | None, dict[str, Any], list[str]]:
+    """The municipality (the text's, else the source's default), the places data and the street addresses of a
+    relevant or unsure post."""
+    if municipality is None:
+        default = defaults.of(post)
+        if default is not None:
+            municipality = default
+            places = {**places, "municipality": {"code": default, "how": "source"}}
+    return municipality, places, street_addresses(text)
+
+
 # --------------------------------------------------------------------------- the pass
 
 
@@ -188,8 +226,14 @@ class ProcessReport:
     incidents_created: int = 0
     posts_joined: int = 0
     official_comments: int = 0
+    #: residents' comments on official pages: classified, left to the page to answer (``pipeline/official.py``)
+    page_comments: int = 0
+    #: unanswered problem comments of official pages turned into incidents (new) or joined to one
+    page_escalated: int = 0
     #: Official VK replies recorded as first replies in this pass.
     replies: int = 0
+    #: Posts marked «возможный фейк» (similar to a debunked claim of the registry, see pipeline.fakes).
+    fakes: int = 0
     model_version: str = ""
     incident_ids: list[int] = field(default_factory=list)
 
@@ -198,8 +242,9 @@ class ProcessReport:
             f"обработано постов: {self.processed}; проблемы: {self.relevant} "
             f"(новых инцидентов {self.incidents_created}, присоединено к существующим {self.posts_joined}); "
             f"на проверку оператору: {self.unsure}; комментарии официальных аккаунтов: {self.official_comments}, "
-            f"из них засчитано первичным ответом: {self.replies}"
-        )
+            f"из них засчитано первичным ответом: {self.replies}; возможные фейки: {self.fakes}"
+        ) + (f"; комментарии жителей на официальных страницах: {self.page_comments}, "
+             f"без ответа страницы переданы в инциденты: {self.page_escalated}" if self.page_comments or self.page_escalated else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +260,10 @@ class _Analysis:
 
 
 def _analysis_values(post_id: int, digest: str, pred: PredictionLike, municipality: str | None,
-                     places: dict[str, Any], now: datetime) -> dict[str, Any]:
+                     places: dict[str, Any], now: datetime, streets: Sequence[str] = ()) -> dict[str, Any]:
+    details: dict[str, Any] = {"confidences": dict(getattr(pred, "confidences", {}) or {})}
+    if streets:
+        details["addresses"] = list(streets)
     return dict(
         post_id=post_id,
         model_version=str(pred.model_version),
@@ -229,8 +277,9 @@ def _analysis_values(post_id: int, digest: str, pred: PredictionLike, municipali
         confidence=float(pred.confidence),
         unsure=bool(pred.unsure),
         municipality=municipality,
+        address=streets[0] if streets else None,
         entities=places,
-        details={"confidences": dict(getattr(pred, "confidences", {}) or {})},
+        details=details,
         created_at=now,
     )
 
@@ -266,12 +315,17 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
                      grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
+    with db.session() as s:
+        official.sync_official_sources(s, profile)
+        pages = official.page_index(official.pages(s, profile))
     sectors = [s.code for s in profile.sectors]
     report = ProcessReport()
     index = GroupingIndex(profile, grouping or GroupingOptions())
     with db.session() as s:
         lease.renew(s)
         sync_authorities(s, profile)
+        defaults = SourceDefaults.load(s)
+        fakes = matcher_for_pass(s)  # claim vectors once per pass; None while the registry is empty
     last_id = 0
     while limit is None or report.processed < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
@@ -286,19 +340,40 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
         preds = clf.predict([t for _, t, _ in batch], sectors=sectors, **extra)
         located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]  # an operator may confirm an unsure one
         found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
+        matched = _fake_matches(fakes, batch)
         with db.session() as s:
             lease.renew(s)  # first statement: on SQLite the transaction holds the write lock from here
-            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress)
+            _process_batch(s, profile, batch, preds, found, officials, index, now, report, on_progress, matched,
+                           fakes.threshold if fakes else 0.0, defaults, pages)
     with db.session() as s:  # comments just collected may be the authorities' answers
         lease.renew(s)
         report.replies = len(detect_official_replies(s, profile, now))
+    if pages:
+        with db.session() as s:  # residents' problems the official pages left unanswered past their time
+            lease.renew(s)
+            esc = official.escalate_unanswered(s, profile, index, now)
+            report.page_escalated = esc.created + esc.joined
+            report.incidents_created += esc.created
+            report.posts_joined += esc.joined
+            report.incident_ids += esc.incident_ids
+            report.replies += len(official.record_page_answers(s, profile, now))
     return report
+
+
+def _fake_matches(fakes: FakeMatcher | None, batch: list[tuple[int, str, str]]) -> dict[int, Match]:
+    """Post id -> the debunked claim it repeats (outside the transaction, like the classifier)."""
+    if fakes is None:
+        return {}
+    return {post_id: m for (post_id, _, _), m in zip(batch, fakes.match([t for _, t, _ in batch])) if m is not None}
 
 
 def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]], preds: Sequence[PredictionLike],
                    found: dict[int, tuple[str | None, dict[str, Any]]], officials: set[str], index: GroupingIndex,
-                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None) -> None:
-    """One batch in the caller's transaction: analyses, grouping, ``processed_at``."""
+                   now: datetime, report: ProcessReport, on_progress: Callable[[int], None] | None,
+                   fakes: dict[int, Match] | None = None, threshold: float = 0.0,
+                   defaults: SourceDefaults | None = None, pages: dict[tuple[str, str], Any] | None = None) -> None:
+    """One batch in the caller's transaction: analyses, grouping, possible-fake marks, ``processed_at``;
+    residents' comments on official pages are held for the page's answer (``pipeline/official.py``)."""
     ids = [i for i, _, _ in batch]
     posts = q.posts_by_id(s, ids)
     versions = {str(p.model_version) for p in preds}
@@ -309,19 +384,29 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
     index.refresh(s)
     fresh: list[dict[str, Any]] = []
     done: list[int] = []
-    for n, ((post_id, _text, digest), pred) in enumerate(zip(batch, preds)):
+    defaults = defaults or SourceDefaults()
+    marked: dict[int, Match] = {}
+    for n, ((post_id, text, digest), pred) in enumerate(zip(batch, preds)):
         post = posts.get(post_id)
         if post is None or post.processed_at is not None or post.is_deleted or post.content_hash != digest:
             continue  # changed by someone else meanwhile; the next pass sees it
         done.append(post_id)
         report.processed += 1
-        if post.parent_external_id and post.author_id and str(post.author_id) in officials:
-            report.official_comments += 1
+        page = pages.get((post.platform, post.source_key)) if pages else None
+        if (post.parent_external_id and post.author_id and str(post.author_id) in officials) or (
+                page is not None and official.is_page_voice(post, page)):
+            report.official_comments += 1  # the authority speaking on its page or answering: not a resident's post
             if on_progress:
                 on_progress(1)
             continue
+        held = page is not None and post.parent_external_id is not None  # the page answers first
+        if fakes and post_id in fakes:
+            marked[post_id] = fakes[post_id]
         municipality, places = found.get(n, (None, {}))
-        values = _analysis_values(post_id, digest, pred, municipality, places, now)
+        streets: list[str] = []
+        if n in found:
+            municipality, places, streets = locate(post, municipality, places, defaults, text)
+        values = _analysis_values(post_id, digest, pred, municipality, places, now, streets)
         row = existing.get((post_id, values["model_version"]))
         if row is None:
             fresh.append(values)
@@ -333,11 +418,11 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
                              values["urgency"], municipality)
         if analysis.relevant:
             report.relevant += 1
-        if analysis.unsure:
-            report.unsure += 1
-        if analysis.relevant and not analysis.unsure and post_id not in grouped:
+        if held:
+            report.page_comments += 1
+        elif analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
-                                            municipality, now)
+                                            municipality, now, streets)
             if created:
                 report.incidents_created += 1
             else:
@@ -347,7 +432,12 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             on_progress(1)  # inside the transaction: a failure here undoes the batch
     q.insert_analyses(s, fresh)
     index.flush(s)
+    if marked:
+        fq.upsert_marks(s, mark_rows(marked, threshold, now))
+        report.fakes += len(marked)
     q.mark_processed(s, done, now)
+    # «на проверку оператору»: this batch's share of the review queue, by the queue's own definition
+    report.unsure += qa.review_queue_count(s, qa.QueueFilter(post_ids=done))
 
 
 @dataclass

@@ -20,15 +20,19 @@ from storage.models import Post, PostAnalysis
 
 from .context import App
 from .incidents import GroupingOptions, detect_official_replies, ingest_analysis, official_account_ids, sync_authorities
-from .process import ClassifierLike, Places, PredictionLike, ProcessReport, load_classifier
+from .process import ClassifierLike, Places, PredictionLike, ProcessReport, SourceDefaults, load_classifier, locate
 
 __all__ = ["process_pending_per_post"]
 
 BATCH = 64
 
 
-def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime) -> PostAnalysis:
+def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str | None, places: dict[str, Any], now: datetime,
+                    streets: list[str] | None = None) -> PostAnalysis:
     version = str(pred.model_version)
+    details: dict[str, Any] = {"confidences": dict(getattr(pred, "confidences", {}) or {})}
+    if streets:
+        details["addresses"] = list(streets)
     row = q.analysis_for(session, post.id, version)
     values = dict(
         content_hash=post.content_hash,
@@ -41,8 +45,9 @@ def _store_analysis(session, post: Post, pred: PredictionLike, municipality: str
         confidence=float(pred.confidence),
         unsure=bool(pred.unsure),
         municipality=municipality,
+        address=streets[0] if streets else None,
         entities=places,
-        details={"confidences": dict(getattr(pred, "confidences", {}) or {})},
+        details=details,
         created_at=now,
     )
     if row is None:
@@ -74,6 +79,7 @@ def process_pending_per_post(
     report = ProcessReport()
     with db.session() as s:
         sync_authorities(s, profile)
+        defaults = SourceDefaults.load(s)
     last_id = 0
     while limit is None or report.processed < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
@@ -97,9 +103,11 @@ def process_pending_per_post(
                     continue
                 municipality: str | None = None
                 found: dict[str, Any] = {}
+                streets: list[str] = []
                 if pred.relevant or pred.unsure:  # an operator may confirm an unsure one: give it its place
                     municipality, found = places.resolve(text)
-                analysis = _store_analysis(s, post, pred, municipality, found, now)
+                    municipality, found, streets = locate(post, municipality, found, defaults, text)
+                analysis = _store_analysis(s, post, pred, municipality, found, now, streets)
                 report.model_version = analysis.model_version
                 if analysis.relevant:
                     report.relevant += 1

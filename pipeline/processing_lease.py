@@ -10,6 +10,12 @@ lease (it stalled longer than ``TTL``) stops before writing anything.
 
 A holder killed without releasing the lease is replaced when the lease
 expires, or at once when it ran on this host and its pid is gone.
+
+Workers (``pipeline.distributed``) group one part of a region at a time (a
+sector: incidents never span sectors) under ``process:<region>:<part>``.
+The region's lease and its parts' exclude each other: whoever takes one then
+looks for a holder of the other kind and, finding one, gives its own back and
+waits (of two that take theirs at once, at least one sees the other).
 """
 
 from __future__ import annotations
@@ -55,9 +61,10 @@ def _local(at: datetime | None, tz: Any) -> str:
 
 
 class ProcessingLease:
-    def __init__(self, db: Any, region: str, tz: Any = None, ttl: timedelta = TTL) -> None:
+    def __init__(self, db: Any, region: str, tz: Any = None, ttl: timedelta = TTL, part: str | None = None) -> None:
         self.db, self.region, self.tz, self.ttl = db, region, tz or timezone.utc, ttl
-        self.name = f"process:{region}"
+        self.part = part
+        self.name = f"process:{region}" if part is None else f"process:{region}:{part}"
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.holder = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
 
@@ -74,13 +81,27 @@ class ProcessingLease:
                 if not ours and info.host == self.host and info.holder and not _alive(info.pid):
                     ours = co.take_over_lease(s, self.name, info.holder, self.holder, self.host, self.pid, self.now(), self.ttl)
             if ours:
-                return
+                other = self._conflict()
+                if other is None:
+                    return
+                self.release()
+                info = other
             if time.monotonic() >= deadline:
                 raise ProcessingBusy(
                     f"посты региона {self.region} уже обрабатывает другой процесс (хост {info.host}, pid {info.pid}, "
                     f"с {_local(info.acquired_at, self.tz)}): дождитесь окончания или запустите с --wait СЕКУНДЫ"
                 )
             time.sleep(_POLL)
+
+    def _conflict(self) -> co.LeaseInfo | None:
+        """A holder of the other kind: a part's for the region's lease, the region's for a part's."""
+        now = self.now()
+        with self.db.session() as s:
+            if self.part is None:
+                held = co.held_leases(s, f"{self.name}:", now)
+                return held[0] if held else None
+            info = co.get_lease(s, f"process:{self.region}")
+        return info if info is not None and info.held_at(now) else None
 
     def renew(self, session: Session) -> None:
         """Renew inside the caller's transaction (its first write); ``ProcessingBusy`` if the lease was lost."""

@@ -31,8 +31,10 @@ STAGES = ("first_reply", "interim", "final")
 ANSWER_KINDS = (ev.ANSWER_FIRST, ev.ANSWER_INTERIM, ev.ANSWER_FINAL)
 
 #: Weights of the composite score (docs/ratings.md). Terms without data are
-#: left out and the remaining weights renormalised.
-WEIGHTS = {"on_time": 0.30, "answered": 0.20, "resolved": 0.20, "not_reopened": 0.15, "grade": 0.15}
+#: left out and the remaining weights renormalised. The answer-quality term took 0.15 and the
+#: five older weights (0.30, 0.20, 0.20, 0.15, 0.15) were scaled by 0.85, so a score without
+#: answer readings is exactly what it was before.
+WEIGHTS = {"on_time": 0.255, "answered": 0.17, "resolved": 0.17, "not_reopened": 0.1275, "grade": 0.1275, "substantive": 0.15}
 
 
 # --------------------------------------------------------------------------- periods
@@ -88,6 +90,9 @@ class Assignment:
     resolved_at: datetime | None = None
     reopened: bool = False
     grades: list[float] = field(default_factory=list)
+    #: quality reading of each answer given during the assignment (response id → reading; a
+    #: person's review replaces the classifier's)
+    answer_quality: dict[int, str] = field(default_factory=dict)
 
     def reply_minutes(self) -> float | None:
         t = self.answered["first_reply"]
@@ -120,6 +125,13 @@ def _due(data: dict[str, Any], previous: dict[str, datetime | None] | None) -> d
     return {s: parse_time(raw.get(s)) for s in STAGES}
 
 
+def _note_quality(a: Assignment, data: dict[str, Any] | None) -> None:
+    data = data or {}
+    rid, reading = data.get("response_id"), data.get("quality")
+    if isinstance(rid, int) and isinstance(reading, str) and rid not in a.answer_quality:
+        a.answer_quality[rid] = reading
+
+
 def assignments_from_events(events: Iterable[IncidentEvent], as_of: datetime) -> list[Assignment]:
     """Replay the events (any order; sorted here by time, then id) up to ``as_of``."""
     out: list[Assignment] = []
@@ -137,6 +149,13 @@ def assignments_from_events(events: Iterable[IncidentEvent], as_of: datetime) ->
             continue
         if cur is None:
             continue
+        if e.kind in ANSWER_KINDS or e.kind == ev.ANSWER_FLAGGED:
+            _note_quality(cur, e.data)
+        if e.kind == ev.ANSWER_REVIEWED and isinstance((e.data or {}).get("response_id"), int):
+            rid = e.data["response_id"]
+            for a in out:  # the answer may belong to an earlier assignment of the incident
+                if a.incident_id == e.incident_id and rid in a.answer_quality:
+                    a.answer_quality[rid] = str(e.data.get("to"))
         if e.kind in ANSWER_KINDS:
             stages = {ev.ANSWER_FIRST: ("first_reply",), ev.ANSWER_INTERIM: ("first_reply", "interim"),
                       ev.ANSWER_FINAL: ("first_reply", "interim", "final")}[e.kind]  # fmt: skip
@@ -182,6 +201,9 @@ class Figures:
     overdue: int = 0
     median_reply_minutes: float | None = None
     grades: list[float] = field(default_factory=list)
+    #: answers with a quality reading, and those read substantive
+    answers_read: int = 0
+    answers_substantive: int = 0
 
     @property
     def on_time_share(self) -> float | None:
@@ -200,6 +222,14 @@ class Figures:
         return _share(self.reopened, self.resolved)
 
     @property
+    def substantive_share(self) -> float | None:
+        return _share(self.answers_substantive, self.answers_read)
+
+    @property
+    def not_substantive(self) -> int:
+        return self.answers_read - self.answers_substantive
+
+    @property
     def mean_grade(self) -> float | None:
         return sum(self.grades) / len(self.grades) if self.grades else None
 
@@ -211,6 +241,7 @@ class Figures:
             "resolved": self.resolved_share,
             "not_reopened": None if self.reopened_share is None else 1 - self.reopened_share,
             "grade": None if self.mean_grade is None else (self.mean_grade - 1) / 4,
+            "substantive": self.substantive_share,
         }
         used = {k: v for k, v in terms.items() if v is not None}
         if not used:
@@ -236,6 +267,8 @@ def figures(assignments: Iterable[Assignment], as_of: datetime) -> Figures:
         f.reopened += a.reopened
         f.overdue += bool(a.missed(as_of))
         f.grades += a.grades
+        f.answers_read += len(a.answer_quality)
+        f.answers_substantive += sum(q == "substantive" for q in a.answer_quality.values())
     f.median_reply_minutes = statistics.median(minutes) if minutes else None
     return f
 

@@ -26,6 +26,7 @@ from storage import reporting as rq
 
 from . import timefmt
 from .cells import append_row
+from .official import PageFigures, page_figures
 from .ratings import Assignment, AuthorityRating, Figures, Period, figures, load_assignments, rate
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "report"
@@ -68,6 +69,8 @@ class MonthlyReport:
     by_municipality: list[Row]
     ratings: list[AuthorityRating]
     overdue: list[OverdueRow] = field(default_factory=list)
+    #: the rating «ведение официальных страниц» (``pipeline.official``)
+    official_pages: list[PageFigures] = field(default_factory=list)
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -152,6 +155,8 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
         ratings=ratings,
         overdue=overdue,
+        official_pages=[f for f in page_figures(session, profile, period, now)
+                        if authority_id is None or (authority_id in authorities and f.authority == authorities[authority_id].code)],
     )
 
 
@@ -261,13 +266,13 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
     table("По муниципалитетам", report.by_municipality)
 
     sh = wb.create_sheet("Рейтинг")
-    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл"])
+    append_row(sh, ["Место", "Код", "Исполнитель", "Направлено", "Первичный ответ в срок", "Медиана до ответа, ч", "Доля окончательных ответов", "Доля решённых", "Доля повторно открытых", "Средняя оценка", "Балл", "Доля ответов по существу", "Ответов не по существу"])
     for c in sh[1]:
         c.font = bold
     for n, r in enumerate(report.ratings, start=2):
         f = r.figures
-        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1)])
-        for col in (5, 7, 8, 9):
+        append_row(sh, [r.rank, r.code, r.name, f.routed, f.on_time_share, None if f.median_reply_minutes is None else round(f.median_reply_minutes / 60, 2), f.answered_share, f.resolved_share, f.reopened_share, f.mean_grade, None if f.score is None else round(f.score, 1), f.substantive_share, f.not_substantive])
+        for col in (5, 7, 8, 9, 12):
             sh.cell(n, col).number_format = "0.0%"
     sh.column_dimensions["C"].width = 50
     if report.ratings:
@@ -278,6 +283,23 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         chart.set_categories(Reference(sh, min_col=2, min_row=2, max_row=len(report.ratings) + 1))
         chart.height, chart.width = max(7, 0.6 * len(report.ratings) + 3), 18
         sh.add_chart(chart, "M2")
+
+    sh = wb.create_sheet("Официальные страницы")
+    append_row(sh, ["Место", "Код", "Орган власти", "Страницы", "Постов", "Дней с постами", "Недель с постами", "Недель в периоде",
+                    "Наибольший перерыв, дн.", "Комментариев жителей", "Проблем", "Отвечено по существу", "В срок", "С опозданием",
+                    "Только формальный ответ", "Без ответа", "Ждут ответа", "Медиана до ответа, ч", "Доля отвеченных",
+                    "Доля в срок", "Доля ответов по существу", "Передано в инциденты", "Балл"])
+    for c in sh[1]:
+        c.font = bold
+    for n, p in enumerate(report.official_pages, start=2):
+        append_row(sh, [p.rank, p.authority, p.name, ", ".join(p.pages), p.posts, p.days_with_posts, p.weeks_with_posts, p.weeks,
+                        p.longest_gap_days, p.comments, p.problems, p.answered, p.on_time, p.late, p.not_substantive, p.unanswered,
+                        p.pending, None if p.median_answer_minutes is None else round(p.median_answer_minutes / 60, 2),
+                        p.answered_share, p.on_time_share, p.substantive_share, p.to_incidents,
+                        None if p.score is None else round(p.score, 1)])
+        for col in (19, 20, 21):
+            sh.cell(n, col).number_format = "0.0%"
+    sh.column_dimensions["C"].width = 50
 
     sh = wb.create_sheet("Просроченные")
     append_row(sh, ["Инцидент", "Суть", "Исполнитель", "Направление", "Муниципалитет", "Направлен", "Нарушенные сроки", "Срок первичного ответа", "Первичный ответ"])

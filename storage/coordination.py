@@ -135,6 +135,15 @@ def acquire_lease(session: Session, name: str, holder: str, host: str, pid: int,
     return took == 1 and info.holder == holder, info
 
 
+def held_leases(session: Session, prefix: str, now: datetime) -> list[LeaseInfo]:
+    """The leases whose names start with ``prefix`` held at ``now``."""
+    from sqlalchemy import select
+
+    rows = session.scalars(select(SchedulerLease).where(SchedulerLease.name.startswith(prefix, autoescape=True),
+                                                        SchedulerLease.holder.is_not(None), SchedulerLease.expires_at > now))
+    return [_info(r) for r in rows]
+
+
 def release_lease(session: Session, name: str, holder: str, now: datetime) -> bool:
     """Give the lease up (clean shutdown); host, pid and times stay as the last holder's."""
     res = session.execute(

@@ -43,3 +43,11 @@ GRADED = "graded"  # a reviewer graded the quality of the answer; data: {grade 1
 
 # added by the incident service (issue 5A)
 POST_REMOVED = "post_removed"  # a post left the incident (review: not a problem / moved); data: {post_id, reason}
+REVIEW_UNDONE = "review_undone"  # an operator undid a review decision on a post; data: {decision_id, post_id, decision}
+
+# answer quality (issue 15, part 2; docs/ratings.md «Качество ответов»)
+#: An official answer read formulaic, refusal or rude: stored, but it does not close its stage;
+#: the incident is flagged for the ЦУР head. data: {response_id, kind, channel, quality, confidence, cues}
+ANSWER_FLAGGED = "answer_flagged"
+#: A person's reading of an answer replaced the classifier's. data: {response_id, from, to, counted}
+ANSWER_REVIEWED = "answer_reviewed"

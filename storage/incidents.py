@@ -332,15 +332,10 @@ def analysis_for(session: Session, post_id: int, model_version: str | None = Non
 
 
 def pending_reviews(session: Session, limit: int | None = 100) -> list[tuple[Post, PostAnalysis]]:
-    """Unsure analyses with no review decision yet and no incident: the operators' queue."""
-    q = (
-        select(Post, PostAnalysis)
-        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
-        .outerjoin(ReviewDecision, ReviewDecision.post_id == Post.id)
-        .outerjoin(IncidentPost, IncidentPost.post_id == Post.id)
-        .where(PostAnalysis.unsure.is_(True), ReviewDecision.id.is_(None), IncidentPost.post_id.is_(None), Post.is_deleted.is_(False))
-        .order_by(Post.published_at.desc(), Post.id.desc())
-    )
+    """The operators' queue (``storage.analyses``: latest analysis unsure, no decision in force), newest first."""
+    from .analyses import review_queue_stmt
+
+    q = review_queue_stmt((Post, PostAnalysis)).order_by(Post.published_at.desc(), Post.id.desc())
     if limit is not None:
         q = q.limit(limit)
     return [(p, a) for p, a in session.execute(q)]

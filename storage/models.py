@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +60,8 @@ class Source(Base):
     url: Mapped[str | None] = mapped_column(String(1024))
     title: Mapped[str | None] = mapped_column(String(512))
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: The municipality of the source's posts that name no place (``cur sources add --municipality``).
+    municipality: Mapped[str | None] = mapped_column(String(64))
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -180,6 +183,9 @@ class PostAnalysis(Base):
     confidence: Mapped[float] = mapped_column(Float)
     unsure: Mapped[bool] = mapped_column(Boolean, default=False)
     municipality: Mapped[str | None] = mapped_column(String(64))
+    #: The first street address the post names (``nlp.addresses`` key, ``весенний#12``); all of them in
+    #: ``details["addresses"]``.
+    address: Mapped[str | None] = mapped_column(String(255), index=True)
     entities: Mapped[dict[str, Any]] = mapped_column(default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -315,6 +321,22 @@ class Incident(Base):
 
     posts: Mapped[list[IncidentPost]] = relationship(back_populates="incident", cascade="all, delete-orphan")
 
+    @property
+    def answer_flag(self) -> str | None:
+        """The reading of an official answer the ЦУР head must look at (formulaic | refusal | rude,
+        or ``review`` for an unsure reading); cleared when a person reviews it. Kept in ``details``."""
+        value = (self.details or {}).get("answer_flag")
+        return str(value) if value else None
+
+    @answer_flag.setter
+    def answer_flag(self, value: str | None) -> None:
+        details = dict(self.details or {})
+        if value:
+            details["answer_flag"] = value
+        else:
+            details.pop("answer_flag", None)
+        self.details = details  # reassign: JSON columns do not track in-place changes
+
 
 class IncidentPost(Base):
     __tablename__ = "incident_posts"
@@ -372,6 +394,16 @@ class Response(Base):
     channel: Mapped[str] = mapped_column(String(16))
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Answer quality (``nlp/answers.py``): substantive | formulaic | refusal | rude; a reviewer's
+    #: reading replaces the classifier's.
+    quality: Mapped[str | None] = mapped_column(String(16))
+    quality_confidence: Mapped[float | None] = mapped_column(Float)
+    quality_cues: Mapped[list[Any] | None] = mapped_column(JSONType)
+    #: The reading is unsure and waits for a person.
+    quality_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    quality_reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    #: The answer closed its stage (false: held back as formulaic, refusal or rude).
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class ReviewDecision(Base):
@@ -391,6 +423,11 @@ class ReviewDecision(Base):
     urgency: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: what the decision changed, so it can be undone: {"before_incident_id", "created_incident", "before_class"}
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    #: undone by an operator («отменить»): the row stays, the post returns to the queue
+    reverted_at: Mapped[datetime | None]
+    reverted_by: Mapped[str | None] = mapped_column(String(128))
 
 
 # --------------------------------------------------------------------------- notifications
@@ -459,3 +496,86 @@ class SchedulerLease(Base):
     acquired_at: Mapped[datetime | None]
     renewed_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+
+
+class JobRun(Base):
+    """The last run of one scheduler job (``process``, ``deliver``, ``crawl:<source id>`` …), for ``cur status``.
+
+    ``finished_at`` is NULL while the run goes on (or if its process died);
+    ``ok`` is NULL then too. ``host`` and ``pid`` are the process that ran it
+    (a worker's when the job ran as a task on a broker).
+    """
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    message: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------- possible fakes
+
+
+class FakeClaim(Base):
+    """A debunked claim in the registry: what was claimed, its refutation and a link to it.
+
+    Removing a claim only deactivates it (its marks keep naming it). Every change is
+    written to the audit log (``fake_claim.*``) by ``pipeline.fakes``.
+    """
+
+    __tablename__ = "fake_claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim: Mapped[str] = mapped_column(Text)
+    refutation: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(1024))
+    #: sha256 of the normalised claim: the same claim is not added twice (imports are rerunnable)
+    claim_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    added_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class FakeMark(Base):
+    """A post found similar to a debunked claim («возможный фейк»), and the operator's decision on it."""
+
+    __tablename__ = "fake_marks"
+    __table_args__ = (UniqueConstraint("post_id", "claim_id", name="uq_fake_marks_post_claim"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("fake_claims.id", ondelete="CASCADE"), index=True)
+    #: the combined similarity and its two parts (lemma TF-IDF cosine, navec mean-vector cosine)
+    score: Mapped[float] = mapped_column(Float)
+    lemma_score: Mapped[float] = mapped_column(Float)
+    vector_score: Mapped[float] = mapped_column(Float)
+    #: the threshold in force when the post was marked
+    threshold: Mapped[float] = mapped_column(Float)
+    #: auto (the processing pass) | manual (an operator marked the post a fake; the closest claim)
+    origin: Mapped[str] = mapped_column(String(16), default="auto")
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: None (waiting) | confirmed | dismissed
+    decision: Mapped[str | None] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]
+
+
+class FakeThreshold(Base):
+    """The similarity threshold of the fake matcher, one row per change (the latest is in force)."""
+
+    __tablename__ = "fake_thresholds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    #: figures on the decided marks the threshold was tuned on (None when set by hand)
+    precision: Mapped[float | None] = mapped_column(Float)
+    recall: Mapped[float | None] = mapped_column(Float)
+    f1: Mapped[float | None] = mapped_column(Float)
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from .models import Post, PostRevision
-from .types import utcnow
+from .types import UTCDateTime, utcnow
 
 _WS = re.compile(r"\s+")
 BATCH = 400
@@ -55,6 +56,8 @@ class UpsertResult:
     deleted: int = 0
     unchanged: int = 0
     post_ids: list[int] = field(default_factory=list)
+    #: Keys left untouched because a crawler collected them (``upsert_posts(..., keep_crawled=True)``).
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.inserted += other.inserted
@@ -62,31 +65,43 @@ class UpsertResult:
         self.deleted += other.deleted
         self.unchanged += other.unchanged
         self.post_ids += other.post_ids
+        self.refused += other.refused
         return self
 
 
-def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int | None = None) -> UpsertResult:
+#: Platforms whose posts a crawler collects from the network: the crawler, not a file, owns their text.
+CRAWLED_PLATFORMS = frozenset({"vk", "telegram", "tgweb"})
+
+
+def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int | None = None,
+                 keep_crawled: bool = False) -> UpsertResult:
     """Store each post once per (platform, source, id).
 
     A post seen again with another text is an edit: the old text goes to
     ``post_revisions`` and the post is queued for analysis again. A post
     reported deleted is marked, never removed. Seeing the same post twice
     changes nothing, so a rerun of an import or a crawl stores nothing twice.
+
+    ``keep_crawled`` (file imports): a stored post that a VK/Telegram source collected
+    (platform in :data:`CRAWLED_PLATFORMS`, ``source_id`` set) is not changed at all;
+    its key is listed in ``refused``. A crawl that meets a post stored earlier without a
+    source (imported from a file) takes it over (sets ``source_id``).
     """
     result = UpsertResult()
     batch: dict[tuple[str, str, str], PostRecord] = {}
     for rec in records:
         batch[rec.key] = rec  # the last version of a post within a batch wins
         if len(batch) >= BATCH:
-            result += _upsert_batch(session, batch, source_id)
+            result += _upsert_batch(session, batch, source_id, keep_crawled)
             batch = {}
     if batch:
-        result += _upsert_batch(session, batch, source_id)
+        result += _upsert_batch(session, batch, source_id, keep_crawled)
     return result
 
 
 #: What the upsert needs to know of a stored post (whole rows are loaded only for edits and deletions).
-_COLUMNS = "posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal"
+_COLUMNS = ("posts.id, posts.platform, posts.source_key, posts.external_id, posts.content_hash, posts.is_deleted, posts.is_appeal,"
+            " posts.source_id")
 
 #: PostgreSQL: one index probe per key, whatever the statistics. A ``(a, b, c) IN (...)`` list is
 #: planned as an index scan on (platform, source) with the ids as a filter (every post of the source
@@ -117,7 +132,42 @@ def _existing(session: Session, keys: list[tuple[str, str, str]]) -> list[Any]:
     return list(session.connection().exec_driver_sql(sql, tuple(v for key in keys for v in key)))
 
 
-def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None) -> UpsertResult:
+#: PostgreSQL insert of a batch: ``(column, array type)``; the rows travel as one array per column.
+_PG_COLUMNS = (
+    ("platform", "varchar"), ("source_key", "varchar"), ("external_id", "varchar"), ("source_id", "int8"),
+    ("parent_external_id", "varchar"), ("author", "varchar"), ("author_id", "varchar"), ("published_at", "timestamptz"),
+    ("text", "text"), ("url", "varchar"), ("content_hash", "varchar"), ("raw", "jsonb"), ("collected_at", "timestamptz"),
+    ("updated_at", "timestamptz"), ("edited_at", "timestamptz"), ("edit_count", "int4"), ("is_deleted", "bool"),
+    ("deleted_at", "timestamptz"), ("is_appeal", "bool"),
+)
+_PG_INSERT = (
+    f"INSERT INTO posts ({', '.join(c for c, _ in _PG_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(f'CAST(%({c})s AS {t}[])' for c, t in _PG_COLUMNS)})"
+    " ON CONFLICT (platform, source_key, external_id) DO NOTHING RETURNING id, platform, source_key, external_id"
+)
+_UTC = UTCDateTime()
+
+
+def _pg_insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
+    """Insert ``rows`` (new posts) in one statement; the ``(id, platform, source, id)`` of those inserted.
+
+    One ``INSERT … SELECT FROM unnest(arrays)``: one round trip and one plan per batch instead of a
+    statement per row (the rows were an executemany of 400 statements, then a second look-up for the ids).
+    """
+    dialect = session.get_bind().dialect
+    params: dict[str, list[Any]] = {}
+    for column, kind in _PG_COLUMNS:
+        values = [row[column] for row in rows]
+        if kind == "timestamptz":
+            values = [_UTC.process_bind_param(v, dialect) for v in values]
+        elif kind == "jsonb":
+            values = [json.dumps(v) for v in values]
+        params[column] = values
+    return list(session.connection().exec_driver_sql(_PG_INSERT, params))
+
+
+def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None,
+                  keep_crawled: bool = False) -> UpsertResult:
     res = UpsertResult()
     session.flush()
     ids: dict[tuple[str, str, str], int] = {}
@@ -137,6 +187,11 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
             ))
             continue
         ids[key] = row.id
+        if keep_crawled and row.source_id is not None and row.platform in CRAWLED_PLATFORMS:
+            res.refused.append(key)
+            continue
+        if source_id is not None and row.source_id is None and row.platform in CRAWLED_PLATFORMS:
+            session.get_one(Post, row.id).source_id = source_id  # a crawler now owns a post a file brought first
         if rec.appeal and not row.is_appeal:
             session.get_one(Post, row.id).is_appeal = True  # known now to be an appeal: not an edit of the text
         if rec.deleted and not row.is_deleted:
@@ -155,7 +210,19 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
             res.edited += 1
         else:
             res.unchanged += 1
-    if new:
+    if new and session.get_bind().dialect.name == "postgresql":
+        # one statement for the whole batch, its ids returned; a key another process stored meanwhile is
+        # skipped by ON CONFLICT and then upserted as a stored post (never an IntegrityError)
+        made = {(r[1], r[2], r[3]): r[0] for r in _pg_insert(session, new)}
+        ids.update(made)
+        res.inserted += len(made)
+        raced = {(v["platform"], v["source_key"], v["external_id"]) for v in new} - made.keys()
+        if raced:
+            again = _upsert_batch(session, {k: batch[k] for k in batch if k in raced}, source_id, keep_crawled)
+            ids.update(zip((k for k in batch if k in raced), again.post_ids))
+            again.post_ids = []
+            res += again
+    elif new:
         # one executemany of plain rows (no ORM objects for new posts), then their ids by the same index look-up
         session.execute(insert(Post.__table__), new)  # type: ignore[arg-type]  # __table__ is typed as a FromClause
         fresh = [(v["platform"], v["source_key"], v["external_id"]) for v in new]

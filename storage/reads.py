@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from .analyses import latest_analyses
 from .events import OPEN_STATES
-from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis
+from .models import Assignment, Incident, IncidentPost, Post, PostAnalysis, Source
 from .paging import Key, Page, keyset_page, nulls_last
+from .search import Query as SearchQuery
+from .search import incident_filter
 from .types import UTCDateTime
 
 
@@ -90,12 +92,20 @@ def _next_due_sql() -> Any:
     return type_coerce(least(least(first, interim), final), UTCDateTime)
 
 
+def _opened_sql() -> Any:
+    """The opening time as a sort key (a copy of the column: the page query selects the keys beside the entity)."""
+    return type_coerce(Incident.created_at, UTCDateTime).label("opened_at")
+
+
 #: list order -> sort keys (each ends with the id, which makes the order total)
 INCIDENT_ORDERS = {
     # nearest deadline first, then newest
     "deadline": lambda: [*nulls_last(_due_sql()), Key(Incident.id, desc=True)],
     # nearest deadline not yet met first (the inbox), then oldest
     "next_due": lambda: [*nulls_last(_next_due_sql()), Key(Incident.id)],
+    # opened first / last (``sort=opened`` / ``sort=-opened`` of the lists)
+    "opened": lambda: [Key(_opened_sql(), kind=datetime), Key(Incident.id)],
+    "-opened": lambda: [Key(_opened_sql(), desc=True, kind=datetime), Key(Incident.id, desc=True)],
 }
 
 
@@ -109,7 +119,21 @@ def _incident_query(
     routed_only: bool = False,
     since: datetime | None = None,
     updated_since: datetime | None = None,
+    found: Select | None = None,
+    municipality: str | None = None,
+    category: str | None = None,
+    urgency: str | None = None,
+    source: str | None = None,
+    opened_from: datetime | None = None,
+    opened_before: datetime | None = None,
+    overdue_at: datetime | None = None,
 ) -> Select:
+    """The scope's incidents matching every filter given.
+
+    ``found``: a SELECT of incident ids (the search, ``storage.search``); ``source``: a post of the
+    incident comes from that source key; ``opened_from``/``opened_before``: created in
+    [from, before); ``overdue_at``: open with a stage not done whose deadline is before that time.
+    """
     stmt = scope.apply(select(Incident))
     if updated_since is not None:
         # syncing: every incident changed since then, merged ones too (so a client learns of the merge)
@@ -128,6 +152,22 @@ def _incident_query(
         stmt = stmt.where(Incident.authority_id == authority_id)
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
+    if found is not None:
+        stmt = stmt.where(Incident.id.in_(found))
+    if municipality:
+        stmt = stmt.where(Incident.municipality == municipality)
+    if category:
+        stmt = stmt.where(Incident.category == category)
+    if urgency:
+        stmt = stmt.where(Incident.urgency == urgency)
+    if source:
+        stmt = stmt.where(Incident.id.in_(select(IncidentPost.incident_id).join(Post, Post.id == IncidentPost.post_id).where(Post.source_key == source)))
+    if opened_from is not None:
+        stmt = stmt.where(Incident.created_at >= opened_from)
+    if opened_before is not None:
+        stmt = stmt.where(Incident.created_at < opened_before)
+    if overdue_at is not None:
+        stmt = stmt.where(Incident.state.in_(OPEN_STATES), _next_due_sql() < overdue_at)
     return stmt
 
 
@@ -139,10 +179,22 @@ def incident_page(
     after: Sequence[Any] | None = None,
     before: Sequence[Any] | None = None,
     order: str = "deadline",
+    q: SearchQuery | None = None,
     **filters: Any,
 ) -> Page[Incident]:
-    """One page of the scope's incidents (filters as in :func:`list_incidents`) with the total count."""
+    """One page of the scope's incidents (filters as in :func:`_incident_query`, ``q`` a search) with the total count."""
+    if q is not None and not q.empty:
+        filters["found"] = incident_filter(s, q)
     return keyset_page(s, _incident_query(scope, **filters), INCIDENT_ORDERS[order](), limit=limit, after=after, before=before)
+
+
+def incident_rows(s: Session, scope: Scope, *, order: str = "deadline", q: SearchQuery | None = None, limit: int = 10000, **filters: Any) -> list[Incident]:
+    """Every incident of a list view in its order (the CSV of the view), at most ``limit``."""
+    if q is not None and not q.empty:
+        filters["found"] = incident_filter(s, q)
+    keys = INCIDENT_ORDERS[order]()
+    stmt = _incident_query(scope, **filters).order_by(*[k.expr.desc() if k.desc else k.expr.asc() for k in keys]).limit(limit)
+    return list(s.scalars(stmt))
 
 
 def incident_posts(s: Session, incident_id: int) -> list[tuple[Post, PostAnalysis | None]]:
@@ -157,3 +209,11 @@ def incident_posts(s: Session, incident_id: int) -> list[tuple[Post, PostAnalysi
 
 def incident_assignments(s: Session, incident_id: int) -> list[Assignment]:
     return list(s.scalars(select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.assigned_at, Assignment.id)))
+
+
+def source_of_key(s: Session, source_key: str) -> tuple[str, str | None] | None:
+    """(platform, source title) of the posts with this source key, None if there are none."""
+    row = s.execute(
+        select(Post.platform, Source.title).outerjoin(Source, Source.id == Post.source_id).where(Post.source_key == source_key).order_by(Source.title.is_(None)).limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .incidents import authority_by_code  # noqa: F401  (one definition, re-exported)
-from .models import Authority, Incident, IncidentEvent, IncidentPost, Post
+from .models import Authority, Incident, IncidentEvent, IncidentPost, Post, Response
 
 
 def authorities_of_region(session: Session, region: str) -> dict[int, Authority]:
@@ -126,3 +126,7 @@ def post_links(session: Session, incident_id: int, limit: int = 5) -> tuple[list
     urls = [str(u) for u in session.scalars(base.where(Post.url.is_not(None)).order_by(Post.published_at, Post.id).limit(limit))]
     total = session.scalar(select(func.count()).select_from(IncidentPost).where(IncidentPost.incident_id == incident_id)) or 0
     return urls, total
+
+
+def response_by_id(session: Session, response_id: int) -> Response | None:
+    return session.get(Response, response_id) if response_id else None

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import CrawlCursor, Source
+from .models import CrawlCursor, Post, PostAnalysis, Source
 from .types import utcnow
 
 
@@ -91,3 +91,50 @@ def record_failure(
     if failing_reason is not None:
         source.failing_reason = failing_reason
     source.retry_after = retry_after
+
+
+# --------------------------------------------------------------------------- default municipalities
+
+
+def source_municipalities(session: Session) -> tuple[dict[int, str], dict[str, str]]:
+    """The default municipalities of sources: by source id, and by source key and URL (posts imported from a
+    file carry only a ``source_key``)."""
+    by_id: dict[int, str] = {}
+    by_key: dict[str, str] = {}
+    for sid, key, url, code in session.execute(
+        select(Source.id, Source.key, Source.url, Source.municipality).where(Source.municipality.is_not(None))
+    ):
+        if code is None:
+            continue
+        by_id[sid] = code
+        by_key.setdefault(key, code)
+        if url:
+            by_key.setdefault(url, code)
+    return by_id, by_key
+
+
+def set_source_municipality(source: Source, code: str | None) -> None:
+    source.municipality = code
+
+
+def municipality_counts(session: Session) -> list[tuple[int | None, str, str, int]]:
+    """``(source id, source key, municipality, posts)``: how many posts of each source the latest analyses place
+    in each municipality (posts with no municipality are not counted)."""
+    latest = select(func.max(PostAnalysis.id)).group_by(PostAnalysis.post_id)
+    stmt = (
+        select(Post.source_id, Post.source_key, PostAnalysis.municipality, func.count())
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .where(PostAnalysis.id.in_(latest), PostAnalysis.municipality.is_not(None))
+        .group_by(Post.source_id, Post.source_key, PostAnalysis.municipality)
+    )
+    return [(sid, key, str(code), int(n)) for sid, key, code, n in session.execute(stmt)]
+
+
+def source_post_counts(session: Session) -> list[tuple[int | None, str, int]]:
+    """``(source id, source key, posts with an analysis)``."""
+    stmt = (
+        select(Post.source_id, Post.source_key, func.count(func.distinct(Post.id)))
+        .join(PostAnalysis, PostAnalysis.post_id == Post.id)
+        .group_by(Post.source_id, Post.source_key)
+    )
+    return [(sid, key, int(n)) for sid, key, n in session.execute(stmt)]

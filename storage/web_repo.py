@@ -77,7 +77,9 @@ from .reads import (
     incident_assignments,
     incident_page,
     incident_posts,
+    incident_rows,
     scoped_incident,
+    source_of_key,
 )
 
 __all__ = [
@@ -118,6 +120,7 @@ __all__ = [
     "incident_events",
     "incident_of_post",
     "incident_page",
+    "incident_rows",
     "incident_posts",
     "incident_responses",
     "keyset_page",
@@ -136,6 +139,7 @@ __all__ = [
     "review_rows",
     "revoke_api_token",
     "scoped_incident",
+    "source_of_key",
     "sector_category_counts",
     "set_password",
     "store_idempotent_answer",

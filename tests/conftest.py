@@ -182,3 +182,50 @@ def profile():
     from config import load_configuration, load_settings
 
     return load_configuration(load_settings(env={})).regions["kuzbass"]
+
+
+PG_FIXTURES = {"pg_server", "pg_session_url", "pg_url", "fresh_pg_url"}
+
+
+_PLAYWRIGHT: dict[str, bool] = {}
+
+
+def _uses_playwright(path: str) -> bool:
+    if path not in _PLAYWRIGHT:
+        _PLAYWRIGHT[path] = "playwright" in Path(path).read_text(encoding="utf-8")
+    return _PLAYWRIGHT[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers follow what a test needs, so `-m "not postgres and not browser"` is a true fast loop.
+
+    `postgres`: the test uses a PostgreSQL fixture or is the postgres case of a backend parameter;
+    `browser`: its module drives chromium through Playwright. (`slow` is set by hand.)
+    """
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if names & PG_FIXTURES or "postgres" in params.values() or "postgres" in item.name:
+            item.add_marker(pytest.mark.postgres)
+        path = str(getattr(item, "path", ""))
+        if path.endswith(".py") and _uses_playwright(path):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_argon2() -> Iterator[None]:
+    """Real argon2id, with test-sized costs: the suite signs in hundreds of times.
+
+    Production keeps argon2-cffi's defaults (``tests/test_passwords.py`` checks them); stored hashes
+    carry their own parameters, so hashes of either cost verify. Commands run as a subprocess use
+    the production costs.
+    """
+    from argon2 import PasswordHasher
+
+    from pipeline.accounts import passwords
+
+    saved = passwords._hasher, passwords._DUMMY
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._DUMMY = passwords._hasher.hash("not-a-password")
+    yield
+    passwords._hasher, passwords._DUMMY = saved

@@ -8,9 +8,11 @@ import json
 import zipfile
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from pipeline.cells import csv_cell, starts_formula
+from pipeline.cells import csv_cell, csv_uncell, starts_formula
 from storage import events as ev
 from storage.models import Authority, Incident
 
@@ -35,6 +37,22 @@ def test_csv_cell_quotes_only_formula_starts():
         assert csv_cell(ok) == ok
     assert csv_cell(-5) == -5 and csv_cell(None) is None and csv_cell(3.5) == 3.5
     assert csv_cell(["=x"]) == '["=x"]'  # JSON of a list starts with "[": not a formula
+
+
+def test_csv_quoting_is_reversible():
+    """`cur import` undoes exactly the quoting `cur export` adds (docs/security.md)."""
+    for t in PAYLOADS + ["'=x", "''=x", "'plain", "'", "", "-5", "' =1", "обычный текст"]:
+        assert csv_uncell(csv_cell(t)) == t, t
+        assert not starts_formula(csv_cell(t))
+    assert csv_cell("'=x") == "''=x" and csv_cell("'plain") == "'plain"
+    assert csv_uncell("'plain") == "'plain"  # an apostrophe csv_cell did not add stays
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("'=+-@ \t\r\nab\uff1d\u00a0")), max_size=8) | st.text(max_size=12))
+def test_csv_quoting_round_trips_any_text(t):
+    assert csv_uncell(csv_cell(t)) == t
+    assert not starts_formula(csv_cell(t))
 
 
 def test_xlsx_report_keeps_post_texts_as_text(db, tmp_path):

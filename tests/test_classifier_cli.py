@@ -115,6 +115,7 @@ def test_models_activate_refuses_a_worse_model_and_rollback(two_models, tmp_path
     assert r.returncode != 0 and "нет более ранней активной версии" in r.stderr
 
 
+@pytest.mark.slow  # trains a model on the whole corpus
 def test_train_from_corpus_and_reviewed_posts_in_the_database(db_url, tmp_path):
     from storage import Database, PostRecord, upsert_posts
     from storage.models import ModelVersion, ReviewDecision

@@ -24,7 +24,9 @@ from tests.fakes.server import serve
 
 def populate(vk: FakeVk, site: FakeTgWeb) -> None:
     now = time.time()
-    vk.add_posts(-1, 640, newest=now - 1800, step=900, text="Пост {id}: нет света на улице Ленина")
+    # newest - 2250 s: with a step of 900 s no post sits on the edge of the 3-day re-scan window
+    # (now - 1800 put post 354 exactly on it, and a rerun seconds later dropped it from the cursor)
+    vk.add_posts(-1, 640, newest=now - 2250, step=900, text="Пост {id}: нет света на улице Ленина")
     for pid in range(600, 641, 10):
         vk.add_comment(-1, pid, f"Комментарий к {pid}", date=int(now - 1000))
     vk.pin(-1, 3)

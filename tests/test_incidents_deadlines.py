@@ -106,7 +106,7 @@ def test_an_answer_stops_the_chain_and_the_next_stage_is_watched(db, profile):
     with db.session() as s:
         inc = make(s, profile, start)
         svc.check_deadlines(s, profile, inc.first_reply_due + timedelta(minutes=1))  # level 1 of the first reply
-        svc.record_response(s, inc, "first_reply", "Приняли в работу", "spec", "web", inc.first_reply_due + timedelta(minutes=30), profile=profile)
+        svc.record_response(s, inc, "first_reply", "Приняли в работу, бригада выедет сегодня до 18:00", "spec", "web", inc.first_reply_due + timedelta(minutes=30), profile=profile)
         assert svc.check_deadlines(s, profile, inc.first_reply_due + timedelta(hours=3)) == []  # first reply chain stopped
         # the interim answer (9 working hours after routing: Tuesday 10:00) falls due next: its own chain starts at level 1
         after = svc.check_deadlines(s, profile, inc.interim_due + timedelta(minutes=1))

@@ -176,6 +176,7 @@ def _lease(db: Database) -> co.LeaseInfo:
         return co.get_lease(s, sch.LEASE_NAME)
 
 
+@pytest.mark.slow  # two real `cur run` processes and a takeover
 def test_two_cur_run_processes_one_active_takeover_and_no_message_twice(db_url, cur_env, tmp_path):
     receiver = Receiver()
     ticks = tmp_path / "ticks.txt"

@@ -114,11 +114,14 @@ def test_main_flows(site, browser):
     card = op.locator(f"#post-{post_id}")
     assert card.count() == 1
     assert "Отопление" in card.locator(".category").inner_text() or "ЖКХ" in card.locator(".sector").inner_text()
-    card.locator("select.classification").select_option("healthcare:facilities")
     card.focus()
-    with op.expect_navigation():
-        op.keyboard.press("2")
-    assert "решение сохранено" in op.locator(".flash.ok").inner_text()
+    op.keyboard.press("e")  # the type-ahead opens in the card
+    typeahead = card.locator("#review-editor input[name=classification]")
+    typeahead.fill("медучрежд")  # filtered client-side: one category fits
+    typeahead.press("Enter")
+    op.wait_for_selector(f'#post-{post_id}[data-state="saved"]', state="attached")
+    assert "решение сохранено" in op.locator("#review-status").inner_text()
+    op.reload()
     assert op.locator(f"#post-{post_id}").count() == 0  # left the queue
     with app.db.session() as s:
         decision = s.scalar(select(ReviewDecision).where(ReviewDecision.post_id == post_id))

@@ -74,6 +74,7 @@ def test_account_mistakes_are_named(sqlite_url: str):
         for args, words in [
             (("boss", "very-secret-1", "admin", None), "уже есть"),
             (("x", "abc", "analyst", None), "не короче"),
+            (("x", "eleven-char", "analyst", None), "не короче 12 символов"),  # ASVS 2.1.1
             (("x", "very-secret-1", "specialist", "no_such"), "no_such"),
             (("x", "very-secret-1", "superuser", None), "неизвестная роль"),
         ]:

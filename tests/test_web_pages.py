@@ -64,6 +64,8 @@ async def test_review_queue_order(op, app_ctx):
 async def test_review_decisions(op, app_ctx):
     garage = post_id_by_text(app_ctx, "Продаю гараж")
     loc = await decide(op, garage, decision="not_problem")
+    assert "Укажите причину" in loc  # reject needs a reason
+    loc = await decide(op, garage, decision="not_problem", comment="объявление о продаже")
     assert "решение сохранено" in loc
     html = await (await op.get("/review")).text()
     assert f'data-post-id="{garage}"' not in html

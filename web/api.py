@@ -15,13 +15,17 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipeline import incidents
+from pipeline import fakes, incidents
 from pipeline.accounts import tokens as api_tokens
 from pipeline.accounts.passwords import hash_token
+from pipeline.errors import InvalidInput, Refused
+from pipeline.official import page_figures
+from pipeline.ratings import Period
+from storage import fakes as fake_repo
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope, Scope
 
-from . import paging, services
+from . import listfilters, paging, services
 from .core import CLOCK, CTX, client_ip, parse_int
 from .openapi import STATES as INCIDENT_STATES
 from .openapi import spec
@@ -217,12 +221,13 @@ def incident_json(inc: Any) -> dict[str, Any]:
         "updated_at": _iso(inc.updated_at),
         "is_possible_fake": bool(inc.is_possible_fake),
         "merged_into_id": inc.merged_into_id,
+        "answer_flag": inc.answer_flag,
     }
 
 
 
 
-LIST_PARAMS = ("state", "open", "updated_since", "limit", "cursor")
+LIST_PARAMS = ("state", "open", "updated_since", "limit", "cursor", *(p for p in listfilters.PARAMS if p != "state"))
 
 
 def _since(value: str | None) -> datetime | None:
@@ -254,19 +259,26 @@ def list_incidents(req: ApiReq) -> Any:
     if open_value not in ("1", "0"):
         raise ApiError(400, "Параметр open должен быть 1 или 0.")
     open_only = open_value == "1"
-    filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None}
+    # the list filters of the web pages (web/listfilters.py); the token's authority is forced by its scope
+    lf = listfilters.parse(q, restricted=True)
+    if lf.errors:
+        raise ApiError(400, " ".join(lf.errors))
+    extra = lf.params(drop=("state",))
+    lf_kwargs = {k: v for k, v in lf.storage_kwargs(req.request.app[CTX].region.region.tz, req.now).items() if k != "state"}
+    order = lf.order or "deadline"
+    filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None, **extra}
     try:
         limit = paging.parse_limit(q.get("limit"))
         pg = paging.fetch(
             "api.incidents", filters, q.get("cursor"),
-            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, state=state, open_only=open_only, updated_since=updated_since, **kw),
+            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=limit, order=order, state=state, open_only=open_only, updated_since=updated_since, **lf_kwargs, **kw),
         )
     except paging.CursorError as e:
         raise ApiError(400, str(e)) from None
     cursor = paging.encode("api.incidents", filters, pg.last_key) if pg.has_next and pg.last_key is not None else None
     nxt = None
     if cursor is not None:
-        params = {"state": state, "open": open_value, "updated_since": q.get("updated_since"), "limit": limit, "cursor": cursor}
+        params = {"state": state, "open": open_value, "updated_since": q.get("updated_since"), **extra, "limit": limit, "cursor": cursor}
         nxt = "/api/incidents?" + urlencode({k: v for k, v in params.items() if v is not None})
     return {
         "authority": req.authority.code,
@@ -286,9 +298,35 @@ def get_incident(req: ApiReq) -> Any:
         {"id": p.id, "platform": p.platform, "url": p.url, "published_at": _iso(p.published_at), "text": p.text}
         for p, _ in web_repo.incident_posts(req.s, inc.id)
     ]
-    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at)} for r in web_repo.incident_responses(req.s, inc.id)]
+    data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at),
+                          "quality": r.quality, "quality_confidence": r.quality_confidence, "quality_review": bool(r.quality_review),
+                          "counted": bool(r.counted)} for r in web_repo.incident_responses(req.s, inc.id)]
     data["events"] = [{"kind": e.kind, "at": _iso(e.at), "actor": e.actor, "from_state": e.from_state, "to_state": e.to_state} for e in web_repo.incident_events(req.s, inc.id)]
+    data["fake_marks"] = [{"post_id": m.post_id, "claim_id": c.id, "claim": c.claim, "refutation": c.refutation, "link": c.link,
+                           "score": round(float(m.score), 4), "decision": m.decision} for m, c, _p in fake_repo.marks_of_incident(req.s, inc.id)]
     return data
+
+
+def claim_json(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "claim": c.claim, "refutation": c.refutation, "link": c.link, "added_by": c.added_by,
+            "created_at": _iso(c.created_at), "active": bool(c.is_active)}
+
+
+@endpoint
+def list_fake_claims(req: ApiReq) -> Any:
+    return {"threshold": fakes.current_threshold(req.s), "claims": [claim_json(c) for c in fakes.list_claims(req.s)]}
+
+
+@endpoint
+def add_fake_claim(req: ApiReq) -> Any:
+    link = req.body.get("link")
+    try:
+        c = fakes.add_claim(req.s, req.body.get("claim"), req.body.get("refutation"), link, req.actor, req.now, via="api")
+    except InvalidInput as e:
+        raise ApiError(400, f"{str(e)[:1].upper()}{str(e)[1:]}.") from None
+    except Refused as e:
+        raise ApiError(409, f"Действие не выполнено: {e}") from None
+    return claim_json(c)
 
 
 def _text(body: dict[str, Any], name: str, required: bool = True) -> str | None:
@@ -335,6 +373,24 @@ def change_state(req: ApiReq) -> Any:
     return incident_json(inc)
 
 
+@endpoint
+def official_pages(req: ApiReq) -> Any:
+    """The published rating «ведение официальных страниц» for a month (pipeline/official.py, docs/ratings.md)."""
+    q = req.request.query
+    unknown = sorted(set(q) - {"month"})
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможный: month.")
+    profile = req.request.app[CTX].region
+    tz = profile.region.tz
+    month = q.get("month") or req.now.astimezone(tz).strftime("%Y-%m")
+    try:
+        period = Period.month(month, tz)
+    except InvalidInput as e:
+        raise ApiError(400, str(e)) from None
+    rows = page_figures(req.s, profile, period, req.now)
+    return {"month": month, "authority": req.authority.code, "rows": [r.as_dict() for r in rows]}
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec(), dumps=_dumps)
 
@@ -348,6 +404,9 @@ ROUTES = [
     ("GET", "/api/incidents/{incident_id:\\d+}", get_incident),
     ("POST", "/api/incidents/{incident_id:\\d+}/responses", post_response),
     ("POST", "/api/incidents/{incident_id:\\d+}/state", change_state),
+    ("GET", "/api/fakes", list_fake_claims),
+    ("POST", "/api/fakes", add_fake_claim),
+    ("GET", "/api/official-pages", official_pages),
 ]
 
 

@@ -61,6 +61,7 @@ def _jinja(app_ctx: Any) -> Environment:
     env.filters["minutes"] = lambda v: "—" if v is None else formatting.human_delta(timedelta(minutes=float(v)))
     env.filters["http_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None
     env.filters["pct"] = lambda v: "—" if v is None else f"{100 * float(v):.0f}%"
+    env.filters["shorten"] = formatting.shorten
     env.globals.update(
         URGENCY=formatting.URGENCY_NAMES,
         STATES=formatting.STATE_NAMES,
@@ -69,7 +70,12 @@ def _jinja(app_ctx: Any) -> Environment:
         DECISIONS=formatting.DECISION_NAMES,
         PLATFORMS=formatting.PLATFORM_NAMES,
         ROLE_NAMES=roles.ROLE_NAMES,
+        QUALITY=formatting.QUALITY_NAMES,
+        CUE_NAMES=formatting.CUE_NAMES,
+        ANSWER_FLAGS=formatting.ANSWER_FLAG_NAMES,
         next_due=formatting.next_due,
+        late_stages=formatting.late_stages,
+        overdue_stages=formatting.overdue_stages,
         iso=lambda d: d.isoformat() if d else "",
     )
     return env
@@ -135,6 +141,17 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
+async def healthz(request: web.Request) -> web.StreamResponse:
+    """``GET /healthz``: 200 with ``{"status": "ok", …}`` when the database answers and its schema is current, else 503.
+
+    No login (load balancers and monitoring call it), no URL, host or secret in the answer.
+    """
+    from pipeline.health import health
+
+    ok, body = await asyncio.to_thread(health, request.app[CTX])
+    return web.json_response(body, status=200 if ok else 503)
+
+
 def create_app(
     app_ctx: Any, clock: Callable[[], datetime] | None = None, secure_cookies: bool | None = None, trusted_proxies: Any = None
 ) -> web.Application:
@@ -155,6 +172,7 @@ def create_app(
     app[SECURE] = bool(app_ctx.settings.web_secure_cookies if secure_cookies is None else secure_cookies)
     app[TRUSTED_PROXIES] = trusted_networks(trusted_proxies)
     app.on_response_prepare.append(_security_headers)
+    app.router.add_get("/healthz", healthz)
     app.router.add_get("/login", auth.login_page)
     app.router.add_post("/login", auth.login_submit)
     app.router.add_post("/logout", auth.logout)

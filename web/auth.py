@@ -39,7 +39,7 @@ def _wait(failures: list[datetime], allowance: int, now: datetime) -> timedelta:
     delay = min(BASE_DELAY * (2 ** min(extra, 16)), MAX_DELAY)
     return max(timedelta(0), max(failures) + delay - now)
 
-PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico")
+PUBLIC_PATHS = ("/login", "/static/", "/favicon.ico", "/healthz")
 #: Where a user who must replace an admin-generated password is sent, and what else they may do meanwhile.
 PASSWORD_PATH = "/account/password"
 ALLOWED_BEFORE_PASSWORD_CHANGE = (PASSWORD_PATH, "/logout")

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline import timefmt
-from pipeline.labels import DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
+from pipeline.labels import ANSWER_FLAG_NAMES, DECISION_NAMES, EVENT_NAMES, PLATFORM_NAMES, STATE_NAMES  # noqa: F401  (re-exported to templates)
 from pipeline.labels import STAGE_NAMES as RESPONSE_KINDS  # noqa: F401
+from pipeline.quality_names import CUE_NAMES, QUALITY_NAMES  # noqa: F401  (re-exported to templates)
 
 URGENCY_NAMES = {"high": "срочно", "normal": "обычная", "low": "низкая"}
 
@@ -56,3 +57,37 @@ def next_due(incident, now: datetime) -> tuple[str | None, datetime | None]:
         return None, None
     due, stage = min(pending)
     return stage, due
+
+
+_STAGES = (("first_reply", "first_reply_due", "first_reply_at"), ("interim", "interim_due", "interim_at"), ("final", "final_due", "final_at"))
+
+
+def late_stages(incident) -> list[str]:
+    """Stages answered after their deadline («с опозданием»)."""
+    out = []
+    for stage, due_attr, done_attr in _STAGES:
+        due, done = getattr(incident, due_attr), getattr(incident, done_attr)
+        if due is not None and done is not None and done > due:
+            out.append(stage)
+    return out
+
+
+def overdue_stages(incident, now: datetime) -> list[str]:
+    """Stages of an open incident not done whose deadline has passed."""
+    if incident.state in ("resolved", "rejected") or incident.merged_into_id is not None:
+        return []
+    return [stage for stage, due_attr, done_attr in _STAGES if getattr(incident, due_attr) is not None and getattr(incident, done_attr) is None and getattr(incident, due_attr) < now]
+
+
+def shorten(text: str | None, width: int = 80, empty: str = "без названия") -> str:
+    """``text`` cut to ``width`` characters at a word boundary with «…» (never mid-word unless one word is longer)."""
+    text = " ".join((text or "").split())
+    if not text:
+        return empty
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    if space >= width // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:—-–") + "…"

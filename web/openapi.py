@@ -59,7 +59,13 @@ INCIDENT_EXAMPLE = {
     "municipality": "kemerovo", "urgency": "high", "created_at": "2026-12-01T02:00:00+00:00", "routed_at": "2026-12-01T02:05:00+00:00",
     "first_reply_due": "2026-12-01T06:05:00+00:00", "interim_due": "2026-12-01T14:05:00+00:00", "final_due": "2026-12-04T14:05:00+00:00",
     "first_reply_at": None, "interim_at": None, "final_at": None, "resolved_at": None, "updated_at": "2026-12-01T02:05:00+00:00",
-    "is_possible_fake": False, "merged_into_id": None,
+    "is_possible_fake": False, "merged_into_id": None, "answer_flag": None,
+}  # fmt: skip
+
+
+FAKE_EXAMPLE = {
+    "id": 3, "claim": "В Мурманске вода из-под крана отравлена, пить её нельзя", "refutation": "Водоканал: пробы воды в норме.",
+    "link": "https://example.org/refute/1", "added_by": "api:min_housing_roads", "created_at": "2026-12-01T02:00:00+00:00", "active": True,
 }  # fmt: skip
 
 
@@ -84,8 +90,26 @@ def _incident_schema() -> dict[str, Any]:
         "updated_at": {**_TIME_REQ, "description": "Время последнего изменения (для синхронизации: параметр updated_since)"},
         "is_possible_fake": {"type": "boolean"},
         "merged_into_id": {"type": "integer", "format": "int64", "nullable": True, "description": "Если инцидент объединён с другим — номер того; иначе null"},
+        "answer_flag": {"type": "string", "nullable": True, "enum": ["formulaic", "refusal", "rude", "review", None],
+                        "description": "Ответ, который должен проверить руководитель ЦУР: formulaic — формальный (без срока, действия, "
+                        "ответственного), refusal — отказ, rude — грубый; такой ответ не закрывает этап. review — оценка ответа "
+                        "неуверенная, ответ засчитан, но будет проверен. null — нет"},
     }
     return {"type": "object", "required": list(props), "properties": props, "example": INCIDENT_EXAMPLE}
+
+
+def _official_row_schema() -> dict[str, Any]:
+    ints = ("rank", "posts", "days_with_posts", "weeks", "weeks_with_posts", "comments", "problems", "decided", "answered", "on_time",
+            "late", "not_substantive", "unanswered", "pending", "answers", "answers_substantive", "to_incidents")
+    nums = ("longest_gap_days", "median_answer_minutes", "regularity", "answered_share", "on_time_share", "substantive_share", "score")
+    props: dict[str, Any] = {"authority": {"type": "string", "description": "Код органа власти"}, "name": {"type": "string"},
+                             "pages": {"type": "array", "items": {"type": "string"}, "description": "Адреса официальных страниц"}}
+    props.update({k: {"type": "integer"} for k in ints})
+    props.update({k: {"type": "number", "nullable": True} for k in nums})
+    props["not_substantive"]["description"] = "Проблемы, на которые страница ответила только формально, отказом или грубо"
+    props["median_answer_minutes"]["description"] = "Медиана времени до ответа по существу, минут"
+    props["score"]["description"] = "Балл 0–100 (docs/ratings.md)"
+    return {"type": "object", "required": list(props), "properties": props}
 
 
 def spec() -> dict[str, Any]:
@@ -93,7 +117,7 @@ def spec() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "ЦУР Монитор — API для органов власти",
-            "version": "1.2",
+            "version": "1.3",
             "description": "Инциденты, направленные органу власти, ответы и смена состояния. "
             "Каждый запрос — с заголовком Authorization: Bearer <токен органа власти> (выдаёт `cur tokens add`). "
             "Ошибки — JSON {\"error\": \"сообщение по-русски\"}. Тело запроса — не больше 2 МиБ. "
@@ -119,6 +143,17 @@ def spec() -> dict[str, Any]:
                          "description": "1 — только открытые (по умолчанию), 0 — и закрытые (по умолчанию при updated_since)", "example": "1"},
                         {"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"},
                          "description": "Только изменённые с этого времени (ISO 8601 с часовым поясом; «+» в адресе — %2B)", "example": "2026-12-01T09:00:00+07:00"},
+                        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}, "description": "Поиск по тексту сообщений и названию инцидента (слова в любой форме; все слова должны быть) или номер инцидента", "example": "отопление"},
+                        {"name": "sector", "in": "query", "schema": {"type": "string"}, "description": "Код направления", "example": "housing"},
+                        {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "Код категории"},
+                        {"name": "municipality", "in": "query", "schema": {"type": "string"}, "description": "Код муниципалитета"},
+                        {"name": "authority", "in": "query", "schema": {"type": "string"}, "description": "Не действует: список всегда только вашего органа власти"},
+                        {"name": "urgency", "in": "query", "schema": {"type": "string", "enum": ["high", "normal", "low"]}, "description": "Срочность"},
+                        {"name": "source", "in": "query", "schema": {"type": "string"}, "description": "Ключ источника сообщений"},
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Открыт не раньше этого дня (по времени региона)", "example": "2026-12-01"},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}, "description": "Открыт не позже этого дня (по времени региона)", "example": "2026-12-31"},
+                        {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["1"]}, "description": "1 — только просроченные (открытые, срок этапа прошёл)"},
+                        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["due", "opened", "-opened"]}, "description": "due — ближайший невыполненный срок первым; opened / -opened — по времени открытия"},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Инцидентов на странице", "example": 50},
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "Непрозрачный курсор из `next_cursor` предыдущей страницы; без него — первая страница"},
                     ],  # fmt: skip
@@ -145,7 +180,7 @@ def spec() -> dict[str, Any]:
                 "post": {
                     "operationId": "postResponse",
                     "summary": "Записать ответ (первичный, промежуточный или окончательный)",
-                    "description": "В журнале инцидента действующее лицо — `api:<код органа власти>`; поле author — подпись ответа.",
+                    "description": "В журнале инцидента действующее лицо — `api:<код органа власти>`; поле author — подпись ответа. Каждый ответ получает оценку качества: формальный ответ (без срока, действия или ответственного), отказ или грубый ответ сохраняется, но не закрывает этап — в ответе `answer_flag` не null, и руководитель ЦУР получает уведомление.",
                     "parameters": [_ID, _IDEMPOTENCY],
                     "requestBody": {
                         "required": True,
@@ -168,6 +203,53 @@ def spec() -> dict[str, Any]:
                     "responses": {"200": _INC, **_POST_ERRORS},
                 }
             },
+            "/api/fakes": {
+                "get": {
+                    "operationId": "listFakeClaims",
+                    "summary": "Реестр опровергнутых утверждений",
+                    "description": "Действующие утверждения и порог сходства, с которым новые посты помечаются «возможный фейк».",
+                    "responses": {
+                        "200": {"description": "Утверждения и порог", "content": {"application/json": {
+                            "schema": {"type": "object", "required": ["threshold", "claims"], "properties": {
+                                "threshold": {"type": "number"}, "claims": {"type": "array", "items": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                            "example": {"threshold": 0.45, "claims": [FAKE_EXAMPLE]}}}},
+                        "401": E401,
+                        "500": E500,
+                    },
+                },
+                "post": {
+                    "operationId": "addFakeClaim",
+                    "summary": "Добавить опровергнутое утверждение",
+                    "description": "Новые посты сравниваются с ним при следующей обработке. Добавивший — `api:<код органа власти>`; "
+                    "изменение записывается в журнал действий. То же утверждение второй раз — 409; утверждение короче трёх слов "
+                    "или ссылка не http(s) — 400.",
+                    "parameters": [_IDEMPOTENCY],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaimIn"},
+                                                         "example": {"claim": FAKE_EXAMPLE["claim"], "refutation": FAKE_EXAMPLE["refutation"], "link": FAKE_EXAMPLE["link"]}}},
+                    },
+                    "responses": {"200": {"description": "Утверждение в реестре", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FakeClaim"}}}},
+                                  **_POST_ERRORS, "409": _error("Такое утверждение уже есть в реестре", "Действие не выполнено: такое утверждение уже есть в реестре: №3")},
+                },
+            },
+            "/api/official-pages": {
+                "get": {
+                    "operationId": "officialPages",
+                    "summary": "Рейтинг «ведение официальных страниц» за месяц",
+                    "description": "По каждому органу власти с подключёнными официальными страницами (сообщества VK, каналы Telegram): "
+                    "регулярность постов, комментарии жителей о проблемах, доля отвеченных по существу и в срок, медиана времени "
+                    "ответа, формальные ответы, оставленные без ответа и переданные в инциденты, балл. Формула — docs/ratings.md. "
+                    "Рейтинг публичный: в ответе все органы власти; `authority` — код органа власти токена.",
+                    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                    "description": "Месяц ГГГГ-ММ (по умолчанию текущий, по времени региона)", "example": "2026-11"}],
+                    "responses": {
+                        "200": {"description": "Строки рейтинга, лучший балл первым",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OfficialPages"}}}},
+                        "400": E400, "401": E401, "500": E500,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {"operationId": "openapi", "summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
             },
@@ -177,6 +259,16 @@ def spec() -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string", "description": "Сообщение по-русски"}}},
                 "Incident": _incident_schema(),
+                "OfficialPages": {
+                    "type": "object",
+                    "required": ["month", "authority", "rows"],
+                    "properties": {
+                        "month": {"type": "string"},
+                        "authority": {"type": "string", "description": "Код органа власти токена"},
+                        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/OfficialPageRow"}},
+                    },
+                },
+                "OfficialPageRow": _official_row_schema(),
                 "IncidentPage": {
                     "type": "object",
                     "required": ["authority", "total", "limit", "incidents", "next", "next_cursor"],
@@ -194,11 +286,13 @@ def spec() -> dict[str, Any]:
                         {"$ref": "#/components/schemas/Incident"},
                         {
                             "type": "object",
-                            "required": ["posts", "responses", "events"],
+                            "required": ["posts", "responses", "events", "fake_marks"],
                             "properties": {
                                 "posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
                                 "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Response"}},
                                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+                                "fake_marks": {"type": "array", "items": {"$ref": "#/components/schemas/FakeMark"},
+                                               "description": "Посты инцидента, похожие на опровергнутые утверждения реестра («возможный фейк»)"},
                             },
                         },
                     ]
@@ -217,13 +311,18 @@ def spec() -> dict[str, Any]:
                 },
                 "Response": {
                     "type": "object",
-                    "required": ["kind", "text", "author", "channel", "at"],
+                    "required": ["kind", "text", "author", "channel", "at", "quality", "quality_confidence", "quality_review", "counted"],
                     "properties": {
                         "kind": {"type": "string", "enum": RESPONSE_KINDS},
                         "text": {"type": "string"},
                         "author": {"type": "string", "description": "Подпись ответа"},
                         "channel": {"type": "string", "description": "web, api, vk, telegram, cli"},
                         "at": _TIME_REQ,
+                        "quality": {"type": "string", "nullable": True, "enum": ["substantive", "formulaic", "refusal", "rude", None],
+                                    "description": "Оценка ответа: по существу, формальный, отказ, грубый (null — ответ записан до появления оценки)"},
+                        "quality_confidence": {"type": "number", "nullable": True, "description": "Уверенность оценки, 0–1"},
+                        "quality_review": {"type": "boolean", "description": "Оценка неуверенная и ждёт проверки человеком"},
+                        "counted": {"type": "boolean", "description": "Ответ закрыл этап (false — не по существу, этап не закрыт)"},
                     },
                 },
                 "Event": {
@@ -235,6 +334,43 @@ def spec() -> dict[str, Any]:
                         "actor": {"type": "string", "description": "Кто: логин, api:<код органа>, system, …"},
                         "from_state": {"type": "string", "nullable": True},
                         "to_state": {"type": "string", "nullable": True},
+                    },
+                },
+                "FakeMark": {
+                    "type": "object",
+                    "required": ["post_id", "claim_id", "claim", "refutation", "link", "score", "decision"],
+                    "properties": {
+                        "post_id": {"type": "integer", "format": "int64"},
+                        "claim_id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string"},
+                        "link": {"type": "string", "nullable": True},
+                        "score": {"type": "number", "description": "Сходство поста с утверждением, 0–1"},
+                        "decision": {"type": "string", "nullable": True, "enum": ["confirmed", "dismissed", None],
+                                     "description": "Решение оператора ЦУР: confirmed — пост повторяет утверждение, dismissed — нет, null — ждёт"},
+                    },
+                },
+                "FakeClaim": {
+                    "type": "object",
+                    "required": ["id", "claim", "refutation", "link", "added_by", "created_at", "active"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "claim": {"type": "string", "description": "Опровергнутое утверждение"},
+                        "refutation": {"type": "string", "description": "Текст опровержения"},
+                        "link": {"type": "string", "nullable": True, "description": "Ссылка на опровержение"},
+                        "added_by": {"type": "string", "description": "Кто добавил: логин, api:<код органа>, cli:<пользователь>"},
+                        "created_at": _TIME_REQ,
+                        "active": {"type": "boolean"},
+                    },
+                    "example": FAKE_EXAMPLE,
+                },
+                "FakeClaimIn": {
+                    "type": "object",
+                    "required": ["claim", "refutation"],
+                    "properties": {
+                        "claim": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "Утверждение, не меньше трёх слов"},
+                        "refutation": {"type": "string", "minLength": 1, "maxLength": 4000},
+                        "link": {"type": "string", "nullable": True, "maxLength": 1024, "description": "http:// или https://"},
                     },
                 },
                 "ResponseIn": {

@@ -13,7 +13,8 @@ _hasher = PasswordHasher()
 #: Hash checked when the login is unknown, so timing does not reveal which logins exist.
 _DUMMY = _hasher.hash("not-a-password")
 
-MIN_PASSWORD_LENGTH = 8
+#: ASVS 2.1.1: at least 12 characters (no other composition rules, ASVS 2.1.9).
+MIN_PASSWORD_LENGTH = 12
 
 
 def hash_password(password: str) -> str:

@@ -25,6 +25,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "models.view": frozenset({ADMIN, ANALYST, CURATOR}),
     "models.act": frozenset({ADMIN, ANALYST}),
     "audit.view": frozenset({ADMIN, CURATOR}),
+    "fakes.view": frozenset({ADMIN, OPERATOR, ANALYST, CURATOR}),  # the registry of debunked claims, the marks
+    "fakes.manage": frozenset({ADMIN, OPERATOR}),  # add / remove claims, tune the threshold
+    "fakes.decide": frozenset({ADMIN, OPERATOR}),  # confirm or dismiss a «возможный фейк» mark
     "users.manage": frozenset({ADMIN}),
     "account.password": frozenset({ADMIN, OPERATOR, SPECIALIST, ANALYST, CURATOR}),  # change one's own password  # users page: create, reset password, (de)activate, change role
 }

@@ -7,6 +7,7 @@
 * ``review``     — merge, split and operators' decisions on posts;
 * ``watch``      — reminders and escalations when deadlines fall due;
 * ``replies``    — official accounts' replies counted as first replies;
+* ``answer_review`` — a person's reading of an answer's quality (the classifier's is in ``lifecycle``);
 * ``recipients`` — the region's authorities and who receives an escalation;
 * ``common``     — errors, the event writer, the profile lookup.
 
@@ -15,6 +16,7 @@ the clock as ``now``; see ``common`` and docs/incidents.md. The names below are
 the public surface: import them from ``pipeline.incidents``.
 """
 
+from .answer_review import review_answer
 from .assignment import reclassify, reroute, route_incident
 from .common import SYSTEM, IncidentError, TransitionError
 from .grouping import (
@@ -39,7 +41,7 @@ from .lifecycle import (
 )
 from .recipients import escalation_recipient, sync_authorities
 from .replies import detect_official_replies, official_account_ids, telegram_account_keys
-from .review import apply_review, merge, split
+from .review import apply_review, merge, split, undo_review
 from .watch import Action, check_deadlines, watched_stage
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "TransitionError",
     "acknowledge",
     "apply_review",
+    "undo_review",
     "check_deadlines",
     "content_lemmas",
     "detect_official_replies",
@@ -69,6 +72,7 @@ __all__ = [
     "reopen",
     "reroute",
     "resolve",
+    "review_answer",
     "route_incident",
     "similarity",
     "split",

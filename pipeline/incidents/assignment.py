@@ -21,10 +21,18 @@ from .lifecycle import transition
 from .recipients import _authority
 
 
-def route_incident(session: Session, profile: RegionProfile, incident: Incident, actor: str, now: datetime) -> RoutingDecision:
-    """Route a new incident: assignment, deadlines, state ``routed``, event (and notification)."""
+def route_incident(session: Session, profile: RegionProfile, incident: Incident, actor: str, now: datetime,
+                   route_to: tuple[str, str] | None = None) -> RoutingDecision:
+    """Route a new incident: assignment, deadlines, state ``routed``, event (and notification).
+
+    ``route_to`` = (authority code, Russian reason) hands it to that authority instead of the rules
+    (a resident's problem left unanswered on the authority's official page: ``pipeline/official.py``).
+    """
     _require_open(incident)
-    decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)
+    if route_to is not None:
+        decision = RoutingDecision(route_to[0], None, "official_page", route_to[1])
+    else:
+        decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)
     authority = _authority(session, profile, decision.authority)
     q.add_assignment(session, incident, authority.id, actor, now, f"маршрутизация: {decision.rule_label}")
     incident.authority_id = authority.id

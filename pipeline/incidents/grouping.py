@@ -7,11 +7,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import nsmallest
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Collection, Iterable, Mapping, Protocol
 
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from nlp.addresses import street_addresses
 from nlp.morph import lemma as _lemma
 from nlp.text import NUM, lemmas
 from storage import events as ev
@@ -48,6 +49,10 @@ class GroupingOptions:
     #: A post whose municipality is unknown joins only an incident with a post from the same source or
     #: naming the same address (``addresses_of``); off, such posts of all towns meet in one bucket.
     unknown_place_needs_source_or_address: bool = True
+    #: Address-level incidents: a post naming a street address (``nlp.addresses``) joins an incident naming
+    #: the same one (any municipality for a post that names none, no lemma threshold); a post of an unknown
+    #: municipality never joins one of a known one naming only other addresses.
+    address_level: bool = True
 
     def age_limit(self, sector: str | None) -> timedelta:
         return self.max_age_by_sector.get(sector or "", self.max_age)
@@ -141,6 +146,8 @@ class GroupCandidate:
     hashset: set[str] = field(default_factory=set)
     sources: set[str] = field(default_factory=set)
     addresses: set[str] = field(default_factory=set)
+    #: Street addresses (``nlp.addresses.street_addresses`` keys) of the incident's posts.
+    streets: set[str] = field(default_factory=set)
 
     @classmethod
     def of(cls, incident: Incident) -> GroupCandidate:
@@ -155,12 +162,15 @@ class GroupCandidate:
         self.hashset = set(self.hashes)
         self.sources = set(details.get("sources") or [])
         self.addresses = set(details.get("addresses") or [])
+        self.streets = set(details.get("streets") or [])
 
     def unload(self) -> None:
         self.counts, self.hashes, self.hashset, self.sources, self.addresses = Counter(), [], set(), set(), set()
+        self.streets = set()
 
-    def absorb(self, post: Post, words: Iterable[str], options: GroupingOptions) -> None:
-        """Add a post's lemmas, hash, source and addresses."""
+    def absorb(self, post: Post, words: Iterable[str], options: GroupingOptions,
+               streets: Collection[str] | None = None) -> None:
+        """Add a post's lemmas, hash, source and addresses (``streets``: its street addresses, when known)."""
         self.counts.update(words)
         self.counts = _top(self.counts, options.max_lemmas)
         if post.content_hash not in self.hashset:
@@ -169,10 +179,11 @@ class GroupCandidate:
         if post.source_key:
             self.sources.add(post.source_key)
         self.addresses |= addresses_of(post.text)
+        self.streets.update(street_addresses(post.text) if streets is None else streets)
 
     def grouping_details(self) -> dict[str, Any]:
         return {"lemmas": _canonical(self.counts), "hashes": list(self.hashes), "sources": sorted(self.sources),
-                "addresses": sorted(self.addresses)}
+                "addresses": sorted(self.addresses), "streets": sorted(self.streets)}
 
 
 def store_grouping_details(incident: Incident, candidate: GroupCandidate) -> None:
@@ -189,6 +200,7 @@ def _rebuild_signature(session: Session, incident: Incident, options: GroupingOp
         if p.source_key:
             c.sources.add(p.source_key)
         c.addresses |= addresses_of(p.text)
+        c.streets.update(street_addresses(p.text))
     c.counts = _top(c.counts, options.max_lemmas)
     c.hashes = sorted({p.content_hash for p in posts})[-_HASHES:]
     store_grouping_details(incident, c)
@@ -223,13 +235,18 @@ class Choice:
 
 def choose_incident(
     candidates: Iterable[GroupCandidate], post: Post, words: set[str], sector: str | None, category: str | None,
-    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING,
+    municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING, streets: Collection[str] | None = None,
 ) -> Choice:
     """The rules of grouping over the open incidents of the post's sector (and municipality, or
     any for an unknown one) with a post in the window, given newest first (``last_post_at``, id):
 
     1. the first one of a compatible category holding a post with the same content hash;
-    2. else the highest containment (+0.05 for the same category, ties to the higher id) at or
+    2. else (``address_level``) the one naming a street address the post names (``streets``, by
+       default ``street_addresses(post.text)``), whatever the lemmas and the municipality: the
+       highest containment (+0.05 for the same category, ties to the higher id); an incident of
+       another municipality naming only other addresses is not a candidate (without a town, another
+       house is another place; in one town neighbouring houses may share a failure: rule 3 decides);
+    3. else the highest containment (+0.05 for the same category, ties to the higher id) at or
        above the threshold; a post whose municipality is unknown only considers incidents with a
        post from the same source or naming the same address, and one of another municipality
        only with ``unknown_place_threshold`` and ``unknown_place_min_shared``.
@@ -239,7 +256,12 @@ def choose_incident(
     """
     limit = options.age_limit(sector)
     addrs = addresses_of(post.text) if municipality is None else set()
+    if not options.address_level:
+        mine: frozenset[str] = frozenset()
+    else:
+        mine = frozenset(street_addresses(post.text) if streets is None else streets)
     best: dict[bool, tuple[float, int, GroupCandidate]] = {}
+    by_address: dict[bool, tuple[float, int, GroupCandidate]] = {}
     same_hash: GroupCandidate | None = None
     n_words = len(words)
     for c in candidates:
@@ -251,6 +273,18 @@ def choose_incident(
                 return Choice(c, 1.0)
             same_hash = same_hash or c
             continue
+        if mine and c.streets:
+            if mine.isdisjoint(c.streets):
+                if c.municipality != municipality:
+                    continue  # no town to tell, and another house: another incident
+            else:
+                counts = c.counts
+                sim = sum(1 for w in words if w in counts) / n_words if n_words else 0.0
+                key = (sim + (0.05 if c.category == category else 0.0), c.id, c)
+                top = by_address.get(expired)
+                if top is None or key[:2] > top[:2]:
+                    by_address[expired] = key
+                continue
         if (municipality is None and options.unknown_place_needs_source_or_address
                 and post.source_key not in c.sources and addrs.isdisjoint(c.addresses)):
             continue
@@ -268,15 +302,17 @@ def choose_incident(
             top = best.get(expired)
             if top is None or key[:2] > top[:2]:
                 best[expired] = key
-    if False in best:
-        return Choice(best[False][2], best[False][0])
-    old = same_hash or (best[True][2] if True in best else None)
+    for found in (by_address, best):
+        if False in found:
+            return Choice(found[False][2], found[False][0])
+    old = same_hash or next((f[True][2] for f in (by_address, best) if True in f), None)
     return Choice(None, 0.0, old.id if old is not None else None)
 
 
 def find_group(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None,
     municipality: str | None, options: GroupingOptions = DEFAULT_GROUPING, words: set[str] | None = None,
+    streets: Collection[str] | None = None,
 ) -> tuple[Incident | None, Choice]:
     """``choose_incident`` over the candidates read from the database."""
     since = post.published_at - options.window
@@ -284,7 +320,7 @@ def find_group(
                                       any_municipality=municipality is None)
     choice = choose_incident([GroupCandidate.of(i) for i in incidents], post,
                              content_lemmas(post.text) if words is None else words, sector, category, municipality,
-                             options)
+                             options, streets)
     chosen = next((i for i in incidents if choice.incident is not None and i.id == choice.incident.id), None)
     return chosen, choice
 
@@ -345,9 +381,11 @@ def _place_post(
 def open_incident(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None, urgency: str,
     municipality: str | None, now: datetime, options: GroupingOptions = DEFAULT_GROUPING, actor: str = SYSTEM,
-    words: set[str] | None = None, follows: int | None = None,
+    words: set[str] | None = None, follows: int | None = None, streets: Collection[str] | None = None,
+    route_to: tuple[str, str] | None = None,
 ) -> Incident:
-    """A new incident of one post, routed; ``follows``: the incident (past its age limit) it continues."""
+    """A new incident of one post, routed; ``follows``: the incident (past its age limit) it continues;
+    ``route_to``: (authority code, Russian reason) overriding the routing rules (official pages)."""
     incident = Incident(
         region=profile.code,
         title=_title(post.text),
@@ -366,13 +404,13 @@ def open_incident(
     session.flush()
     q.attach_post(session, incident, post.id, now)
     c = GroupCandidate(incident.id, sector, category, municipality, post.published_at, post.published_at)
-    c.absorb(post, content_lemmas(post.text) if words is None else words, options)
+    c.absorb(post, content_lemmas(post.text) if words is None else words, options, streets)
     store_grouping_details(incident, c)
     data: dict[str, Any] = {"post_id": post.id}
     if follows is not None:
         data["follows"] = follows
     _event(session, incident, ev.CREATED, actor, now, to_state=ev.NEW, data=data)
-    route_incident(session, profile, incident, actor, now)
+    route_incident(session, profile, incident, actor, now, route_to=route_to)
     return incident
 
 

@@ -25,11 +25,12 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Collection
 
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from nlp.addresses import street_addresses
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, IncidentEvent, Post
@@ -175,22 +176,29 @@ class GroupingIndex:
     # -- placing posts --------------------------------------------------------
 
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
-              municipality: str | None, now: datetime) -> tuple[Incident, bool]:
-        """Join ``post`` to its incident or open a new one; ``(incident, created)``."""
+              municipality: str | None, now: datetime, streets: Collection[str] | None = None,
+              route_to: tuple[str, str] | None = None) -> tuple[Incident, bool]:
+        """Join ``post`` to its incident or open a new one; ``(incident, created)``.
+
+        ``streets``: the post's street addresses when the caller has them (``nlp.addresses``).
+        ``route_to``: see ``open_incident`` (a new incident goes there; a joined one keeps its authority)."""
         self._now = now
         words = content_lemmas(post.text)
+        if streets is None:
+            streets = street_addresses(post.text)
         cands = self._candidates(sector, municipality, post.published_at - self.options.window)
         self._load(session, cands)
-        choice = choose_incident(cands, post, words, sector, category, municipality, self.options)
+        choice = choose_incident(cands, post, words, sector, category, municipality, self.options, streets)
         if choice.incident is not None:
             view = self._views[choice.incident.id]
             incident = session.get(Incident, view.id)
             assert incident is not None
-            self._join(session, view, incident, post, words, urgency, choice.similarity, now)
+            self._join(session, view, incident, post, words, urgency, choice.similarity, now, streets)
             return incident, False
         self.flush(session)  # the incident service may read what this batch wrote
         incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
-                                 self.options, self.actor, words=words, follows=choice.follows)
+                                 self.options, self.actor, words=words, follows=choice.follows, streets=streets,
+                                 route_to=route_to)
         session.flush()
         view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
                      state=incident.state, updated_at=incident.updated_at)
@@ -201,8 +209,8 @@ class GroupingIndex:
         return incident, True
 
     def _join(self, session: Session, view: _View, incident: Incident, post: Post, words: set[str], urgency: str,
-              sim: float, now: datetime) -> None:
-        view.absorb(post, words, self.options)
+              sim: float, now: datetime, streets: Collection[str]) -> None:
+        view.absorb(post, words, self.options, streets)
         self._dirty[view.id] = view
         self._links.append({"post_id": post.id, "incident_id": incident.id, "added_at": now})
         incident.last_post_at = max(incident.last_post_at or post.published_at, post.published_at)

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from nlp import answers as quality
 from pipeline.labels import STATE_NAMES
 from storage import events as ev
 from storage import incidents as q
-from storage.models import Incident, IncidentEvent
+from storage.models import Incident, IncidentEvent, Response
 
 from ..deadlines import add_rule, select_rule
 from .common import IncidentError, TransitionError, _event, _notify, _profile, _require_open, _set_detail
@@ -91,19 +92,44 @@ def record_response(
         )
     profile = _profile(incident.region, profile)
     authority_id = _authority(session, profile, authority_code).id if authority_code else incident.authority_id
+    reading = quality.read(text)
+    held = reading.quality in quality.NOT_SUBSTANTIVE and not reading.unsure
     resp = q.add_response(session, incident_id=incident.id, authority_id=authority_id, kind=kind, text=text,
-                          author=author, channel=channel, post_id=post_id, at=now)
+                          author=author, channel=channel, post_id=post_id, at=now, quality=reading.quality,
+                          quality_confidence=round(reading.confidence, 4), quality_cues=reading.cues,
+                          quality_review=reading.unsure, counted=not held)
+    if held:
+        # a formulaic, refusing or rude answer is kept but does not close the stage: the ЦУР head looks at it
+        incident.answer_flag = reading.quality
+        event = _event(session, incident, ev.ANSWER_FLAGGED, actor or author, now, authority_id=authority_id,
+                       data={"response_id": resp.id, "kind": kind, "channel": channel, **reading.as_dict()})
+        _notify(session, profile, event, now)
+        return event
+    if reading.unsure and incident.answer_flag is None:
+        incident.answer_flag = "review"
+    return count_answer(session, incident, resp, actor or author, now, profile, reading.as_dict())
+
+
+def count_answer(
+    session: Session, incident: Incident, resp: Response, actor: str, now: datetime, profile: RegionProfile,
+    reading: dict[str, Any],
+) -> IncidentEvent:
+    """The answer ``resp`` closes its stage (and the earlier ones) at its own time ``resp.at``."""
+    kind, at = resp.kind, resp.at
     if incident.first_reply_at is None:
-        incident.first_reply_at = now
+        incident.first_reply_at = at
     if kind in ("interim", "final") and incident.interim_at is None:
-        incident.interim_at = now
+        incident.interim_at = at
     if kind == "final":
-        incident.final_at = now
+        incident.final_at = at
     start = _deadline_start(incident)
     if kind in ("first_reply", "interim") and start is not None:
         _apply_deadlines(profile, incident, start)
-    return transition(session, incident, ev.ANSWERED, actor or author, now, kind=_ANSWER_KIND[kind],
-                      data={"response_id": resp.id, "channel": channel}, authority_id=authority_id)
+    resp.counted = True
+    event = transition(session, incident, ev.ANSWERED, actor, at, kind=_ANSWER_KIND[kind],
+                       data={"response_id": resp.id, "channel": resp.channel, **reading}, authority_id=resp.authority_id)
+    incident.updated_at = now
+    return event
 
 
 def resolve(session: Session, incident: Incident, actor: str, now: datetime, comment: str | None = None) -> IncidentEvent:

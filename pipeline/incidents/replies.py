@@ -20,7 +20,8 @@ def detect_official_replies(session: Session, profile: RegionProfile, now: datet
     VK: a comment under the post by one of the authority's ``vk_accounts``. Telegram: a message
     replying to the post (a comment in the channel's discussion group, a reply in a chat, a channel
     replying to its own post) by one of its ``telegram_accounts`` (see ``_telegram_replies``).
-    The reply counts at its own time (not later than ``now``). Only incidents still waiting for a
+    The reply counts at its own time (not later than ``now``) — unless its quality reading holds it
+    back (formulaic, refusal, rude: ``lifecycle.record_response``), then the incident keeps waiting. Only incidents still waiting for a
     first reply are considered; each reply is recorded once (its ``Response`` row names the post).
     """
     return _vk_replies(session, profile, now) + _telegram_replies(session, profile, now)
@@ -41,14 +42,14 @@ def _vk_replies(session: Session, profile: RegionProfile, now: datetime) -> list
     for incident, _parent, comment in q.unanswered_comments(session, profile.code, sorted(accounts)):
         if incident.id in seen or not _waiting(incident):
             continue
-        seen.add(incident.id)
         code = accounts[str(comment.author_id)]
         at = min(comment.published_at, now)
-        out.append(
-            record_response(session, incident, "first_reply", comment.text or "(ответ в комментарии)",
-                            comment.author or f"vk:{comment.author_id}", "vk", at, authority_code=code,
-                            post_id=comment.id, profile=profile)
-        )
+        event = record_response(session, incident, "first_reply", comment.text or "(ответ в комментарии)",
+                                comment.author or f"vk:{comment.author_id}", "vk", at, authority_code=code,
+                                post_id=comment.id, profile=profile)
+        out.append(event)
+        if event.kind != ev.ANSWER_FLAGGED:  # a held-back answer leaves the incident waiting for a real one
+            seen.add(incident.id)
     return out
 
 

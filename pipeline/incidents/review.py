@@ -8,6 +8,7 @@ from typing import Sequence
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from storage import analyses as qa
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, IncidentEvent, Post, ReviewDecision
@@ -97,6 +98,8 @@ def apply_review(
     * ``not_problem`` — the post leaves its incident; an incident left empty is rejected;
     * ``merge`` — the post (with its incident, if it is the only post) joins ``incident_id``;
     * ``fake`` — the post's incident is marked as a possible fake.
+
+    What the decision changed goes into its ``details`` so that :func:`undo_review` can put it back.
     """
     if decision not in ("confirm", "correct", "not_problem", "merge", "fake"):
         raise IncidentError(f"неизвестное решение {decision!r}")
@@ -119,6 +122,7 @@ def apply_review(
     if decision in ("confirm", "correct") and eff_sector is None:
         raise IncidentError("у поста нет направления: используйте «исправить» и укажите его")
 
+    details: dict[str, object] = {"before_incident_id": current.id if current else None}
     if decision in ("confirm", "correct"):
         if current is None:
             inc = _place_post(session, profile, post, eff_sector, eff_category, eff_urgency, municipality, now,
@@ -128,6 +132,7 @@ def apply_review(
             target_id = current.id
             if decision == "correct":
                 _require_open(current)
+                details["before_class"] = [current.sector, current.category, current.urgency]
                 _change_class(session, profile, current, eff_sector, eff_category, eff_urgency, reviewer, now,
                               note=comment)
     elif decision == "not_problem":
@@ -152,14 +157,66 @@ def apply_review(
                 _event(session, target, ev.POST_ADDED, reviewer, now, data={"post_id": post_id, "review": True})
     elif decision == "fake":
         if current is not None:
+            details["was_fake"] = bool(current.is_possible_fake)
             mark_fake(session, current, reviewer, now, comment)
             target_id = current.id
     return q.add_review_decision(
         session, post_id=post_id, incident_id=target_id, reviewer=reviewer, decision=decision,
         relevant=decision != "not_problem", sector=eff_sector if decision != "not_problem" else None,
         category=eff_category if decision != "not_problem" else None,
-        urgency=eff_urgency if decision != "not_problem" else None, comment=comment, at=now,
+        urgency=eff_urgency if decision != "not_problem" else None, comment=comment, at=now, details=details,
     )
+
+
+def undo_review(
+    session: Session, decision_id: int, actor: str, now: datetime, profile: RegionProfile | None = None,
+) -> ReviewDecision:
+    """Undo a review decision: the post returns to the queue, and what the decision changed is put back.
+
+    The decision row stays (``reverted_at``/``reverted_by`` are set); every change to an incident is a
+    new event of its log (``review_undone``, and the post's removal or the class change it takes).
+    Only the latest decision in force on a post can be undone; a merge that moved a post out of
+    another incident is not undone here (the incident page splits it out again).
+    """
+    d = qa.review_decision(session, decision_id)
+    if d is None:
+        raise IncidentError(f"решение №{decision_id} не найдено")
+    if d.reverted_at is not None:
+        raise IncidentError(f"решение по посту №{d.post_id} уже отменено")
+    latest = qa.decision_in_force_for(session, d.post_id)
+    if latest is None or latest.id != d.id:
+        raise IncidentError(f"по посту №{d.post_id} после этого решения принято другое: отменить можно только последнее")
+    details = d.details or {}
+    before_id = details.get("before_incident_id")
+    current = q.incident_of_post(session, d.post_id)
+    undone = {"decision_id": d.id, "post_id": d.post_id, "decision": d.decision}
+    if d.decision in ("confirm", "correct", "merge") and current is not None and before_id is None:
+        # the decision put the post into an incident: take it out again (an incident left empty is rejected)
+        _event(session, current, ev.REVIEW_UNDONE, actor, now, data=undone)
+        _remove_post(session, current, d.post_id, actor, now, "решение оператора отменено")
+    elif d.decision == "correct" and current is not None and current.id == before_id and details.get("before_class"):
+        sector, category, urgency = details["before_class"]
+        _require_open(current)
+        _event(session, current, ev.REVIEW_UNDONE, actor, now, data=undone)
+        _change_class(session, _profile(current.region, profile), current, sector, category, urgency, actor, now,
+                      note="решение оператора отменено")
+    elif d.decision == "merge" and before_id is not None and (current is None or current.id != before_id):
+        raise IncidentError(f"объединение поста №{d.post_id} отменяется на странице инцидента: выделите пост обратно")
+    elif d.decision == "not_problem" and before_id is not None and current is None:
+        inc = q.get_incident(session, before_id)
+        if inc is None or inc.state not in ev.OPEN_STATES or inc.merged_into_id is not None:
+            raise IncidentError(f"инцидент №{before_id} уже закрыт: верните пост в него на странице инцидента")
+        q.attach_post(session, inc, d.post_id, now)
+        session.expire(inc, ["posts"])
+        _rebuild_signature(session, inc)
+        _event(session, inc, ev.REVIEW_UNDONE, actor, now, data=undone)
+    elif d.decision == "fake" and current is not None and details.get("was_fake") is False and current.is_possible_fake:
+        current.is_possible_fake = False
+        _event(session, current, ev.REVIEW_UNDONE, actor, now, data={**undone, "possible_fake": False})
+    d.reverted_at = now
+    d.reverted_by = actor
+    session.flush()
+    return d
 
 
 def _remove_post(session: Session, incident: Incident, post_id: int, actor: str, now: datetime, reason: str) -> None:

@@ -4,6 +4,8 @@ Memory stays flat whatever the size of the file: records are read one at a time
 (:func:`collectors.files.read_posts`), stored in batches of :data:`BATCH`, and the keys already
 seen in the file are kept as 8-byte digests in a sorted array (about 12 bytes per post) to report
 duplicates. Every bad line is one named, skipped line; a file that is not UTF-8 stores nothing.
+A line naming a post that a VK/Telegram source collected is refused with a named warning: the
+file never overwrites the text a crawler stored (docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from typing import Callable
 import numpy as np
 
 from collectors.files import BadLine, read_posts
+from pipeline.cells import csv_uncell
 from storage import Database, PostRecord, UpsertResult, upsert_posts
 from storage.posts import analyze_posts
 
 from .records import to_record
 
 BATCH = 1000
+#: «собран из ВКонтакте» — the platforms a file line may not overwrite (storage.posts.CRAWLED_PLATFORMS)
+PLATFORM_NAMES = {"vk": "ВКонтакте", "telegram": "Telegram", "tgweb": "Telegram"}
 KINDS = ("posts", "appeals")
 #: Bad lines kept with their text for the report (all are counted).
 KEEP_BAD = 1000
@@ -38,6 +43,8 @@ class ImportReport:
     bad: list[BadLine] = field(default_factory=list)
     bad_count: int = 0
     duplicates: int = 0
+    #: lines naming a post a VK/Telegram source collected (its text is the crawler's, never the file's)
+    refused: int = 0
 
     def add_bad(self, bad: BadLine) -> None:
         self.bad_count += 1
@@ -107,17 +114,24 @@ def import_file(
         raise ValueError(f"неизвестный вид записей {kind!r}: ожидается posts или appeals")
     report = ImportReport(path=str(path))
     batch: list[PostRecord] = []
+    lines: dict[tuple[str, str, str], int] = {}
     seen = SeenKeys()
 
     def flush() -> None:
         if batch:
             with db.session() as s:
-                res = upsert_posts(s, batch)
-            res.post_ids = []
+                res = upsert_posts(s, batch, keep_crawled=True)
+            for key in res.refused:
+                report.refused += 1
+                report.add_bad(BadLine(lines[key], "id", (
+                    f"пост {key[2]!r} источника {key[1]!r} собран из {PLATFORM_NAMES.get(key[0], key[0])}: "
+                    "файл не может изменить его текст, строка пропущена")))
+            res.post_ids, res.refused = [], []
             report.stored += res
             batch.clear()
+            lines.clear()
 
-    for item in read_posts(path, default_tz=default_tz, default_source=default_source):
+    for item in read_posts(path, default_tz=default_tz, default_source=default_source, csv_cell=csv_uncell):
         report.lines += 1
         if isinstance(item, BadLine):
             report.add_bad(item)
@@ -130,6 +144,7 @@ def import_file(
                 report.add_bad(BadLine(item.line, "id", f"повтор поста {rec.external_id!r} из строки {first}: строка пропущена"))
             else:
                 batch.append(rec)
+                lines[rec.key] = item.line
                 if len(batch) >= batch_size:
                     flush()
         if on_progress is not None:

@@ -15,6 +15,7 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
+from nlp.answers import CUE_NAMES, QUALITY_NAMES
 from pipeline.labels import ROLE_NAMES, STAGE_NAMES, STATE_NAMES
 from storage import events as ev
 from storage import reporting as rq
@@ -48,7 +49,7 @@ def render(template: str, **ctx: Any) -> tuple[str, str]:
 # --------------------------------------------------------------------------- building notifications
 
 #: Event kinds that notify people by e-mail / Telegram; webhooks get every kind below.
-PERSONAL_KINDS = {ev.ROUTED_EV, ev.REROUTED, ev.REMINDER, ev.ESCALATED, ev.REOPENED_EV}
+PERSONAL_KINDS = {ev.ROUTED_EV, ev.REROUTED, ev.REMINDER, ev.ESCALATED, ev.REOPENED_EV, ev.ANSWER_FLAGGED}
 WEBHOOK_KINDS = PERSONAL_KINDS | {
     ev.ACKNOWLEDGED_EV,
     ev.ANSWER_FIRST,
@@ -83,6 +84,9 @@ def recipients_for(session: Session, profile: RegionProfile, incident: Incident,
     if event.kind in (ev.ROUTED_EV, ev.REROUTED) and event.authority_id:
         a = session.get(Authority, event.authority_id)
         return [a] if a else []
+    if event.kind == ev.ANSWER_FLAGGED:  # the ЦУР head sees formulaic, refusing and rude answers
+        head = role_authority(session, profile, incident, "head")
+        return [head] if head else []
     if incident.authority_id:
         a = session.get(Authority, incident.authority_id)
         return [a] if a else []
@@ -126,6 +130,22 @@ def _context(session: Session, profile: RegionProfile, incident: Incident, event
         "kind_name": KIND_NAMES.get(event.kind, event.kind),
         "links": links,
         "post_count": post_count,
+        **_answer_context(session, event),
+    }
+
+
+def _answer_context(session: Session, event: IncidentEvent) -> dict[str, Any]:
+    if event.kind != ev.ANSWER_FLAGGED:
+        return {}
+    data = event.data or {}
+    resp = rq.response_by_id(session, int(data.get("response_id") or 0))
+    text = (resp.text if resp else "") or ""
+    return {
+        "quality_name": QUALITY_NAMES.get(str(data.get("quality")), "не по существу"),
+        "answer_stage": STAGE_NAMES.get(str(data.get("kind")), "первичный ответ"),
+        "answer_text": text if len(text) <= 500 else text[:500] + "…",
+        "answer_author": resp.author if resp else None,
+        "cue_names": ", ".join(CUE_NAMES[c] for c in data.get("cues") or [] if c in CUE_NAMES),
     }
 
 
@@ -139,6 +159,7 @@ KIND_NAMES = {
     ev.REOPENED_EV: "открыт повторно",
     ev.MERGED_INTO: "объединён с другим инцидентом",
     ev.RECLASSIFIED: "изменена классификация",
+    ev.ANSWER_FLAGGED: "ответ не по существу",
 }
 
 TEMPLATE_OF = {
@@ -146,6 +167,7 @@ TEMPLATE_OF = {
     ev.REROUTED: "routed",
     ev.REMINDER: "reminder",
     ev.ESCALATED: "escalated",
+    ev.ANSWER_FLAGGED: "answer_flagged",
 }
 
 

@@ -63,6 +63,20 @@ class Runtime:
     classifier_key: str | None = None
     #: Set by ``build_scheduler``: jobs do nothing while another process holds the lease.
     lease: "Lease | None" = None
+    #: With ``broker_url``: the broker the jobs send their work to (``pipeline.workers``), made on first use.
+    tasks: Any = None
+    #: ``(first id, last id, when)`` of the analyse tasks sent lately (not sent again before ``RESEND_AFTER``).
+    dispatched: list[tuple[int, int, datetime]] = field(default_factory=list)
+
+    def get_tasks(self) -> Any:
+        """The workers' broker when ``broker_url`` is set, else None (the jobs run in this process)."""
+        if not self.app.settings.broker_url:
+            return None
+        if self.tasks is None:
+            from ..workers import connect
+
+            self.tasks = connect(self.app.settings)
+        return self.tasks
 
     def get_senders(self) -> dict[str, Any]:
         if self.senders is None:
@@ -95,6 +109,17 @@ def _standing_by(rt: Runtime) -> bool:
     return rt.lease is not None and not rt.lease.valid()
 
 
+#: A post sent for analysis is not sent again for this long (its task may still wait in the queue).
+RESEND_AFTER = timedelta(minutes=10)
+
+
+def _recorded(rt: Runtime, name: str) -> Any:
+    """Record this run of job ``name`` in ``job_runs`` (``cur status`` shows the last one)."""
+    from ..health import job_run
+
+    return job_run(rt.app.ready_db(), name, rt.clock.now)
+
+
 def job_crawl(source_id: int) -> Any:
     rt = runtime()
     if _standing_by(rt):
@@ -104,6 +129,10 @@ def job_crawl(source_id: int) -> Any:
     from ..crawl import Collectors, run_crawl
 
     db = rt.app.ready_db()
+    tasks = rt.get_tasks()
+    if tasks is not None:
+        tasks.send_crawl(source_id)  # a worker crawls it (`cur worker`)
+        return None
     with db.session() as s:
         src = s.get(Source, source_id)
         if src is None or not src.enabled:
@@ -111,7 +140,8 @@ def job_crawl(source_id: int) -> Any:
         if src.retry_after is not None and src.retry_after > rt.clock.now():
             log.info("source %s waits until %s", source_id, src.retry_after)
             return None
-    reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
+    with _recorded(rt, f"crawl:{source_id}"):
+        reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
     for r in reports:
         log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     return reports
@@ -123,6 +153,10 @@ def job_process() -> Any:
         return None
     from ..process import ModelNotFound, ProcessingBusy, process_pending
 
+    tasks = rt.get_tasks()
+    if tasks is not None:
+        with _recorded(rt, "process"):
+            return _dispatch(rt, tasks)
     kwargs: dict[str, Any] = {}
     try:
         clf = _classifier(rt)
@@ -132,12 +166,35 @@ def job_process() -> Any:
     if clf is not None:
         kwargs["classifier"] = clf
     try:
-        result = process_pending(rt.app, rt.clock.now(), **kwargs)
+        with _recorded(rt, "process"):
+            result = process_pending(rt.app, rt.clock.now(), **kwargs)
     except ProcessingBusy as e:  # an operator's `cur process` is at it: the next pass catches up
         log.info("processing skipped: %s", e)
         return None
     job_notify()
     return result
+
+
+def _dispatch(rt: Runtime, tasks: Any) -> int:
+    """Send the pending posts to the workers as analyse tasks (not those sent within ``RESEND_AFTER``), then a group task."""
+    from bisect import bisect_right
+
+    from ..distributed import dispatch
+
+    now = rt.clock.now()
+    rt.dispatched = [r for r in rt.dispatched if now - r[2] < RESEND_AFTER]
+    ranges = sorted(rt.dispatched)
+    firsts = [r[0] for r in ranges]
+
+    def recently_sent(pid: int) -> bool:
+        k = bisect_right(firsts, pid) - 1
+        return k >= 0 and ranges[k][0] <= pid <= ranges[k][1]
+
+    sent = dispatch(rt.app, lambda a, b: tasks.send_analyse(a, b, now), lambda sector: tasks.send_group(now, sector), recently_sent)
+    rt.dispatched.extend((a, b, now) for a, b in sent)
+    if sent:
+        log.info("processing: %s analyse tasks sent (posts %s..%s)", len(sent), sent[0][0], sent[-1][1])
+    return len(sent)
 
 
 def _classifier(rt: Runtime) -> Any:
@@ -168,7 +225,7 @@ def job_deadlines() -> Any:
 
     actions = None
     try:
-        with rt.app.ready_db().session() as s:
+        with _recorded(rt, "deadlines"), rt.app.ready_db().session() as s:
             actions = check_deadlines(s, rt.app.region, rt.clock.now())
     finally:
         job_notify()  # a failing deadline check must not hold back other notifications
@@ -181,7 +238,12 @@ def job_deliver() -> Any:
     rt = runtime()
     if _standing_by(rt):
         return None
-    stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
+    tasks = rt.get_tasks()
+    if tasks is not None:
+        tasks.send_deliver(rt.clock.now())
+        return None
+    with _recorded(rt, "deliver"):
+        stats = deliver_due(rt.app.ready_db(), rt.clock.now(), rt.get_senders())
     if stats.sent or stats.retried or stats.dead:
         log.info("outbox: %s", stats)
     return stats
@@ -202,7 +264,7 @@ def job_monthly_report() -> tuple[Path, Path] | None:
         return None
     now = rt.clock.now()
     month = previous_month(now, rt.app.region.region.tz)
-    with rt.app.ready_db().session() as s:
+    with _recorded(rt, "monthly_report"), rt.app.ready_db().session() as s:
         paths = write_report(s, rt.app.region, month, rt.report_dir, now)
     log.info("monthly report for %s: %s, %s", month, *paths)
     return paths

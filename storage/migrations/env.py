@@ -3,6 +3,7 @@
 from alembic import context
 
 from storage.models import Base
+from storage.search import is_index_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -13,7 +14,8 @@ FOREIGN_TABLES = {"apscheduler_jobs"}
 
 
 def _include(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "table" and name in FOREIGN_TABLES)
+    # the full-text index (migration 0008) is raw SQL per dialect, not part of the models
+    return not (type_ == "table" and name in FOREIGN_TABLES) and not (type_ in ("table", "index") and is_index_object(name))
 
 
 def _run(connection) -> None:

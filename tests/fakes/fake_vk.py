@@ -81,12 +81,16 @@ class FakeVk:
         return out
 
     def add_comment(self, owner: int, post_id: int, text: str, date: int | None = None,
-                    from_id: int = 1001) -> dict[str, Any]:
+                    from_id: int = 1001, reply_to: int | None = None) -> dict[str, Any]:
+        """A comment; ``reply_to``: the id of the comment it answers (it goes into that one's thread,
+        with ``reply_to_comment`` and ``parents_stack`` as VK gives them)."""
         lst = self.comments.setdefault((owner, post_id), [])
         all_ids = [c["id"] for cs in self.comments.values() for c in cs]
         cid = max(all_ids, default=10_000) + 1
         c = {"id": cid, "from_id": from_id, "post_id": post_id, "owner_id": owner,
              "date": int(date or time.time()), "text": text}
+        if reply_to is not None:
+            c.update(reply_to_comment=reply_to, parents_stack=[reply_to])
         lst.append(c)
         for p in self.wall(owner):
             if p["id"] == post_id:
@@ -188,12 +192,19 @@ class FakeVk:
         post_id = int(form["post_id"])
         if owner in self.owner_errors:
             raise _VkError(self.owner_errors[owner])
-        lst = sorted(self.comments.get((owner, post_id), []), key=lambda c: c["id"])
+        every = sorted(self.comments.get((owner, post_id), []), key=lambda c: c["id"])
+        lst = [c for c in every if not c.get("parents_stack")]  # top level; replies come in their thread
         if form.get("start_comment_id"):
             lst = [c for c in lst if c["id"] >= int(form["start_comment_id"])]
         offset, count = int(form.get("offset", 0)), min(int(form.get("count", 20)), 100)
-        return {"count": len(lst), "current_level_count": len(lst),
-                "items": [dict(c) for c in lst[offset:offset + count]], "profiles": [], "groups": []}
+        per_thread = int(form.get("thread_items_count", 0))
+
+        def item(c: dict[str, Any]) -> dict[str, Any]:
+            replies = [dict(r) for r in every if c["id"] in (r.get("parents_stack") or [])]
+            return {**c, "thread": {"count": len(replies), "items": replies[:per_thread]}} if replies else dict(c)
+
+        return {"count": len(every), "current_level_count": len(lst),
+                "items": [item(c) for c in lst[offset:offset + count]], "profiles": [], "groups": []}
 
     def _newsfeed_search(self, form: dict[str, str]) -> dict[str, Any]:
         q = form.get("q", "").lower()

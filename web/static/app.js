@@ -20,3 +20,9 @@
   }
   if (document.querySelector(".countdown[data-due]")) { tick(); setInterval(tick, 30000); }
 })();
+
+// On a phone the filters of a list start folded (unless some are set): the rows come first.
+(function () {
+  if (!window.matchMedia || !window.matchMedia("(max-width: 640px)").matches) return;
+  document.querySelectorAll("details.filters-box[data-fold-on-phone=yes]").forEach(function (d) { d.open = false; });
+})();

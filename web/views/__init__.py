@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import dashboard, incidents, models, review, system, users
+from . import dashboard, fakes, incidents, models, review, system, users
 
 
 def setup(app: web.Application) -> None:
-    for module in (system, review, incidents, dashboard, models, users):
+    for module in (system, review, incidents, dashboard, models, users, fakes):
         module.setup(app)

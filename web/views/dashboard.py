@@ -16,6 +16,7 @@ from storage import web_repo
 from .. import charts, services
 from ..core import Req, page
 from ..formatting import PLATFORM_NAMES
+from .official import official_rows
 from .taxonomy import category_names, municipality_names, sector_names
 
 PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
@@ -81,6 +82,7 @@ def dashboard(req: Req) -> web.StreamResponse:
 
     month = req.request.query.get("month") or _month(req.now, tz)
     rating_rows, rating_error = ratings(req, month)
+    official_pages, official_error = official_rows(req, month)
     rating_chart = charts.bars(
         [(r.name, round(r.figures.score, 1)) for r in rating_rows if r.figures.score is not None][:15],
         f"Рейтинг органов власти, баллы из 100 ({month})",
@@ -101,6 +103,8 @@ def dashboard(req: Req) -> web.StreamResponse:
         ratings=rating_rows,
         rating_error=rating_error,
         rating_chart=rating_chart,
+        official_pages=official_pages,
+        official_error=official_error,
     )
 
 

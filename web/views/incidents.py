@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
-from pipeline import incidents
+from pipeline import cells, incidents
+from pipeline.quality_names import QUALITY_NAMES
 from pipeline.routing import route
 from storage import web_repo
 
-from .. import paging, services
-from ..core import Req, int_field, page, parse_int, path_id, redirect
+from .. import listfilters, paging, services
+from ..core import Req, int_field, page, path_id, redirect
+from ..formatting import PLATFORM_NAMES, STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
+from ..formatting import RESPONSE_KINDS as STAGE_NAMES
+from .fakes import incident_marks
 from .taxonomy import names
 
 RESPONSE_KINDS = ("first_reply", "interim", "final")
@@ -35,37 +41,125 @@ def _routing_explanation(req: Req, incident: Any) -> str | None:
 
 #: rows on one page of the incident list and the inbox
 PAGE_SIZE = 50
+#: rows of a CSV of a list view at most
+CSV_LIMIT = 20000
 
 
-def _page(req: Req, list_name: str, filters: dict[str, Any], **query: Any) -> tuple[Any, Any]:
+def _filters(req: Req) -> listfilters.ListFilters:
+    return listfilters.parse(req.request.query, restricted=req.scope.restricted)
+
+
+def _page(req: Req, list_name: str, f: listfilters.ListFilters, default_order: str, **query: Any) -> tuple[Any, Any]:
     """One page of the scope's incidents and its navigation (filters kept in the links)."""
+    params = f.params()
+    kwargs = {**f.storage_kwargs(req.app_ctx.region.region.tz, req.now), **query}
     try:
-        pg = paging.fetch(list_name, filters, req.request.query.get("cursor"), lambda **kw: web_repo.incident_page(req.s, req.scope, limit=PAGE_SIZE, **kw, **query))
+        pg = paging.fetch(
+            list_name, params, req.request.query.get("cursor"),
+            lambda **kw: web_repo.incident_page(req.s, req.scope, limit=PAGE_SIZE, order=f.order or default_order, **kw, **kwargs),
+        )
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
-    return pg, paging.pager(req.request.path, list_name, filters, pg)
+    return pg, paging.pager(req.request.path, list_name, params, pg)
 
 
-def _authority_filter(req: Req) -> int | None:
-    return parse_int(req.request.query.get("authority", ""))
+def _source_name(req: Req, key: str) -> str:
+    """A source as people call it: its title, else the platform and the community or channel."""
+    found = web_repo.source_of_key(req.s, key)
+    if found is None:
+        return key
+    platform, title = found
+    return title or f"{PLATFORM_NAMES.get(platform, platform)}: {key.split(':', 1)[-1]}"
+
+
+def _list_context(req: Req, f: listfilters.ListFilters, csv_path: str) -> dict[str, Any]:
+    params = f.params()
+    return {
+        "source_name": _source_name(req, f.get("source")) if f.get("source") else None,
+        "filters": f,
+        "selected_authority": f.authority,
+        "csv_url": csv_path + ("?" + urlencode(params) if params else ""),
+        "URGENCIES": URGENCY_NAMES,
+        "SORTS": listfilters.SORT_NAMES,
+        "filter_err": " ".join(f.errors) or None,
+        "restricted": req.scope.restricted,
+        **names(req),
+    }
 
 
 @page("incidents.view")
 def incident_list(req: Req) -> web.StreamResponse:
-    q = req.request.query
-    state, sector, authority_id = q.get("state") or None, q.get("sector") or None, _authority_filter(req)
-    filters = {"state": state, "sector": sector, "authority": authority_id}
-    pg, nav = _page(req, "incidents", filters, state=state, sector=sector, authority_id=authority_id)
-    return req.render("incidents.html", incidents=pg.items, pager=nav, filters=q, selected_authority=authority_id, **names(req))
+    f = _filters(req)
+    pg, nav = _page(req, "incidents", f, "deadline")
+    return req.render("incidents.html", incidents=pg.items, pager=nav, **_list_context(req, f, "/incidents.csv"))
+
+
+#: what the inbox holds whatever the filters: open incidents routed to an authority
+INBOX_QUERY = {"open_only": True, "routed_only": True}
 
 
 @page("inbox.view")
 def inbox(req: Req) -> web.StreamResponse:
     # a specialist's scope is their authority whatever the query says; others may pick one
-    authority_id = None if req.scope.restricted else _authority_filter(req)
-    filters = {"authority": authority_id}
-    pg, nav = _page(req, "inbox", filters, order="next_due", open_only=True, routed_only=True, authority_id=authority_id)
-    return req.render("inbox.html", incidents=pg.items, pager=nav, selected_authority=authority_id, **names(req))
+    f = _filters(req)
+    pg, nav = _page(req, "inbox", f, "next_due", **INBOX_QUERY)
+    return req.render("inbox.html", incidents=pg.items, pager=nav, **_list_context(req, f, "/inbox.csv"))
+
+
+CSV_FIELDS = ["№", "Суть", "Направление", "Категория", "Муниципалитет", "Орган власти", "Срочность", "Состояние", "Открыт", "Ближайший срок", "Этап", "Просрочено", "Ответы с опозданием", "Адрес"]
+
+
+def _csv(req: Req, name: str, default_order: str, **query: Any) -> web.StreamResponse:
+    """The list view as CSV: the same filters and scope, every row (up to CSV_LIMIT), cells made safe."""
+    f = _filters(req)
+    if f.errors:
+        raise web.HTTPBadRequest(text=" ".join(f.errors))
+    kwargs = {**f.storage_kwargs(req.app_ctx.region.region.tz, req.now), **query}
+    rows = web_repo.incident_rows(req.s, req.scope, order=f.order or default_order, limit=CSV_LIMIT, **kwargs)
+    ctx = names(req)
+    tz = req.app_ctx.region.region.tz
+    base = f"{req.request.scheme}://{req.request.host}"
+
+    def row(i: Any) -> dict[str, Any]:
+        stage, due = next_due(i, req.now)
+        auth = ctx["AUTHORITIES"].get(i.authority_id)
+        return {
+            "№": i.id,
+            "Суть": i.title or "",
+            "Направление": ctx["SECTORS"].get(i.sector, i.sector or ""),
+            "Категория": ctx["CATEGORIES"].get((i.sector, i.category), i.category or ""),
+            "Муниципалитет": ctx["MUNICIPALITIES"].get(i.municipality, i.municipality or ""),
+            "Орган власти": auth.name if auth else "",
+            "Срочность": URGENCY_NAMES.get(i.urgency, i.urgency or ""),
+            "Состояние": STATE_NAMES.get(i.state, i.state),
+            "Открыт": local_time(i.created_at, tz),
+            "Ближайший срок": local_time(due, tz) if due else "",
+            "Этап": STAGE_NAMES.get(stage, stage) if stage else "",
+            "Просрочено": ", ".join(STAGE_NAMES.get(x, x) for x in overdue_stages(i, req.now)),
+            "Ответы с опозданием": ", ".join(STAGE_NAMES.get(x, x) for x in late_stages(i)),
+            "Адрес": f"{base}/incidents/{i.id}",
+        }
+
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel reads the file as UTF-8 only with the BOM
+    cells.write_csv(out, (row(i) for i in rows), CSV_FIELDS)
+    day = req.now.astimezone(tz).strftime("%Y-%m-%d")
+    return web.Response(
+        body=out.getvalue().encode("utf-8"),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{day}.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@page("incidents.view")
+def incident_list_csv(req: Req) -> web.StreamResponse:
+    return _csv(req, "incidents", "deadline")
+
+
+@page("inbox.view")
+def inbox_csv(req: Req) -> web.StreamResponse:
+    return _csv(req, "inbox", "next_due", **INBOX_QUERY)
 
 
 @page("incidents.view")
@@ -81,6 +175,7 @@ def incident_page(req: Req) -> web.StreamResponse:
         assignments=web_repo.incident_assignments(req.s, inc.id),
         routing=_routing_explanation(req, inc),
         authority=ctx["AUTHORITIES"].get(inc.authority_id),
+        **incident_marks(req, inc.id),
         **ctx,
     )
 
@@ -98,9 +193,24 @@ def answer(req: Req) -> web.StreamResponse:
         return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
     if not text:
         return redirect(_back(inc), err="Текст ответа пуст.")
-    services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    event = services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
     req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
+    if event.kind == "answer_flagged":
+        return redirect(_back(inc), err="Ответ записан, но прочитан как ответ не по существу: этап не закрыт. "
+                                        "Укажите срок, действие или ответственного.")
     return redirect(_back(inc), msg="Ответ записан.")
+
+
+@page("incidents.manage")
+def answer_review(req: Req) -> web.StreamResponse:
+    inc = req.incident(path_id(req.request, "incident_id"))
+    quality = req.form.get("quality", "")
+    if quality not in QUALITY_NAMES:
+        return redirect(_back(inc), err="Неизвестная оценка ответа.")
+    response_id = int_field(req.form, "response_id")
+    services.call(incidents.review_answer, req.s, inc, response_id, quality, req.user.login, req.now, profile=req.app_ctx.region)
+    req.audit("incident.answer_review", f"incident:{inc.id}", response=response_id, quality=quality)
+    return redirect(_back(inc), msg=f"Оценка ответа: {QUALITY_NAMES[quality]}.")
 
 
 @page("incidents.view")
@@ -153,8 +263,11 @@ def fake(req: Req) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/incidents", incident_list)
     app.router.add_get("/inbox", inbox)
+    app.router.add_get("/incidents.csv", incident_list_csv)
+    app.router.add_get("/inbox.csv", inbox_csv)
     app.router.add_get("/incidents/{incident_id:\\d+}", incident_page)
     app.router.add_post("/incidents/{incident_id:\\d+}/answer", answer)
+    app.router.add_post("/incidents/{incident_id:\\d+}/answer-review", answer_review)
     app.router.add_post("/incidents/{incident_id:\\d+}/state", change_state)
     app.router.add_post("/incidents/{incident_id:\\d+}/reroute", reroute)
     app.router.add_post("/incidents/{incident_id:\\d+}/merge", merge)

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pipeline.accounts.passwords import hash_password, verify_password
+from pipeline.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from storage import web_repo
@@ -142,7 +142,8 @@ def _next_of(req: Req) -> str:
 
 def _password_form(req: Req, status: int = 200, error: str | None = None) -> web.StreamResponse:
     forced = req.user.must_change_password
-    return req.render("account_password.html", status=status, error=error, forced=forced, next=_next_of(req) if forced else "")
+    return req.render("account_password.html", status=status, error=error, forced=forced, next=_next_of(req) if forced else "",
+                      min_password_length=MIN_PASSWORD_LENGTH)
 
 
 @page("account.password")

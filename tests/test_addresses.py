@@ -1,0 +1,152 @@
+"""Address-level incidents: street addresses in posts, grouping by them, sources' default municipalities.
+
+The end-to-end tests run `cur import` and `cur process` as a user runs them, on SQLite and PostgreSQL,
+with the real classifier.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from nlp.addresses import street_addresses
+from pipeline.incidents import GroupingOptions, ingest_analysis
+from storage import Database
+from storage import incidents as q
+from storage.models import Incident, Post, PostAnalysis
+from tests.helpers import A, add_post
+from tests.test_incidents_process import models_dir  # noqa: F401  (the session's classifier)
+
+T0 = datetime(2026, 11, 16, 1, 0, tzinfo=timezone.utc)
+
+NORMALISED = [
+    ("ул. Весенняя 12", ["весенний#12"]),
+    ("Весенняя д.12", ["весенний#12"]),
+    ("Весенней, 12", ["весенний#12"]),
+    ("на Весенней 12", ["весенний#12"]),
+    ("улица Весенняя, дом 12", ["весенний#12"]),
+    ("пр-т Ленина, д. 5к2", ["ленин#5к2"]),
+    ("проспект Ленина 5 корп. 2", ["ленин#5к2"]),
+    ("проспект Ленина 5 стр. 1", ["ленин#5с1"]),
+    ("ул. мира 7/1", ["мир#7/1"]),
+    ("на Мира 3", ["мир#3"]),
+    ("в доме на Гагарина 4Б", ["гагарин#4б"]),
+    ("Маршала Жукова 5", ["жуков#5"]),
+    ("ул. Мамина-Сибиряка 8", ["мамина-сибиряк#8"]),
+    ("Новокузнецк, ул. Кирова 12 — третий день нет отопления", ["киров#12"]),
+    ("Кирова 12а и Советская 3", ["киров#12а", "советский#3"]),
+    ("Присоединяюсь, Весенняя д.12 отопления нет…", ["весенний#12"]),
+    # not addresses: a bus, a school, an ordinal, durations, times
+    ("Автобус 15 опять не пришёл", []),
+    ("Школа 12 закрыта на карантин", []),
+    ("Третий 12 раз пишу", []),
+    ("Весенняя 12 дней без воды", []),
+    ("Новые 5 автобусов вышли на линию", []),
+    ("в 12:30 на Весенней", []),
+    ("Уже 12 лет ждём ремонта", []),
+]
+
+
+@pytest.mark.parametrize("text, keys", NORMALISED)
+def test_street_addresses_are_normalised_to_one_key(text, keys):
+    assert street_addresses(text) == keys
+
+
+# --------------------------------------------------------------------------- grouping, no classifier
+
+
+def test_address_joins_a_post_without_a_town_and_another_house_does_not(db, profile):
+    with db.session() as s:
+        first = add_post(s, "Кемерово, ул. Весенняя 12 — нет отопления, батареи ледяные", T0, source="-1")
+        inc = ingest_analysis(s, profile, first, A(municipality="kemerovo"), T0)
+        # another community, no town, few words in common: the address decides
+        third = add_post(s, "Присоединяюсь, Весенняя д.12 отопления нет", T0 + timedelta(hours=3), source="-2")
+        assert ingest_analysis(s, profile, third, A(municipality=None), T0 + timedelta(hours=3)).id == inc.id
+        other = add_post(s, "Присоединяюсь, Весенняя д.14 отопления нет", T0 + timedelta(hours=4), source="-1")
+        assert ingest_analysis(s, profile, other, A(municipality=None), T0 + timedelta(hours=4)).id != inc.id
+        assert s.get(Incident, inc.id).details["streets"] == ["весенний#12"]
+        # off: the rule of the lemmas alone (few shared words from another source: no join)
+        late = add_post(s, "Весенняя д.12 без тепла", T0 + timedelta(hours=5), source="-3")
+        off = GroupingOptions(address_level=False)
+        assert ingest_analysis(s, profile, late, A(municipality=None), T0 + timedelta(hours=5), off).id != inc.id
+
+
+# --------------------------------------------------------------------------- end to end: cur import + cur process
+
+THREE = [
+    ("-200001", "2026-11-16T08:10:00+07:00", "Кемерово, ул. Весенняя 12 — второй день нет отопления, батареи ледяные, в квартирах +15"),
+    ("-200001", "2026-11-16T09:30:00+07:00", "В Кемерове на Весенней 12 до сих пор холодные батареи, отопления нет, УК не отвечает"),
+    ("-200002", "2026-11-16T11:00:00+07:00", "Присоединяюсь, Весенняя д.12 отопления нет уже два дня, дети мёрзнут"),
+]
+OTHER_HOUSE = ("-200002", "2026-11-16T12:00:00+07:00", "Весенняя д.14 отопления нет уже два дня, дети мёрзнут, батареи холодные")
+
+
+def _write(path, rows) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i, (source, date, text) in enumerate(rows, 1):
+            f.write(json.dumps({"id": f"v{i}", "source": source, "platform": "vk", "author": f"Житель {i}",
+                                "date": date, "text": text}, ensure_ascii=False) + "\n")
+
+
+def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url, models_dir, tmp_path):
+    if models_dir:
+        cur_env["CUR_MODELS_DIR"] = models_dir
+    data = tmp_path / "posts.jsonl"
+    _write(data, THREE + [OTHER_HOUSE])
+    r = cur("import", str(data), "--quiet")
+    assert r.returncode == 0, r.stderr
+    r = cur("process", "--quiet", "--now", "2026-11-16T13:00")
+    assert r.returncode == 0, r.stderr
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            posts = {p.external_id: p for p in s.scalars(select(Post))}
+            analyses = {a.post_id: a for a in s.scalars(select(PostAnalysis))}
+            assert [analyses[posts[f"v{i}"].id].address for i in (1, 2, 3, 4)] == [
+                "весенний#12", "весенний#12", "весенний#12", "весенний#14"]
+            assert analyses[posts["v3"].id].municipality is None  # names no town
+            incidents = {i: q.incident_of_post(s, posts[f"v{i}"].id) for i in (1, 2, 3, 4)}
+            assert all(inc is not None for inc in incidents.values())
+            assert incidents[1].id == incidents[2].id == incidents[3].id
+            assert incidents[4].id != incidents[1].id  # another house
+            assert incidents[1].municipality == "kemerovo"
+    finally:
+        db.dispose()
+
+
+def test_source_default_municipality_and_suggestion(cur, cur_env, db_url, models_dir, tmp_path):
+    if models_dir:
+        cur_env["CUR_MODELS_DIR"] = models_dir
+    data = tmp_path / "posts.jsonl"
+    rows = [("-300001", f"2026-11-1{d}T10:00:00+07:00", text) for d, text in (
+        (1, "Кемерово: на Весенней 3 прорвало трубу, нет холодной воды"),
+        (2, "В Кемерове опять нет горячей воды на Садовой 7"),
+        (3, "Кемерово, Садовая 9 — яма во дворе, машины бьют колёса"),
+    )] + [("-300002", "2026-11-16T10:00:00+07:00", "Присоединяюсь, Весенняя д.12 отопления нет уже два дня, дети мёрзнут")]
+    _write(data, rows)
+    assert cur("import", str(data), "--quiet").returncode == 0
+    r = cur("sources", "add", "https://vk.com/club300001", "https://vk.com/club300002")
+    assert r.returncode == 0, r.stderr
+    r = cur("sources", "add", "https://vk.com/club300002", "--municipality", "nowhere")
+    assert r.returncode != 0 and "нет в профиле региона" in (r.stdout + r.stderr)
+    r = cur("sources", "add", "https://vk.com/club300002", "--municipality", "kemerovo")
+    assert r.returncode == 0 and "муниципалитет по умолчанию: Кемеровский городской округ" in r.stdout, r.stdout + r.stderr
+    assert cur("process", "--quiet", "--now", "2026-11-16T13:00").returncode == 0
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            post = s.scalar(select(Post).where(Post.source_key == "-300002"))
+            a = s.scalar(select(PostAnalysis).where(PostAnalysis.post_id == post.id))
+            assert a.municipality == "kemerovo" and a.entities["municipality"]["how"] == "source"
+    finally:
+        db.dispose()
+    # the town community's posts name Кемерово: suggested for it, then applied
+    r = cur("sources", "list")
+    assert "предлагается Кемеровский городской округ (г. Кемерово) (kemerovo): его называют 3 из 3 постов с местом" \
+        in r.stdout, r.stdout
+    r = cur("sources", "suggest", "--apply")
+    assert r.returncode == 0 and "club300001: задан муниципалитет Кемеровский" in r.stdout, r.stdout
+    assert "предлагается" not in cur("sources", "list").stdout

@@ -1,0 +1,27 @@
+"""Password hashing keeps production-strength argon2id costs (the suite swaps in cheap ones for speed)."""
+
+from __future__ import annotations
+
+import argon2
+
+from pipeline.accounts import passwords
+
+
+def test_production_hasher_uses_argon2id_defaults(_cheap_argon2):
+    import importlib
+
+    fresh = importlib.reload(passwords)  # the module as production imports it, before the suite's swap
+    try:
+        p = argon2.extract_parameters(fresh._hasher.hash("correct-horse-battery"))
+        assert p.type is argon2.Type.ID
+        assert p.time_cost >= 3 and p.memory_cost >= 64 * 1024 and p.parallelism >= 1
+    finally:
+        fresh._hasher = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        fresh._DUMMY = fresh._hasher.hash("not-a-password")
+
+
+def test_a_hash_of_either_cost_verifies():
+    strong = argon2.PasswordHasher().hash("correct-horse-battery")
+    assert passwords.verify_password(strong, "correct-horse-battery")
+    assert not passwords.verify_password(strong, "wrong-horse-battery")
+    assert not passwords.verify_password(None, "anything")
