@@ -16,7 +16,6 @@ from .heads import LinearHead
 from .model import Classifier, Thresholds
 from .split import grouped_split
 
-
 #: Sources of real citizens' appeals (see ``TrainOptions.bulk_relevance_weight``).
 REAL_APPEALS = ("spb", "cheboksary")
 
