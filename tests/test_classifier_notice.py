@@ -43,19 +43,21 @@ def clf():
     return load_active()
 
 
-#: the previous shipped bundle, kept for `cur models rollback`; it predates appeal_sure
-PREVIOUS = "20261203-105246-39021376"
+#: the previous shipped bundle, kept for `cur models rollback`; it predates notice_relevant
+PREVIOUS = "20261122-131208-0fce24e4"
 
 
-def test_old_bundles_load_with_the_default_thresholds(clf):
+def test_old_bundles_load_with_the_default_notice_threshold(clf):
     from nlp.classifier.registry import Registry
 
     old = Registry().load(PREVIOUS)
-    assert "appeal_sure" not in old.meta.get("thresholds", {})
-    assert old.thresholds.appeal_sure == Thresholds().appeal_sure == 0.0
+    assert "notice_relevant" not in old.meta.get("thresholds", {})
+    assert old.thresholds.notice_relevant == Thresholds().notice_relevant == 0.9
     assert clf.thresholds.notice_relevant == 0.9
-    # a bundle from before the notice cue gets its default too
     assert Thresholds.from_dict({"relevant": 0.5}).notice_relevant == 0.9
+    # the shipped bundle predates appeal_sure (round 5): the default applies
+    assert "appeal_sure" not in clf.meta.get("thresholds", {})
+    assert clf.thresholds.appeal_sure == Thresholds().appeal_sure == 0.0
 
 
 #: an outage notice the shipped model alone takes for a complaint (0.5 <= P(relevant) < 0.9)
