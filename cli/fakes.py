@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pipeline import timefmt
 from storage.types import utcnow
 
 from .common import default_actor, get_app
@@ -41,6 +42,7 @@ def fakes_list(ctx: click.Context, show_all: bool) -> None:
     from storage import fakes as repo
 
     app = get_app(ctx)
+    tz = app.region.region.tz
     with app.ready_db().session() as s:
         claims = list_claims(s, active_only=not show_all)
         counts = repo.claim_mark_counts(s)
@@ -53,7 +55,7 @@ def fakes_list(ctx: click.Context, show_all: bool) -> None:
             state = "" if c.is_active else " [снято с учёта]"
             click.echo(f"№{c.id}{state}: {c.claim}")
             click.echo(f"    опровержение: {c.refutation}" + (f" — {c.link}" if c.link else ""))
-            click.echo(f"    добавил {c.added_by}, {c.created_at:%Y-%m-%d %H:%M} UTC; метки: ждут {n['waiting']}, "
+            click.echo(f"    добавил {c.added_by}, {timefmt.local_time(c.created_at, tz)}; метки: ждут {n['waiting']}, "
                        f"подтверждены {n['confirmed']}, отклонены {n['dismissed']}")
         click.echo(f"Порог сходства: {threshold:.3f}")
 

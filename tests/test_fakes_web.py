@@ -109,6 +109,21 @@ async def test_confirm_and_dismiss_from_the_review_queue_and_the_incident(site, 
     assert (await post_form(cur, f"/fakes/marks/{site['mark1']}", "/fakes", decision="dismiss")).status == 403
 
 
+async def test_the_review_card_of_a_marked_post_names_the_claim(site, aiohttp_client):
+    from storage import analyses as qa
+
+    with site["app"].db.session() as s:
+        queued = qa.review_queue_entries(s)[0].post_id
+        s.add(FakeMark(post_id=queued, claim_id=site["claim"], score=0.52, lemma_score=0.4, vector_score=0.64, threshold=0.45, origin="auto", marked_at=NOW))
+    op = await client_of(site, aiohttp_client, "op")
+    page = await (await op.get("/review")).text()
+    card = page[page.index(f'id="post-{queued}"'):]
+    card = card[:card.index("</article>")]
+    assert "возможный фейк" in card and f"утверждение №{site['claim']}" in card and CLAIM in card and "0,52" in card
+    more = await (await op.get("/review/more")).json()  # the cards fetched as the operator goes carry the note too
+    assert isinstance(more["html"], str)
+
+
 async def test_api_for_back_offices(site, aiohttp_client):
     from tests.test_web_security import add_token
     from web.app import create_app

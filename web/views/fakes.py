@@ -32,6 +32,12 @@ def panel(req: Req, limit: int = 10) -> dict[str, Any]:
             "can_decide_fakes": req.user.can("fakes.decide")}
 
 
+def card_marks(req: Req, rows: list[Any]) -> dict[str, Any]:
+    """The best mark of every post on the review queue's cards (``_fake_card_note.html``): ``{post_id: (mark, claim)}``."""
+    found = fake_repo.marks_of_posts(req.s, [row[0].id for row in rows])
+    return {"fake_by_post": {pid: marks[0] for pid, marks in found.items()}}
+
+
 def incident_marks(req: Req, incident_id: int) -> dict[str, Any]:
     """The marks of an incident's posts for its page (``_incident_fakes.html``)."""
     return {"fake_marks": fake_repo.marks_of_incident(req.s, incident_id), "can_decide_fakes": req.user.can("fakes.decide")}

@@ -18,13 +18,13 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pipeline import incidents, search
-from pipeline.labels import PLATFORM_NAMES
 from storage import analyses as qa
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope
 
-from .. import paging, services
+from .. import formatting, paging, services
 from ..core import CLOCK, CTX, USER, Req, _audit_refused, page, parse_int, path_id, redirect
+from .fakes import card_marks
 from .fakes import panel as fake_panel
 from .taxonomy import municipality_names, names, sector_names, valid_classification
 
@@ -120,10 +120,7 @@ def read_filters(req: Req) -> Filters:
 
 def source_label(platform: str, key: str, title: str | None) -> str:
     """A source as people call it: its title, else the platform and the community or channel."""
-    if title:
-        return title
-    name = PLATFORM_NAMES.get(platform, platform)
-    return f"{name}: {key.split(':', 1)[-1]}"
+    return formatting.source_label(platform, key, {(("telegram" if platform == "tgweb" else platform), key): title} if title else None)
 
 
 # --------------------------------------------------------------------------- pages
@@ -166,7 +163,7 @@ def queue(req: Req) -> web.StreamResponse:
         "review.html", rows=rows, total=pg.total, total_all=total_all, next_cursor=_next_cursor(filters, pg),
         pager=paging.pager(req.request.path, "review", filters.values, pg), recent=recent, filters=filters,
         taxonomy=_taxonomy(req.app_ctx.region), sources=sources, can_act=req.user.can("review.act"), **names(req),
-        **fake_panel(req),  # «возможный фейк» marks waiting for a decision (web/views/fakes.py, _fake_marks.html)
+        **fake_panel(req), **card_marks(req, rows),  # «возможный фейк» marks (web/views/fakes.py, _fake_marks.html, _fake_card_note.html)
     )
 
 
@@ -175,7 +172,7 @@ def more(req: Req) -> web.StreamResponse:
     """The next cards after ``cursor`` (JSON: the cards' HTML and the cursor after them)."""
     filters = read_filters(req)
     rows, pg = _cards(req, filters, req.request.query.get("cursor"), MORE)
-    html = req.render("_review_cards.html", rows=rows, can_act=req.user.can("review.act"), **names(req)).text or ""
+    html = req.render("_review_cards.html", rows=rows, can_act=req.user.can("review.act"), **names(req), **card_marks(req, rows)).text or ""
     return web.json_response({"html": html, "next": _next_cursor(filters, pg)})
 
 
