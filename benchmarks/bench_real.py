@@ -14,8 +14,11 @@ sets being scored taken out of its training data, then prints:
 * **Telegram news** posts judged a problem, on whole channels never trained on (a
   third of the channels, chosen by a hash of the name);
 * **ordinary VK posts** (RuSentiment, the grouped test side of `cur train`) judged a problem;
-* with ``--spb-fold``: a second model trained without any St Petersburg appeal, and the
-  share of SPb appeals (a sample) judged not a problem.
+* with ``--spb-fold``: fold B, a second model trained on everything the recipe trains on
+  except St Petersburg (Cheboksary and all Telegram channels included): the share of SPb
+  appeals (a sample) judged not a problem, its coverage–accuracy curve, and the sector
+  threshold chosen on SPb (lowest with routed accuracy >= 95 %) applied to Cheboksary of
+  fold A — a threshold not tuned on the set it is scored on.
 
 Rows of Cheboksary whose sector is none of ours (`other`: business, communications,
 agriculture) count only in the relevance figures.
@@ -43,6 +46,32 @@ from nlp.classifier.evaluate import expected_calibration_error
 
 TEST_SIZE, SEED = 0.2, 0  # the split `cur train` uses
 TG_HELD_OUT = 1 / 3
+CURVE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98)
+#: Routed-without-review posts must be right this often (issue 11).
+ROUTED_TARGET = 0.95
+
+
+def routed_at(p, t: float) -> bool:
+    """Routed without review at sector threshold t: ``p`` is a prediction made with
+    ``Thresholds.sector`` 0 (see ``predict_sector_free``), the other thresholds as shipped."""
+    return bool(p.relevant and not p.unsure and p.confidences.get("sector", 0.0) >= t)
+
+
+def predict_sector_free(clf, texts: list[str]) -> list:
+    """Predictions with the sector threshold off: unsure only for the other reasons."""
+    from dataclasses import replace
+
+    shipped = clf.thresholds
+    clf.thresholds = replace(shipped, sector=0.0)
+    try:
+        return clf.predict(texts)
+    finally:
+        clf.thresholds = shipped
+
+
+def _pred(p) -> dict:
+    return {"relevant": p.relevant, "unsure": p.unsure, "p_rel": round(p.relevance_confidence, 4), "sector": p.sector,
+            "category": p.category, "p_sec": round(p.confidences.get("sector", 0.0), 4)}
 
 
 def held_out_channel(channel: str) -> bool:
@@ -61,7 +90,7 @@ def lenient_f1(gold: list[str], pred: list[str], ok: list[set[str]]) -> tuple[fl
     return float(np.mean([v[0] for v in per.values()])), per
 
 
-def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True) -> None:
+def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True, dump: Path | None = None) -> None:
     texts = [r["text"] for r in rows]
     t0 = time.perf_counter()
     preds = clf.predict(texts)
@@ -93,6 +122,12 @@ def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True) -> No
     e2e = float(np.mean([preds[i].relevant and preds[i].sector in ok[i] for i in scored]))
     print(f"  end to end (judged a problem AND acceptable sector): {e2e:.4f}")
     out["cheb_not_problem"] = sum(missed) / n
+    if dump:
+        with dump.open("a", encoding="utf-8") as f:
+            for r, p, q in zip(rows, preds, forced):
+                f.write(json.dumps({"set": "cheb_A", "text": r["text"], "gold": r["sector"], "alts": r["alts"],
+                                    "portal": r.get("category"), **_pred(p), "forced_sector": q.sector,
+                                    "forced_p_sec": round(q.confidences["sector"], 4)}, ensure_ascii=False) + "\n")
     out["cheb_e2e"] = e2e
     confusion = Counter((gold[k], forced[i].sector) for k, i in enumerate(scored) if forced[i].sector not in ok[i])
     print("  top confusions (suggested -> predicted, not acceptable): "
@@ -114,17 +149,18 @@ def score_cheboksary(clf, rows: list[dict], out: dict, curve: bool = True) -> No
     out["cheb_sector_ece"] = ece
     if curve:
         th = clf.thresholds
-        print(f"  coverage-accuracy curve (posts mode; routed = judged a problem, P(relevant) >= relevant_sure "
-              f"{th.relevant_sure:g}, P(category) >= {th.category:g}, not leaned/appealed, and P(sector) >= t):")
+        print(f"  coverage-accuracy curve (posts mode; routed = judged a problem and not unsure for any reason but "
+              f"the sector threshold (P(relevant) >= {th.relevant_sure:g} or the appeal cue, P(category) >= {th.category:g}), "
+              f"and P(sector) >= t):")
+        free = predict_sector_free(clf, texts)
         print("      t   routed  accuracy   (first half by id / second half)")
         halves = [[i for i in scored if int(hashlib.md5(rows[i]["id"].encode()).hexdigest(), 16) % 2 == h] for h in (0, 1)]
         curve_out = []
-        for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.95, 0.96, 0.97, 0.98):
+        for t in CURVE:
             cells = []
             for idx in (scored, *halves):
-                routed = [i for i in idx if preds[i].relevant and preds[i].relevance_confidence >= th.relevant_sure
-                          and preds[i].confidences["category"] >= th.category and preds[i].confidences["sector"] >= t]
-                acc = float(np.mean([preds[i].sector in ok[i] for i in routed])) if routed else float("nan")
+                routed = [i for i in idx if routed_at(free[i], t)]
+                acc = float(np.mean([free[i].sector in ok[i] for i in routed])) if routed else float("nan")
                 cells.append((len(routed) / len(idx), acc))
             curve_out.append((t, *cells[0]))
             print(f"    {t:.2f}  {cells[0][0]:6.1%}  {cells[0][1]:.4f}    ({cells[1][0]:.1%} {cells[1][1]:.4f} / {cells[2][0]:.1%} {cells[2][1]:.4f})")
@@ -140,8 +176,21 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--save", type=Path, help="save the fold-A model here (to study thresholds without retraining)")
     ap.add_argument("--model", type=Path, help="score this saved fold-A model instead of training one")
+    ap.add_argument("--save-b", type=Path, help="save the fold-B (no SPb) model here")
+    ap.add_argument("--model-b", type=Path, help="score this saved fold-B model instead of training one (implies --spb-fold)")
+    ap.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
+                    help="a TrainOptions field for both folds (experiments; the shipped recipe is the default)")
+    ap.add_argument("--dump", type=Path, help="write per-text predictions here for local error analysis "
+                    "(contains the shared texts: keep it outside the repository)")
     args = ap.parse_args()
     t0 = time.perf_counter()
+    opts = TrainOptions()
+    for kv in args.opt:
+        name, _, value = kv.partition("=")
+        kind = type(getattr(opts, name))
+        setattr(opts, name, kind(value) if kind is not bool else value.lower() in ("1", "true", "yes"))
+    if args.opt:
+        print("options:", ", ".join(args.opt))
     shared, notes = load_shared(args.data_dir)
     examples = load_corpus(args.corpus_dir) + shared
     train_idx, test_idx = grouped_split(examples, TEST_SIZE, SEED)
@@ -167,20 +216,32 @@ def main() -> None:
         clf = Classifier.load(args.model)
         print(f"fold A model loaded from {args.model}")
     else:
-        clf = train(fit_a, TrainOptions())
+        clf = train(fit_a, opts)
         print(f"fold A trained in {time.perf_counter() - t0:.0f}s")
         if args.save:
             clf.save(args.save)
     out: dict = {"notes": notes}
-    score_cheboksary(clf, read_cheboksary(args.data_dir), out)
+    if args.dump:
+        args.dump.write_text("", encoding="utf-8")
+    score_cheboksary(clf, read_cheboksary(args.data_dir), out, dump=args.dump)
 
     tg = [r["text"] for r in tg_rows if r["channel"] in tg_out]
     tp = clf.predict(tg)
+    if args.dump:
+        with args.dump.open("a", encoding="utf-8") as f:
+            for t, p in zip(tg, tp):
+                if p.relevant or p.unsure:
+                    f.write(json.dumps({"set": "tg_A", "text": t, **_pred(p)}, ensure_ascii=False) + "\n")
     out["telegram_problem"] = sum(p.relevant for p in tp) / len(tp)
     print(f"\nTelegram news, {len(tg_out)} channels never trained on (n={len(tg)}): judged a problem {out['telegram_problem']:.2%}, "
           f"sent to review {sum(p.unsure and not p.relevant for p in tp) / len(tp):.2%}")
     rus = [e.text for e in test if e.source == "rusentiment"]
     rp = clf.predict(rus)
+    if args.dump:
+        with args.dump.open("a", encoding="utf-8") as f:
+            for t, p in zip(rus, rp):
+                if p.relevant:
+                    f.write(json.dumps({"set": "vk_A", "text": t, **_pred(p)}, ensure_ascii=False) + "\n")
     out["vk_problem"] = sum(p.relevant for p in rp) / len(rp)
     print(f"RuSentiment VK posts, test side (n={len(rus)}): judged a problem {out['vk_problem']:.2%}")
     spb_test = [e for e in test if e.source == "spb"]
@@ -190,17 +251,48 @@ def main() -> None:
     print(f"SPb appeals, test side (in-domain, n={len(spb_test)}): judged not a problem {out['spb_test_not_problem']:.2%}, "
           f"end-to-end sector {out['spb_test_sector_e2e']:.4f}")
 
-    if args.spb_fold:
+    if args.spb_fold or args.model_b:
         t1 = time.perf_counter()
-        clf_b = train([e for e in fit_a if e.source != "spb"], TrainOptions())
+        if args.model_b:
+            from nlp.classifier import Classifier
+
+            clf_b = Classifier.load(args.model_b)
+        else:
+            # leave-one-dataset-out for SPb: everything the shipped recipe trains on but SPb
+            # (Cheboksary and every Telegram channel included)
+            clf_b = train([e for e in fit if e.source != "spb"], opts)
+            if args.save_b:
+                clf_b.save(args.save_b)
         spb_all = [e for e in examples if e.source == "spb"]
         rng = np.random.default_rng(0)
         sample = [spb_all[i] for i in rng.choice(len(spb_all), min(args.spb_sample, len(spb_all)), replace=False)]
         bp = clf_b.predict([e.text for e in sample])
         out["spb_lodo_not_problem"] = sum(not p.relevant for p in bp) / len(bp)
         out["spb_lodo_sector_e2e"] = float(np.mean([p.relevant and p.sector == e.sector for e, p in zip(sample, bp)]))
-        print(f"\nfold B (no SPb at all, {time.perf_counter() - t1:.0f}s): SPb appeals (sample n={len(sample)}) judged not a problem "
+        print(f"\nfold B (no SPb appeal, everything else of the cur train recipe, {time.perf_counter() - t1:.0f}s): "
+              f"SPb appeals (sample n={len(sample)}) judged not a problem "
               f"{out['spb_lodo_not_problem']:.2%}, end-to-end sector (strict, mapped labels) {out['spb_lodo_sector_e2e']:.4f}")
+        print("  coverage-accuracy curve on SPb (fold B; strict sector; routed as for Cheboksary):")
+        spb_curve = []
+        free_b = predict_sector_free(clf_b, [e.text for e in sample])
+        for t in CURVE:
+            routed = [k for k, p in enumerate(free_b) if routed_at(p, t)]
+            acc = float(np.mean([free_b[k].sector == sample[k].sector for k in routed])) if routed else float("nan")
+            spb_curve.append((t, len(routed) / len(bp), acc))
+            print(f"    {t:.2f}  {len(routed) / len(bp):6.1%}  {acc:.4f}")
+        out["spb_curve"] = spb_curve
+        ok_t = [t for t, _, a in spb_curve if a >= ROUTED_TARGET]
+        if ok_t and "cheb_curve" in out:
+            t_pick = min(ok_t)
+            row = next(c for c in out["cheb_curve"] if c[0] == t_pick)
+            out["sector_threshold_from_spb"] = t_pick
+            print(f"  threshold chosen on SPb (lowest t with routed accuracy >= {ROUTED_TARGET:.0%}): {t_pick:.2f} -> "
+                  f"Cheboksary (fold A) routed {row[1]:.1%} at {row[2]:.4f}")
+        if args.dump:
+            with args.dump.open("a", encoding="utf-8") as f:
+                for e, p in zip(sample, bp):
+                    f.write(json.dumps({"set": "spb_B", "text": e.text, "gold": e.sector, "gold_cat": e.category,
+                                        **_pred(p)}, ensure_ascii=False) + "\n")
     print(f"\ntotal {time.perf_counter() - t0:.0f}s")
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

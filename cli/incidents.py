@@ -49,6 +49,8 @@ def process_cmd(ctx: click.Context, limit: int | None, now_s: str | None, quiet:
     rem = sum(1 for a in result.actions if a.kind == "reminder")
     esc = sum(1 for a in result.actions if a.kind == "escalation")
     click.echo(f"Проверка сроков: напоминаний {rem}, эскалаций {esc}.")
+    if result.alerts is not None and (result.alerts.opened or result.alerts.grown or result.alerts.closed):
+        click.echo(f"{str(result.alerts).capitalize()} (cur alerts).")
     click.echo("Список инцидентов: cur incidents list")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from . import i18n
+from .alerts import alerts_cmd
 from .data import config_group, db_group, demo, export_group, import_cmd
 from .errors import CurGroup
 from .fakes import fakes_group
@@ -30,7 +31,7 @@ def main() -> None:
 for command in (
     config_group, db_group, import_cmd, export_group, demo,
     sources_group, crawl_cmd, telegram_group,
-    process_cmd, routing_group, incidents_group, fakes_group,
+    process_cmd, routing_group, incidents_group, fakes_group, alerts_cmd,
     report_cmd, ratings_cmd, notify_group, run_cmd, worker_cmd, status_cmd,
     serve_cmd, users_group, tokens_group,
     train_cmd, evaluate_cmd, classify_cmd, models_group,

@@ -6,6 +6,7 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,14 +35,19 @@ def report_cmd(ctx: click.Context, month: str, output: Path) -> None:
 
 @click.command("ratings")
 @click.option("--month", required=True, help="Месяц в виде ГГГГ-ММ.")
+@click.option("--official", "official_pages", is_flag=True,
+              help="Рейтинг «ведение официальных страниц» вместо рейтинга исполнителей.")
 @click.pass_context
-def ratings_cmd(ctx: click.Context, month: str) -> None:
-    """Рейтинг исполнителей за месяц (формула — docs/ratings.md)."""
+def ratings_cmd(ctx: click.Context, month: str, official_pages: bool) -> None:
+    """Рейтинг исполнителей за месяц (формула — docs/ratings.md); с --official — ведение официальных страниц."""
     from pipeline.ratings import Period, rate
 
     app = get_app(ctx)
     db = app.ready_db()
     period = Period.month(month, app.region.region.tz)
+    if official_pages:
+        _official_ratings(app, db, period)
+        return
     with db.session() as s:
         rows = rate(s, app.region.code, period, now_utc())
     if not rows:
@@ -57,6 +63,27 @@ def ratings_cmd(ctx: click.Context, month: str) -> None:
         f = r.figures
         score = "—" if f.score is None else f"{f.score:.1f}"
         click.echo(f"{r.rank:>3}  {score:>5}  {f.routed:>5}  {pct(f.on_time_share):>6}  {pct(f.answered_share):>6}  {pct(f.resolved_share):>6}  {r.name} ({r.code})")
+
+
+def _official_ratings(app: Any, db: Any, period: Any) -> None:
+    from pipeline.official import page_figures
+
+    with db.session() as s:
+        rows = page_figures(s, app.region, period, now_utc())
+    if not rows:
+        click.echo("Официальные страницы органов власти не подключены (профиль региона или cur sources add АДРЕС --official КОД).")
+        return
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{100 * v:.0f}%"
+
+    click.echo(f"Ведение официальных страниц за {period.label} ({app.region.region.short_name}):")
+    click.echo(f"{'№':>3}  {'балл':>5}  {'постов':>6}  {'недель':>6}  {'проблем':>7}  {'отвечено':>8}  {'в срок':>6}  "
+               f"{'формально':>9}  {'без ответа':>10}  орган власти")
+    for f in rows:
+        score = "—" if f.score is None else f"{f.score:.1f}"
+        click.echo(f"{f.rank:>3}  {score:>5}  {f.posts:>6}  {f'{f.weeks_with_posts}/{f.weeks}':>6}  {f.problems:>7}  "
+                   f"{pct(f.answered_share):>8}  {pct(f.on_time_share):>6}  {f.not_substantive:>9}  {f.unanswered:>10}  {f.name} ({f.authority})")
 
 
 @click.group("notify")

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: The fixed sector codes of the product brief. A region may switch some off
 #: and add its own blocks, but these codes never change meaning.
@@ -259,6 +259,8 @@ class Municipality(_Strict):
     #: Authority code of the municipal administration.
     authority: Code | None = None
     population: int | None = None
+    #: Approximate centre [latitude, longitude] in degrees, for the dashboard's map (general knowledge, not surveyed).
+    centroid: tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]] | None = None
 
 
 class RoutingRule(_Strict):
@@ -275,6 +277,8 @@ class RoutingRule(_Strict):
     urgency: Urgency | None = None
     authority: Annotated[str, Field(pattern=r"^(@municipality|[a-z][a-z0-9_]*)$")]
     note: str | None = None
+    #: A short name shown to users («ЖКХ по муниципалитету»); made from the conditions when left out.
+    name: str | None = None
 
 
 class Region(_Strict):
@@ -291,6 +295,23 @@ class Region(_Strict):
     municipalities: list[Municipality] = Field(min_length=10)
     routing: list[RoutingRule] = []
     deadlines: DeadlinePolicy | None = None
+
+    @model_validator(mode="after")
+    def _centroids(self) -> "Region":
+        """Centroids: all municipalities or none, and all within one region (a swapped latitude/longitude shows)."""
+        points = [(m.code, m.centroid) for m in self.municipalities]
+        given = [(c, p) for c, p in points if p is not None]
+        if not given:
+            return self
+        missing = [c for c, p in points if p is None]
+        if missing:
+            raise ValueError(f"centroid missing for municipalities {', '.join(missing)} (give all or none)")
+        lat0 = sorted(p[0] for _, p in given)[len(given) // 2]
+        lon0 = sorted(p[1] for _, p in given)[len(given) // 2]
+        far = [c for c, (lat, lon) in given if abs(lat - lat0) > 8 or abs(lon - lon0) > 15]
+        if far:
+            raise ValueError(f"centroid of {', '.join(far)} is far from the others (latitude and longitude swapped?)")
+        return self
 
     @field_validator("timezone")
     @classmethod

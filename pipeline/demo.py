@@ -34,6 +34,8 @@ DEMO_ACCOUNTS = [
     ("analyst", "demo-analyst-1", "analyst", None),
     ("curator", "demo-curator-1", "curator", None),
 ]
+#: the demo accounts' names (invented), so pages show people, not logins
+DEMO_NAMES = {"admin": "Администратор (демо)", "operator": "Оператор Демидова", "specialist": "Специалист Демченко", "analyst": "Аналитик Деев", "curator": "Куратор Дементьев"}
 
 
 def _specialist_authority(s: Any, profile: Any) -> str:
@@ -56,7 +58,7 @@ def seed_demo_accounts(app: Any) -> list[tuple[str, str, str]]:
         for login, password, role, authority in DEMO_ACCOUNTS:
             code = _specialist_authority(s, profile) if authority == "@sector_head" else authority
             if web_repo.user_by_login(s, login) is None:
-                add_user(s, profile.code, login, password, role, code, utcnow(), "demo", full_name=None)
+                add_user(s, profile.code, login, password, role, code, utcnow(), "demo", full_name=DEMO_NAMES.get(login))
             out.append((login, password, role))
     return out
 

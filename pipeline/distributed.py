@@ -46,7 +46,7 @@ from storage import work as w
 from .context import App
 from .incidents import GroupingOptions, detect_official_replies, official_account_ids, sync_authorities
 from .incidents.index import GroupingIndex
-from .process import BATCH, ClassifierLike, Places, _analysis_values
+from .process import BATCH, ClassifierLike, Places, SourceDefaults, _analysis_values, locate
 from .processing_lease import ProcessingBusy, ProcessingLease
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,10 @@ def analyse_range(app: App, clf: ClassifierLike, first_id: int, last_id: int, no
         for version in {str(p.model_version) for p in preds}:
             existing.update({(pid, version): a for pid, a in q.analyses_of_posts(s, ids, version).items()})
         grouped = q.incidents_of_posts(s, ids)
+        defaults = SourceDefaults.load(s) if found else SourceDefaults()
         fresh: list[dict[str, Any]] = []
         done: list[int] = []
-        for n, ((post_id, _text, digest), pred) in enumerate(zip(batch, preds)):
+        for n, ((post_id, text, digest), pred) in enumerate(zip(batch, preds)):
             post = posts.get(post_id)
             if post is None or post.processed_at is not None or post.is_deleted or post.content_hash != digest:
                 continue  # changed meanwhile; the next dispatch sees it
@@ -104,7 +105,10 @@ def analyse_range(app: App, clf: ClassifierLike, first_id: int, last_id: int, no
                 done.append(post_id)  # an answer, not a post to classify
                 continue
             municipality, found_places = found.get(n, (None, {}))
-            values = _analysis_values(post_id, digest, pred, municipality, found_places, now)
+            streets: list[str] = []
+            if n in found:  # the source's default municipality, the street addresses (as in pipeline.process)
+                municipality, found_places, streets = locate(post, municipality, found_places, defaults, text)
+            values = _analysis_values(post_id, digest, pred, municipality, found_places, now, streets)
             row = existing.get((post_id, values["model_version"]))
             if row is None:
                 fresh.append(values)

@@ -63,3 +63,52 @@ ROLE_NAMES = {
 DECISION_NAMES = {"confirm": "подтверждено", "correct": "исправлено", "not_problem": "не проблема", "merge": "объединено", "fake": "возможный фейк"}
 
 PLATFORM_NAMES = {"vk": "ВКонтакте", "telegram": "Telegram", "tgweb": "Telegram (веб)", "file": "файл"}
+
+#: who did it, for actors that are not people
+ACTOR_NAMES = {"system": "система", "scheduler": "планировщик", "cli": "командная строка", "demo": "демонстрационные данные", "?": "неизвестный", "": "неизвестный"}
+
+#: how an answer came in (responses.channel)
+CHANNEL_NAMES = {"web": "веб-интерфейс", "api": "API", "telegram": "Telegram", "tgweb": "Telegram", "vk": "ВКонтакте", "email": "e-mail", "cli": "командная строка", "file": "файл"}
+
+#: the audit log's actions
+AUDIT_ACTIONS = {
+    "login": "вход в систему",
+    "login_failed": "неудачная попытка входа",
+    "login_blocked": "вход временно заблокирован",
+    "logout": "выход из системы",
+    "refused": "действие не выполнено",
+    "report.download": "отчёт открыт",
+    "review.confirm": "проверка: классификация подтверждена",
+    "review.correct": "проверка: классификация исправлена",
+    "review.not_problem": "проверка: не проблема",
+    "review.merge": "проверка: пост добавлен к инциденту",
+    "review.fake": "проверка: возможный фейк",
+    "review.undo": "проверка: решение отменено",
+    "incident.answer": "записан ответ",
+    "incident.acknowledge": "инцидент принят в работу",
+    "incident.resolve": "инцидент решён",
+    "incident.reject": "инцидент отклонён",
+    "incident.reopen": "инцидент открыт повторно",
+    "incident.reroute": "инцидент перенаправлен",
+    "incident.merge": "инциденты объединены",
+    "incident.fake": "отмечен возможный фейк",
+    "api.answer": "ответ через API",
+    "api.acknowledge": "принят в работу через API",
+    "api.resolve": "решён через API",
+    "api.reject": "отклонён через API",
+    "api.reopen": "открыт повторно через API",
+    "model.activate": "активация версии модели",
+    "model.rollback": "откат модели на предыдущую версию",
+    "model.retrain": "запуск переобучения модели",
+    "user.add": "создан пользователь",
+    "user.change": "изменены роль или орган власти пользователя",
+    "user.password_reset": "пароль пользователя сброшен",
+    "user.deactivate": "учётная запись отключена",
+    "user.activate": "учётная запись включена",
+    "password.change": "пароль изменён",
+    "password.change_failed": "неудачная смена пароля",
+    "token.add": "выдан токен API",
+    "token.revoke": "токен API отозван",
+}
+
+MONTH_NAMES = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь")

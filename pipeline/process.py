@@ -444,12 +444,17 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
 class PassReport:
     posts: ProcessReport
     actions: list[Any]
+    alerts: Any = None
 
 
 def run_pass(app: App, now: datetime, limit: int | None = None, on_progress: Callable[[int], None] | None = None,
              classifier: ClassifierLike | None = None, wait: float = 0.0) -> PassReport:
-    """``cur process``: new posts and official replies, then the deadline check."""
+    """``cur process``: new posts and official replies, then the deadline check and emerging problems."""
     posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier, wait=wait)
+    from .alerts import check_emerging
+
     with app.ready_db().session() as s:
         actions = check_deadlines(s, app.region, now)
-    return PassReport(posts, actions)
+    with app.ready_db().session() as s:
+        alerts = check_emerging(s, app.region, now)
+    return PassReport(posts, actions, alerts)

@@ -222,6 +222,15 @@ class Figures:
         return _share(self.reopened, self.resolved)
 
     @property
+    def has_data(self) -> bool:
+        """Anything to rate: a first-reply deadline reached (or met), a final answer, a resolution or a grade.
+
+        An authority whose incidents are all still within their deadlines scores 0 on the completeness terms
+        without having failed anything: it gets no place in a ranking («нет данных»).
+        """
+        return bool(self.first_reply_decided or self.answered_final or self.resolved or self.grades or self.answers_read)
+
+    @property
     def substantive_share(self) -> float | None:
         return _share(self.answers_substantive, self.answers_read)
 

@@ -8,8 +8,6 @@ classification. ``cur report --month YYYY-MM`` writes both files.
 
 from __future__ import annotations
 
-import base64
-import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
 from pipeline.labels import STAGE_NAMES
 from storage import events as ev
+from storage import fakes as fq
 from storage import reporting as rq
 
 from . import timefmt
@@ -54,6 +54,36 @@ class OverdueRow:
 
 
 @dataclass
+class AlertRow:
+    """An emerging problem opened in the month (``pipeline.alerts``)."""
+
+    alert_id: int
+    title: str
+    opened_at: datetime
+    closed_at: datetime | None
+    count: int
+    expected: float
+    incidents: int
+    posts: int
+
+
+@dataclass
+class FakeFigures:
+    """«Выявление и маркировка недостоверной информации» for the month (docs/fakes.md): the registry and its marks."""
+
+    claims_added: int
+    marks: int
+    confirmed: int
+    dismissed: int
+    #: (claim text, refutation, link, marks, confirmed, dismissed), most confirmed first
+    claims: list[tuple[str, str, str | None, int, int, int]] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> int:
+        return self.marks - self.confirmed - self.dismissed
+
+
+@dataclass
 class MonthlyReport:
     region: str
     period: Period
@@ -69,8 +99,12 @@ class MonthlyReport:
     by_municipality: list[Row]
     ratings: list[AuthorityRating]
     overdue: list[OverdueRow] = field(default_factory=list)
+    #: Emerging problems opened in the month (the region's report only).
+    alerts: list[AlertRow] = field(default_factory=list)
     #: the rating «ведение официальных страниц» (``pipeline.official``)
     official_pages: list[PageFigures] = field(default_factory=list)
+    #: possible fakes of the month (the region's report only; None in an authority's part)
+    fakes: FakeFigures | None = None
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -155,36 +189,51 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         by_municipality=grouped(lambda i: muni_name(i.municipality)),
         ratings=ratings,
         overdue=overdue,
+        alerts=[] if authority_id is not None else _alert_rows(session, profile, period),
         official_pages=[f for f in page_figures(session, profile, period, now)
                         if authority_id is None or (authority_id in authorities and f.authority == authorities[authority_id].code)],
+        fakes=_fake_figures(session, period.start, as_of) if authority_id is None else None,
     )
+
+
+def _fake_figures(session: Session, start: datetime, end: datetime) -> FakeFigures:
+    rows = fq.claims_between(session, start, end)
+    return FakeFigures(
+        claims_added=fq.claims_added_between(session, start, end),
+        marks=sum(n for _, n, _, _ in rows), confirmed=sum(c for _, _, c, _ in rows), dismissed=sum(d for _, _, _, d in rows),
+        claims=[(c.claim, c.refutation, c.link, n, cf, dm) for c, n, cf, dm in rows],
+    )
+
+
+def _alert_rows(session: Session, profile: RegionProfile, period: Period) -> list[AlertRow]:
+    from .alerts import alert_list
+
+    rows = alert_list(session, profile, state=None, limit=1000, opened_since=period.start, opened_before=period.end)
+    return [AlertRow(a["id"], a["title"], a["opened_at"], a["closed_at"], a["count"], a["expected"], len(a["incidents"]),
+                     len(a["posts"])) for a in sorted(rows, key=lambda a: (a["opened_at"], a["id"]))]
 
 
 # --------------------------------------------------------------------------- HTML
 
 
-def _bar_png(labels: list[str], values: list[float], title: str, xlabel: str, xmax: float | None = None) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, max(2.0, 0.4 * len(labels) + 1)), dpi=100)
-    try:
-        y = list(range(len(labels)))
-        ax.barh(y, values, color="#2b6cb0")
-        ax.set_yticks(y, [lbl[:45] for lbl in labels])
-        ax.invert_yaxis()
-        ax.set_title(title)
-        ax.set_xlabel(xlabel)
-        if xmax is not None:
-            ax.set_xlim(0, xmax)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-    finally:
-        plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def _bar_svg(labels: list[str], values: list[float], title: str, xlabel: str, xmax: float | None = None) -> Markup:
+    """A horizontal bar chart as inline SVG (no plotting library: the report renders in milliseconds)."""
+    row, label_w, width = 22, 380, 820
+    top = xmax if xmax is not None else (max(values, default=0) or 1)
+    height = 40 + row * len(labels) + 24
+    span = width - label_w - 60
+    font = 'font-family="sans-serif" font-size="12"'
+    out = [f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+           f'<text x="0" y="16" {font} font-weight="bold">{escape(title)}</text>']
+    for i, (label, value) in enumerate(zip(labels, values)):
+        y = 28 + i * row
+        w = max(1.0, span * float(value) / top)
+        text = label if len(label) <= 58 else label[:57] + "…"
+        out.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" {font}><title>{escape(label)}</title>{escape(text)}</text>')
+        out.append(f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="{row - 6}" fill="#2b6cb0"/>')
+        out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 14}" {font}>{escape(_num(value))}</text>')
+    out.append(f'<text x="{label_w}" y="{height - 6}" {font} fill="#555">{escape(xlabel)}</text></svg>')
+    return Markup("".join(out))
 
 
 def _pct(v: float | None) -> str:
@@ -204,10 +253,10 @@ def render_html(report: MonthlyReport) -> str:
     env.filters.update(pct=_pct, num=_num, local=lambda t: timefmt.local(t, report.tz))
     charts = []
     if report.by_sector:
-        charts.append(_bar_png([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
+        charts.append(_bar_svg([r.name for r in report.by_sector], [r.figures.routed for r in report.by_sector], "Инциденты по направлениям", "направлено исполнителям"))
     scored = [r for r in report.ratings if r.figures.score is not None]
     if scored:
-        charts.append(_bar_png([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))  # type: ignore[misc]  # scored: not None
+        charts.append(_bar_svg([r.name for r in scored], [r.figures.score for r in scored], "Рейтинг исполнителей", "баллы (0–100)", xmax=100))  # type: ignore[misc]  # scored: not None
     return env.get_template("monthly.html").render(
         r=report, charts=charts, tzname=timefmt.utc_offset(report.period.start, report.tz), overdue=report.overdue[:HTML_OVERDUE_ROWS]
     )
@@ -310,6 +359,17 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         for col in (6, 8, 9):
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for letter, width in zip("ABCDEFGHI", (10, 40, 45, 28, 28, 17, 30, 22, 17)):
+        sh.column_dimensions[letter].width = width
+    sh = wb.create_sheet("Возникающие проблемы")
+    append_row(sh, ["Оповещение", "Проблема", "Открыто", "Закрыто", "Постов за 24 ч", "Обычно за 24 ч", "Инцидентов", "Постов"])
+    for c in sh[1]:
+        c.font = bold
+    for n, al in enumerate(report.alerts, start=2):
+        append_row(sh, [al.alert_id, al.title, local(al.opened_at), local(al.closed_at), al.count, round(al.expected, 2),
+                        al.incidents, al.posts])
+        for col in (3, 4):
+            sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
+    for letter, width in zip("ABCDEFGH", (12, 60, 17, 17, 14, 14, 12, 10)):
         sh.column_dimensions[letter].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)

@@ -31,6 +31,11 @@ def add_user(
     return u
 
 
+def user_names(s: Session) -> dict[str, str]:
+    """login → full name of the accounts that have one."""
+    return {login: name for login, name in s.execute(select(User.login, User.full_name)) if name}
+
+
 def list_users(s: Session) -> list[User]:
     return list(s.scalars(select(User).order_by(User.login)))
 

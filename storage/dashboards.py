@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from .models import Incident, IncidentPost, Post
@@ -57,3 +57,24 @@ def incident_created_times(s: Session, since: datetime | None = None, scope: Sco
     if since is not None:
         stmt = stmt.where(Incident.created_at >= since)
     return list(s.scalars(stmt))
+
+
+def municipality_overdue_counts(
+    s: Session, now: datetime, since: datetime | None = None, scope: Scope | None = None
+) -> list[tuple[str | None, int, int]]:
+    """(municipality, incidents, open incidents with a stage deadline passed and not met) — for the map."""
+    from .events import OPEN_STATES
+    from .reads import _next_due_sql
+
+    overdue = case((Incident.state.in_(OPEN_STATES) & (_next_due_sql() < now), 1), else_=0)
+    stmt = _dash_scope(select(Incident.municipality, func.count(), func.sum(overdue)).where(Incident.merged_into_id.is_(None)), scope)
+    if since is not None:
+        stmt = stmt.where(Incident.created_at >= since)
+    stmt = stmt.group_by(Incident.municipality)
+    return [(m, int(n), int(o or 0)) for m, n, o in s.execute(stmt)]
+
+
+def sector_counts_between(s: Session, start: datetime, end: datetime, scope: Scope | None = None) -> dict[str | None, int]:
+    """Incidents created in [start, end) by sector (week-over-week trends)."""
+    stmt = _dash_scope(select(Incident.sector, func.count()).where(Incident.merged_into_id.is_(None), Incident.created_at >= start, Incident.created_at < end), scope)
+    return {k: int(n) for k, n in s.execute(stmt.group_by(Incident.sector))}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from .models import FakeClaim, FakeMark, FakeThreshold, IncidentPost, Post
@@ -127,3 +127,17 @@ def claim_mark_counts(s: Session) -> dict[int, dict[str, int]]:
 
 def set_decision(m: FakeMark, decision: str, actor: str, at: datetime) -> None:
     m.decision, m.decided_by, m.decided_at = decision, actor, at
+
+
+def claims_between(s: Session, start: datetime, end: datetime) -> list[tuple[FakeClaim, int, int, int]]:
+    """Claims with marks made in [start, end): (claim, marks, confirmed, dismissed), most confirmed first."""
+    confirmed = func.sum(case((FakeMark.decision == "confirmed", 1), else_=0))
+    dismissed = func.sum(case((FakeMark.decision == "dismissed", 1), else_=0))
+    q = (select(FakeClaim, func.count(FakeMark.id), confirmed, dismissed).join(FakeMark, FakeMark.claim_id == FakeClaim.id)
+         .where(FakeMark.marked_at >= start, FakeMark.marked_at < end)
+         .group_by(FakeClaim.id).order_by(confirmed.desc(), func.count(FakeMark.id).desc(), FakeClaim.id))
+    return [(c, int(n), int(cf or 0), int(dm or 0)) for c, n, cf, dm in s.execute(q)]
+
+
+def claims_added_between(s: Session, start: datetime, end: datetime) -> int:
+    return int(s.scalar(select(func.count(FakeClaim.id)).where(FakeClaim.created_at >= start, FakeClaim.created_at < end)) or 0)

@@ -579,3 +579,4 @@ class FakeThreshold(Base):
     decided: Mapped[int] = mapped_column(Integer, default=0)
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+

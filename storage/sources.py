@@ -93,6 +93,15 @@ def record_failure(
     source.retry_after = retry_after
 
 
+def source_titles(session: Session) -> dict[tuple[str, str], str]:
+    """(platform, key) → title of every source that has one (Telegram's two collectors share "telegram")."""
+    out: dict[tuple[str, str], str] = {}
+    for platform, key, title in session.execute(select(Source.platform, Source.key, Source.title).where(Source.title.is_not(None))):
+        if title:
+            out[("telegram" if platform == "tgweb" else platform, key)] = title
+    return out
+
+
 # --------------------------------------------------------------------------- default municipalities
 
 

@@ -38,6 +38,7 @@ from .accounts import (
     user_by_id,
     user_by_login,
     user_for_update,
+    user_names,
     user_page,
 )
 from .analyses import (
@@ -52,9 +53,11 @@ from .analyses import (
 from .dashboards import (
     incident_counts,
     incident_created_times,
+    municipality_overdue_counts,
     municipality_sector_counts,
     problem_post_counts_by_source,
     sector_category_counts,
+    sector_counts_between,
 )
 from .events import OPEN_STATES
 from .incidents import (
@@ -81,8 +84,13 @@ from .reads import (
     scoped_incident,
     source_of_key,
 )
+from .sources import source_titles
 
 __all__ = [
+    "municipality_overdue_counts",
+    "sector_counts_between",
+    "source_titles",
+    "user_names",
     "AUDIT_KEYS",
     "BadCursor",
     "INCIDENT_ORDERS",

@@ -70,6 +70,18 @@ from nlp.classifier.appeal_cues import appeal_cue  # noqa: E402
         ("Народ, помогите сделать домашку по истории", False),
         ("Прошу молитвенной поддержки, завтра у дочери операция", False),
         ("Вчера ездили на озеро, погода чудесная", False),
+        # questions, suggestions and orders of the citizen's one-line style
+        ("Хотелось бы узнать, когда планируется ремонт дороги в нашем селе", True),
+        ("Подскажите, пожалуйста, когда дадут горячую воду?", True),
+        ("Предлагаю перенести остановку ближе к поликлинике", True),
+        ("Срочно приостановите работы по устройству пандуса, делают неправильно", True),
+        ("Включите наш дом в программу капремонта", True),
+        ("На каком основании вырубили деревья в сквере?", True),
+        ("где праздновать Новый год? подскажите кто-нибудь", False),
+        ("включите свет в комнате, я люблю тебя", False),
+        ("Мэр предлагает жителям обсудить проект набережной", False),
+        ("Повторно обращаюсь по ремонту дороги", False),  # an address without a request: the head decides
+        ("Повторно обращаюсь по ремонту дороги. Прошу сообщить сроки", True),
     ],
 )
 def test_appeal_cue(text, expected):
@@ -83,10 +95,19 @@ def test_a_request_to_an_authority_is_never_dropped(clf):
     base = clf.thresholds
     try:
         # make the relevance head say "not a problem" for everything: the cue must still catch it
-        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01)
+        clf.thresholds = replace(base, relevant=1.01, relevant_sure=1.01, lean_relevant=1.01, irrelevant_sure=1.01,
+                                 appeal_sure=1.01)
         [p, chat] = clf.predict([text, CHAT])
         assert p.relevant and p.unsure and p.sector is not None
         assert not chat.relevant
+        # appeal_sure (default 0): the request makes its relevance sure, so it is routed when
+        # its sector and category are sure, and goes to review only for an unsure topic
+        clf.thresholds = replace(clf.thresholds, appeal_sure=0.0, sector=0.0, category=0.0)
+        [p] = clf.predict([text])
+        assert p.relevant and not p.unsure
+        clf.thresholds = replace(clf.thresholds, sector=1.0)
+        [p] = clf.predict([text])
+        assert p.relevant and p.unsure
         clf.thresholds = replace(clf.thresholds, appeal_relevant=1.01)  # switched off
         [q] = clf.predict([text])
         assert not q.relevant
@@ -146,3 +167,19 @@ def test_train_accepts_problems_without_sector_or_category():
     clf = train(ex, TrainOptions(augment=0, calibration_size=0.0, dense_weight=0.0, min_df=1))
     assert set(clf.sectors) == {"energy", "roads"}
     assert clf.meta["label_counts"]["relevance"]["yes"] == 18
+
+
+def test_question_style_corpus_is_generated_deterministically():
+    """The one-line question/suggestion corpus (corpus_gen/questions.py) uses only categories
+    of the taxonomy and has both problems and news-style non-problems."""
+    import yaml
+
+    from classifier_models.corpus_gen.appeals import generate_questions
+
+    rows = generate_questions()
+    assert rows == generate_questions()
+    tax = yaml.safe_load(open("config/taxonomy.yaml", encoding="utf-8"))["sectors"]
+    known = {(s["code"], c["code"] if isinstance(c, dict) else c) for s in tax for c in s.get("categories", [])}
+    problems = [r for r in rows if r["relevant"]]
+    assert len(problems) > 300 and all((r["sector"], r["category"]) in known for r in problems)
+    assert any(not r["relevant"] for r in rows)

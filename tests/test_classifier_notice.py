@@ -55,6 +55,9 @@ def test_old_bundles_load_with_the_default_notice_threshold(clf):
     assert old.thresholds.notice_relevant == Thresholds().notice_relevant == 0.9
     assert clf.thresholds.notice_relevant == 0.9
     assert Thresholds.from_dict({"relevant": 0.5}).notice_relevant == 0.9
+    # the shipped bundle predates appeal_sure (round 5): the default applies
+    assert "appeal_sure" not in clf.meta.get("thresholds", {})
+    assert clf.thresholds.appeal_sure == Thresholds().appeal_sure == 0.0
 
 
 #: an outage notice the shipped model alone takes for a complaint (0.5 <= P(relevant) < 0.9)

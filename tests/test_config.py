@@ -273,3 +273,19 @@ def test_config_check_warns_about_calendar_days_that_change_nothing(cfg_dir, tmp
     assert r.returncode == 0, r.stderr
     assert f"Предупреждение: {p}: deadlines.working_time.extra_days_off: 2026-05-09 — уже выходной по производственному календарю." in r.stderr
     assert f"Предупреждение: {p}: deadlines.working_time.short_days: 2026-03-21 — нерабочий день, сокращать нечего." in r.stderr
+
+
+def test_municipality_centroids_are_checked(cfg_dir, tmp_path):
+    """Centroids (the dashboard's map): every shipped region has them; a swapped pair, a missing one or a latitude of 95 is refused."""
+    for code in REGIONS:
+        assert all(m.centroid is not None for m in load_configuration().regions[code].region.municipalities), code
+    p = cfg_dir / "regions" / "pskov.yaml"
+    edit(p, lambda d: d["municipalities"][1].update(centroid=[30.52, 56.34]))
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2 and "velikie_luki is far from the others" in r.stderr
+    edit(p, lambda d: d["municipalities"][1].update(centroid=None))
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2 and "centroid missing for municipalities velikie_luki" in r.stderr
+    edit(p, lambda d: d["municipalities"][1].update(centroid=[95, 30.5]))
+    r = check(cfg_dir, tmp_path)
+    assert r.returncode == 2 and "centroid" in r.stderr

@@ -137,6 +137,17 @@ def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
         with pytest.raises(Refused, match="решений по меткам пока 2: для подбора порога нужно не меньше 10"):
             fakes.tune_threshold(s, "operator", NOW)
     assert [r.action for r in audit(db_url, "fake_mark.")] == ["fake_mark.confirm", "fake_mark.dismiss"]
+
+    from pipeline.reports import build_report, render_html
+
+    with db.session() as s:  # the monthly report: «выявление, маркировка недостоверной информации»
+        rep = build_report(s, app.region, "2026-11", NOW + timedelta(days=1))
+        assert rep.fakes is not None and (rep.fakes.claims_added, rep.fakes.marks, rep.fakes.confirmed, rep.fakes.dismissed) == (2, 2, 1, 1)
+        assert rep.fakes.claims[0][0] == CLAIM and rep.fakes.claims[0][3:] == (1, 1, 0)
+        html = render_html(rep)
+        assert "Недостоверная информация" in html and "подтверждено операторами 1, отклонено 1, ждут решения 0" in html
+        assert build_report(s, app.region, "2026-11", NOW, authority_id=1).fakes is None  # an authority's part: not theirs
+        assert build_report(s, app.region, "2026-10", NOW).fakes.marks == 0
     db.dispose()
 
 

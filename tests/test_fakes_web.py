@@ -119,7 +119,7 @@ async def test_the_review_card_of_a_marked_post_names_the_claim(site, aiohttp_cl
     page = await (await op.get("/review")).text()
     card = page[page.index(f'id="post-{queued}"'):]
     card = card[:card.index("</article>")]
-    assert "возможный фейк" in card and f"утверждение №{site['claim']}" in card and CLAIM in card and "0.52" in card
+    assert "возможный фейк" in card and f"утверждение №{site['claim']}" in card and CLAIM in card and "0,52" in card
     more = await (await op.get("/review/more")).json()  # the cards fetched as the operator goes carry the note too
     assert isinstance(more["html"], str)
 

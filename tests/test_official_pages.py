@@ -77,7 +77,7 @@ def populate(vk: FakeVk) -> dict[str, int]:
     return {"c1": c1["id"], "c2": c2["id"], "c3": c3["id"]}
 
 
-def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp_path):
+def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp_path, cur):
     vk = FakeVk()
     ids_c = populate(vk)
     with serve(vk.app()) as srv:
@@ -158,6 +158,10 @@ def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp
     assert process_pending(app, answer_at + timedelta(hours=2)).replies == 0  # once
     db.dispose()
     check_web(db_url, models_dir, expected)
+    r = cur("ratings", "--month", "2026-11", "--official")
+    assert r.returncode == 0, r.stderr
+    line = r.stdout.splitlines()[-1].split()
+    assert line[:9] == ["1", "43.3", "3", "2/5", "4", "50%", "25%", "1", "1"] and "(adm_novokuznetsk)" in r.stdout
 
 
 def check_web(db_url: str, models_dir: str | None, expected: dict) -> None:
@@ -199,7 +203,7 @@ def check_web(db_url: str, models_dir: str | None, expected: dict) -> None:
     section = html[html.index('id="official-pages"'):]
     section = section[:section.index("</section>")]
     cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", section)]
-    assert cells[:8] == ["1", "Администрация города Новокузнецка", "43.3", "3", "2 из 5", "4", "2 (50%)", "25%"], cells
+    assert cells[:8] == ["1", "Администрация города Новокузнецка", "43,3", "3", "2 из 5", "4", "2 (50%)", "25%"], cells
     assert cells[9:] == ["1", "1", "2"], cells
 
 

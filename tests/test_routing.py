@@ -26,8 +26,10 @@ def test_municipal_competence_goes_to_the_municipality(kuzbass):
     d = route(kuzbass, "housing", "heating", "novokuznetsk", "normal")
     assert d.authority == "adm_novokuznetsk"
     assert d.via == "rule" and kuzbass.region.routing[d.rule_index].authority == "@municipality"
-    assert f"Сработало правило #{d.rule_index + 1}" in d.explanation
+    assert f"Сработало правило №{d.rule_index + 1}" in d.explanation
     assert "Администрация города Новокузнецка" in d.explanation
+    assert d.summary == "ЖКХ → Администрация города Новокузнецка: правило «ЖКХ по муниципалитету»"
+    assert "housing" not in d.explanation and "@municipality" not in d.explanation and "adm_" not in d.explanation
 
 
 def test_more_specific_rule_wins_over_an_earlier_general_one(kuzbass):
@@ -35,7 +37,7 @@ def test_more_specific_rule_wins_over_an_earlier_general_one(kuzbass):
     assert d.authority == "capital_repair_fund"
     general = next(i for i, r in enumerate(kuzbass.region.routing) if r.sector == "housing" and r.category is None)
     assert general < d.rule_index
-    assert f"#{general + 1}" in d.explanation  # the beaten rule is named
+    assert f"№{general + 1}" in d.explanation  # the beaten rule is named
 
 
 def test_later_more_specific_rule_wins(kuzbass):
@@ -63,7 +65,7 @@ def test_ties_go_to_the_earlier_rule_and_urgency_counts(kuzbass):
     assert route(profile, "roads", "snow_ice", "kemerovo", "normal").authority == "min_transport"
     urgent = route(profile, "roads", "snow_ice", "kemerovo", "high")
     assert urgent.authority == "head_housing_roads" and urgent.rule_index == 2
-    assert "#2" in route(profile, "roads", None, None, "normal").explanation
+    assert "№2" in route(profile, "roads", None, None, "normal").explanation
 
 
 def test_routing_explain_cli(cur, db_url):
@@ -83,6 +85,6 @@ def test_routing_explain_cli(cur, db_url):
     db.dispose()
     r = cur("routing", "explain", str(pid))
     assert r.returncode == 0, r.stderr
-    assert "capital_repair_fund" in r.stdout and "Сработало правило" in r.stdout
+    assert "Фонд капитального ремонта" in r.stdout and "Сработало правило" in r.stdout
     r = cur("routing", "explain", "999999")
     assert r.returncode == 1 and "не найден" in r.stderr

@@ -81,6 +81,23 @@ def test_a_post_stored_by_another_process_between_lookup_and_insert_is_upserted_
         assert [x.text for x in s.scalars(select(PostRevision))] == ["старый текст"]
 
 
+def test_the_postgresql_batch_insert_names_every_column_of_a_post():
+    """``_PG_COLUMNS`` lists the columns by hand (arrays for unnest): a new column of posts must be added there."""
+    import storage.posts as posts
+
+    assert {c for c, _ in posts._PG_COLUMNS} == {c.name for c in Post.__table__.columns} - {"id", "processed_at"}
+
+
+def test_sqlite_connection_storing_posts_gets_a_page_cache_for_the_indexes(sqlite_url):
+    import storage.posts as posts
+
+    db = Database(sqlite_url)
+    with db.session() as s:
+        upsert_posts(s, [rec(1)])
+        assert s.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -posts.SQLITE_CACHE_KIB
+    db.dispose()
+
+
 def test_same_id_in_other_source_is_another_post(db):
     with db.session() as s:
         upsert_posts(s, [rec(1), PostRecord("vk", "vk:-2", "1", T0, "другое")])

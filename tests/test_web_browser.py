@@ -99,10 +99,14 @@ def sign_in(browser, url: str, login: str, password: str = PASSWORD):
     return page
 
 
-def rating_score(page, url: str, code: str) -> str | None:
+def rating_score(page, url: str, code: str) -> float | None:
+    """The authority's score on the dashboard (Russian decimal comma); «нет данных» (nothing to rate yet) is -1."""
     page.goto(url + "/dashboard")
     row = page.locator(f'table.ratings tr[data-authority="{code}"] td.score')
-    return row.inner_text() if row.count() else None
+    if not row.count():
+        return None
+    text = row.inner_text().strip()
+    return -1.0 if text == "нет данных" else float(text.replace(",", ".").replace("\u202f", ""))
 
 
 def test_main_flows(site, browser):
@@ -160,7 +164,7 @@ def test_main_flows(site, browser):
 
     # 3. the rating changed
     after = rating_score(curator, url, target)
-    assert after is not None and float(after) > float(before)
+    assert after is not None and after > before
 
     # 4. the curator sees everything but has no action buttons
     curator.goto(f"{url}/incidents/{incident_id}")

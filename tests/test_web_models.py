@@ -50,7 +50,7 @@ async def test_page_lists_the_registry_versions_and_the_active_one(app_ctx, aioh
     html = await (await an.get("/models")).text()
     assert "Обученных версий нет" not in html
     assert 'data-version="v1"' in html and re.search(r'<tr class="active" data-version="v2">', html)
-    assert "0.700" in html and "0.750" in html
+    assert "0,700" in html and "0,750" in html  # Russian decimal comma
 
 
 async def test_rollback_uses_the_registry(app_ctx, aiohttp_client, models_dir):

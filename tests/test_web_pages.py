@@ -162,13 +162,13 @@ async def test_models_page_and_audit(app_ctx, aiohttp_client, tmp_path):
     html = await (await an.get("/models")).text()
     assert 'data-version="v1"' in html and 'data-version="v2"' in html
     assert re.search(r'<tr class="active" data-version="v2">', html)
-    assert "0.700" in html and "0.600" in html
+    assert "0,700" in html and "0,600" in html  # Russian decimal comma
     r = await an.post("/models/activate", data={"version": "v9", "csrf_token": csrf_of(html)}, allow_redirects=False)
     assert "Нет версии" in unquote(r.headers["Location"])
     adm = await aiohttp_client(create_app(app_ctx))
     await login(adm, "adm")
     audit = await (await adm.get("/audit")).text()
-    assert "login" in audit and "an" in audit
+    assert "вход в систему" in audit and "an" in audit
 
 
 async def test_only_http_links_to_originals(op, app_ctx):

@@ -97,7 +97,7 @@ def _worker(env: dict[str, str], tmp_path, n: int) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _wait_started(tmp_path, n: int, timeout: float = 120) -> None:
+def _wait_started(tmp_path, n: int, timeout: float = 300) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if "Обработчик запущен" in (tmp_path / f"worker{n}.log").read_text():

@@ -373,6 +373,32 @@ def change_state(req: ApiReq) -> Any:
     return incident_json(inc)
 
 
+ALERT_PARAMS = ("state", "limit")
+
+
+@endpoint
+def list_alerts(req: ApiReq) -> Any:
+    """Emerging problems of the region (pipeline.alerts), newest first: open ones, or all, or closed."""
+    from pipeline.alerts import alert_list
+
+    q = req.request.query
+    unknown = sorted(set(q) - set(ALERT_PARAMS))
+    if unknown:
+        raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможные: {', '.join(ALERT_PARAMS)}.")
+    state = q.get("state", "open")
+    if state not in ("open", "closed", "all"):
+        raise ApiError(400, "Параметр state должен быть одним из: open, closed, all.")
+    try:
+        limit = paging.parse_limit(q.get("limit"))
+    except paging.CursorError as e:
+        raise ApiError(400, str(e)) from None
+    rows = alert_list(req.s, req.request.app[CTX].region, state=None if state == "all" else state, limit=limit)
+    return {"alerts": [{**{k: v for k, v in a.items() if k not in ("series", "events", "posts")},
+                        "opened_at": _iso(a["opened_at"]), "closed_at": _iso(a["closed_at"]),
+                        "updated_at": _iso(a["updated_at"]), "posts": len(a["posts"]),
+                        "events": [{"kind": e["kind"], "at": _iso(e["at"])} for e in a["events"]]} for a in rows]}
+
+
 @endpoint
 def official_pages(req: ApiReq) -> Any:
     """The published rating «ведение официальных страниц» for a month (pipeline/official.py, docs/ratings.md)."""
@@ -404,6 +430,7 @@ ROUTES = [
     ("GET", "/api/incidents/{incident_id:\\d+}", get_incident),
     ("POST", "/api/incidents/{incident_id:\\d+}/responses", post_response),
     ("POST", "/api/incidents/{incident_id:\\d+}/state", change_state),
+    ("GET", "/api/alerts", list_alerts),
     ("GET", "/api/fakes", list_fake_claims),
     ("POST", "/api/fakes", add_fake_claim),
     ("GET", "/api/official-pages", official_pages),

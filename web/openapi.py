@@ -250,6 +250,25 @@ def spec() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/alerts": {
+                "get": {
+                    "operationId": "listAlerts",
+                    "summary": "Возникающие проблемы региона",
+                    "description": "Всплески новых постов о проблеме в одном муниципалитете, направлении и категории: число постов за 24 часа "
+                    "против своей базы за 28 дней (проверка по Пуассону, формула — docs/alerts.md). Новые — первыми.",
+                    "parameters": [
+                        {"name": "state", "in": "query", "schema": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
+                         "description": "open — действующие (по умолчанию), closed — закрытые, all — все", "example": "open"},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Не больше стольких"},
+                    ],  # fmt: skip
+                    "responses": {
+                        "200": {"description": "Список", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertList"}}}},
+                        "400": E400,
+                        "401": E401,
+                        "500": E500,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {"operationId": "openapi", "summary": "Это описание", "security": [], "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
             },
@@ -259,6 +278,33 @@ def spec() -> dict[str, Any]:
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string", "description": "Сообщение по-русски"}}},
                 "Incident": _incident_schema(),
+                "AlertList": {
+                    "type": "object",
+                    "required": ["alerts"],
+                    "properties": {"alerts": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["id", "title", "state", "opened_at", "count", "expected", "p_value", "incidents", "posts", "events"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "title": {"type": "string", "description": "Муниципалитет · направление: категория"},
+                            "municipality": {"type": "string", "nullable": True},
+                            "sector": {"type": "string", "nullable": True},
+                            "category": {"type": "string", "nullable": True},
+                            "state": {"type": "string", "enum": ["open", "closed"]},
+                            "opened_at": {"type": "string", "format": "date-time"},
+                            "updated_at": {"type": "string", "format": "date-time", "nullable": True},
+                            "closed_at": {"type": "string", "format": "date-time", "nullable": True},
+                            "count": {"type": "integer", "description": "Новых постов о проблеме за окно (в пике)"},
+                            "expected": {"type": "number", "description": "Ожидалось за окно по базе"},
+                            "p_value": {"type": "number", "description": "Вероятность такого числа постов случайно (хвост Пуассона)"},
+                            "incidents": {"type": "array", "items": {"type": "integer"}},
+                            "posts": {"type": "integer", "description": "Сколько постов в всплеске"},
+                            "events": {"type": "array", "items": {"type": "object", "properties": {
+                                "kind": {"type": "string", "enum": ["opened", "grown", "closed"]},
+                                "at": {"type": "string", "format": "date-time"}}}},
+                        },
+                    }}},
+                },
                 "OfficialPages": {
                     "type": "object",
                     "required": ["month", "authority", "rows"],

@@ -32,14 +32,29 @@ SAMPLE_POSTS: list[tuple[str, str | None, str | None, str, str | None, float, bo
 ]
 
 
+#: the sample's sources by name (invented communities and channels; stored switched off, nothing is crawled)
+SAMPLE_SOURCES = {
+    ("vk", "vk:-100001"): "Подслушано в Кемерово", ("vk", "vk:-100002"): "Новокузнецк онлайн", ("vk", "vk:-100003"): "Белово сегодня",
+    ("vk", "vk:-100004"): "Юрга — наш город", ("vk", "vk:-100005"): "Киселёвск live", ("vk", "vk:-100006"): "Барахолка Кузбасса",
+    ("vk", "vk:-100007"): "Анжеро-Судженск: новости", ("vk", "vk:-100008"): "Ленинск-Кузнецкий: жалобы и предложения",
+    ("telegram", "tg:kemerovo_live"): "Кемерово живое", ("tgweb", "tg:prokop_news"): "Прокопьевск: новости",
+    ("telegram", "tg:nk_transport"): "Транспорт Новокузнецка", ("telegram", "tg:mezhdu"): "Междуреченск",
+}
+
+
 def seed_sample(app_ctx: Any, now: datetime) -> dict[str, int]:
     """Store the sample; return counts of posts, incidents and posts waiting for review."""
     from pipeline.incidents import ingest_analysis, sync_authorities
+    from storage.sources import get_or_create_source
 
     profile = app_ctx.region
     counts = {"posts": 0, "incidents": 0, "review": 0}
     with app_ctx.db.session() as s:
         sync_authorities(s, profile)
+        for (platform, key), title in SAMPLE_SOURCES.items():
+            src, created = get_or_create_source(s, platform, "wall" if platform == "vk" else "channel", key, title=title)
+            if created:
+                src.enabled = False
         records = []
         for i, (text, *_rest, platform, source, hours) in enumerate(SAMPLE_POSTS):
             ext = f"sample-{i + 1}"

@@ -11,6 +11,7 @@ import argparse
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
@@ -93,12 +94,29 @@ def take(out: Path) -> list[Path]:
                 page.screenshot(path=str(target), full_page=full)
                 shots.append(target)
 
+            def shot_of(page, name: str, path: str, selector: str) -> None:
+                page.goto(server.url + path)
+                target = out / f"{name}.png"
+                page.locator(selector).screenshot(path=str(target))
+                shots.append(target)
+
             shot(page_for(None), "login")
             op = page_for("operator")
             shot(op, "review", "/review")
             shot(op, "incident", f"/incidents/{info['incident']}", full=True)
+            shot(op, "search", "/incidents?q=" + quote("горячей воды"))
+            # a destructive action asks first (web/static/confirm.js)
+            op.goto(f"{server.url}/incidents/{info['incident']}")
+            if op.locator("#reject-form").count():
+                op.fill("#reject-form input[name=reason]", "Дубль: то же обращение уже в работе")
+                op.click("#reject-form button")
+                op.wait_for_selector("dialog.confirm[open]")
+                shot(op, "confirm")
             shot(page_for("specialist"), "inbox", "/inbox")
-            shot(page_for("curator"), "dashboard", "/dashboard?period=30", full=True)
+            cur = page_for("curator")
+            shot(cur, "dashboard", "/dashboard?period=30", full=True)
+            shot_of(cur, "map", "/dashboard?period=30", "#map")
+            shot(cur, "audit", "/audit")
             shot(page_for("analyst"), "models", "/models", full=True)
             shot(page_for("admin"), "users", "/users", full=True)
             browser.close()

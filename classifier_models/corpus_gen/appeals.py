@@ -9,6 +9,11 @@
   punctuation, some with typos, some short and informal.
 * ``classifier_models/corpus/official_negatives.jsonl`` — official news, announcements and
   ads that use complaint words: not problems.
+* ``classifier_models/corpus/questions_style.jsonl`` — one-line citizen questions and
+  suggestions to an authority (``questions.py``: «Когда будет…», «Планируется ли…», «Почему
+  до сих пор…», «Предлагаю установить…») as problems, in several styles (bare, with a short
+  greeting or a short tail, lowercased without punctuation, with typos), and headline-style
+  news questions and explainers with the same words as non-problems.
 
 Deterministic (seeded). Every generated text of one core statement shares a ``group`` id, so
 a grouped split never puts near-copies on both sides.
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from . import vocab as V
 from .problems import NEGATIVES, P
+from .questions import NEWS_QUESTIONS, Q
 
 OUT = Path(__file__).resolve().parents[1] / "corpus"
 WEAK = ("healthcare", "education", "social", "transport", "labour", "energy", "construction", "industry", "waste", "ecology")
@@ -149,9 +155,66 @@ def generate(seed: int = 11) -> tuple[list[dict], list[dict]]:
     return problems, negatives
 
 
+QUESTION_OPENINGS = ["Здравствуйте.", "Добрый день!", "Здравствуйте!", "Добрый день.", "Здраствуйте,", "Вопрос:"]
+QUESTION_LEADS = ["Хотелось бы узнать,", "Подскажите, пожалуйста,", "Хочу узнать,", "Добрый день, хотелось бы узнать",
+                  "Здравствуйте! Подскажите,"]
+QUESTION_TAILS = ["Спасибо.", "Ответьте пожалуйста.", "Жители ждут ответа.", "Прошу ответить.", "Заранее спасибо!",
+                  "Сколько можно ждать?", "Обращаемся не первый раз."]
+#: Texts generated per question template.
+PER_QUESTION = 4
+
+
+def question(template: str, rng: random.Random) -> str:
+    text = _fill(template, rng)
+    lead = rng.random()
+    if lead < 0.15 and text[:1].isupper():  # «Хотелось бы узнать, когда…»
+        text = f"{rng.choice(QUESTION_LEADS)} {text[0].lower()}{text[1:]}"
+    elif lead < 0.45:
+        text = f"{rng.choice(QUESTION_OPENINGS)} {text}"
+    if rng.random() < 0.3:
+        text = f"{text} {rng.choice(QUESTION_TAILS)}"
+    style = rng.random()
+    if style < 0.2:
+        text = re.sub(r"[.,!«»]", "", text).lower()
+    elif style < 0.35:
+        text = text.lower()
+    if rng.random() < 0.35:
+        text = _typos(text, rng)
+    return text
+
+
+def generate_questions(seed: int = 12) -> list[dict]:
+    """Citizen questions and suggestions (problems) and news questions (not problems)."""
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    seen: set[str] = set()
+    for (sector, category), templates in Q.items():
+        for i, template in enumerate(templates):
+            for _ in range(PER_QUESTION):
+                text = question(template, rng)
+                if text in seen:
+                    continue
+                seen.add(text)
+                rows.append({"text": text, "relevant": True, "sector": sector, "category": category, "urgency": "normal",
+                             "tone": "negative", "group": f"q-{sector}-{category}-{i}", "augment": False})
+    for i, template in enumerate(NEWS_QUESTIONS):
+        for _ in range(PER_QUESTION):
+            text = _fill(template, rng)
+            if rng.random() < 0.2:
+                text = text.lower()
+            if text in seen:
+                continue
+            seen.add(text)
+            rows.append({"text": text, "relevant": False, "sector": None, "category": None, "urgency": None,
+                         "tone": "neutral", "group": f"q-news-{i}", "augment": False})
+    return rows
+
+
 def main() -> None:
     problems, negatives = generate()
-    for name, rows in (("appeals_style.jsonl", problems), ("official_negatives.jsonl", negatives)):
+    questions = generate_questions()
+    for name, rows in (("appeals_style.jsonl", problems), ("official_negatives.jsonl", negatives),
+                       ("questions_style.jsonl", questions)):
         with open(OUT / name, "w", encoding="utf-8") as f:
             for r in rows:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")

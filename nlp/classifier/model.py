@@ -69,6 +69,12 @@ class Thresholds:
     #: P(relevant) >= appeal_relevant and it carries no official-notice cue.
     #: appeal_relevant >= relevant switches it off. Absent from older bundles: the default applies.
     appeal_relevant: float = 0.0
+    #: A relevant post with the appeal cue (and no official-notice cue) and P(relevant) at or
+    #: above this is sure of its relevance: a request to an authority is a problem, so it is
+    #: routed when its sector and category are sure, and goes to review only when they are not.
+    #: appeal_sure > 1 switches it off (then the cue only saves posts from "not a problem").
+    #: Absent from older bundles: the default applies.
+    appeal_sure: float = 0.0
     #: Minimum sector and category (within sector) probabilities for a sure prediction.
     #: sector 0.9: posts routed without review are right >= 95 % of the time on real appeals
     #: never trained on (benchmarks/bench_real.py, coverage-accuracy curve; it was 0.5).
@@ -289,6 +295,13 @@ class Classifier:
                 if forced is None or not forced[i]:
                     appealing[i] = bool(appeal_of(i))
             can |= appealing
+        # ... and, for relevant posts not sure of their relevance, whether it makes them sure
+        cued = appealing.copy()
+        if appeal_of is not None and th.appeal_sure <= 1.0:
+            band = (p_rel >= max(th.relevant, th.appeal_sure)) & (p_rel < th.relevant_sure)
+            for i in np.flatnonzero(band).tolist():
+                if forced is None or not forced[i]:
+                    cued[i] = bool(appeal_of(i))
         rows = np.flatnonzero(can)
         at = np.full(n, -1, dtype=np.int64)
         at[rows] = np.arange(len(rows))
@@ -354,7 +367,11 @@ class Classifier:
                 urgency = "high" if pu >= 0.5 or rule else "normal"
                 conf.update(sector=ps, category=pc, urgency=max(pu, RULE_CONFIDENCE) if rule else (pu if urgency == "high" else 1.0 - pu))
                 confidence = pr * ps * pc
-                unsure = appealed or pr < th.relevant_sure or ps < th.sector or pc < th.category
+                # a request to an authority (no notice cue) is sure of its relevance
+                rel_sure = pr >= th.relevant_sure or (
+                    bool(cued[i]) and pr >= th.appeal_sure and not notice and (notice_of is None or not notice_of(i))
+                )
+                unsure = not rel_sure or ps < th.sector or pc < th.category
             else:
                 sector = category = urgency = None  # type: ignore[assignment]  # an irrelevant post has no topic
                 confidence = 1.0 - pr

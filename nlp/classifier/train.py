@@ -16,6 +16,9 @@ from .heads import LinearHead
 from .model import Classifier, Thresholds
 from .split import grouped_split
 
+#: Sources of real citizens' appeals (see ``TrainOptions.bulk_relevance_weight``).
+REAL_APPEALS = ("spb", "cheboksary")
+
 
 @dataclass
 class TrainOptions:
@@ -37,9 +40,10 @@ class TrainOptions:
     mask_names: bool = True
     #: Weights below this magnitude are zeroed to keep the artefact small.
     prune: float = 0.02
-    #: Weight of a bulk (St Petersburg) appeal in the relevance head, relative to
-    #: its weight in the other heads: long formal appeals are not what a social
-    #: media complaint looks like.
+    #: Weight of a real appeal (St Petersburg, Cheboksary) in the relevance head, relative
+    #: to its weight in the other heads. The relevance head gives every sector the same
+    #: positive mass; within a sector this decides how much of it real appeals carry
+    #: against the hand-written corpus (weighted ``corpus_weight``).
     bulk_relevance_weight: float = 1.0
     #: At most this many bulk (St Petersburg) examples per category, so one
     #: city's housing appeals do not drown the other sectors; 0 = no cap.
@@ -144,7 +148,7 @@ def train(
     )
     x = features.transform(docs)
     weights = np.array([e.weight for e in expanded], dtype=np.float64)
-    bulk = np.array([e.source == "spb" for e in expanded])
+    bulk = np.array([e.source in REAL_APPEALS for e in expanded])
     rel_weights = _balanced_relevance_weights(expanded, np.where(bulk, weights * opts.bulk_relevance_weight, weights))
     labels = _labels(expanded)
     fit_set, cal_set = set(fit_idx), set(cal_idx)

@@ -22,6 +22,7 @@ from .jobs import (
     Runtime,
     SystemClock,
     _standing_by,  # noqa: F401  (tests check the standby guard)
+    job_alerts,
     job_crawl,
     job_deadlines,
     job_deliver,
@@ -48,6 +49,7 @@ __all__ = [
     "SOURCES_MINUTES",
     "SystemClock",
     "build_scheduler",
+    "job_alerts",
     "job_crawl",
     "job_deadlines",
     "job_deliver",

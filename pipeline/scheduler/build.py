@@ -26,6 +26,7 @@ from .jobs import (
     Clock,
     Runtime,
     SystemClock,
+    job_alerts,
     job_deadlines,
     job_deliver,
     job_monthly_report,
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 300}
 PROCESS_MINUTES = 2
 SOURCES_MINUTES = 5
+ALERTS_MINUTES = 15
 
 
 def _add_jobs(sched: BaseScheduler, db: Any) -> None:
@@ -58,6 +60,8 @@ def _add_jobs(sched: BaseScheduler, db: Any) -> None:
                   next_run_time=due.get("deadlines", undefined))  # fmt: skip
     sched.add_job(stored_ref(job_deliver), "interval", minutes=1, id="deliver", name="отправка уведомлений", replace_existing=True,
                   next_run_time=due.get("deliver", undefined))  # fmt: skip
+    sched.add_job(stored_ref(job_alerts), "interval", minutes=ALERTS_MINUTES, id="alerts", name="возникающие проблемы",
+                  replace_existing=True, next_run_time=due.get("alerts", undefined))  # fmt: skip
     sched.add_job(stored_ref(job_sync_sources), "interval", minutes=SOURCES_MINUTES, id="sources", name="список источников", replace_existing=True,
                   next_run_time=due.get("sources", undefined))  # fmt: skip
     sched.add_job(

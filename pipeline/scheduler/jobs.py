@@ -6,6 +6,7 @@
 * ``deadlines`` — every minute: ``pipeline.incidents.check_deadlines`` then the
   notification sweep over the event log (``pipeline.notify.notify_pending``);
 * ``deliver`` — every minute: one pass over the outbox;
+* ``alerts`` — every 15 minutes: emerging problems (``pipeline.alerts.check_emerging``);
 * ``monthly_report`` — on the 1st at 06:00 region time: the report for the month before.
 
 Job functions take the time from an injectable :class:`Clock`; tests set a
@@ -230,6 +231,20 @@ def job_deadlines() -> Any:
     finally:
         job_notify()  # a failing deadline check must not hold back other notifications
     return actions
+
+
+def job_alerts() -> Any:
+    """Open, grow and close emerging-problem alerts for the runtime's clock."""
+    rt = runtime()
+    if _standing_by(rt):
+        return None
+    from ..alerts import check_emerging
+
+    with _recorded(rt, "alerts"), rt.app.ready_db().session() as s:
+        result = check_emerging(s, rt.app.region, rt.clock.now())
+    if result.opened or result.closed:
+        log.info("alerts: %s", result)
+    return result
 
 
 def job_deliver() -> Any:

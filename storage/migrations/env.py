@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import storage.models_alerts  # noqa: F401  (the alert tables)
 from storage.models import Base
 from storage.search import is_index_object
 

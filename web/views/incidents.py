@@ -13,10 +13,10 @@ from pipeline.quality_names import QUALITY_NAMES
 from pipeline.routing import route
 from storage import web_repo
 
-from .. import listfilters, paging, services
+from .. import formatting, listfilters, paging, services
 from ..core import Req, int_field, page, path_id, redirect
-from ..formatting import PLATFORM_NAMES, STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
 from ..formatting import RESPONSE_KINDS as STAGE_NAMES
+from ..formatting import STATE_NAMES, URGENCY_NAMES, late_stages, local_time, next_due, overdue_stages
 from .fakes import incident_marks
 from .taxonomy import names
 
@@ -67,9 +67,9 @@ def _source_name(req: Req, key: str) -> str:
     """A source as people call it: its title, else the platform and the community or channel."""
     found = web_repo.source_of_key(req.s, key)
     if found is None:
-        return key
+        return formatting.source_label("", key)
     platform, title = found
-    return title or f"{PLATFORM_NAMES.get(platform, platform)}: {key.split(':', 1)[-1]}"
+    return title or formatting.source_label(platform, key)
 
 
 def _list_context(req: Req, f: listfilters.ListFilters, csv_path: str) -> dict[str, Any]:

@@ -17,11 +17,28 @@ from aiohttp import web
 from pipeline import model_registry
 from storage import web_repo
 
-from .. import charts, services
+from .. import charts, formatting, services
 from ..core import Req, page, redirect
 
 MAX_MATRIX = 25
 HEADS = ("relevance", "sector", "category", "urgency", "tone")
+#: the classifier's heads in words
+HEAD_NAMES = {"relevance": "проблема или нет", "sector": "направление", "category": "категория", "urgency": "срочность", "tone": "тональность"}
+TONE_NAMES = {"negative": "негативная", "neutral": "нейтральная", "positive": "позитивная"}
+RELEVANCE_NAMES = {"1": "проблема", "0": "не проблема", "true": "проблема", "false": "не проблема", "problem": "проблема",
+                   "not_problem": "не проблема", "relevant": "проблема", "irrelevant": "не проблема", "other": "не проблема"}
+
+
+def class_names(profile: Any) -> dict[str, dict[str, str]]:
+    """head → class label → its name (sector and category codes by the taxonomy; ``sector:category`` too)."""
+    sectors = {s.code: s.name for s in profile.sectors}
+    categories: dict[str, str] = {}
+    for s in profile.sectors:
+        for c in s.categories:
+            categories.setdefault(c.code, c.name)
+            categories[f"{s.code}:{c.code}"] = f"{s.name}: {c.name}"
+            categories[f"{s.code}/{c.code}"] = f"{s.name}: {c.name}"
+    return {"sector": sectors, "category": categories, "urgency": dict(formatting.URGENCY_NAMES), "tone": TONE_NAMES, "relevance": RELEVANCE_NAMES}
 #: the background model jobs of this server process
 JOBS = model_registry.ModelJobs()
 
@@ -37,19 +54,20 @@ def evaluation(metrics: dict[str, Any] | None) -> dict[str, Any]:
     return {}
 
 
-def confusion_svg(report: dict[str, Any], head: str) -> Any:
+def confusion_svg(report: dict[str, Any], head: str, names: dict[str, str] | None = None) -> Any:
     part = report.get(head) or {}
     labels, matrix = part.get("labels") or [], part.get("confusion") or []
     if not labels or not matrix:
         return None
     labels = [str(x) for x in labels]
     values = {(g, p): int(n) for g, row in zip(labels, matrix) for p, n in zip(labels, row)}
-    title = f"Матрица ошибок «{head}»: строки — верный ответ, столбцы — ответ модели (цвет — доля строки)"
+    names = names or {}
+    title = f"Матрица ошибок «{HEAD_NAMES.get(head, head)}»: строки — верный ответ, столбцы — ответ модели (цвет — доля строки)"
     if len(labels) > MAX_MATRIX:
         support = {g: sum(row) for g, row in zip(labels, matrix)}
         labels = sorted(labels, key=lambda g: -support[g])[:MAX_MATRIX]
         title += f" ({MAX_MATRIX} самых частых классов)"
-    return charts.heatmap(labels, labels, values, title, by_row=True)
+    return charts.heatmap(labels, labels, values, title, by_row=True, row_titles=names, col_titles=names)
 
 
 EVAL_FILES = {"test": "evaluation", "holdout": "holdout_evaluation"}
@@ -97,6 +115,7 @@ def models_page(req: Req) -> web.StreamResponse:
         report = (model_registry.evaluation_report(req.app_ctx.settings, selected.version, EVAL_FILES[which])
                   or (evaluation(selected.metrics) if which == "test" else (selected.metrics or {}).get(which, {})))  # fmt: skip
     rows = [(v, evaluation(v.metrics), (v.metrics or {}).get("holdout") or {}) for v in rows_]
+    names = class_names(req.app_ctx.region)
     return req.render(
         "models.html",
         rows=rows,
@@ -105,7 +124,10 @@ def models_page(req: Req) -> web.StreamResponse:
         which=which,
         head=head if head in HEADS else "sector",
         heads=HEADS,
-        matrix=confusion_svg(report, head) if report else None,
+        matrix=confusion_svg(report, head, names.get(head)) if report else None,
+        head_names=HEAD_NAMES,
+        class_names=names.get(head, {}),
+        num=formatting.number,
         job_running=model_registry.job_running(model_registry.models_root(req.app_ctx.settings)),
     )
 

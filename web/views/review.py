@@ -18,12 +18,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pipeline import incidents, search
-from pipeline.labels import PLATFORM_NAMES
 from storage import analyses as qa
 from storage import web_repo
 from storage.web_repo import NotFound, OutOfScope
 
-from .. import paging, services
+from .. import formatting, paging, services
 from ..core import CLOCK, CTX, USER, Req, _audit_refused, page, parse_int, path_id, redirect
 from .fakes import card_marks
 from .fakes import panel as fake_panel
@@ -121,10 +120,7 @@ def read_filters(req: Req) -> Filters:
 
 def source_label(platform: str, key: str, title: str | None) -> str:
     """A source as people call it: its title, else the platform and the community or channel."""
-    if title:
-        return title
-    name = PLATFORM_NAMES.get(platform, platform)
-    return f"{name}: {key.split(':', 1)[-1]}"
+    return formatting.source_label(platform, key, {(("telegram" if platform == "tgweb" else platform), key): title} if title else None)
 
 
 # --------------------------------------------------------------------------- pages

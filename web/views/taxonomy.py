@@ -27,8 +27,11 @@ def valid_classification(profile: Any, sector: str, category: str) -> bool:
 def names(req: Any) -> dict[str, Any]:
     """Template helpers for codes → Russian names."""
     profile = req.app_ctx.region
+    from .wording import Namer
+
     auths = {a.id: a for a in web_repo.authorities(req.s, profile.region.code)}
     return {
+        "N": Namer(req),
         "SECTORS": sector_names(profile),
         "CATEGORIES": category_names(profile),
         "MUNICIPALITIES": municipality_names(profile),

@@ -26,6 +26,7 @@ from .. import paging
 from ..auth import safe_next, set_session_cookie
 from ..core import CODEC, Req, page, path_id, redirect
 from .system import HOME
+from .wording import namer
 
 USERS_PAGE = 50
 
@@ -96,6 +97,7 @@ def user_page(req: Req) -> web.StreamResponse:
         roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
         history=web_repo.audit_about(req.s, u.login, 30),
         is_self=u.id == req.user.id,
+        **namer(req),
     )
 
 
