@@ -495,6 +495,12 @@ def add_incident_posts(session: Session, rows: Sequence[dict[str, Any]]) -> None
         session.execute(_insert(session, IncidentPost).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
 
 
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Write incident events in one multi-row insert (in the given order: ids follow it)."""
+    if rows:
+        session.execute(_insert(session, IncidentEvent), list(rows))
+
+
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
     if ids:
         session.execute(

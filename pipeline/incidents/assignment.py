@@ -15,7 +15,7 @@ from storage.models import Incident, IncidentEvent
 
 from ..deadlines import STAGES
 from ..routing import RoutingDecision, route
-from .common import IncidentError, _event, _notify, _profile, _require_open
+from .common import IncidentError, _event, _notify, _profile, _require_open, _tx_cache
 from .due_dates import _apply_deadlines, _deadline_start, _reset_deadline_log
 from .lifecycle import transition
 from .recipients import _authority
@@ -32,7 +32,7 @@ def route_incident(session: Session, profile: RegionProfile, incident: Incident,
     if route_to is not None:
         decision = RoutingDecision(route_to[0], None, "official_page", route_to[1])
     else:
-        decision = route(profile, incident.sector, incident.category, incident.municipality, incident.urgency)
+        decision = _route_cached(session, profile, incident)
     authority = _authority(session, profile, decision.authority)
     q.add_assignment(session, incident, authority.id, actor, now, f"маршрутизация: {decision.rule_label}")
     incident.authority_id = authority.id
@@ -45,6 +45,17 @@ def route_incident(session: Session, profile: RegionProfile, incident: Incident,
     _reset_deadline_log(incident)
     _notify(session, profile, event, now)
     return decision
+
+
+def _route_cached(session: Session, profile: RegionProfile, incident: Incident) -> RoutingDecision:
+    """``route`` (pure) once per profile and values within the session's transaction."""
+    cache = _tx_cache(session)
+    key = ("route", id(profile), incident.sector, incident.category, incident.municipality, incident.urgency)
+    held = cache.get(key)
+    if held is None or held[0] is not profile:
+        held = (profile, route(profile, incident.sector, incident.category, incident.municipality, incident.urgency))
+        cache[key] = held
+    return held[1]
 
 
 def reroute(

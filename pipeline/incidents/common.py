@@ -61,6 +61,18 @@ def _set_detail(incident: Incident, key: str, value: Any) -> None:
     incident.details = details  # reassign: JSON columns do not track in-place changes
 
 
+def _tx_cache(session: Session) -> dict[Any, Any]:
+    """A dict that lives as long as the session's current (outermost) transaction: lookups repeated for every
+    new incident of a processing batch (authority rows, routing decisions, due times) are done once per batch.
+    Values are kept with the objects they were computed from, so callers check identity before reuse."""
+    tx = session.get_transaction()
+    held = session.info.get("cur_tx_cache")
+    if held is None or held[0] is not tx:
+        held = (tx, {})
+        session.info["cur_tx_cache"] = held
+    return held[1]
+
+
 def _event(session: Session, incident: Incident, kind: str, actor: str, now: datetime, **kw: Any) -> IncidentEvent:
     incident.updated_at = now
     return q.add_event(session, incident, kind, actor, now, **kw)

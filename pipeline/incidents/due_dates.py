@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import object_session
+
 from config import RegionProfile
 from storage.models import Incident
 
-from ..deadlines import STAGES, compute_deadlines
-from .common import _set_detail
+from ..deadlines import STAGES, Deadlines, compute_deadlines
+from .common import _set_detail, _tx_cache
 
 
 def _apply_deadlines(profile: RegionProfile, incident: Incident, start: datetime, keep_done: bool = True) -> dict[str, str | None]:
     """Set the due times of the stages not yet done, counting from ``start``."""
-    due = compute_deadlines(
-        profile.deadlines, profile.region.tz, incident.urgency, start,
-        first_reply_at=incident.first_reply_at, interim_at=incident.interim_at,
-    )
+    due = _deadlines(profile, incident, start)
     incident.deadline_start_at = start
     done = _done_stages(incident)
     for stage in STAGES:
@@ -26,6 +25,21 @@ def _apply_deadlines(profile: RegionProfile, incident: Incident, start: datetime
             continue
         setattr(incident, f"{stage}_due", due.get(stage))
     return {s: (getattr(incident, f"{s}_due").isoformat() if getattr(incident, f"{s}_due") else None) for s in STAGES}
+
+
+def _deadlines(profile: RegionProfile, incident: Incident, start: datetime) -> Deadlines:
+    """``compute_deadlines`` (pure), once per policy, urgency and times within the incident session's
+    transaction: the incidents a processing batch opens are all routed at the pass's clock."""
+    policy, tz = profile.deadlines, profile.region.tz
+    args = (incident.urgency, start, incident.first_reply_at, incident.interim_at)
+    session = object_session(incident)
+    cache = _tx_cache(session) if session is not None else {}
+    key = ("deadlines", id(policy), id(tz), start.tzinfo, *args)
+    held = cache.get(key)
+    if held is None or held[0] is not policy or held[1] is not tz:
+        held = (policy, tz, compute_deadlines(policy, tz, args[0], start, first_reply_at=args[2], interim_at=args[3]))
+        cache[key] = held
+    return held[2]
 
 
 def _deadline_start(incident: Incident) -> datetime | None:

@@ -13,8 +13,9 @@ operator's merge, resolve, review) and forgets their signatures.
 A post is placed with the same rules and in the same order as
 ``find_incident`` (``choose_incident`` is shared), so the batched pass makes
 the same incidents as the per-post one. Joining writes the link and the
-``post_added`` event without a flush (the link rows go in one multi-row
-insert per batch, ``flush``); the incident's signature is kept in memory and
+``post_added`` event without a flush (the link and event rows go in
+multi-row inserts per batch, ``flush``, which runs before anything else
+writes an event, so event ids keep their order); the incident's signature is kept in memory and
 written into ``details`` once per batch. Making a new incident and an urgent
 post's reclassification go through the incident service as before.
 """
@@ -33,7 +34,7 @@ from config import RegionProfile
 from nlp.addresses import street_addresses
 from storage import events as ev
 from storage import incidents as q
-from storage.models import Incident, IncidentEvent, Post
+from storage.models import Incident, Post
 
 from .common import SYSTEM
 from .grouping import (
@@ -103,6 +104,7 @@ class GroupingIndex:
         #: The pass's clock: every incident this pass changes has this ``updated_at`` (not re-read).
         self._now: datetime | None = None
         self._links: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
 
     # -- keeping up with the database ----------------------------------------
 
@@ -222,8 +224,9 @@ class GroupingIndex:
             bucket.add(view)
         view.first_seen_at = incident.first_seen_at
         incident.updated_at = now
-        session.add(IncidentEvent(incident_id=incident.id, at=now, actor=self.actor, kind=ev.POST_ADDED,
-                                  data={"post_id": post.id, "similarity": round(sim, 3)}))
+        self._events.append({"incident_id": incident.id, "at": now, "actor": self.actor, "kind": ev.POST_ADDED,
+                             "from_state": None, "to_state": None, "authority_id": None,
+                             "data": {"post_id": post.id, "similarity": round(sim, 3)}})
         if urgency == "high" and incident.urgency != "high":
             self.flush(session)
             make_urgent(session, self.profile, incident, self.actor, now)
@@ -233,6 +236,8 @@ class GroupingIndex:
         """Write the links and the signatures changed since the last flush (inside the caller's transaction)."""
         q.add_incident_posts(session, self._links)
         self._links = []
+        q.insert_events(session, self._events)  # before any other event of the batch: ids keep the order
+        self._events = []
         for view in self._dirty.values():
             incident = session.get(Incident, view.id)
             if incident is not None:

@@ -9,22 +9,29 @@ from storage import incidents as q
 from storage.models import Authority, Incident
 
 from ..routing import escalation_authority
-from .common import IncidentError
+from .common import IncidentError, _tx_cache
 
 
 def _authority(session: Session, profile: RegionProfile, code: str) -> Authority:
+    cache = _tx_cache(session)
+    key = ("authority", profile.code, code)
+    row = cache.get(key)
+    if row is not None:
+        return row
     row = q.authority_by_code(session, profile.code, code)
     if row is None:
         sync_authorities(session, profile)
         row = q.authority_by_code(session, profile.code, code)
     if row is None:
         raise IncidentError(f"в профиле региона {profile.code} нет органа {code!r}")
+    cache[key] = row
     return row
 
 
 def sync_authorities(session: Session, profile: RegionProfile) -> dict[str, Authority]:
     """Create or update the region's authorities from its profile (by code)."""
     region = profile.code
+    _tx_cache(session).clear()  # the rows are rewritten: no cached authority survives
     for a in profile.region.authorities:
         q.upsert_authority(
             session,
