@@ -422,7 +422,7 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
             report.page_comments += 1
         elif analysis.relevant and not analysis.unsure and post_id not in grouped:
             incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
-                                            municipality, now, streets)
+                                            municipality, now, streets, unlinked=True)
             if created:
                 report.incidents_created += 1
             else:

@@ -155,14 +155,17 @@ def incident_of_post(session: Session, post_id: int) -> Incident | None:
     return session.scalar(select(Incident).join(IncidentPost).where(IncidentPost.post_id == post_id))
 
 
-def attach_post(session: Session, incident: Incident, post_id: int, now: datetime) -> IncidentPost:
-    link = session.get(IncidentPost, post_id)
+def attach_post(session: Session, incident: Incident, post_id: int, now: datetime, unlinked: bool = False) -> IncidentPost:
+    """Link the post to the incident (moving it if linked elsewhere). ``unlinked``: the caller knows the post
+    has no link yet (a new post of the processing pass): no lookup, and the row waits for the next flush."""
+    link = None if unlinked else session.get(IncidentPost, post_id)
     if link is None:
         link = IncidentPost(post_id=post_id, incident_id=incident.id, added_at=now)
         session.add(link)
     else:
         link.incident_id, link.added_at = incident.id, now
-    session.flush()
+    if not unlinked:
+        session.flush()
     return link
 
 
@@ -240,7 +243,9 @@ def add_event(
     to_state: str | None = None,
     authority_id: int | None = None,
     data: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> IncidentEvent:
+    """Write an event; ``flush=False`` leaves the insert to the next flush (the caller needs no id yet)."""
     ev = IncidentEvent(
         incident_id=incident.id,
         at=at,
@@ -252,7 +257,8 @@ def add_event(
         data=data or {},
     )
     session.add(ev)
-    session.flush()
+    if flush:
+        session.flush()
     return ev
 
 
@@ -274,10 +280,12 @@ def assignments_of(session: Session, incident_id: int) -> list[Assignment]:
     return list(session.scalars(select(Assignment).where(Assignment.incident_id == incident_id).order_by(Assignment.id)))
 
 
-def add_assignment(session: Session, incident: Incident, authority_id: int, actor: str, at: datetime, reason: str | None) -> Assignment:
+def add_assignment(session: Session, incident: Incident, authority_id: int, actor: str, at: datetime, reason: str | None,
+                   flush: bool = True) -> Assignment:
     a = Assignment(incident_id=incident.id, authority_id=authority_id, assigned_at=at, actor=actor, reason=reason)
     session.add(a)
-    session.flush()
+    if flush:
+        session.flush()
     return a
 
 

@@ -34,7 +34,7 @@ def route_incident(session: Session, profile: RegionProfile, incident: Incident,
     else:
         decision = _route_cached(session, profile, incident)
     authority = _authority(session, profile, decision.authority)
-    q.add_assignment(session, incident, authority.id, actor, now, f"маршрутизация: {decision.rule_label}")
+    q.add_assignment(session, incident, authority.id, actor, now, f"маршрутизация: {decision.rule_label}", flush=False)
     incident.authority_id = authority.id
     incident.routing_rule = decision.explanation
     incident.routed_at = now

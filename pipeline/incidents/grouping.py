@@ -382,10 +382,11 @@ def open_incident(
     session: Session, profile: RegionProfile, post: Post, sector: str | None, category: str | None, urgency: str,
     municipality: str | None, now: datetime, options: GroupingOptions = DEFAULT_GROUPING, actor: str = SYSTEM,
     words: set[str] | None = None, follows: int | None = None, streets: Collection[str] | None = None,
-    route_to: tuple[str, str] | None = None,
+    route_to: tuple[str, str] | None = None, unlinked: bool = False,
 ) -> Incident:
     """A new incident of one post, routed; ``follows``: the incident (past its age limit) it continues;
-    ``route_to``: (authority code, Russian reason) overriding the routing rules (official pages)."""
+    ``route_to``: (authority code, Russian reason) overriding the routing rules (official pages);
+    ``unlinked``: the post is in no incident yet (the processing pass knows it), so no link is looked up."""
     incident = Incident(
         region=profile.code,
         title=_title(post.text),
@@ -402,14 +403,14 @@ def open_incident(
     )
     session.add(incident)
     session.flush()
-    q.attach_post(session, incident, post.id, now)
+    q.attach_post(session, incident, post.id, now, unlinked=unlinked)
     c = GroupCandidate(incident.id, sector, category, municipality, post.published_at, post.published_at)
     c.absorb(post, content_lemmas(post.text) if words is None else words, options, streets)
     store_grouping_details(incident, c)
     data: dict[str, Any] = {"post_id": post.id}
     if follows is not None:
         data["follows"] = follows
-    _event(session, incident, ev.CREATED, actor, now, to_state=ev.NEW, data=data)
+    _event(session, incident, ev.CREATED, actor, now, to_state=ev.NEW, data=data, flush=False)  # with routing's flush
     route_incident(session, profile, incident, actor, now, route_to=route_to)
     return incident
 

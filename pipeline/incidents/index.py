@@ -179,11 +179,12 @@ class GroupingIndex:
 
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
               municipality: str | None, now: datetime, streets: Collection[str] | None = None,
-              route_to: tuple[str, str] | None = None) -> tuple[Incident, bool]:
+              route_to: tuple[str, str] | None = None, unlinked: bool = False) -> tuple[Incident, bool]:
         """Join ``post`` to its incident or open a new one; ``(incident, created)``.
 
         ``streets``: the post's street addresses when the caller has them (``nlp.addresses``).
-        ``route_to``: see ``open_incident`` (a new incident goes there; a joined one keeps its authority)."""
+        ``route_to``: see ``open_incident`` (a new incident goes there; a joined one keeps its authority).
+        ``unlinked``: the caller checked that the post is in no incident (no link lookup when one is opened)."""
         self._now = now
         words = content_lemmas(post.text)
         if streets is None:
@@ -200,7 +201,7 @@ class GroupingIndex:
         self.flush(session)  # the incident service may read what this batch wrote
         incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
                                  self.options, self.actor, words=words, follows=choice.follows, streets=streets,
-                                 route_to=route_to)
+                                 route_to=route_to, unlinked=unlinked)
         session.flush()
         view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
                      state=incident.state, updated_at=incident.updated_at)
