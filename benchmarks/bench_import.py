@@ -68,6 +68,21 @@ def rss_now_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def server_cpu_s(admin, db_name: str | None) -> float:
+    """CPU seconds of the PostgreSQL backends connected to ``db_name`` (same machine: their /proc)."""
+    if admin is None:
+        return 0.0
+    total = 0.0
+    for (pid,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (db_name,)):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def one(backend: str, n: int) -> dict:
     """Runs in the child process."""
     from pipeline.ingest.importer import import_file
@@ -88,10 +103,16 @@ def one(backend: str, n: int) -> dict:
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
     db = Database(url)
     db.upgrade()
+    admin = None
+    if pg_name:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name, autocommit=True)
     try:
         marks: list[float] = []
         rss_at: list[float] = []
         cpu: list[float] = []
+        server: list[float] = []
         tenth = max(1, n // 10)
         count = 0
 
@@ -102,9 +123,10 @@ def one(backend: str, n: int) -> dict:
                 marks.append(time.perf_counter())
                 rss_at.append(rss_now_mb())
                 cpu.append(time.process_time())
+                server.append(server_cpu_s(admin, pg_name))
 
         base = rss_mb()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, s0 = time.perf_counter(), time.process_time(), server_cpu_s(admin, pg_name)
         report = import_file(db, path, timezone.utc, on_progress=tick)
         t1 = time.perf_counter()
         peak = rss_mb()
@@ -124,10 +146,15 @@ def one(backend: str, n: int) -> dict:
             # loaded machine the wall time is mostly waiting for a core, this is what a post costs here
             "cpu_us_first_tenth": round((cpu[0] - c0) / tenth * 1e6),
             "cpu_us_last_tenth": round((cpu[-1] - cpu[-2]) / tenth * 1e6) if len(cpu) >= 2 else None,
+            # PostgreSQL: CPU of the server backends serving the import (the pool keeps one connection)
+            "server_us_first_tenth": round((server[0] - s0) / tenth * 1e6) if admin else None,
+            "server_us_last_tenth": round((server[-1] - server[-2]) / tenth * 1e6) if admin and len(server) >= 2 else None,
             "rss_10_50_100": [round(rss_at[i]) for i in (0, 4, 9) if i < len(rss_at)],
             "load": [round(x, 1) for x in os.getloadavg()],
         }
     finally:
+        if admin is not None:
+            admin.close()
         db.dispose()
         shutil.rmtree(tmp, ignore_errors=True)  # the file and the SQLite database (with its -wal and -shm)
         if pg_name:
@@ -150,7 +177,7 @@ def main() -> None:
     sizes = args.sizes + ([1_000_000] if args.million else [])
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("backend   posts     s   posts/s  µs/post  µs/post 1st 10%  µs/post last 10%  re-import posts/s  file MB  peak MB  growth MB"
-          "  RSS MB at 10/50/100 %  CPU µs/post 1st/last 10 %  load at end")
+          "  RSS MB at 10/50/100 %  CPU µs/post 1st/last 10 %  server CPU µs/post 1st/last 10 %  load at end")
     for backend in args.backends:
         for n in sizes:
             out = subprocess.run([sys.executable, __file__, "--one", backend, str(n)], capture_output=True, text=True)
@@ -161,6 +188,7 @@ def main() -> None:
             print(f"{r['backend']:8} {r['n']:>7} {r['seconds']:>6} {r['posts_s']:>8} {r['us_post']:>8} {r['us_first_tenth']:>16}"
                   f" {r['us_last_tenth']:>17} {r['reimport_posts_s']:>18} {r['file_mb']:>8} {r['peak_mb']:>8} {r['growth_mb']:>10}"
                   f"  {'/'.join(map(str, r['rss_10_50_100'])):>22}  {r['cpu_us_first_tenth']:>12}/{r['cpu_us_last_tenth']:<12}"
+                  f"  {r['server_us_first_tenth']}/{r['server_us_last_tenth']}"
                   f"  {' '.join(map(str, r['load']))}",
                   flush=True)
 
