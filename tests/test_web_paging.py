@@ -307,13 +307,13 @@ async def test_audit_log_pages(crowd, aiohttp_client):
     app = crowd["app"]
     with app.db.session() as s:
         for n in range(260):
-            web_repo.audit(s, "tester", "test.step", f"step:{n}", {"n": n}, NOW - timedelta(seconds=n // 3))  # three entries a second: ties
+            web_repo.audit(s, "tester", "test.step", f"post:{n}", {"n": n}, NOW - timedelta(seconds=n // 3))  # three entries a second: ties
     client = await aiohttp_client(create_app(app))
     await login(client, "adm")
-    steps, pages = await html_walk(client, "/audit", rows=lambda p: [int(x) for x in re.findall(r"<td>step:(\d+)</td>", p)])
+    steps, pages = await html_walk(client, "/audit", rows=lambda p: [int(x) for x in re.findall(r"<td>пост №(\d+)</td>", p)])
     assert len(pages) == 3
     with app.db.session() as s:
         order = [int(t.split(":")[1]) for t in s.scalars(select(AuditEntry.target).where(AuditEntry.action == "test.step").order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))]
     assert steps == order and len(steps) == 260
     back = await (await client.get(link(pages[2], "prev"))).text()
-    assert re.findall(r"<td>step:(\d+)</td>", back) == re.findall(r"<td>step:(\d+)</td>", pages[1])
+    assert re.findall(r"<td>пост №(\d+)</td>", back) == re.findall(r"<td>пост №(\d+)</td>", pages[1])
