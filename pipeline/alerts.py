@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 from config import RegionProfile
 from storage import alerts as q
 from storage import reporting as rq
+from storage.incidents import incidents_of_posts
 from storage.models_alerts import Alert
+from storage.reads import Scope, visible_incidents
 
 from .notify.outbox import enqueue
 from .routing import escalation_authority
@@ -206,10 +208,32 @@ def _notify_head(session: Session, profile: RegionProfile, alert: Alert, now: da
 
 
 def alert_list(session: Session, profile: RegionProfile, *, state: str | None = q.OPEN, limit: int = 50,
-               opened_since: datetime | None = None, opened_before: datetime | None = None) -> list[dict[str, Any]]:
-    """Alerts of the region, newest first, as plain data (the API, the dashboard, the report)."""
+               opened_since: datetime | None = None, opened_before: datetime | None = None,
+               scope: Scope | None = None) -> list[dict[str, Any]]:
+    """Alerts of the region, newest first, as plain data (the API, the dashboard, the report).
+
+    A restricted ``scope`` (a specialist, an API token of an authority) sees only the alerts that
+    concern one of its incidents, with that authority's incidents and their posts only.
+    """
     rows = q.list_alerts(session, profile.code, state=state, limit=limit, opened_since=opened_since,
                          opened_before=opened_before)
+    if scope is not None and scope.restricted:
+        return _scoped(session, scope, _plain(session, profile, rows))
+    return _plain(session, profile, rows)
+
+
+def _scoped(session: Session, scope: Scope, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    mine = visible_incidents(session, scope, sorted({i for a in alerts for i in a["incidents"]}))
+    post_incident = incidents_of_posts(session, sorted({p for a in alerts for p in a["posts"]}))
+    out = []
+    for a in alerts:
+        incidents = [i for i in a["incidents"] if i in mine]
+        if incidents:
+            out.append({**a, "incidents": incidents, "posts": [p for p in a["posts"] if post_incident.get(p) in mine]})
+    return out
+
+
+def _plain(session: Session, profile: RegionProfile, rows: list[Alert]) -> list[dict[str, Any]]:
     events: dict[int, list[Any]] = {}
     for e in q.events_of(session, [a.id for a in rows]):
         events.setdefault(e.alert_id, []).append(e)

@@ -59,6 +59,15 @@ class Scope:
         return stmt.where(Incident.authority_id == self.authority_id)
 
 
+def visible_incidents(s: Session, scope: Scope, ids: Sequence[int]) -> set[int]:
+    """The incidents among ``ids`` that ``scope`` may see."""
+    if not ids:
+        return set()
+    if not scope.restricted:
+        return set(ids)
+    return set(s.scalars(scope.apply(select(Incident.id).where(Incident.id.in_(list(ids))))))
+
+
 def scoped_incident(s: Session, scope: Scope, incident_id: int) -> Incident:
     """The incident, or NotFound / OutOfScope."""
     inc = s.get(Incident, incident_id)

@@ -131,6 +131,18 @@ async def test_the_alert_in_the_cli_api_dashboard_and_report(db_url, db, profile
         (a,) = (await (await client.get("/api/alerts", headers=auth)).json())["alerts"]
         assert a["id"] == alert.id and a["state"] == "open" and a["count"] >= 5 and a["incidents"]
         assert a["events"][0]["kind"] == "opened" and a["posts"] >= a["count"]
+        # another authority's token sees only the alerts about its own incidents
+        from storage.models import Authority, Incident
+
+        with app.db.session() as s:
+            owner = s.scalars(select(Authority.code).join(Incident, Incident.authority_id == Authority.id)
+                              .where(Incident.id.in_(a["incidents"]))).first()
+            _, owner_token = api_tokens.issue_token(s, app.region.code, owner, datetime.now(timezone.utc), "test", "owner")
+            _, other_token = api_tokens.issue_token(s, app.region.code, "head_education", datetime.now(timezone.utc), "test", "other")
+        assert owner and owner != "head_education"
+        (mine,) = (await (await client.get("/api/alerts", headers={"Authorization": f"Bearer {owner_token}"})).json())["alerts"]
+        assert mine["id"] == alert.id and set(mine["incidents"]) <= set(a["incidents"])
+        assert (await (await client.get("/api/alerts", headers={"Authorization": f"Bearer {other_token}"})).json())["alerts"] == []
         assert (await (await client.get("/api/alerts?state=closed", headers=auth)).json())["alerts"] == []
         assert (await client.get("/api/alerts?state=maybe", headers=auth)).status == 400
         assert (await client.get("/api/alerts")).status == 401

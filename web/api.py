@@ -378,7 +378,8 @@ ALERT_PARAMS = ("state", "limit")
 
 @endpoint
 def list_alerts(req: ApiReq) -> Any:
-    """Emerging problems of the region (pipeline.alerts), newest first: open ones, or all, or closed."""
+    """Emerging problems (pipeline.alerts), newest first: open, closed or all; all of them for the ЦУР head's token,
+    those about the token authority's incidents for another."""
     from pipeline.alerts import alert_list
 
     q = req.request.query
@@ -392,7 +393,10 @@ def list_alerts(req: ApiReq) -> Any:
         limit = paging.parse_limit(q.get("limit"))
     except paging.CursorError as e:
         raise ApiError(400, str(e)) from None
-    rows = alert_list(req.s, req.request.app[CTX].region, state=None if state == "all" else state, limit=limit)
+    # alerts are the ЦУР head's: the head's token sees all of them, another authority's token those
+    # about its own incidents only
+    scope = None if req.authority.role == "head" else req.scope
+    rows = alert_list(req.s, req.request.app[CTX].region, state=None if state == "all" else state, limit=limit, scope=scope)
     return {"alerts": [{**{k: v for k, v in a.items() if k not in ("series", "events", "posts")},
                         "opened_at": _iso(a["opened_at"]), "closed_at": _iso(a["closed_at"]),
                         "updated_at": _iso(a["updated_at"]), "posts": len(a["posts"]),

@@ -66,8 +66,8 @@ def alerts(req: Req) -> list[tuple[dict, Any]]:
     from pipeline.alerts import alert_list
 
     profile = req.app_ctx.region
-    rows = alert_list(req.s, profile, state="open", limit=20)
-    rows += alert_list(req.s, profile, state="closed", limit=5, opened_since=req.now - timedelta(days=7))
+    rows = alert_list(req.s, profile, state="open", limit=20, scope=req.scope)
+    rows += alert_list(req.s, profile, state="closed", limit=5, opened_since=req.now - timedelta(days=7), scope=req.scope)
     return [(a, charts.columns([(d[8:10] + "." + d[5:7], n) for d, n in a["series"]], "Постов о проблеме по дням",
                                width=420, height=130)) for a in rows]
 
