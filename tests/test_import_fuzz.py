@@ -104,7 +104,8 @@ def test_fuzz_jsonl(db: Database, fuzz_dir: Path, plan) -> None:
         if kind == "good":
             row = {"id": f"g{i}", "source": source, "date": render_date(*date), "text": value, "author": value[:50]}
             out.append(json.dumps(row, ensure_ascii=True))  # lone surrogates can only come as \\u escapes
-            good[f"g{i}"] = value
+            # what the line says: two lone surrogates written as \ud800\udfff are one valid pair in JSON
+            good[f"g{i}"] = json.loads(json.dumps(value, ensure_ascii=True))
         else:
             if value.lstrip().startswith("["):
                 value = "x" + value  # a JSON array as the first line is refused as a whole file (tested elsewhere)
@@ -146,3 +147,13 @@ def test_fuzz_csv(db: Database, fuzz_dir: Path, plan) -> None:
     bad_lines = {b.line for b in report.bad} - {0}
     assert bad_lines <= junk_lines, ([str(b) for b in report.bad], junk_lines)
     assert stored_texts(db, source) == {k: expected(v) for k, v in good.items()}
+
+
+def test_a_surrogate_pair_escape_is_one_character_and_a_lone_one_is_replaced(db: Database, tmp_path: Path) -> None:
+    """Found by the fuzzer: ``\\ud800\\udfff`` in JSON is the valid pair U+103FF, kept as it is."""
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"id": "p", "source": "s", "date": "2026-01-01T00:00:00Z", "text": "А\\ud800\\udfff"}\n'
+                    '{"id": "l", "source": "s", "date": "2026-01-01T00:00:00Z", "text": "Б\\ud800 В"}\n', encoding="utf-8")
+    report = import_file(db, path, UTC)
+    assert not report.bad
+    assert stored_texts(db, "s") == {"p": "А\U000103ff", "l": "Б\ufffd В"}
