@@ -40,11 +40,10 @@ from pipeline.context import App
 from storage import web_repo
 from storage.models import Incident
 from tests.helpers import models_dir_with
+from tests.test_web_browser import CHROMIUM, browser  # noqa: F401 - the one chromium fixture
 from web.sample import seed_sample
 from web.server import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "walker-pass-1"
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"), reason="Debian chromium is not installed (apt-get install chromium)")
@@ -174,16 +173,6 @@ def site(tmp_path: Path, sqlite_url: str):
             pass  # not this authority's incident: the refusal is in the audit log as well
         yield {"url": server.url, "app": app, "incidents": ids}
     app.db.dispose()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        b.close()
 
 
 def sign_in(browser, url: str, login: str, password: str = PASSWORD):
