@@ -220,7 +220,7 @@ def connect(settings: Any) -> Tasks:
     tasks = Tasks(broker, ns)
     for key, fn, queue in (("crawl", task_crawl, queues["crawl"]), ("analyse", task_analyse, queues["process"]),
                            ("group", task_group, queues["process"]), ("deliver", task_deliver, queues["deliver"])):  # fmt: skip
-        tasks.actors[key] = dramatiq.actor(fn, actor_name=f"{ns}.{key}", queue_name=queue, broker=broker)
+        tasks.actors[key] = dramatiq.actor(actor_name=f"{ns}.{key}", queue_name=queue, broker=broker)(fn)
     return tasks
 
 
