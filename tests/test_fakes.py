@@ -98,7 +98,7 @@ def test_registry_from_the_cli(cur, tmp_path, db_url):
     assert rows[1].data["via"] == "import:claims.csv" and rows[3].data["before"]["active"] is True
 
 
-def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
+def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url, tmp_path):
     from pipeline import fakes
     from pipeline.errors import Refused
     from pipeline.process import process_pending
@@ -148,6 +148,22 @@ def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
         assert "Недостоверная информация" in html and "подтверждено операторами 1, отклонено 1, ждут решения 0" in html
         assert build_report(s, app.region, "2026-11", NOW, authority_id=1).fakes is None  # an authority's part: not theirs
         assert build_report(s, app.region, "2026-10", NOW).fakes.marks == 0
+        part = build_report(s, app.region, "2026-11", NOW, authority_id=1)
+    # the XLSX carries the same section as the HTML
+    from openpyxl import load_workbook
+
+    from pipeline.reports import write_xlsx
+
+    write_xlsx(rep, tmp_path / "r.xlsx")
+    rows = list(load_workbook(tmp_path / "r.xlsx")["Возможные фейки"].iter_rows(values_only=True))
+    assert rows[:5] == [("Добавлено опровергнутых утверждений в реестр", 2, None, None, None, None),
+                        ("Постов, похожих на них («возможный фейк»)", 2, None, None, None, None),
+                        ("Подтверждено операторами", 1, None, None, None, None), ("Отклонено", 1, None, None, None, None),
+                        ("Ждут решения", 0, None, None, None, None)]
+    assert rows[6] == ("Утверждение", "Опровержение", "Ссылка", "Постов", "Подтверждено", "Отклонено")
+    assert rows[7] == (CLAIM, "Водоканал: вода в норме.", "https://example.org/r/1", 1, 1, 0) and len(rows) == 9
+    write_xlsx(part, tmp_path / "part.xlsx")
+    assert "Возможные фейки" not in load_workbook(tmp_path / "part.xlsx").sheetnames
     db.dispose()
 
 
