@@ -123,7 +123,6 @@ async def test_the_incident_page_and_api_show_the_address(db_url, profile, aioht
     from storage.models import Authority
     from tests.test_web_security import add_users, make_ctx
     from tests.test_web_users import client_of
-    from web.app import create_app
 
     app = make_ctx(db_url)
     try:
