@@ -122,8 +122,9 @@ def test_the_migration_indexes_the_rows_already_there_and_downgrades(tmp_path, f
 def test_posts_stored_by_multi_row_inserts_are_each_found(db, monkeypatch):
     """On SQLite new posts go in as multi-row INSERTs (a statement per row made FTS5 write a segment per
     post, docs/import.md); the trigger still indexes every row, split across statements or not."""
-    import storage.posts
     from sqlalchemy import event
+
+    import storage.posts
 
     monkeypatch.setattr(storage.posts, "SQLITE_ROWS_PER_INSERT", 7)
 
