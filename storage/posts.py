@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from .models import Post, PostRevision
+from .models import Post, PostRevision, Source
 from .types import UTCDateTime, utcnow
 
 _WS = re.compile(r"\s+")
@@ -94,14 +94,16 @@ def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int
         # SQLite's default page cache is 2 MiB: the unique, content-hash and date indexes outgrow it
         # within the first 100k posts and every insert then re-reads their pages (docs/import.md, Scale)
         session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    # new posts belong to their source's region (``storage.regions``; null: the default one)
+    region = session.scalar(select(Source.region).where(Source.id == source_id)) if source_id is not None else None
     batch: dict[tuple[str, str, str], PostRecord] = {}
     for rec in records:
         batch[rec.key] = rec  # the last version of a post within a batch wins
         if len(batch) >= BATCH:
-            result += _upsert_batch(session, batch, source_id, keep_crawled)
+            result += _upsert_batch(session, batch, source_id, keep_crawled, region)
             batch = {}
     if batch:
-        result += _upsert_batch(session, batch, source_id, keep_crawled)
+        result += _upsert_batch(session, batch, source_id, keep_crawled, region)
     return result
 
 
@@ -144,7 +146,7 @@ _PG_COLUMNS = (
     ("parent_external_id", "varchar"), ("author", "varchar"), ("author_id", "varchar"), ("published_at", "timestamptz"),
     ("text", "text"), ("url", "varchar"), ("content_hash", "varchar"), ("raw", "jsonb"), ("collected_at", "timestamptz"),
     ("updated_at", "timestamptz"), ("edited_at", "timestamptz"), ("edit_count", "int4"), ("is_deleted", "bool"),
-    ("deleted_at", "timestamptz"), ("is_appeal", "bool"),
+    ("deleted_at", "timestamptz"), ("is_appeal", "bool"), ("region", "varchar"),
 )
 _PG_INSERT = (
     f"INSERT INTO posts ({', '.join(c for c, _ in _PG_COLUMNS)})"
@@ -173,7 +175,7 @@ def _pg_insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
 
 
 def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None,
-                  keep_crawled: bool = False) -> UpsertResult:
+                  keep_crawled: bool = False, region: str | None = None) -> UpsertResult:
     res = UpsertResult()
     session.flush()
     ids: dict[tuple[str, str, str], int] = {}
@@ -189,7 +191,7 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
                 parent_external_id=rec.parent_external_id, author=rec.author, author_id=rec.author_id,
                 published_at=rec.published_at, text=rec.text, url=rec.url, content_hash=h, raw=rec.raw,
                 collected_at=now, updated_at=now, edited_at=rec.edited_at, edit_count=0, is_deleted=rec.deleted,
-                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal,
+                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal, region=region,
             ))
             continue
         ids[key] = row.id
@@ -224,7 +226,7 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
         res.inserted += len(made)
         raced = {(v["platform"], v["source_key"], v["external_id"]) for v in new} - made.keys()
         if raced:
-            again = _upsert_batch(session, {k: batch[k] for k in batch if k in raced}, source_id, keep_crawled)
+            again = _upsert_batch(session, {k: batch[k] for k in batch if k in raced}, source_id, keep_crawled, region)
             ids.update(zip((k for k in batch if k in raced), again.post_ids))
             again.post_ids = []
             res += again
