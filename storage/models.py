@@ -236,6 +236,9 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Part of every session cookie's fingerprint; signing out or changing the password adds one, ending every session.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The one region the user works in (``cur users add --region``); null: every region the deployment serves
+    #: (a federal operator; in a one-region deployment, that region). A specialist's region is their authority's.
+    region: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):

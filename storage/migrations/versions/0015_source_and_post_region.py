@@ -1,4 +1,4 @@
-"""sources.region and posts.region: many regions in one deployment
+"""sources.region, posts.region and users.region: many regions in one deployment
 
 Revision ID: 0015
 Revises: 0014
@@ -9,6 +9,7 @@ Null means the deployment's default region (``settings.region``). Existing rows 
 default region of the deployment that upgrades (``Database.upgrade(default_region=...)``, which
 ``cur db upgrade`` and every command pass), so that adding regions later never moves old rows; without
 it (a bare ``alembic upgrade``) they stay null, which means the same.
+Adds ``users.region``: the one region a user works in (null: every region served; not filled).
 Rerunnable after a crash midway (SQLite commits ``ALTER TABLE`` at once): each step checks first.
 """
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ def upgrade() -> None:
         op.add_column('posts', sa.Column('region', sa.String(length=64), nullable=True))
     if 'ix_posts_region' not in {i['name'] for i in inspector.get_indexes('posts')}:
         op.create_index('ix_posts_region', 'posts', ['region'], unique=False)
+    if 'region' not in {c['name'] for c in inspector.get_columns('users')}:
+        op.add_column('users', sa.Column('region', sa.String(length=64), nullable=True))
     region = context.config.attributes.get("default_region")
     if region:
         for table in ('sources', 'posts'):
@@ -35,6 +38,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('region')
     op.drop_index('ix_posts_region', table_name='posts')
     with op.batch_alter_table('posts', schema=None) as batch_op:
         batch_op.drop_column('region')
