@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from collectors.files import BadLine, FileLine, read_posts
-from pipeline.ingest.importer import SeenKeys, import_file
+from pipeline.ingest.importer import import_file
 from storage import Database
 from storage.models import Post, PostRevision
+from storage.scratch import SeenKeys
 
 UTC = timezone.utc
 NOW = datetime.now(UTC)
@@ -157,15 +158,22 @@ def test_duplicate_ids_in_a_file_are_reported_first_kept(db: Database, tmp_path:
         "строка 5, поле «id»: повтор поста '2' из строки 2: строка пропущена",
     ]
     assert stored(db)["1"].text == "первый текст" and report.stored.inserted == 3
+    again = import_file(db, f, UTC)  # a rerun: the stored posts are not repeats, the file's repeats still are
+    assert messages(again) == messages(report) and again.stored.unchanged == 3 and again.duplicates == 2
 
 
-def test_seen_keys_across_merges():
-    seen = SeenKeys(merge_at=7)
-    for i in range(100):
-        assert seen.first_line(("file", "s", str(i)), i + 1) is None
-    for i in range(0, 100, 9):
-        assert seen.first_line(("file", "s", str(i)), 500) == i + 1
-    assert seen.first_line(("file", "s2", "1"), 501) is None
+def test_seen_keys_stay_on_disk_beyond_their_cache():
+    """The duplicate detector keeps its keys on disk: its memory is the bounded cache, not the file."""
+    with SeenKeys(cache_kib=64) as seen:
+        n = 30_000
+        for i in range(n):
+            assert seen.first_line(("file", "s", str(i)), i + 1) is None
+        assert seen.cache_kib() == 64 and seen.disk_bytes() > 8 * 64 * 1024  # the set outgrew its cache
+        for i in range(0, n, 997):  # early keys, long evicted from the cache, are still found with their line
+            assert seen.first_line(("file", "s", str(i)), n + 1) == i + 1
+        assert seen.first_line(("file", "s2", "1"), n + 2) is None  # another source, same id: not a repeat
+        assert seen.first_line(("vk", "s", "1"), n + 3) is None
+        assert seen.first_line(("file", "s2", "1"), n + 4) == n + 2
 
 
 def test_empty_file_and_json_array_get_a_clear_message(db: Database, tmp_path: Path):
