@@ -78,6 +78,11 @@ class App:
         """The profile of region ``code`` (None: the default region)."""
         return self.config.profile(code)
 
+    def profile_of(self, code: str | None) -> RegionProfile:
+        """The profile of a stored row's region (an incident's, a source's): the default one for None or a region
+        no longer configured."""
+        return self.config.regions.get(code or self.settings.region) or self.region
+
     def region_filter(self, profile: RegionProfile) -> RegionFilter:
         """The rows of ``profile``'s region (with those stored without a region, for the default one)."""
         return RegionFilter(profile.code, default=profile.code == self.settings.region)

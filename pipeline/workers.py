@@ -141,7 +141,7 @@ def task_crawl(source_id: int) -> None:
         src = s.get(Source, source_id)
         if src is None or not src.enabled or (src.retry_after is not None and src.retry_after > now):
             return
-        tz = st.app.config.regions.get(src.region or st.app.settings.region, st.app.region).region.tz
+        tz = st.app.profile_of(src.region).region.tz
         ours, info = co.acquire_lease(s, name, holder, socket.gethostname(), os.getpid(), now, CRAWL_LEASE)
     if not ours:
         log.info("source %s is being crawled by %s:%s: skipped", source_id, info.host, info.pid)

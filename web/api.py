@@ -70,8 +70,7 @@ class ApiReq:
     @property
     def profile(self) -> Any:
         """The profile of the token's authority's region (its time zone, calendar and authorities)."""
-        ctx = self.request.app[CTX]
-        return ctx.config.regions.get(self.authority.region) or ctx.region
+        return self.request.app[CTX].profile_of(self.authority.region)
 
     def incident(self) -> Any:
         try:

@@ -89,7 +89,7 @@ class Req:
 
     def profile_of(self, incident: Any) -> Any:
         """The profile of an incident's own region."""
-        return self.app_ctx.config.regions.get(incident.region) or self.app_ctx.region
+        return self.app_ctx.profile_of(incident.region)
 
     @property
     def post_region(self) -> Any:

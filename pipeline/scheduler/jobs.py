@@ -141,17 +141,12 @@ def job_crawl(source_id: int) -> Any:
         if src.retry_after is not None and src.retry_after > rt.clock.now():
             log.info("source %s waits until %s", source_id, src.retry_after)
             return None
-        tz = _region_of(rt, src.region).region.tz  # dates without a zone are the source region's
+        tz = rt.app.profile_of(src.region).region.tz  # dates without a zone are the source region's
     with _recorded(rt, f"crawl:{source_id}"):
         reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=tz))
     for r in reports:
         log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     return reports
-
-
-def _region_of(rt: Runtime, code: str | None) -> Any:
-    """The profile of region ``code`` (the default one for None or a region no longer configured)."""
-    return rt.app.config.regions.get(code or rt.app.settings.region, rt.app.region)
 
 
 def job_process() -> Any:
