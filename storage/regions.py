@@ -67,4 +67,4 @@ def post_regions(session: Session, ids: list[int]) -> dict[int, str | None]:
     """Post id -> its region (None: the default one)."""
     if not ids:
         return {}
-    return dict(session.execute(select(Post.id, Post.region).where(Post.id.in_(ids))).tuples().all())
+    return {int(i): r for i, r in session.execute(select(Post.id, Post.region).where(Post.id.in_(ids)))}

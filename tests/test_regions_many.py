@@ -191,3 +191,41 @@ def test_sources_add_with_a_region(db_url, tmp_path):
         assert [(x.key, x.region, x.municipality) for x in s.scalars(select(Source))] == [("pskov_news", "pskov", "pskov")]
     r = cur("sources", "list")
     assert "регион: Псковская область" in r.stdout
+
+
+def test_workers_serve_two_regions_like_one_pass(db_url, models_dir, tmp_path):
+    """The task split (`cur worker`): analyse tasks over both regions' posts in any order, then one group task per
+    (region, sector) — the same incidents as one `cur process` of the two regions."""
+    import random
+
+    from pipeline.distributed import analyse_range, dispatch, group_pending, send_groups
+    from pipeline.process import load_classifier
+
+    reference = _sqlite(tmp_path, "reference.db")
+    for url in (reference, db_url):
+        _collect(url, {"kuz": None, "psk": "pskov"})
+    process_pending(make_app(reference, models_dir, CUR_REGIONS="pskov"), NOW)
+
+    app = make_app(db_url, models_dir, CUR_REGIONS="pskov")
+    ranges: list[tuple[int, int]] = []
+    groups: list[tuple] = []
+    dispatch(app, lambda a, b: ranges.append((a, b)), lambda *g: groups.append(g), batch_size=7)
+    assert len(ranges) > 5 and groups == []
+    random.Random(3).shuffle(ranges)
+    clf = load_classifier(app)
+    for k, (a, b) in enumerate(ranges):
+        analyse_range(app, clf, a, b, NOW)
+        if k % 2 == 0:  # grouping while later analyses are still to come
+            batch: list[tuple] = []
+            send_groups(app, lambda *g, out=batch: out.append(g))
+            for sector, region in batch:
+                group_pending(app, NOW, sector, region=region)
+            groups += batch
+    assert {region for _, region in groups} == {"kuzbass", "pskov"}  # a group task names its region
+    last: list[tuple] = []
+    send_groups(app, lambda *g: last.append(g))
+    for sector, region in last:
+        group_pending(app, NOW, sector, region=region)
+    with app.db.session() as s:
+        assert not list(s.scalars(select(Post.id).where(Post.processed_at.is_(None))))
+    assert _snapshot(db_url) == _snapshot(reference)
