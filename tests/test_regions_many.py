@@ -135,7 +135,8 @@ def test_pending_posts_take_the_region_of_their_source(db):
         upsert_posts(s, [PostRecord("vk", "psk", "1", at, "текст")], source_id=src.id)
         upsert_posts(s, [PostRecord("vk", "https://vk.com/pskov_news", "2", at, "текст")])  # imported, by URL
         upsert_posts(s, [PostRecord("vk", "kuz", "3", at, "текст")], source_id=home.id)
-        assert assign_post_regions(s, "kuzbass") == 2
+        assert {p.external_id: p.region for p in s.scalars(select(Post))} == {"1": "pskov", "2": None, "3": None}  # as stored
+        assert assign_post_regions(s, "kuzbass") == 1  # the imported one, by its source's URL
         assert {p.external_id: p.region for p in s.scalars(select(Post))} == {"1": "pskov", "2": "pskov", "3": None}
         assert assign_post_regions(s, "kuzbass") == 0
 
