@@ -192,6 +192,12 @@ def test_sources_add_with_a_region(db_url, tmp_path):
         assert [(x.key, x.region, x.municipality) for x in s.scalars(select(Source))] == [("pskov_news", "pskov", "pskov")]
     r = cur("sources", "list")
     assert "регион: Псковская область" in r.stdout
+    r = cur("report", "--month", "2026-11", "--region", "all", "--output", str(tmp_path / "rep"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Псковская область" in (tmp_path / "rep" / "pskov" / "report-2026-11.html").read_text(encoding="utf-8")
+    assert (tmp_path / "rep" / "kuzbass" / "report-2026-11.xlsx").exists()
+    r = cur("report", "--month", "2026-11", "--region", "murmansk")
+    assert r.returncode != 0 and "регион 'murmansk' не обслуживается" in r.stdout + r.stderr
 
 
 def test_workers_serve_two_regions_like_one_pass(db_url, models_dir, tmp_path):
