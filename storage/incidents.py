@@ -518,7 +518,8 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
 
 #: What the grouping index keeps of an incident without its details.
 HEAD_COLUMNS = (Incident.id, Incident.sector, Incident.category, Incident.municipality, Incident.state,
-                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at)
+                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at,
+                Incident.urgency)
 
 
 def incident_heads(session: Session, region: str, updated_since: datetime | None = None,

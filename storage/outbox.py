@@ -39,6 +39,17 @@ def add_message(session: Session, **fields: Any) -> tuple[OutboxMessage, bool]:
     return msg, True
 
 
+def insert_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert messages in one multi-row statement; a row whose ``dedup_key`` exists is skipped."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    session.execute(insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
+
+
 def due_messages(session: Session, now: datetime, limit: int | None = None) -> list[tuple[int, str, str]]:
     """``(id, channel, recipient)`` of pending messages due at ``now``, oldest due first."""
     q = (
