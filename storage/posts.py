@@ -94,6 +94,12 @@ def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int
         # SQLite's default page cache is 2 MiB: the unique, content-hash and date indexes outgrow it
         # within the first 100k posts and every insert then re-reads their pages (docs/import.md, Scale)
         session.connection().exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    else:
+        # psycopg prepares a statement after 5 runs, and PostgreSQL may then keep one generic plan for it:
+        # made while the table looked empty (ANALYZE after a TRUNCATE, autovacuum on a new database), it
+        # scans the table for every key (a batch's look-up went from 25 ms to 6 s within 5,000 posts).
+        # A plan per batch, for this transaction only.
+        session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     batch: dict[tuple[str, str, str], PostRecord] = {}
     for rec in records:
         batch[rec.key] = rec  # the last version of a post within a batch wins
