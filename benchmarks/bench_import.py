@@ -1,7 +1,7 @@
 """`cur import` at scale: posts/s, per-post cost along the file and peak memory, SQLite and PostgreSQL.
 
     nice -n 10 python benchmarks/bench_import.py                    # 10k and 100k posts, both backends
-    nice -n 10 python benchmarks/bench_import.py --sizes 10000 100000 --million
+    nice -n 10 python benchmarks/bench_import.py --sizes 10000 100000 --million --reference
     python benchmarks/bench_import.py --backends sqlite --sizes 10000
 
 Each run is a child process (so its peak memory is its own) that writes a JSONL file of N synthetic
@@ -12,8 +12,15 @@ imports it again (every post already stored: the re-import path). Reported per r
 * posts/s and µs per post of the first import, and of its first and last tenth of the file (a flat
   per-post cost means the cost does not grow with the table);
 * posts/s of the re-import;
-* peak resident memory of the process, and its growth during the import (the file is streamed, so
-  the growth should not depend on N beyond the duplicate detector's ~12 bytes per post).
+* peak resident memory of the process, its growth during the import and the resident memory at
+  10 %, 50 % and 100 % of the file (the file is streamed and the duplicate detector is on disk, so
+  after the caches have filled it should not depend on N);
+* CPU time per post of every tenth (this process; on PostgreSQL also the server's backends);
+* with ``--reference``: every 1 % of the file (at least every 1,000 posts) a chunk of 1,000 other
+  posts is imported into a second database kept under 10k posts; the cost of a post in the big table
+  over that of a post in the small one, in the same stretch of time, is the growth of the per-post
+  cost with the table with the machine's load divided out (CPU time also grows with the load: two
+  processes on one core share its caches).
 
 The PostgreSQL database is a temporary one on ``CUR_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards. Figures are ratios within one run

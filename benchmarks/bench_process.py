@@ -64,7 +64,9 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-def incident_stats(url: str, size: int | None = None) -> dict:
+def incident_stats(url: str, size: int | None = None, options=None) -> dict:
+    """Count, size and span of the incidents; with ``options`` (GroupingOptions), how many span more than
+    their sector's age limit (the bound: an incident accepts posts published at most that long after its first)."""
     from sqlalchemy import func, select
 
     from storage import Database
@@ -77,6 +79,7 @@ def incident_stats(url: str, size: int | None = None) -> dict:
             .join(Post, Post.id == IncidentPost.post_id).group_by(IncidentPost.incident_id)
         ).all()
         incidents = s.scalar(select(func.count(Incident.id)))
+        sector_of = dict(s.execute(select(Incident.id, Incident.sector)).tuples().all())
         followups = sum(1 for d in s.scalars(select(Incident.details)) if (d or {}).get("follows"))
         members = list(s.execute(select(IncidentPost.incident_id, Post.external_id).join(Post, Post.id == IncidentPost.post_id)))
     db.dispose()
@@ -97,8 +100,11 @@ def incident_stats(url: str, size: int | None = None) -> dict:
                    "pair_recall": round(right / same, 4) if same else None}
     sizes = [float(n) for _, n, _, _ in rows]
     spans = [(b - a).total_seconds() / 3600 for _, _, a, b in rows]
+    over = None
+    if options is not None:
+        over = sum(1 for i, _, a, b in rows if b - a > options.age_limit(sector_of.get(i)))
     return {"incidents": incidents, "grouped_posts": int(sum(sizes)), "followups": followups, **quality,
-            "size": _percentiles(sizes), "span_hours": _percentiles(spans)}
+            "size": _percentiles(sizes), "span_hours": _percentiles(spans), "over_bound": over}
 
 
 def one(args: argparse.Namespace) -> dict:
@@ -157,7 +163,7 @@ def one(args: argparse.Namespace) -> dict:
         "posts_per_s": round(n / wall, 1), "ms_per_post": round(1000 * wall / n, 3),
         "cpu_s": round(cpu, 2), "cpu_ms_per_post": round(1000 * cpu / n, 3), "load": [round(load_start, 1), round(load_end, 1)],
         "posts_per_cpu_s": round(n / cpu, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        **incident_stats(url, args.size),
+        **incident_stats(url, args.size, options),
     }
 
 
@@ -202,7 +208,8 @@ def fmt(r: dict) -> str:
             f"{r['posts_per_cpu_s']:>8.0f} {r['cpu_ms_per_post']:>7.3f} {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
             f"{size.get('median', 0):>4.0f}/{size.get('p99', 0):.0f}/{size.get('max', 0):.0f} "
             f"{span.get('median', 0):>5.1f}/{span.get('p99', 0):.0f}/{span.get('max', 0):.0f} "
-            f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}")
+            f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}"
+            f" {r.get('over_bound')!s:>10}")
 
 
 def main() -> None:
@@ -230,7 +237,7 @@ def main() -> None:
 
     print(f"load average at start {os.getloadavg()[0]:.2f}; CPUs {os.cpu_count()}", flush=True)
     print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'cpu ms':>7} {'load':>11} {'rss MB':>6} "
-          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall", flush=True)
+          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall  over bound", flush=True)
     results = []
     for size in args.sizes:
         file = args.data_dir / f"cur-mixed-{size}.jsonl"

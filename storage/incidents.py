@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from .events import OPEN_STATES, ROUTED_OPEN_STATES
@@ -136,9 +136,10 @@ def get_incident(session: Session, incident_id: int, lock: bool = False) -> Inci
 
 def candidate_incidents(
     session: Session, region: str, sector: str | None, municipality: str | None, since: datetime,
-    any_municipality: bool = False,
+    any_municipality: bool = False, with_unplaced: bool = False,
 ) -> list[Incident]:
-    """Open, unmerged incidents of the sector and municipality (or of any, if asked) with a post since ``since``."""
+    """Open, unmerged incidents of the sector and municipality (or of any, if asked) with a post since ``since``;
+    ``with_unplaced``: those of no municipality too (a post naming its town and a street address joins them by it)."""
     q = select(Incident).where(
         Incident.region == region,
         Incident.state.in_(OPEN_STATES),
@@ -147,7 +148,12 @@ def candidate_incidents(
         Incident.sector == sector if sector is not None else Incident.sector.is_(None),
     )
     if not any_municipality:
-        q = q.where(Incident.municipality == municipality if municipality is not None else Incident.municipality.is_(None))
+        if municipality is None:
+            q = q.where(Incident.municipality.is_(None))
+        elif with_unplaced:
+            q = q.where(or_(Incident.municipality == municipality, Incident.municipality.is_(None)))
+        else:
+            q = q.where(Incident.municipality == municipality)
     return list(session.scalars(q.order_by(Incident.last_post_at.desc(), Incident.id.desc())))
 
 

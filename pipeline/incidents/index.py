@@ -154,13 +154,18 @@ class GroupingIndex:
         self._bucket(view).remove(view)
         self._lru.pop(view.id, None)
 
-    def _candidates(self, sector: str | None, municipality: str | None, since: datetime) -> list[_View]:
-        """Open incidents of the sector and municipality (any, for an unknown one) with a post since ``since``,
-        newest first (the order of ``storage.incidents.candidate_incidents``)."""
+    def _candidates(self, sector: str | None, municipality: str | None, since: datetime,
+                    with_unplaced: bool = False) -> list[_View]:
+        """Open incidents of the sector and municipality (any, for an unknown one; with those of none when
+        ``with_unplaced``) with a post since ``since``, newest first (``storage.incidents.candidate_incidents``)."""
         by_place = self._buckets.get(sector) or {}
         if municipality is not None:
             bucket = by_place.get(municipality)
             out = bucket.since(since) if bucket else []
+            unplaced = by_place.get(None) if with_unplaced else None
+            if unplaced is not None:
+                out = out + unplaced.since(since)
+                out.sort(key=lambda v: (v.last_post_at, v.id))
             out.reverse()
             return out
         out = [v for b in by_place.values() for v in b.since(since)]
@@ -201,7 +206,8 @@ class GroupingIndex:
         words = content_lemmas(post.text)
         if streets is None:
             streets = street_addresses(post.text)
-        cands = self._candidates(sector, municipality, post.published_at - self.options.window)
+        cands = self._candidates(sector, municipality, post.published_at - self.options.window,
+                                 with_unplaced=self.options.address_level and bool(streets))
         self._load(session, cands)
         choice = choose_incident(cands, post, words, sector, category, municipality, self.options, streets)
         if choice.incident is not None:
