@@ -11,7 +11,8 @@ routing, deadlines, outbox) timed with the classifier already loaded. Each
 run is a child process of its own, so the peak memory (max RSS) is that run's.
 
 Printed per run: posts/s (wall clock), milliseconds per post, posts per CPU
-second of this process (PostgreSQL's own CPU is not in it), peak RSS, import
+second of this process and CPU milliseconds per post (PostgreSQL's own CPU is
+not in it), the load average when the pass started and ended, peak RSS, import
 time, and the incidents made: count, posts per incident and span (first to
 last post) distribution. ``--mode reference`` runs the per-post reference
 chain (``pipeline.process_reference``) instead of the batched one, for
@@ -63,7 +64,9 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-def incident_stats(url: str, size: int | None = None) -> dict:
+def incident_stats(url: str, size: int | None = None, options=None) -> dict:
+    """Count, size and span of the incidents; with ``options`` (GroupingOptions), how many span more than
+    their sector's age limit (the bound: an incident accepts posts published at most that long after its first)."""
     from sqlalchemy import func, select
 
     from storage import Database
@@ -76,6 +79,7 @@ def incident_stats(url: str, size: int | None = None) -> dict:
             .join(Post, Post.id == IncidentPost.post_id).group_by(IncidentPost.incident_id)
         ).all()
         incidents = s.scalar(select(func.count(Incident.id)))
+        sector_of = dict(s.execute(select(Incident.id, Incident.sector)).tuples().all())
         followups = sum(1 for d in s.scalars(select(Incident.details)) if (d or {}).get("follows"))
         members = list(s.execute(select(IncidentPost.incident_id, Post.external_id).join(Post, Post.id == IncidentPost.post_id)))
     db.dispose()
@@ -96,8 +100,11 @@ def incident_stats(url: str, size: int | None = None) -> dict:
                    "pair_recall": round(right / same, 4) if same else None}
     sizes = [float(n) for _, n, _, _ in rows]
     spans = [(b - a).total_seconds() / 3600 for _, _, a, b in rows]
+    over = None
+    if options is not None:
+        over = sum(1 for i, _, a, b in rows if b - a > options.age_limit(sector_of.get(i)))
     return {"incidents": incidents, "grouped_posts": int(sum(sizes)), "followups": followups, **quality,
-            "size": _percentiles(sizes), "span_hours": _percentiles(spans)}
+            "size": _percentiles(sizes), "span_hours": _percentiles(spans), "over_bound": over}
 
 
 def one(args: argparse.Namespace) -> dict:
@@ -140,9 +147,11 @@ def one(args: argparse.Namespace) -> dict:
                                   unknown_place_needs_source_or_address=not args.any_source)
     elif args.any_source:
         options = GroupingOptions(unknown_place_needs_source_or_address=False)
+    load_start = os.getloadavg()[0]
     t, c = time.perf_counter(), time.process_time()
     report = run(app, NOW, classifier=clf, grouping=options)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
+    load_end = os.getloadavg()[0]
     if prof is not None:
         prof.disable()
         prof.dump_stats(args.profile)
@@ -152,8 +161,9 @@ def one(args: argparse.Namespace) -> dict:
         "db": args.db[0], "posts": args.size, "mode": args.mode, "imported": rep.lines, "import_s": round(import_s, 1),
         "processed": n, "relevant": report.relevant, "seconds": round(wall, 2),
         "posts_per_s": round(n / wall, 1), "ms_per_post": round(1000 * wall / n, 3),
+        "cpu_s": round(cpu, 2), "cpu_ms_per_post": round(1000 * cpu / n, 3), "load": [round(load_start, 1), round(load_end, 1)],
         "posts_per_cpu_s": round(n / cpu, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        **incident_stats(url, args.size),
+        **incident_stats(url, args.size, options),
     }
 
 
@@ -195,10 +205,11 @@ def run_child(db: str, size: int, file: Path, args: argparse.Namespace) -> dict:
 def fmt(r: dict) -> str:
     size, span = r["size"], r["span_hours"]
     return (f"{r['db']:>8} {r['mode']:>9} {r['processed']:>7} {r['posts_per_s']:>8.0f} {r['ms_per_post']:>8.3f} "
-            f"{r['posts_per_cpu_s']:>8.0f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
+            f"{r['posts_per_cpu_s']:>8.0f} {r['cpu_ms_per_post']:>7.3f} {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
             f"{size.get('median', 0):>4.0f}/{size.get('p99', 0):.0f}/{size.get('max', 0):.0f} "
             f"{span.get('median', 0):>5.1f}/{span.get('p99', 0):.0f}/{span.get('max', 0):.0f} "
-            f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}")
+            f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}"
+            f" {r.get('over_bound')!s:>10}")
 
 
 def main() -> None:
@@ -225,8 +236,8 @@ def main() -> None:
     import mixed_posts
 
     print(f"load average at start {os.getloadavg()[0]:.2f}; CPUs {os.cpu_count()}", flush=True)
-    print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'rss MB':>6} "
-          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall", flush=True)
+    print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'cpu ms':>7} {'load':>11} {'rss MB':>6} "
+          f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall  over bound", flush=True)
     results = []
     for size in args.sizes:
         file = args.data_dir / f"cur-mixed-{size}.jsonl"

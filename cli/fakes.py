@@ -96,13 +96,15 @@ def fakes_remove(ctx: click.Context, claim_id: int) -> None:
 @fakes_group.command("tune")
 @click.pass_context
 def fakes_tune(ctx: click.Context) -> None:
-    """Подобрать порог сходства по решениям операторов (максимум F1 на подтверждённых и отклонённых метках)."""
-    from pipeline.fakes import tune_threshold
+    """Подобрать порог сходства по решениям операторов: максимум F1 на подтверждённых и отклонённых метках;
+    если метки сразу над порогом почти все подтверждены, порог снижается на шаг 0.05."""
+    from pipeline.fakes import current_threshold, threshold_change, tune_threshold
 
     app = get_app(ctx)
     with app.ready_db().session() as s:
+        before = current_threshold(s)
         row = tune_threshold(s, default_actor(), utcnow())
-        click.echo(f"Порог сходства: {row.threshold:.3f} (по {row.decided} решениям: точность {row.precision:.2f}, "
+        click.echo(f"Порог сходства: {threshold_change(before, row.threshold)} (по {row.decided} решениям: точность {row.precision:.2f}, "
                    f"полнота {row.recall:.2f}, F1 {row.f1:.2f}). Действует со следующей обработки.")
 
 

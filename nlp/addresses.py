@@ -28,7 +28,7 @@ from functools import lru_cache
 from nlp.clean import fold_yo
 from nlp.morph import lemma, parse
 
-__all__ = ["street_addresses", "normalise_house"]
+__all__ = ["street_addresses", "normalise_house", "address_labels", "key_label"]
 
 _TYPE = (
     r"(?P<type>ул(?:ица|ице|ицу|ицы|ицей)?|пр-?к?т|просп|проспект(?:е|а|у)?|пер(?:еулок|еулке|еулка)?|"
@@ -103,3 +103,69 @@ def street_addresses(text: str | None) -> list[str]:
         if key not in out:
             out.append(key)
     return out
+
+
+#: How a street type is written in a label, and the gender its adjective name takes («ул. Весенняя», «пр-т Советский»).
+_TYPE_LABELS: tuple[tuple[str, str, str], ...] = (
+    ("ул", "ул.", "femn"), ("пр", "пр-т", "masc"), ("просп", "пр-т", "masc"), ("пер", "пер.", "masc"),
+    ("б-р", "б-р", "masc"), ("бульвар", "б-р", "masc"), ("шоссе", "ш.", "neut"), ("ш", "ш.", "neut"),
+    ("мкр", "мкр", "masc"), ("микрорайон", "мкр", "masc"), ("пл", "пл.", "femn"), ("наб", "наб.", "femn"),
+    ("проезд", "проезд", "masc"), ("туп", "туп.", "masc"), ("кв-л", "кв-л", "masc"), ("квартал", "кв-л", "masc"),
+)
+
+
+def _type_label(written: str | None) -> tuple[str, str]:
+    """(label, gender) of a written street type; «ул.» for none (most addresses in posts are streets)."""
+    w = (written or "").lower()
+    for prefix, label, gender in _TYPE_LABELS:
+        if w.startswith(prefix):
+            return label, gender
+    return "ул.", "femn"
+
+
+def _name_label(name: str, gender: str) -> str:
+    """The street name as a label writes it: an adjective in the nominative of the type's gender
+    («Весенней» → «Весенняя»), any other word in the genitive («Кирова», «Мира», «Победы»)."""
+    parts = name.split("-")
+    if len(parts) > 1:  # «Мамина-Сибиряка»: kept as written
+        return "-".join(p[:1].upper() + p[1:].lower() for p in parts)
+    word = name.lower()
+    parses = parse(word)
+    adj = next((p for p in parses[:2] if p.tag.POS == "ADJF"), None)
+    form = None
+    if adj is not None:
+        form = adj.inflect({"nomn", "sing", gender})
+    elif parses and not any(p.tag.case == "gent" for p in parses[:3]):
+        form = parses[0].inflect({"gent", "sing"})
+    out = form.word if form is not None else word
+    return out[:1].upper() + out[1:]
+
+
+def address_labels(text: str | None) -> dict[str, str]:
+    """``{key: label}`` of the addresses a text names (``street_addresses`` keys), labels as people write
+    them: «ул. Весенняя, 12», «пр-т Ленина, 5к2», «ул. Кирова, 12а»."""
+    keys = street_addresses(text)
+    out: dict[str, str] = {}
+    if not keys:
+        return out
+    for m in _ADDRESS.finditer(text or ""):
+        key = f"{lemma(m.group('name'))}#" + normalise_house(
+            m.group("num"), m.group("letter"), m.group("korp"), m.group("str"), m.group("frac"))
+        if key in keys and key not in out:
+            type_label, gender = _type_label(m.group("type"))
+            out[key] = f"{type_label} {_name_label(m.group('name'), gender)}, {key.split('#', 1)[1]}"
+    return out
+
+
+def key_label(key: str) -> str:
+    """A label from a key alone (no text at hand): «весенний#12» → «ул. Весенняя, 12», «киров#5» → «ул. Кирова, 5»."""
+    name, _, house = key.partition("#")
+    if not house:
+        return key
+    if "-" in name:
+        return f"ул. {_name_label(name, 'femn')}, {house}"
+    own = [p for p in parse(name) if fold_yo(p.normal_form) == name] or parse(name)[:1]
+    adj = next((p for p in own if p.tag.POS == "ADJF"), None)
+    form = adj.inflect({"nomn", "sing", "femn"}) if adj is not None else (own[0].inflect({"gent", "sing"}) if own else None)
+    word = form.word if form is not None else name
+    return f"ул. {word[:1].upper() + word[1:]}, {house}"

@@ -196,7 +196,8 @@ def _group(db: Any, profile: Any, lease: ProcessingLease, now: datetime, sector:
                 done.append(pid)
                 if not a.relevant or a.unsure or pid in grouped:
                     continue  # e.g. analysed by `cur process`, or an unsure one a review will decide
-                _incident, created = index.place(s, post, a.sector, a.category, a.urgency or "normal", a.municipality, now)
+                _incident, created = index.place(s, post, a.sector, a.category, a.urgency or "normal", a.municipality, now,
+                                                 unlinked=True)  # not in ``grouped``
                 total.grouped += 1
                 if created:
                     total.incidents_created += 1

@@ -21,9 +21,11 @@ Claim vectors are computed once per pass; posts are scored a batch at a time wit
 products (cost in docs/fakes.md).
 
 Decisions and the threshold. The operator confirms (the post's incident gets the «возможный
-фейк» flag, an incident event) or dismisses a mark; ``tune_threshold`` (``cur fakes tune``, the
-button on ``/fakes``) picks the threshold that maximises F1 on the decided marks and stores it
-with its figures (``fake_thresholds``); the next pass uses it.
+фейк» flag, an incident event) or dismisses a mark (a flag a confirmation set is cleared, an
+event), and may change the decision; ``tune_threshold`` (``cur fakes tune``, the button on
+``/fakes``) picks the threshold that maximises F1 on the decided marks, or lowers it a step when
+the marks just above it are nearly all confirmed (``next_threshold``), and stores it with its
+figures (``fake_thresholds``); the next pass uses it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from storage.events import OPEN_STATES
 from storage.models import FakeClaim, FakeMark, FakeThreshold
 
 from .errors import InvalidInput, NotFound, Refused
-from .incidents.lifecycle import mark_fake
+from .incidents.lifecycle import mark_fake, unmark_fake
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ LEMMA_WEIGHT = 0.5
 MIN_THRESHOLD, MAX_THRESHOLD = 0.30, 0.95
 #: Decided marks needed before ``tune_threshold`` moves the threshold.
 MIN_DECIDED = 10
+#: Lowering (docs/fakes.md «Tuning the threshold»): marks exist only above the threshold, so the F1 rule alone
+#: can only raise it. When the lowest band of decided marks, [threshold, threshold + STEP), holds at least
+#: ``BAND_MIN`` decisions of which at least ``LOWER_PRECISION`` are confirmed, and the F1-best threshold is in
+#: that band, the threshold goes down by ``STEP``; the decisions on the posts it then marks tell the next tuning
+#: whether that went too far (the F1 rule raises it back).
+STEP = 0.05
+BAND_MIN = 5
+LOWER_PRECISION = 0.9
 #: Lemmas by which a post refutes rather than repeats a claim.
 REFUTES = frozenset({"фейк", "опровергнуть", "опровергать", "опровержение", "неправда", "вранье", "ложь", "недостоверный", "дезинформация"})
 LIMITS = {"claim": 2000, "refutation": 4000, "link": 1024}
@@ -372,22 +382,40 @@ def import_claims(s: Session, path: Path, actor: str, now: datetime) -> ImportRe
 
 
 def decide_mark(s: Session, mark_id: int, decision: str, actor: str, now: datetime) -> FakeMark:
-    """``confirm`` or ``dismiss`` a mark (audited). Confirming flags the post's open incident «возможный фейк» (an event)."""
+    """``confirm`` or ``dismiss`` a mark (audited), or change the decision taken (the same one twice is refused).
+
+    Confirming flags the post's open incident «возможный фейк» (a ``marked_fake`` event naming the mark).
+    Dismissing clears the flag (an ``unmarked_fake`` event) when a mark's confirmation set it and no
+    other confirmed mark of the incident's posts remains; a flag an operator set by hand stays."""
     if decision not in DECISIONS:
         raise InvalidInput(f"неизвестное решение «{decision}»: ожидается confirm или dismiss")
     m = repo.mark(s, mark_id)
     if m is None:
         raise NotFound(f"метки №{mark_id} нет")
-    if m.decision is not None:
+    if m.decision == DECISIONS[decision]:
         raise Refused(f"по метке №{mark_id} уже принято решение: {DECISION_NAMES[m.decision]}")
+    before = m.decision
     repo.set_decision(m, DECISIONS[decision], actor, now)
-    audit_repo.audit(s, actor, f"fake_mark.{decision}", f"post:{m.post_id}",
-                     {"mark": m.id, "claim": m.claim_id, "score": m.score}, now)
+    data: dict[str, Any] = {"mark": m.id, "claim": m.claim_id, "score": m.score}
+    if before is not None:
+        data["before"] = before
+    audit_repo.audit(s, actor, f"fake_mark.{decision}", f"post:{m.post_id}", data, now)
+    inc = incident_repo.incident_of_post(s, m.post_id)
+    if inc is None or inc.merged_into_id is not None:
+        return m
     if decision == "confirm":
-        inc = incident_repo.incident_of_post(s, m.post_id)
-        if inc is not None and not inc.is_possible_fake and inc.state in OPEN_STATES and inc.merged_into_id is None:
-            mark_fake(s, inc, actor, now, comment=f"пост {m.post_id} повторяет опровергнутое утверждение №{m.claim_id}")
+        if not inc.is_possible_fake and inc.state in OPEN_STATES:
+            mark_fake(s, inc, actor, now, comment=f"пост {m.post_id} повторяет опровергнутое утверждение №{m.claim_id}", mark_id=m.id)
+    elif inc.is_possible_fake and fake_flag_from_marks(s, inc.id) and not any(
+            other.decision == "confirmed" for other, _c, _p in repo.marks_of_incident(s, inc.id)):
+        unmark_fake(s, inc, actor, now, comment=f"метка поста {m.post_id} (утверждение №{m.claim_id}) отклонена", mark_id=m.id)
     return m
+
+
+def fake_flag_from_marks(s: Session, incident_id: int) -> bool:
+    """Did a mark's confirmation set the incident's «возможный фейк» flag (its last ``marked_fake`` event names a mark)?"""
+    data = repo.last_flag_data(s, incident_id)
+    return data is not None and data.get("mark_id") is not None
 
 
 DECISION_NAMES = {"confirmed": "подтверждено", "dismissed": "отклонено"}
@@ -423,18 +451,37 @@ def best_threshold(decided: Sequence[tuple[float, bool]]) -> Tuning:
     return best
 
 
+def next_threshold(decided: Sequence[tuple[float, bool]], current: float) -> tuple[float, Tuning, str]:
+    """The threshold tuning stores (within [MIN, MAX]), the F1 figures it rests on, and the rule that chose it:
+    ``f1`` (the F1-best threshold, up or down within the decided scores) or ``step_down`` (see ``STEP``)."""
+    t = best_threshold(decided)
+    band = [y for sc, y in decided if current <= sc < current + STEP]
+    if (t.threshold < current + STEP and len(band) >= BAND_MIN and sum(band) / len(band) >= LOWER_PRECISION
+            and current - STEP >= MIN_THRESHOLD - 1e-9):
+        return round(current - STEP, 4), t, "step_down"
+    return min(MAX_THRESHOLD, max(MIN_THRESHOLD, t.threshold)), t, "f1"
+
+
+def threshold_change(before: float, after: float) -> str:
+    """«0.450 → 0.400 (снижен)» for the messages of tuning."""
+    if abs(after - before) < 5e-4:
+        return f"{after:.3f} (не изменился)"
+    return f"{before:.3f} → {after:.3f} ({'снижен' if after < before else 'повышен'})"
+
+
 def tune_threshold(s: Session, actor: str, now: datetime, min_decided: int = MIN_DECIDED) -> FakeThreshold:
-    """``cur fakes tune``: store the F1-best threshold over the decided marks (within [MIN, MAX])."""
+    """``cur fakes tune``: store the threshold ``next_threshold`` picks over the decided marks."""
     decided = [(sc, d == "confirmed") for sc, d in repo.decided_marks(s)]
     if len(decided) < min_decided:
         raise Refused(f"решений по меткам пока {len(decided)}: для подбора порога нужно не меньше {min_decided}")
-    if not any(y for _, y in decided) or all(y for _, y in decided):
-        raise Refused("для подбора порога нужны и подтверждённые, и отклонённые метки")
-    t = best_threshold(decided)
-    value = min(MAX_THRESHOLD, max(MIN_THRESHOLD, t.threshold))
+    if not any(y for _, y in decided):
+        raise Refused("для подбора порога нужны подтверждённые метки: пока все отклонены")
+    current = current_threshold(s)
+    value, t, rule = next_threshold(decided, current)
     row = repo.add_threshold(s, threshold=value, precision=t.precision, recall=t.recall, f1=t.f1, decided=t.decided, actor=actor, at=now)
-    audit_repo.audit(s, actor, "fake_threshold.tune", "fake_threshold", {"threshold": value, "precision": round(t.precision, 3),
-                                                                           "recall": round(t.recall, 3), "f1": round(t.f1, 3), "decided": t.decided}, now)
+    audit_repo.audit(s, actor, "fake_threshold.tune", "fake_threshold", {"threshold": value, "before": current, "rule": rule,
+                                                                           "precision": round(t.precision, 3), "recall": round(t.recall, 3),
+                                                                           "f1": round(t.f1, 3), "decided": t.decided}, now)
     return row
 
 

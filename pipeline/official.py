@@ -214,11 +214,11 @@ def escalate_unanswered(session: Session, profile: RegionProfile, index: Any, no
         analyses = oq.latest_analysis_of(session, [c.post.id for c in due_cases])
         for case in due_cases:
             a = analyses[case.post.id]
-            incident, created = index.place(session, case.post, a.sector, a.category, a.urgency or "normal", a.municipality,
-                                            now, route_to=(page.authority, reason))
+            incident_id, created = index.place(session, case.post, a.sector, a.category, a.urgency or "normal", a.municipality,
+                                               now, route_to=(page.authority, reason))
             report.created += created
             report.joined += not created
-            report.incident_ids.append(incident.id)
+            report.incident_ids.append(incident_id)
     index.flush(session)
     return report
 

@@ -421,13 +421,13 @@ def _process_batch(s, profile: RegionProfile, batch: list[tuple[int, str, str]],
         if held:
             report.page_comments += 1
         elif analysis.relevant and not analysis.unsure and post_id not in grouped:
-            incident, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
-                                            municipality, now, streets, unlinked=True)
+            incident_id, created = index.place(s, post, analysis.sector, analysis.category, analysis.urgency or "normal",
+                                               municipality, now, streets, unlinked=True)
             if created:
                 report.incidents_created += 1
             else:
                 report.posts_joined += 1
-            report.incident_ids.append(incident.id)
+            report.incident_ids.append(incident_id)
         if on_progress:
             on_progress(1)  # inside the transaction: a failure here undoes the batch
     q.insert_analyses(s, fresh)

@@ -371,8 +371,26 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
             sh.cell(n, col).number_format = "DD.MM.YYYY HH:MM"
     for letter, width in zip("ABCDEFGH", (12, 60, 17, 17, 14, 14, 12, 10)):
         sh.column_dimensions[letter].width = width
+    if report.fakes is not None:
+        _fakes_sheet(wb.create_sheet("Возможные фейки"), report.fakes, bold)
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)
+
+
+def _fakes_sheet(sh: Any, f: FakeFigures, bold: Any) -> None:
+    """«Недостоверная информация: возможные фейки», the figures and the table of the HTML report's section."""
+    for label, value in (("Добавлено опровергнутых утверждений в реестр", f.claims_added),
+                         ("Постов, похожих на них («возможный фейк»)", f.marks), ("Подтверждено операторами", f.confirmed),
+                         ("Отклонено", f.dismissed), ("Ждут решения", f.waiting)):
+        append_row(sh, [label, value])
+    append_row(sh, [])
+    append_row(sh, ["Утверждение", "Опровержение", "Ссылка", "Постов", "Подтверждено", "Отклонено"])
+    for c in sh[sh.max_row]:
+        c.font = bold
+    for claim, refutation, link, n, confirmed, dismissed in f.claims:
+        append_row(sh, [claim, refutation, link, n, confirmed, dismissed])
+    for letter, width in zip("ABCDEF", (60, 60, 30, 10, 14, 12)):
+        sh.column_dimensions[letter].width = width
 
 
 def write_report(session: Session, profile: RegionProfile, month: str, output: Path, now: datetime | None = None) -> tuple[Path, Path]:

@@ -37,7 +37,8 @@ ESCALATED = "escalated"  # data: {stage, level, role}
 MERGED = "merged"  # this incident absorbed others; data: {from_incident_ids}
 MERGED_INTO = "merged_into"  # this incident was merged into another; data: {into_incident_id}
 SPLIT = "split"  # posts moved to a new incident; data: {post_ids, new_incident_id}
-MARKED_FAKE = "marked_fake"
+MARKED_FAKE = "marked_fake"  # data: {comment?, mark_id? (the confirmed «возможный фейк» mark)}
+UNMARKED_FAKE = "unmarked_fake"  # the flag cleared: its mark dismissed; data: {comment, mark_id}
 RECLASSIFIED = "reclassified"  # an operator changed sector/category/urgency; data: {from, to}
 GRADED = "graded"  # a reviewer graded the quality of the answer; data: {grade 1..5}
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from .models import FakeClaim, FakeMark, FakeThreshold, IncidentPost, Post
+from .models import FakeClaim, FakeMark, FakeThreshold, IncidentEvent, IncidentPost, Post
 
 
 def claims(s: Session, active_only: bool = True) -> list[FakeClaim]:
@@ -141,3 +141,10 @@ def claims_between(s: Session, start: datetime, end: datetime) -> list[tuple[Fak
 
 def claims_added_between(s: Session, start: datetime, end: datetime) -> int:
     return int(s.scalar(select(func.count(FakeClaim.id)).where(FakeClaim.created_at >= start, FakeClaim.created_at < end)) or 0)
+
+
+def last_flag_data(s: Session, incident_id: int) -> dict[str, Any] | None:
+    """``data`` of the incident's last ``marked_fake`` event (None: never flagged)."""
+    row = s.scalar(select(IncidentEvent.data).where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == "marked_fake")
+                   .order_by(IncidentEvent.at.desc(), IncidentEvent.id.desc()).limit(1))
+    return None if row is None else dict(row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from .events import OPEN_STATES, ROUTED_OPEN_STATES
@@ -136,9 +136,10 @@ def get_incident(session: Session, incident_id: int, lock: bool = False) -> Inci
 
 def candidate_incidents(
     session: Session, region: str, sector: str | None, municipality: str | None, since: datetime,
-    any_municipality: bool = False,
+    any_municipality: bool = False, with_unplaced: bool = False,
 ) -> list[Incident]:
-    """Open, unmerged incidents of the sector and municipality (or of any, if asked) with a post since ``since``."""
+    """Open, unmerged incidents of the sector and municipality (or of any, if asked) with a post since ``since``;
+    ``with_unplaced``: those of no municipality too (a post naming its town and a street address joins them by it)."""
     q = select(Incident).where(
         Incident.region == region,
         Incident.state.in_(OPEN_STATES),
@@ -147,7 +148,12 @@ def candidate_incidents(
         Incident.sector == sector if sector is not None else Incident.sector.is_(None),
     )
     if not any_municipality:
-        q = q.where(Incident.municipality == municipality if municipality is not None else Incident.municipality.is_(None))
+        if municipality is None:
+            q = q.where(Incident.municipality.is_(None))
+        elif with_unplaced:
+            q = q.where(or_(Incident.municipality == municipality, Incident.municipality.is_(None)))
+        else:
+            q = q.where(Incident.municipality == municipality)
     return list(session.scalars(q.order_by(Incident.last_post_at.desc(), Incident.id.desc())))
 
 
@@ -443,13 +449,15 @@ def incident_posts_by_external(
 # --------------------------------------------------------------------------- batch reads and writes of the processing pass
 
 
-def _insert(session: Session, model: Any):
-    """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``)."""
+def _insert(session: Session, model: Any, core: bool = False):
+    """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``); ``core``: of the
+    model's table, so a list of rows is one executemany (the ORM's bulk insert splits the rows by the columns
+    they leave ``None`` and builds each row's parameters in Python)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # the same ON CONFLICT insert for SQLite
-    return insert(model)
+    return insert(model.__table__ if core else model)
 
 
 def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[tuple[int, str, str]]:
@@ -485,7 +493,7 @@ def insert_analyses(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert analyses in one statement (executemany); a row another process has already
     inserted for the same post and model is left as it is (``ON CONFLICT DO NOTHING``)."""
     if rows:
-        session.execute(_insert(session, PostAnalysis).on_conflict_do_nothing(
+        session.execute(_insert(session, PostAnalysis, core=True).on_conflict_do_nothing(
             index_elements=["post_id", "model_version"]), list(rows))
 
 
@@ -500,13 +508,13 @@ def incidents_of_posts(session: Session, ids: Sequence[int]) -> dict[int, int]:
 def add_incident_posts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Link posts to incidents in one statement; a post already linked keeps its link."""
     if rows:
-        session.execute(_insert(session, IncidentPost).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
+        session.execute(_insert(session, IncidentPost, core=True).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write incident events in one multi-row insert (in the given order: ids follow it)."""
     if rows:
-        session.execute(_insert(session, IncidentEvent), list(rows))
+        session.execute(_insert(session, IncidentEvent, core=True), list(rows))
 
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
@@ -518,7 +526,8 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
 
 #: What the grouping index keeps of an incident without its details.
 HEAD_COLUMNS = (Incident.id, Incident.sector, Incident.category, Incident.municipality, Incident.state,
-                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at)
+                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at,
+                Incident.urgency)
 
 
 def incident_heads(session: Session, region: str, updated_since: datetime | None = None,

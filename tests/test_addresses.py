@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from nlp.addresses import street_addresses
+from nlp.addresses import address_labels, key_label, street_addresses
 from pipeline.incidents import GroupingOptions, ingest_analysis
 from storage import Database
 from storage import incidents as q
@@ -55,6 +55,30 @@ def test_street_addresses_are_normalised_to_one_key(text, keys):
     assert street_addresses(text) == keys
 
 
+LABELS = [
+    ("ул. Весенняя 12", "ул. Весенняя, 12"),
+    ("Присоединяюсь, Весенняя д.12 отопления нет", "ул. Весенняя, 12"),
+    ("на Весенней, 12 холодно", "ул. Весенняя, 12"),
+    ("пр-т Ленина, д. 5к2", "пр-т Ленина, 5к2"),
+    ("на Кирова 12а", "ул. Кирова, 12а"),
+    ("Маршала Жукова 5", "ул. Жукова, 5"),
+    ("на Мира 3", "ул. Мира, 3"),
+    ("Набережная Ушаковки 3", "наб. Ушаковки, 3"),
+]
+
+
+@pytest.mark.parametrize("text, label", LABELS)
+def test_addresses_are_labelled_as_people_write_them(text, label):
+    (key,) = street_addresses(text)
+    assert address_labels(text) == {key: label}
+
+
+@pytest.mark.parametrize("key, label", [("весенний#12", "ул. Весенняя, 12"), ("киров#12а", "ул. Кирова, 12а"), ("мир#3", "ул. Мира, 3"),
+                                        ("жуков#5", "ул. Жукова, 5"), ("победа#5", "ул. Победы, 5")])
+def test_a_key_alone_gets_a_label(key, label):
+    assert key_label(key) == label
+
+
 # --------------------------------------------------------------------------- grouping, no classifier
 
 
@@ -74,6 +98,55 @@ def test_address_joins_a_post_without_a_town_and_another_house_does_not(db, prof
         assert ingest_analysis(s, profile, late, A(municipality=None), T0 + timedelta(hours=5), off).id != inc.id
 
 
+def test_a_town_post_joins_an_earlier_town_less_incident_by_the_address(db, profile):
+    """The other order: the comment without a town comes first, the post naming the town joins it by the address."""
+    with db.session() as s:
+        first = add_post(s, "Присоединяюсь, Весенняя д.12 отопления нет", T0, source="-2")
+        inc = ingest_analysis(s, profile, first, A(municipality=None), T0)
+        assert inc.municipality is None
+        town = add_post(s, "Кемерово, ул. Весенняя 12 — нет отопления, батареи ледяные", T0 + timedelta(hours=1), source="-1")
+        assert ingest_analysis(s, profile, town, A(municipality="kemerovo"), T0 + timedelta(hours=1)).id == inc.id
+        # another house of the town: another incident, whatever the words
+        other = add_post(s, "Кемерово, ул. Весенняя 14 — нет отопления, батареи ледяные", T0 + timedelta(hours=2), source="-1")
+        assert ingest_analysis(s, profile, other, A(municipality="kemerovo"), T0 + timedelta(hours=2)).id != inc.id
+        # a town's post naming no address does not join a town-less incident by words, even from its source
+        words = add_post(s, "Кемерово: присоединяюсь, отопления нет, батареи ледяные", T0 + timedelta(hours=3), source="-2")
+        assert ingest_analysis(s, profile, words, A(municipality="kemerovo"), T0 + timedelta(hours=3)).id != inc.id
+        # nor one past the window
+        late = add_post(s, "Кемерово, Весенняя 12: отопления так и нет", T0 + timedelta(days=5), source="-1")
+        assert ingest_analysis(s, profile, late, A(municipality="kemerovo"), T0 + timedelta(days=5)).id != inc.id
+        assert sorted(p.id for p in q.posts_of(s, inc.id)) == sorted([first.id, town.id])
+
+
+async def test_the_incident_page_and_api_show_the_address(db_url, profile, aiohttp_client):
+    from pipeline.accounts import tokens as api_tokens
+    from storage.models import Authority
+    from tests.test_web_security import add_users, make_ctx
+    from tests.test_web_users import client_of
+
+    app = make_ctx(db_url)
+    try:
+        with app.db.session() as s:
+            from pipeline.incidents import sync_authorities
+
+            sync_authorities(s, profile)
+            first = add_post(s, "Присоединяюсь, Весенняя д.12 отопления нет", T0, source="-2")
+            inc = ingest_analysis(s, profile, first, A(municipality=None), T0)
+            town = add_post(s, "Кемерово, на Весенней 12 нет отопления", T0 + timedelta(hours=1), source="-1")
+            assert ingest_analysis(s, profile, town, A(municipality="kemerovo"), T0 + timedelta(hours=1)).id == inc.id
+            inc_id, code = inc.id, s.get(Authority, inc.authority_id).code
+            _, token = api_tokens.issue_token(s, profile.code, code, datetime.now(timezone.utc), "test", "back office")
+        add_users(app, [("op", "operator", None)])
+        site = {"app": app}
+        c = await client_of(site, aiohttp_client, "op")
+        page = await (await c.get(f"/incidents/{inc_id}")).text()
+        assert '<dt>Адрес</dt><dd class="addresses"><span class="address">ул. Весенняя, 12</span></dd>' in page
+        r = await c.get(f"/api/incidents/{inc_id}", headers={"Authorization": f"Bearer {token}"})
+        assert (await r.json())["addresses"] == [{"key": "весенний#12", "label": "ул. Весенняя, 12"}]
+    finally:
+        app.db.dispose()
+
+
 # --------------------------------------------------------------------------- end to end: cur import + cur process
 
 THREE = [
@@ -91,11 +164,17 @@ def _write(path, rows) -> None:
                                 "date": date, "text": text}, ensure_ascii=False) + "\n")
 
 
-def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url, models_dir, tmp_path):
+#: The same posts, the town-less comment first (the other order of grouping by the address).
+TOWN_LESS_FIRST = [(THREE[2][0], "2026-11-16T07:00:00+07:00", THREE[2][2]), THREE[0], THREE[1]]
+
+
+@pytest.mark.parametrize("order", ["town first", "town-less first"])
+def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url, models_dir, tmp_path, order):
     if models_dir:
         cur_env["CUR_MODELS_DIR"] = models_dir
     data = tmp_path / "posts.jsonl"
-    _write(data, THREE + [OTHER_HOUSE])
+    three = THREE if order == "town first" else TOWN_LESS_FIRST
+    _write(data, three + [OTHER_HOUSE])
     r = cur("import", str(data), "--quiet")
     assert r.returncode == 0, r.stderr
     r = cur("process", "--quiet", "--now", "2026-11-16T13:00")
@@ -107,12 +186,13 @@ def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url,
             analyses = {a.post_id: a for a in s.scalars(select(PostAnalysis))}
             assert [analyses[posts[f"v{i}"].id].address for i in (1, 2, 3, 4)] == [
                 "весенний#12", "весенний#12", "весенний#12", "весенний#14"]
-            assert analyses[posts["v3"].id].municipality is None  # names no town
+            town_less = "v3" if order == "town first" else "v1"
+            assert analyses[posts[town_less].id].municipality is None  # names no town
             incidents = {i: q.incident_of_post(s, posts[f"v{i}"].id) for i in (1, 2, 3, 4)}
             assert all(inc is not None for inc in incidents.values())
             assert incidents[1].id == incidents[2].id == incidents[3].id
             assert incidents[4].id != incidents[1].id  # another house
-            assert incidents[1].municipality == "kemerovo"
+            assert incidents[1].municipality == ("kemerovo" if order == "town first" else None)
     finally:
         db.dispose()
 

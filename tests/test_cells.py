@@ -76,6 +76,24 @@ def test_xlsx_report_keeps_post_texts_as_text(db, tmp_path):
     assert all(r[1].data_type == "s" and r[2].data_type == "s" for r in rows)
 
 
+def test_xlsx_fakes_sheet_keeps_claims_as_text(db, tmp_path):
+    """Claims come from operators and back offices (``POST /api/fakes``): never formulas in the «Возможные фейки» sheet."""
+    from config import Settings, load_configuration
+    from pipeline.reports import FakeFigures, build_report, write_xlsx
+
+    profile = load_configuration(Settings()).regions["kuzbass"]
+    with db.session() as s:
+        report = build_report(s, profile, "2025-11", datetime(2025, 12, 5, tzinfo=UTC))
+    report.fakes = FakeFigures(len(PAYLOADS), 0, 0, 0, [(p, "-" + p, None, 1, 0, 0) for p in PAYLOADS])
+    path = tmp_path / "r.xlsx"
+    write_xlsx(report, path)
+    with zipfile.ZipFile(path) as z:
+        assert not any(b"<f>" in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet"))
+    rows = list(load_workbook(path)["Возможные фейки"].iter_rows(min_row=8))
+    assert [r[0].value for r in rows] == PAYLOADS and [r[1].value for r in rows] == ["-" + p for p in PAYLOADS]
+    assert all(r[0].data_type == "s" and r[1].data_type == "s" for r in rows)
+
+
 def test_export_incidents_csv_neutralises_formulas(db, cur):
     with db.session() as s:
         a = Authority(region="kuzbass", code="min_housing_roads", name="Министерство ЖКХ", role="ministry")

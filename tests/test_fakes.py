@@ -98,7 +98,7 @@ def test_registry_from_the_cli(cur, tmp_path, db_url):
     assert rows[1].data["via"] == "import:claims.csv" and rows[3].data["before"]["active"] is True
 
 
-def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
+def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url, tmp_path):
     from pipeline import fakes
     from pipeline.errors import Refused
     from pipeline.process import process_pending
@@ -130,13 +130,20 @@ def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
         fakes.decide_mark(s, water.id, "confirm", "operator", NOW)
         fakes.decide_mark(s, other.id, "dismiss", "operator", NOW)
         with pytest.raises(Refused, match="уже принято решение: подтверждено"):
-            fakes.decide_mark(s, water.id, "dismiss", "operator", NOW)
+            fakes.decide_mark(s, water.id, "confirm", "operator", NOW)
         assert s.get(Incident, inc_id).is_possible_fake
         ev = s.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == inc_id, IncidentEvent.kind == "marked_fake")).one()
-        assert ev.actor == "operator" and f"№{claim1}" in ev.data["comment"]
+        assert ev.actor == "operator" and f"№{claim1}" in ev.data["comment"] and ev.data["mark_id"] == water.id
+        # changed mind: dismissing clears the flag (an event), confirming again sets it again
+        fakes.decide_mark(s, water.id, "dismiss", "head", NOW + timedelta(minutes=1))
+        assert not s.get(Incident, inc_id).is_possible_fake
+        cleared = s.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == inc_id, IncidentEvent.kind == "unmarked_fake")).one()
+        assert cleared.actor == "head" and cleared.data["mark_id"] == water.id and "отклонена" in cleared.data["comment"]
+        fakes.decide_mark(s, water.id, "confirm", "operator", NOW + timedelta(minutes=2))
+        assert s.get(Incident, inc_id).is_possible_fake
         with pytest.raises(Refused, match="решений по меткам пока 2: для подбора порога нужно не меньше 10"):
             fakes.tune_threshold(s, "operator", NOW)
-    assert [r.action for r in audit(db_url, "fake_mark.")] == ["fake_mark.confirm", "fake_mark.dismiss"]
+    assert [r.action for r in audit(db_url, "fake_mark.")] == ["fake_mark.confirm", "fake_mark.dismiss", "fake_mark.dismiss", "fake_mark.confirm"]
 
     from pipeline.reports import build_report, render_html
 
@@ -148,6 +155,22 @@ def test_processing_marks_posts_and_decisions_tune_the_threshold(db_url):
         assert "Недостоверная информация" in html and "подтверждено операторами 1, отклонено 1, ждут решения 0" in html
         assert build_report(s, app.region, "2026-11", NOW, authority_id=1).fakes is None  # an authority's part: not theirs
         assert build_report(s, app.region, "2026-10", NOW).fakes.marks == 0
+        part = build_report(s, app.region, "2026-11", NOW, authority_id=1)
+    # the XLSX carries the same section as the HTML
+    from openpyxl import load_workbook
+
+    from pipeline.reports import write_xlsx
+
+    write_xlsx(rep, tmp_path / "r.xlsx")
+    rows = list(load_workbook(tmp_path / "r.xlsx")["Возможные фейки"].iter_rows(values_only=True))
+    assert rows[:5] == [("Добавлено опровергнутых утверждений в реестр", 2, None, None, None, None),
+                        ("Постов, похожих на них («возможный фейк»)", 2, None, None, None, None),
+                        ("Подтверждено операторами", 1, None, None, None, None), ("Отклонено", 1, None, None, None, None),
+                        ("Ждут решения", 0, None, None, None, None)]
+    assert rows[6] == ("Утверждение", "Опровержение", "Ссылка", "Постов", "Подтверждено", "Отклонено")
+    assert rows[7] == (CLAIM, "Водоканал: вода в норме.", "https://example.org/r/1", 1, 1, 0) and len(rows) == 9
+    write_xlsx(part, tmp_path / "part.xlsx")
+    assert "Возможные фейки" not in load_workbook(tmp_path / "part.xlsx").sheetnames
     db.dispose()
 
 
@@ -175,6 +198,45 @@ def test_tuning_picks_the_f1_best_threshold(db_url):
         fakes.set_threshold(s, 0.6, "admin", NOW)
         assert fakes.current_threshold(s) == pytest.approx(0.6)
         assert s.scalar(select(FakeClaim.added_by)) == "operator"
+    db.dispose()
+
+
+def _decide(s, claim_id: int, scores: list[tuple[float, bool]], tag: str) -> None:
+    from storage.models import Post
+
+    upsert_posts(s, [PostRecord("vk", "vk:-1", f"{tag}{i}", NOW, f"текст {tag} {i}") for i in range(len(scores))])
+    ids = [p.id for p in s.scalars(select(Post).where(Post.external_id.like(f"{tag}%")).order_by(Post.id))]
+    for pid, (score, fake) in zip(ids, scores):
+        s.add(FakeMark(post_id=pid, claim_id=claim_id, score=score, lemma_score=score, vector_score=score, threshold=0.45,
+                       origin="auto", marked_at=NOW, decision="confirmed" if fake else "dismissed", decided_by="op", decided_at=NOW))
+    s.flush()
+
+
+def test_tuning_lowers_the_threshold_when_the_marks_above_it_are_fakes_and_raises_it_back(db_url):
+    """Marks exist only above the threshold: F1 alone could never lower it (docs/fakes.md «Tuning the threshold»)."""
+    from pipeline import fakes
+    from pipeline.errors import Refused
+
+    db = Database(db_url)
+    with db.session() as s:
+        c = fakes.add_claim(s, CLAIM, "Нет.", None, "operator", NOW)
+        # the band just above 0.45 is all fakes (and one dismissed far above): one step down
+        _decide(s, c.id, [(0.46, True), (0.47, True), (0.48, True), (0.485, True), (0.49, True), (0.55, True), (0.6, True),
+                          (0.65, False), (0.7, True), (0.8, True)], "a")
+        row = fakes.tune_threshold(s, "operator", NOW)
+        assert row.threshold == pytest.approx(0.40) and fakes.current_threshold(s) == pytest.approx(0.40)
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "fake_threshold.tune")).one()
+        assert entry.data["rule"] == "step_down" and entry.data["before"] == pytest.approx(0.45)
+        # the posts the lower threshold marked turn out not to be fakes: F1 raises it back above them
+        _decide(s, c.id, [(0.41, False), (0.42, False), (0.43, False), (0.44, False), (0.445, False)], "b")
+        row = fakes.tune_threshold(s, "operator", NOW)
+        assert row.threshold == pytest.approx(0.46)
+        # a band of mixed decisions does not lower it
+        assert fakes.next_threshold([(0.47, True), (0.48, False), (0.49, True), (0.5, True), (0.52, False), (0.6, True)], 0.46)[2] == "f1"
+        assert fakes.threshold_change(0.45, 0.40) == "0.450 → 0.400 (снижен)"
+        s.execute(FakeMark.__table__.update().values(decision="dismissed"))
+        with pytest.raises(Refused, match="пока все отклонены"):
+            fakes.tune_threshold(s, "operator", NOW)
     db.dispose()
 
 

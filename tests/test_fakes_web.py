@@ -96,7 +96,7 @@ async def test_confirm_and_dismiss_from_the_review_queue_and_the_incident(site, 
     assert "подтверждено" in page and "возможный фейк" in page
     r = await post_form(op, f"/fakes/marks/{site['mark2']}", "/review", decision="dismiss", back="review")
     assert r.status == 303 and r.headers["Location"].startswith("/review?")
-    r = await post_form(op, f"/fakes/marks/{site['mark2']}", "/review", decision="confirm", back="review")
+    r = await post_form(op, f"/fakes/marks/{site['mark2']}", "/review", decision="dismiss", back="review")
     assert r.status == 303 and "уже принято решение: отклонено" in unquote(r.headers["Location"])
     assert (await post_form(op, "/fakes/marks/999999", "/review", decision="confirm")).status == 404
     with site["app"].db.session() as s:
@@ -107,6 +107,33 @@ async def test_confirm_and_dismiss_from_the_review_queue_and_the_incident(site, 
 
     cur = await client_of(site, aiohttp_client, "cur")  # curators look, never decide
     assert (await post_form(cur, f"/fakes/marks/{site['mark1']}", "/fakes", decision="dismiss")).status == 403
+
+
+async def test_dismissing_clears_the_flag_a_confirmation_set_and_keeps_a_hand_set_one(site, aiohttp_client):
+    op = await client_of(site, aiohttp_client, "op")
+    inc1, inc2 = site["inc1"], site["inc2"]
+    await post_form(op, f"/fakes/marks/{site['mark1']}", f"/incidents/{inc1}", decision="confirm", back="incident")
+    page = await (await op.get(f"/incidents/{inc1}")).text()
+    assert "Отменить: не фейк" in page and '<span class="badge red">возможный фейк</span>' in page
+    # the operator changes their mind on the incident page: the flag goes, an event says why
+    r = await post_form(op, f"/fakes/marks/{site['mark1']}", f"/incidents/{inc1}", decision="dismiss", back="incident")
+    assert r.status == 303 and "снята" in unquote(r.headers["Location"])
+    page = await (await op.get(f"/incidents/{inc1}")).text()
+    assert '<span class="badge red">возможный фейк</span>' not in page and "снята отметка «возможный фейк»" in page
+    assert "Всё же фейк" in page
+    # a flag set by hand (the incident's «Возможный фейк» button) is the operator's: dismissing a mark keeps it
+    r = await post_form(op, f"/incidents/{inc2}/fake", f"/incidents/{inc2}")
+    assert r.status == 303
+    await post_form(op, f"/fakes/marks/{site['mark2']}", "/review", decision="dismiss", back="review")
+    with site["app"].db.session() as s:
+        assert not s.get(Incident, inc1).is_possible_fake and s.get(Incident, inc2).is_possible_fake
+        kinds = [e.kind for e in web_repo.incident_events(s, inc1) if "fake" in e.kind]
+        assert kinds == ["marked_fake", "unmarked_fake"]
+        cleared = [e for e in web_repo.incident_events(s, inc1) if e.kind == "unmarked_fake"][0]
+        assert cleared.actor == "op" and cleared.data["mark_id"] == site["mark1"]
+        assert [e.kind for e in web_repo.incident_events(s, inc2) if "fake" in e.kind] == ["marked_fake"]
+        actions = [(a.action, (a.data or {}).get("before")) for a in s.scalars(select(AuditEntry).where(AuditEntry.action.like("fake_mark.%")).order_by(AuditEntry.id))]
+    assert actions == [("fake_mark.confirm", None), ("fake_mark.dismiss", "confirmed"), ("fake_mark.dismiss", None)]
 
 
 async def test_the_review_card_of_a_marked_post_names_the_claim(site, aiohttp_client):

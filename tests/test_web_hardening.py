@@ -469,8 +469,8 @@ def test_openapi_is_typed_and_documents_every_status():
     assert "merged_into_id" in incident["required"] and "updated_at" in incident["required"] and "example" in incident
     detail = schemas["IncidentDetail"]["allOf"][1]["properties"]
     assert {k: v["items"]["$ref"] for k, v in detail.items()} == {"posts": "#/components/schemas/Post", "responses": "#/components/schemas/Response", "events": "#/components/schemas/Event",
-                                                                  "fake_marks": "#/components/schemas/FakeMark"}
-    for name in ("Post", "Response", "Event", "FakeMark", "FakeClaim"):
+                                                                  "fake_marks": "#/components/schemas/FakeMark", "addresses": "#/components/schemas/Address"}
+    for name in ("Post", "Response", "Event", "FakeMark", "FakeClaim", "Address"):
         assert schemas[name]["required"] and all("type" in p for p in schemas[name]["properties"].values()), name
     params = {p["name"]: p for p in doc["paths"]["/api/incidents"]["get"]["parameters"]}
     assert params["open"]["schema"]["enum"] == ["1", "0"] and "updated_since" in params

@@ -294,10 +294,12 @@ def list_incidents(req: ApiReq) -> Any:
 def get_incident(req: ApiReq) -> Any:
     inc = req.incident()
     data = incident_json(inc)
+    posts = web_repo.incident_posts(req.s, inc.id)
     data["posts"] = [
         {"id": p.id, "platform": p.platform, "url": p.url, "published_at": _iso(p.published_at), "text": p.text}
-        for p, _ in web_repo.incident_posts(req.s, inc.id)
+        for p, _ in posts
     ]
+    data["addresses"] = incidents.address_list(inc.details, (p.text for p, _ in posts))
     data["responses"] = [{"kind": r.kind, "text": r.text, "author": r.author, "channel": r.channel, "at": _iso(r.at),
                           "quality": r.quality, "quality_confidence": r.quality_confidence, "quality_review": bool(r.quality_review),
                           "counted": bool(r.counted)} for r in web_repo.incident_responses(req.s, inc.id)]

@@ -332,9 +332,11 @@ def spec() -> dict[str, Any]:
                         {"$ref": "#/components/schemas/Incident"},
                         {
                             "type": "object",
-                            "required": ["posts", "responses", "events", "fake_marks"],
+                            "required": ["posts", "addresses", "responses", "events", "fake_marks"],
                             "properties": {
                                 "posts": {"type": "array", "items": {"$ref": "#/components/schemas/Post"}},
+                                "addresses": {"type": "array", "items": {"$ref": "#/components/schemas/Address"},
+                                              "description": "Адреса (улица и дом), которые называют посты инцидента"},
                                 "responses": {"type": "array", "items": {"$ref": "#/components/schemas/Response"}},
                                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
                                 "fake_marks": {"type": "array", "items": {"$ref": "#/components/schemas/FakeMark"},
@@ -342,6 +344,14 @@ def spec() -> dict[str, Any]:
                             },
                         },
                     ]
+                },
+                "Address": {
+                    "type": "object",
+                    "required": ["key", "label"],
+                    "properties": {
+                        "key": {"type": "string", "description": "Нормализованный ключ: лемма улицы#дом, «весенний#12»"},
+                        "label": {"type": "string", "description": "Адрес, как его пишут люди: «ул. Весенняя, 12»"},
+                    },
                 },
                 "Post": {
                     "type": "object",

@@ -12,7 +12,7 @@ from typing import Any, Collection, Iterable, Mapping, Protocol
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
-from nlp.addresses import street_addresses
+from nlp.addresses import address_labels, key_label, street_addresses
 from nlp.morph import lemma as _lemma
 from nlp.text import NUM, lemmas
 from storage import events as ev
@@ -209,6 +209,21 @@ def _rebuild_signature(session: Session, incident: Incident, options: GroupingOp
         incident.last_post_at = max(p.published_at for p in posts)
 
 
+def address_list(details: Mapping[str, Any] | None, texts: Iterable[str | None]) -> list[dict[str, str]]:
+    """The street addresses of an incident (``details["streets"]``) as ``{"key", "label"}``, labels as its posts
+    write them («ул. Весенняя, 12»; the first post naming the address decides), else from the key alone."""
+    keys = sorted((details or {}).get("streets") or [])
+    if not keys:
+        return []
+    labels: dict[str, str] = {}
+    for text in texts:
+        for k, label in address_labels(text).items():
+            labels.setdefault(k, label)
+        if all(k in labels for k in keys):
+            break
+    return [{"key": k, "label": labels.get(k) or key_label(k)} for k in keys]
+
+
 class AnalysisLike(Protocol):
     relevant: bool
     unsure: bool
@@ -244,8 +259,10 @@ def choose_incident(
     2. else (``address_level``) the one naming a street address the post names (``streets``, by
        default ``street_addresses(post.text)``), whatever the lemmas and the municipality: the
        highest containment (+0.05 for the same category, ties to the higher id); an incident of
-       another municipality naming only other addresses is not a candidate (without a town, another
+       another municipality, or any for a post of none, naming only other addresses is not a candidate (without a town, another
        house is another place; in one town neighbouring houses may share a failure: rule 3 decides);
+       an incident of no municipality is a candidate of a post naming its town by an address only
+       (the town-less post came first: «Присоединяюсь, Весенняя д.12…», then «Кемерово, Весенняя 12…»);
     3. else the highest containment (+0.05 for the same category, ties to the higher id) at or
        above the threshold; a post whose municipality is unknown only considers incidents with a
        post from the same source or naming the same address, and one of another municipality
@@ -267,6 +284,8 @@ def choose_incident(
     for c in candidates:
         if not _category_compatible(c.category, category):
             continue
+        if c.municipality is None and municipality is not None and (not mine or mine.isdisjoint(c.streets)):
+            continue  # a town-less incident takes a town's post by the address alone
         expired = c.first_seen_at is not None and post.published_at - c.first_seen_at > limit
         if post.content_hash in c.hashset:
             if not expired:
@@ -275,7 +294,7 @@ def choose_incident(
             continue
         if mine and c.streets:
             if mine.isdisjoint(c.streets):
-                if c.municipality != municipality:
+                if c.municipality != municipality or municipality is None:
                     continue  # no town to tell, and another house: another incident
             else:
                 counts = c.counts
@@ -316,8 +335,11 @@ def find_group(
 ) -> tuple[Incident | None, Choice]:
     """``choose_incident`` over the candidates read from the database."""
     since = post.published_at - options.window
+    if streets is None and options.address_level:
+        streets = street_addresses(post.text)
     incidents = q.candidate_incidents(session, profile.code, sector, municipality, since,
-                                      any_municipality=municipality is None)
+                                      any_municipality=municipality is None,
+                                      with_unplaced=options.address_level and bool(streets))
     choice = choose_incident([GroupCandidate.of(i) for i in incidents], post,
                              content_lemmas(post.text) if words is None else words, sector, category, municipality,
                              options, streets)

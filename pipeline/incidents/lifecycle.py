@@ -168,7 +168,22 @@ def reopen(
     return event
 
 
-def mark_fake(session: Session, incident: Incident, actor: str, now: datetime, comment: str | None = None) -> IncidentEvent:
+def mark_fake(session: Session, incident: Incident, actor: str, now: datetime, comment: str | None = None,
+              mark_id: int | None = None) -> IncidentEvent:
+    """Flag the incident «возможный фейк»; ``mark_id``: the confirmed «возможный фейк» mark that flags it."""
     _require_open(incident)
     incident.is_possible_fake = True
-    return _event(session, incident, ev.MARKED_FAKE, actor, now, data={"comment": comment} if comment else {})
+    data: dict[str, Any] = {"comment": comment} if comment else {}
+    if mark_id is not None:
+        data["mark_id"] = mark_id
+    return _event(session, incident, ev.MARKED_FAKE, actor, now, data=data)
+
+
+def unmark_fake(session: Session, incident: Incident, actor: str, now: datetime, comment: str | None = None,
+                mark_id: int | None = None) -> IncidentEvent:
+    """Clear the «возможный фейк» flag (open or closed incident: a false flag never stays); ``mark_id``: the dismissed mark."""
+    incident.is_possible_fake = False
+    data: dict[str, Any] = {"comment": comment} if comment else {}
+    if mark_id is not None:
+        data["mark_id"] = mark_id
+    return _event(session, incident, ev.UNMARKED_FAKE, actor, now, data=data)

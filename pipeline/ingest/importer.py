@@ -2,26 +2,24 @@
 
 Memory stays flat whatever the size of the file: records are read one at a time
 (:func:`collectors.files.read_posts`), stored in batches of :data:`BATCH`, and the keys already
-seen in the file are kept as 8-byte digests in a sorted array (about 12 bytes per post) to report
-duplicates. Every bad line is one named, skipped line; a file that is not UTF-8 stores nothing.
+seen in the file, kept to report duplicates with the line of the first, are on disk
+(:class:`storage.scratch.SeenKeys`: a temporary database with a bounded page cache). Every bad line is one named, skipped line; a file that is not UTF-8 stores nothing.
 A line naming a post that a VK/Telegram source collected is refused with a named warning: the
 file never overwrites the text a crawler stored (docs/security.md).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from collectors.files import BadLine, read_posts
 from pipeline.cells import csv_uncell
 from storage import Database, PostRecord, UpsertResult, upsert_posts
 from storage.posts import analyze_posts
+from storage.scratch import SeenKeys
 
 from .records import to_record
 
@@ -52,47 +50,6 @@ class ImportReport:
             self.bad.append(bad)
 
 
-class SeenKeys:
-    """The posts (platform, source, id) seen so far in one file, and the line of each.
-
-    Keys are 8-byte BLAKE2b digests in a sorted numpy array plus a small dict of recent ones,
-    merged every ``merge_at`` keys: about 12 bytes per key instead of a Python set's ~150.
-    """
-
-    def __init__(self, merge_at: int = 65536) -> None:
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.lines = np.empty(0, dtype=np.uint32)
-        self.recent: dict[int, int] = {}
-        self.merge_at = merge_at
-
-    @staticmethod
-    def digest(key: tuple[str, str, str]) -> int:
-        data = "\x1f".join(key).encode("utf-8", "surrogatepass")
-        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-
-    def first_line(self, key: tuple[str, str, str], line: int) -> int | None:
-        """The line where ``key`` was seen before, or None (then it is remembered at ``line``)."""
-        d = self.digest(key)
-        seen = self.recent.get(d)
-        if seen is not None:
-            return seen
-        if self.keys.size:
-            i = int(np.searchsorted(self.keys, np.uint64(d)))
-            if i < self.keys.size and int(self.keys[i]) == d:
-                return int(self.lines[i])
-        self.recent[d] = line
-        if len(self.recent) >= self.merge_at:
-            self._merge()
-        return None
-
-    def _merge(self) -> None:
-        keys = np.concatenate([self.keys, np.fromiter(self.recent.keys(), dtype=np.uint64, count=len(self.recent))])
-        lines = np.concatenate([self.lines, np.fromiter(self.recent.values(), dtype=np.uint32, count=len(self.recent))])
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.lines = keys[order], lines[order]
-        self.recent = {}
-
-
 def import_file(
     db: Database,
     path: Path,
@@ -115,7 +72,6 @@ def import_file(
     report = ImportReport(path=str(path))
     batch: list[PostRecord] = []
     lines: dict[tuple[str, str, str], int] = {}
-    seen = SeenKeys()
 
     def flush() -> None:
         if batch:
@@ -131,25 +87,26 @@ def import_file(
             batch.clear()
             lines.clear()
 
-    for item in read_posts(path, default_tz=default_tz, default_source=default_source, csv_cell=csv_uncell):
-        report.lines += 1
-        if isinstance(item, BadLine):
-            report.add_bad(item)
-        else:
-            item.post.appeal = kind == "appeals"
-            rec = to_record(item.post)
-            first = seen.first_line(rec.key, item.line)
-            if first is not None:
-                report.duplicates += 1
-                report.add_bad(BadLine(item.line, "id", f"повтор поста {rec.external_id!r} из строки {first}: строка пропущена"))
+    with SeenKeys() as seen:  # on disk: memory does not grow with the file
+        for item in read_posts(path, default_tz=default_tz, default_source=default_source, csv_cell=csv_uncell):
+            report.lines += 1
+            if isinstance(item, BadLine):
+                report.add_bad(item)
             else:
-                batch.append(rec)
-                lines[rec.key] = item.line
-                if len(batch) >= batch_size:
-                    flush()
-        if on_progress is not None:
-            on_progress(1)
-    flush()
+                item.post.appeal = kind == "appeals"
+                rec = to_record(item.post)
+                first = seen.first_line(rec.key, item.line)
+                if first is not None:
+                    report.duplicates += 1
+                    report.add_bad(BadLine(item.line, "id", f"повтор поста {rec.external_id!r} из строки {first}: строка пропущена"))
+                else:
+                    batch.append(rec)
+                    lines[rec.key] = item.line
+                    if len(batch) >= batch_size:
+                        flush()
+            if on_progress is not None:
+                on_progress(1)
+        flush()
     if report.stored.inserted >= ANALYZE_AFTER:
         with db.session() as s:
             analyze_posts(s)

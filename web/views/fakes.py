@@ -21,7 +21,7 @@ from .. import services
 from ..core import Req, page, path_id, redirect
 
 DECISION_DONE = {"confirm": "Метка подтверждена: пост повторяет опровергнутое утверждение.",
-                 "dismiss": "Метка отклонена: пост не повторяет утверждение."}
+                 "dismiss": "Метка отклонена: пост не повторяет утверждение; отметка «возможный фейк», поставленная по ней, снята."}
 
 
 def panel(req: Req, limit: int = 10) -> dict[str, Any]:
@@ -77,12 +77,13 @@ def remove(req: Req) -> web.StreamResponse:
 
 @page("fakes.manage")
 def tune(req: Req) -> web.StreamResponse:
+    before = fakes.current_threshold(req.s)
     try:
         row = services.call(fakes.tune_threshold, req.s, req.user.login, req.now)
     except services.ActionRefused as e:
         return redirect("/fakes", err=f"Порог не подобран: {e}.")
-    return redirect("/fakes", msg=f"Порог сходства {row.threshold:.3f} (точность {row.precision:.2f}, полнота {row.recall:.2f}, "
-                                  f"F1 {row.f1:.2f} по {row.decided} решениям). Действует со следующей обработки.")
+    return redirect("/fakes", msg=f"Порог сходства {fakes.threshold_change(before, row.threshold)} (точность {row.precision:.2f}, "
+                                  f"полнота {row.recall:.2f}, F1 {row.f1:.2f} по {row.decided} решениям). Действует со следующей обработки.")
 
 
 @page("fakes.decide")

@@ -166,10 +166,12 @@ def inbox_csv(req: Req) -> web.StreamResponse:
 def incident_page(req: Req) -> web.StreamResponse:
     inc = req.incident(path_id(req.request, "incident_id"))
     ctx = names(req)
+    posts = web_repo.incident_posts(req.s, inc.id)
     return req.render(
         "incident.html",
         inc=inc,
-        posts=web_repo.incident_posts(req.s, inc.id),
+        posts=posts,
+        addresses=incidents.address_list(inc.details, (p.text for p, _ in posts)),
         events=web_repo.incident_events(req.s, inc.id),
         responses=web_repo.incident_responses(req.s, inc.id),
         assignments=web_repo.incident_assignments(req.s, inc.id),
