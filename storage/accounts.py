@@ -43,9 +43,22 @@ def list_users(s: Session) -> list[User]:
 USER_KEYS = [Key(User.login, kind=str), Key(User.id)]
 
 
-def user_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[User]:
-    """Users by login, one page."""
-    return keyset_page(s, select(User), USER_KEYS, limit=limit, after=after, before=before)
+def user_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None,
+              region: str | None = None) -> Page[User]:
+    """Users by login, one page; with ``region``, the users of that region only (their own or their authority's)."""
+    stmt = select(User)
+    if region is not None:
+        stmt = stmt.where(of_region(region))
+    return keyset_page(s, stmt, USER_KEYS, limit=limit, after=after, before=before)
+
+
+def of_region(region: str) -> Any:
+    """The condition "a user of ``region``": the user's own region, or their authority's."""
+    return or_(User.region == region, User.authority_id.in_(select(Authority.id).where(Authority.region == region)))
+
+
+def user_in_region(s: Session, user_id: int, region: str) -> bool:
+    return s.scalar(select(User.id).where(User.id == user_id, of_region(region))) is not None
 
 
 def user_for_update(s: Session, user_id: int) -> User | None:
