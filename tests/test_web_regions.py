@@ -172,3 +172,17 @@ async def test_an_admin_of_a_region_manages_that_regions_users_only(two, client)
     with two["app"].db.session() as s:
         assert s.scalar(select(User.region).where(User.login == "new_p")) == "pskov"
         assert s.scalar(select(User.is_active).where(User.login == "op_k")) is True
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "new_p" in audit  # this admin's own action
+    assert "op_k" not in audit and "fed" not in audit  # nothing of other regions' people
+
+
+async def test_a_federal_admin_reads_everyones_audit(two, client):
+    assert (await login(client, "op_k")).status == 303
+    assert (await login(client, "fed")).status == 303
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "op_k" in audit and "fed" in audit
