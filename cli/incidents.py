@@ -137,7 +137,8 @@ def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: 
 @click.argument("incident_id", type=int)
 @click.pass_context
 def incidents_show(ctx: click.Context, incident_id: int) -> None:
-    """Инцидент: классификация, исполнитель, сроки, посты, ответы и журнал событий."""
+    """Инцидент: классификация, исполнитель, адрес, сроки, посты, ответы и журнал событий."""
+    from pipeline.incidents import address_list
     from storage import incidents as q
     from storage.models import Authority
 
@@ -155,13 +156,16 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
         click.echo(f"  направление: {inc.sector or '—'}, категория: {inc.category or '—'}, муниципалитет: {inc.municipality or '—'}, "
                    f"срочность: {'высокая' if inc.urgency == 'high' else 'обычная'}")
         click.echo(f"  исполнитель: {auth.name + ' (' + auth.code + ')' if auth else '—'}")
+        posts = q.posts_of(s, inc.id)
+        addresses = address_list(inc.details, (p.text for p in posts))
+        if addresses:
+            click.echo(f"  {'адрес' if len(addresses) == 1 else 'адреса'}: {'; '.join(a['label'] for a in addresses)}")
         click.echo(f"  сроки ({profile.region.timezone}): первичный ответ до {fmt_time(inc.first_reply_due, profile)} "
                    f"(дан {fmt_time(inc.first_reply_at, profile)}), промежуточный до {fmt_time(inc.interim_due, profile)} "
                    f"(дан {fmt_time(inc.interim_at, profile)}), окончательный до {fmt_time(inc.final_due, profile)} "
                    f"(дан {fmt_time(inc.final_at, profile)})")
         if inc.escalation_level:
             click.echo(f"  уровень эскалации: {inc.escalation_level}")
-        posts = q.posts_of(s, inc.id)
         click.echo(f"  посты ({len(posts)}):")
         for p in posts:
             text = " ".join((p.text or "").split())

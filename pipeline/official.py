@@ -125,6 +125,15 @@ def is_page_voice(post: Post, page: Page) -> bool:
     return post.author_id is not None and str(post.author_id) in page.accounts
 
 
+def is_channel_copy(post: Post) -> bool:
+    """A Telegram discussion group's automatic copy of a channel post (``collectors.telegram`` stores it as a
+    top-level ``d<id>`` message with ``fwd_from.channel_post``): the channel post again, not another one."""
+    if post.platform != "telegram" or not post.external_id.startswith("d"):
+        return False
+    fwd = (post.raw or {}).get("fwd_from") if isinstance(post.raw, dict) else None
+    return isinstance(fwd, dict) and bool(fwd.get("channel_post"))
+
+
 # --------------------------------------------------------------------------- answers to a comment
 
 
@@ -351,7 +360,8 @@ def page_figures(session: Session, profile: RegionProfile, period: Period, now: 
         for page in plist:
             keys = sorted(page.keys)
             times += [p.published_at for p in oq.page_posts(session, keys, period.start, as_of)
-                      if p.author_id is None or is_page_voice(p, page)]  # a channel's posts may carry no author
+                      if (p.author_id is None or is_page_voice(p, page))  # a channel's posts may carry no author
+                      and not is_channel_copy(p)]
             f.comments += sum(not is_page_voice(c, page) for c in oq.page_comments(session, keys, period.start, as_of))
             for case in comment_cases(session, profile, page, period.start, as_of, as_of):
                 f.problems += 1
