@@ -163,7 +163,8 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
         assert {i.region for i in s.scalars(select(Incident))} == {"kuzbass", "pskov"}
     clock = FakeClock(datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc))
     sch.set_runtime(sch.Runtime(app, clock, senders={}, report_dir=tmp_path / "reports"))
-    sch.job_monthly_report()
+    sch.job_monthly_report()  # the default region's job
+    sch.job_monthly_report("pskov")  # the job of every other region, at 06:00 of its own time zone
     for region, name in (("kuzbass", "Кузбасс"), ("pskov", "Псковская область")):
         html = (tmp_path / "reports" / region / "report-2026-11.html").read_text(encoding="utf-8")
         assert name in html
@@ -236,3 +237,21 @@ def test_workers_serve_two_regions_like_one_pass(db_url, models_dir, tmp_path):
     with app.db.session() as s:
         assert not list(s.scalars(select(Post.id).where(Post.processed_at.is_(None))))
     assert _snapshot(db_url) == _snapshot(reference)
+
+
+def test_each_region_has_its_monthly_report_at_six_of_its_own_time(db_url, tmp_path):
+    from pipeline import scheduler as sch
+    from tests.helpers import FakeClock
+
+    app = make_app(db_url, None, CUR_REGIONS="pskov")
+    sched = sch.build_scheduler(app, FakeClock(NOW))
+    sched.start(paused=True)
+    try:
+        jobs = {j.id: j for j in sched.get_jobs()}
+    finally:
+        sched.shutdown(wait=True)
+    for job_id, hours in (("monthly_report", 7), ("monthly_report:pskov", 3)):
+        nxt = jobs[job_id].next_run_time.astimezone(timezone(timedelta(hours=hours)))
+        assert (nxt.day, nxt.hour, nxt.minute) == (1, 6, 0), job_id
+    assert jobs["monthly_report:pskov"].args == ("pskov",)
+    assert "monthly_report:kuzbass" not in jobs
