@@ -11,7 +11,8 @@ routing, deadlines, outbox) timed with the classifier already loaded. Each
 run is a child process of its own, so the peak memory (max RSS) is that run's.
 
 Printed per run: posts/s (wall clock), milliseconds per post, posts per CPU
-second of this process (PostgreSQL's own CPU is not in it), peak RSS, import
+second of this process and CPU milliseconds per post (PostgreSQL's own CPU is
+not in it), the load average when the pass started and ended, peak RSS, import
 time, and the incidents made: count, posts per incident and span (first to
 last post) distribution. ``--mode reference`` runs the per-post reference
 chain (``pipeline.process_reference``) instead of the batched one, for
@@ -146,9 +147,11 @@ def one(args: argparse.Namespace) -> dict:
                                   unknown_place_needs_source_or_address=not args.any_source)
     elif args.any_source:
         options = GroupingOptions(unknown_place_needs_source_or_address=False)
+    load_start = os.getloadavg()[0]
     t, c = time.perf_counter(), time.process_time()
     report = run(app, NOW, classifier=clf, grouping=options)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
+    load_end = os.getloadavg()[0]
     if prof is not None:
         prof.disable()
         prof.dump_stats(args.profile)
@@ -158,6 +161,7 @@ def one(args: argparse.Namespace) -> dict:
         "db": args.db[0], "posts": args.size, "mode": args.mode, "imported": rep.lines, "import_s": round(import_s, 1),
         "processed": n, "relevant": report.relevant, "seconds": round(wall, 2),
         "posts_per_s": round(n / wall, 1), "ms_per_post": round(1000 * wall / n, 3),
+        "cpu_s": round(cpu, 2), "cpu_ms_per_post": round(1000 * cpu / n, 3), "load": [round(load_start, 1), round(load_end, 1)],
         "posts_per_cpu_s": round(n / cpu, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         **incident_stats(url, args.size, options),
     }
@@ -201,7 +205,7 @@ def run_child(db: str, size: int, file: Path, args: argparse.Namespace) -> dict:
 def fmt(r: dict) -> str:
     size, span = r["size"], r["span_hours"]
     return (f"{r['db']:>8} {r['mode']:>9} {r['processed']:>7} {r['posts_per_s']:>8.0f} {r['ms_per_post']:>8.3f} "
-            f"{r['posts_per_cpu_s']:>8.0f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
+            f"{r['posts_per_cpu_s']:>8.0f} {r['cpu_ms_per_post']:>7.3f} {r['load'][0]:>5.1f}-{r['load'][1]:<5.1f} {r['peak_rss_mb']:>6} {r['import_s']:>7.1f} {r['incidents']:>6} "
             f"{size.get('median', 0):>4.0f}/{size.get('p99', 0):.0f}/{size.get('max', 0):.0f} "
             f"{span.get('median', 0):>5.1f}/{span.get('p99', 0):.0f}/{span.get('max', 0):.0f} "
             f"{r.get('followups', 0):>5} {r.get('pair_precision') or 0:>6.3f} {r.get('pair_recall') or 0:>6.3f}"
@@ -232,7 +236,7 @@ def main() -> None:
     import mixed_posts
 
     print(f"load average at start {os.getloadavg()[0]:.2f}; CPUs {os.cpu_count()}", flush=True)
-    print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'rss MB':>6} "
+    print(f"{'db':>8} {'mode':>9} {'posts':>7} {'posts/s':>8} {'ms/post':>8} {'/cpu-s':>8} {'cpu ms':>7} {'load':>11} {'rss MB':>6} "
           f"{'import':>7} {'incid.':>6} size med/p99/max  span h med/p99/max follow  prec.  recall  over bound", flush=True)
     results = []
     for size in args.sizes:

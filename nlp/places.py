@@ -386,13 +386,23 @@ class PlaceFilter:
                 words.append(frozenset(_prefix(f) for f in forms if f))
             self._keys.append(tuple(words))
         self._longest = max((len(p) for k in self._keys for w in k for p in w), default=0)
+        #: prefix of a first key word -> the keys (their other words) it starts: only those are checked further
+        self._by_first: dict[str, list[tuple[frozenset[str], ...]]] = {}
+        for words_ in self._keys:
+            for prefix in words_[0]:
+                self._by_first.setdefault(prefix, []).append(words_[1:])
 
     def __call__(self, text: str | None) -> bool:
         starts: set[str] = set()
         for m in _WORD.finditer(text or ""):
             w = _fold(m.group(0))
             starts.update(w[:n] for n in range(3, min(len(w), self._longest) + 1))
-        return any(all(not forms.isdisjoint(starts) for forms in key) for key in self._keys)
+        by_first = self._by_first
+        for start in starts:
+            for rest in by_first.get(start, ()):
+                if all(not forms.isdisjoint(starts) for forms in rest):
+                    return True
+        return False
 
 
 _name_cache: dict[str, bool] = {}

@@ -45,10 +45,17 @@ class QueueFilter:
     #: words of the post text (``pipeline.search.parse``), run on the full-text index (``storage.search``)
     search: Query | None = None
     post_ids: Sequence[int] | None = None
+    #: posts of one region only (a ``storage.regions.RegionFilter``)
+    region: Any = None
 
 
-def _latest_analysis_ids() -> Select:
-    return select(func.max(PostAnalysis.id)).group_by(PostAnalysis.post_id)
+def _latest_analysis_ids(post_ids: Sequence[int] | None = None) -> Select:
+    """Ids of the posts' latest analyses (of ``post_ids`` only, when given: the subquery then reads their rows
+    instead of grouping the whole table)."""
+    q = select(func.max(PostAnalysis.id))
+    if post_ids is not None:
+        q = q.where(PostAnalysis.post_id.in_(list(post_ids)))
+    return q.group_by(PostAnalysis.post_id)
 
 
 def decision_in_force() -> Any:
@@ -61,7 +68,7 @@ def review_queue_stmt(columns: Sequence[Any], f: QueueFilter | None = None) -> S
         select(*columns)
         .select_from(Post)
         .join(PostAnalysis, PostAnalysis.post_id == Post.id)
-        .where(PostAnalysis.id.in_(_latest_analysis_ids()))
+        .where(PostAnalysis.id.in_(_latest_analysis_ids(f.post_ids if f is not None else None)))
         .where(PostAnalysis.unsure.is_(True))
         .where(Post.is_deleted.is_(False))
         .where(~decision_in_force())
@@ -87,6 +94,8 @@ def review_queue_stmt(columns: Sequence[Any], f: QueueFilter | None = None) -> S
         ))
     if f.post_ids is not None:
         stmt = stmt.where(Post.id.in_(list(f.post_ids)))
+    if f.region is not None:
+        stmt = stmt.where(f.region.posts)
     return stmt
 
 

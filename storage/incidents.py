@@ -449,22 +449,27 @@ def incident_posts_by_external(
 # --------------------------------------------------------------------------- batch reads and writes of the processing pass
 
 
-def _insert(session: Session, model: Any):
-    """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``)."""
+def _insert(session: Session, model: Any, core: bool = False):
+    """``INSERT`` of the session's dialect (SQLite and PostgreSQL both know ``ON CONFLICT``); ``core``: of the
+    model's table, so a list of rows is one executemany (the ORM's bulk insert splits the rows by the columns
+    they leave ``None`` and builds each row's parameters in Python)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # the same ON CONFLICT insert for SQLite
-    return insert(model)
+    return insert(model.__table__ if core else model)
 
 
-def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[tuple[int, str, str]]:
-    """``(id, text, content_hash)`` of pending posts (see ``pending_posts``), in id order."""
+def pending_post_rows(session: Session, limit: int, after_id: int = 0, region: Any = None) -> list[tuple[int, str, str]]:
+    """``(id, text, content_hash)`` of pending posts (see ``pending_posts``), in id order; with ``region`` (a
+    ``storage.regions.RegionFilter``), of that region only."""
     q = (
         select(Post.id, Post.text, Post.content_hash)
         .where(Post.processed_at.is_(None), Post.is_deleted.is_(False), Post.id > after_id)
         .order_by(Post.id).limit(limit)
     )
+    if region is not None:
+        q = q.where(region.posts)
     return [(i, t or "", h) for i, t, h in session.execute(q)]
 
 
@@ -491,7 +496,7 @@ def insert_analyses(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert analyses in one statement (executemany); a row another process has already
     inserted for the same post and model is left as it is (``ON CONFLICT DO NOTHING``)."""
     if rows:
-        session.execute(_insert(session, PostAnalysis).on_conflict_do_nothing(
+        session.execute(_insert(session, PostAnalysis, core=True).on_conflict_do_nothing(
             index_elements=["post_id", "model_version"]), list(rows))
 
 
@@ -506,13 +511,13 @@ def incidents_of_posts(session: Session, ids: Sequence[int]) -> dict[int, int]:
 def add_incident_posts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Link posts to incidents in one statement; a post already linked keeps its link."""
     if rows:
-        session.execute(_insert(session, IncidentPost).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
+        session.execute(_insert(session, IncidentPost, core=True).on_conflict_do_nothing(index_elements=["post_id"]), list(rows))
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Write incident events in one multi-row insert (in the given order: ids follow it)."""
     if rows:
-        session.execute(_insert(session, IncidentEvent), list(rows))
+        session.execute(_insert(session, IncidentEvent, core=True), list(rows))
 
 
 def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
@@ -524,7 +529,8 @@ def mark_processed(session: Session, ids: Sequence[int], now: datetime) -> None:
 
 #: What the grouping index keeps of an incident without its details.
 HEAD_COLUMNS = (Incident.id, Incident.sector, Incident.category, Incident.municipality, Incident.state,
-                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at)
+                Incident.merged_into_id, Incident.first_seen_at, Incident.last_post_at, Incident.updated_at,
+                Incident.urgency)
 
 
 def incident_heads(session: Session, region: str, updated_since: datetime | None = None,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,17 @@ def add_message(session: Session, **fields: Any) -> tuple[OutboxMessage, bool]:
             raise
         return existing, False
     return msg, True
+
+
+def insert_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert messages in one multi-row statement; a row whose ``dedup_key`` exists is skipped."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    session.execute(insert(cast(Table, OutboxMessage.__table__)).on_conflict_do_nothing(index_elements=["dedup_key"]), rows)
 
 
 def due_messages(session: Session, now: datetime, limit: int | None = None) -> list[tuple[int, str, str]]:

@@ -221,3 +221,25 @@ def test_the_report_shows_the_share_of_answers_by_substance(db, profile, tmp_pat
     write_xlsx(rep, tmp_path / "r.xlsx")
     (row,) = [r for r in load_workbook(tmp_path / "r.xlsx")["Рейтинг"].iter_rows(min_row=2, values_only=True) if r[1] == line.code]
     assert row[11:13] == (0.5, 1)
+
+
+async def test_the_dashboard_rating_shows_the_share_of_answers_by_substance(db_url, aiohttp_client):
+    from tests.test_web_security import add_users, login, make_ctx
+    from web.app import create_app
+
+    app = make_ctx(db_url)
+    try:
+        with app.db.session() as s:
+            inc = _incident(s, app.region)
+            svc.record_response(s, inc, "first_reply", FORMULAIC, "spec", "web", T0 + H, profile=app.region)
+            svc.record_response(s, inc, "first_reply", SUBSTANTIVE, "spec", "web", T0 + 2 * H, profile=app.region)
+            code = s.get(Authority, inc.authority_id).code
+        add_users(app, [("op", "operator", None)])
+        client = await aiohttp_client(create_app(app))
+        assert (await login(client, "op")).status == 303
+        html = await (await client.get("/dashboard?month=2026-11")).text()
+    finally:
+        app.db.dispose()
+    assert "<th title=" in html and "Ответы по существу</th>" in html
+    row = re.search(rf'<tr data-authority="{code}">(.*?)</tr>', html, re.S).group(1)
+    assert re.search(r'<td class="num substantive" title="не по существу: 1 из 2">50%</td>', row), row

@@ -12,12 +12,17 @@ operator's merge, resolve, review) and forgets their signatures.
 
 A post is placed with the same rules and in the same order as
 ``find_incident`` (``choose_incident`` is shared), so the batched pass makes
-the same incidents as the per-post one. Joining writes the link and the
-``post_added`` event without a flush (the link and event rows go in
-multi-row inserts per batch, ``flush``, which runs before anything else
-writes an event, so event ids keep their order); the incident's signature is kept in memory and
-written into ``details`` once per batch. Making a new incident and an urgent
-post's reclassification go through the incident service as before.
+the same incidents as the per-post one. Nothing of a join or of a new
+incident goes through ORM objects: joining changes the incident's view in
+memory and queues the link and the ``post_added`` event; a new post of the
+pass (``unlinked``) opens its incident with ``opening.Opener`` (one insert
+for the row, the rest queued). ``flush`` — at the end of the batch, and
+before anything else writes an event, so event ids keep the order of the
+changes — writes the queue in multi-row statements: the changed incidents'
+times and signatures (``details``) by primary key, the links, the
+assignments, the events, and the ``routed`` notifications of the new
+incidents. An urgent post's reclassification and a post that may be linked
+elsewhere go through the incident service as before.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from config import RegionProfile
 from nlp.addresses import street_addresses
+from storage import bulk
 from storage import events as ev
 from storage import incidents as q
 from storage.models import Incident, Post
@@ -44,8 +50,8 @@ from .grouping import (
     content_lemmas,
     make_urgent,
     open_incident,
-    store_grouping_details,
 )
+from .opening import Opened, Opener
 
 __all__ = ["GroupingIndex", "CACHE"]
 
@@ -59,6 +65,7 @@ _OPEN = frozenset(q.OPEN_STATES)
 @dataclass(eq=False)
 class _View(GroupCandidate):
     state: str = ""
+    urgency: str = "normal"
     merged: bool = False
     updated_at: datetime | None = None
     loaded: bool = False
@@ -105,6 +112,10 @@ class GroupingIndex:
         self._now: datetime | None = None
         self._links: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
+        self._assignments: list[dict[str, Any]] = []
+        #: New incidents of the batch with the position of their ``routed`` event in ``_events``.
+        self._opened: list[tuple[Opened, int]] = []
+        self._opener = Opener(profile, actor)
 
     # -- keeping up with the database ----------------------------------------
 
@@ -119,7 +130,7 @@ class GroupingIndex:
 
     def _put(self, id_: int, sector: str | None, category: str | None, municipality: str | None, state: str,
              merged_into_id: int | None, first_seen_at: datetime | None, last_post_at: datetime | None,
-             updated_at: datetime | None) -> None:
+             updated_at: datetime | None, urgency: str | None = None) -> None:
         view = self._views.get(id_)
         if view is not None and view.updated_at == updated_at:
             return
@@ -128,7 +139,7 @@ class GroupingIndex:
         if state not in _OPEN or merged_into_id is not None:
             return
         view = _View(id_, sector, category, municipality, first_seen_at, last_post_at, state=state,
-                     updated_at=updated_at)
+                     urgency=urgency or "normal", updated_at=updated_at)
         self._add(view)
 
     def _bucket(self, view: _View) -> _Bucket:
@@ -184,12 +195,13 @@ class GroupingIndex:
 
     def place(self, session: Session, post: Post, sector: str | None, category: str | None, urgency: str,
               municipality: str | None, now: datetime, streets: Collection[str] | None = None,
-              route_to: tuple[str, str] | None = None, unlinked: bool = False) -> tuple[Incident, bool]:
-        """Join ``post`` to its incident or open a new one; ``(incident, created)``.
+              route_to: tuple[str, str] | None = None, unlinked: bool = False) -> tuple[int, bool]:
+        """Join ``post`` to its incident or open a new one; ``(incident id, created)``.
 
         ``streets``: the post's street addresses when the caller has them (``nlp.addresses``).
         ``route_to``: see ``open_incident`` (a new incident goes there; a joined one keeps its authority).
-        ``unlinked``: the caller checked that the post is in no incident (no link lookup when one is opened)."""
+        ``unlinked``: the caller checked that the post is in no incident (a new incident is opened as rows,
+        ``opening.Opener``; otherwise through ``open_incident``, which moves an existing link)."""
         self._now = now
         words = content_lemmas(post.text)
         if streets is None:
@@ -200,55 +212,82 @@ class GroupingIndex:
         choice = choose_incident(cands, post, words, sector, category, municipality, self.options, streets)
         if choice.incident is not None:
             view = self._views[choice.incident.id]
-            incident = session.get(Incident, view.id)
-            assert incident is not None
-            self._join(session, view, incident, post, words, urgency, choice.similarity, now, streets)
-            return incident, False
-        self.flush(session)  # the incident service may read what this batch wrote
-        incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
-                                 self.options, self.actor, words=words, follows=choice.follows, streets=streets,
-                                 route_to=route_to, unlinked=unlinked)
-        session.flush()
-        view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
-                     state=incident.state, updated_at=incident.updated_at)
-        view.fill(incident.details or {})
+            self._join(session, view, post, words, urgency, choice.similarity, now, streets)
+            return view.id, False
+        if unlinked:
+            view = _View(0, sector, category, municipality, post.published_at, post.published_at, state=ev.ROUTED,
+                         urgency=urgency, updated_at=now)
+            view.absorb(post, words, self.options, streets)
+            opened = self._opener.open(session, post, sector, category, urgency, municipality, now,
+                                       view.grouping_details(), follows=choice.follows, route_to=route_to)
+            view.id = opened.id
+            self._links.append(opened.link)
+            self._assignments.append(opened.assignment)
+            self._events.extend(opened.events)
+            self._opened.append((opened, len(self._events) - 1))
+        else:
+            self.flush(session)  # the incident service may read what this batch wrote
+            incident = open_incident(session, self.profile, post, sector, category, urgency, municipality, now,
+                                     self.options, self.actor, words=words, follows=choice.follows, streets=streets,
+                                     route_to=route_to)
+            session.flush()
+            view = _View(incident.id, sector, category, municipality, incident.first_seen_at, incident.last_post_at,
+                         state=incident.state, urgency=incident.urgency, updated_at=incident.updated_at)
+            view.fill(incident.details or {})
         view.loaded = True
         self._add(view)
         self._lru[view.id] = None
-        return incident, True
+        return view.id, True
 
-    def _join(self, session: Session, view: _View, incident: Incident, post: Post, words: set[str], urgency: str,
-              sim: float, now: datetime, streets: Collection[str]) -> None:
+    def _join(self, session: Session, view: _View, post: Post, words: set[str], urgency: str, sim: float,
+              now: datetime, streets: Collection[str]) -> None:
         view.absorb(post, words, self.options, streets)
         self._dirty[view.id] = view
-        self._links.append({"post_id": post.id, "incident_id": incident.id, "added_at": now})
-        incident.last_post_at = max(incident.last_post_at or post.published_at, post.published_at)
-        incident.first_seen_at = min(incident.first_seen_at or post.published_at, post.published_at)
-        if view.last_post_at != incident.last_post_at:
+        self._links.append({"post_id": post.id, "incident_id": view.id, "added_at": now})
+        last = max(view.last_post_at or post.published_at, post.published_at)
+        if view.last_post_at != last:
             bucket = self._bucket(view)
             bucket.remove(view)
-            view.last_post_at = incident.last_post_at
+            view.last_post_at = last
             bucket.add(view)
-        view.first_seen_at = incident.first_seen_at
-        incident.updated_at = now
-        self._events.append({"incident_id": incident.id, "at": now, "actor": self.actor, "kind": ev.POST_ADDED,
+        view.first_seen_at = min(view.first_seen_at or post.published_at, post.published_at)
+        view.updated_at = now
+        self._events.append({"incident_id": view.id, "at": now, "actor": self.actor, "kind": ev.POST_ADDED,
                              "from_state": None, "to_state": None, "authority_id": None,
                              "data": {"post_id": post.id, "similarity": round(sim, 3)}})
-        if urgency == "high" and incident.urgency != "high":
-            self.flush(session)
+        if urgency == "high" and view.urgency != "high":
+            self.flush(session)  # the incident's row as this batch left it, read fresh below
+            incident = session.get(Incident, view.id, populate_existing=True)
+            assert incident is not None
             make_urgent(session, self.profile, incident, self.actor, now)
-        view.updated_at = incident.updated_at
+            session.flush()
+            view.urgency = incident.urgency
+            view.updated_at = incident.updated_at
 
     def flush(self, session: Session) -> None:
-        """Write the links and the signatures changed since the last flush (inside the caller's transaction)."""
+        """Write what the batch queued (see the module docstring), inside the caller's transaction."""
+        if self._dirty:
+            stored = q.incident_details(session, list(self._dirty))
+            rows = []
+            for vid, view in self._dirty.items():
+                if vid not in stored:
+                    continue  # deleted meanwhile
+                details = dict(stored[vid])
+                details.update(view.grouping_details())
+                rows.append({"id": vid, "first_seen_at": view.first_seen_at, "last_post_at": view.last_post_at,
+                             "updated_at": view.updated_at, "details": details})
+            bulk.update_incidents(session, rows)
+            self._dirty.clear()
         q.add_incident_posts(session, self._links)
         self._links = []
-        q.insert_events(session, self._events)  # before any other event of the batch: ids keep the order
+        bulk.insert_assignments(session, self._assignments)
+        self._assignments = []
+        ids = bulk.insert_events_returning_ids(session, self._events)  # before any other event: ids keep the order
         self._events = []
-        for view in self._dirty.values():
-            incident = session.get(Incident, view.id)
-            if incident is not None:
-                store_grouping_details(incident, view)
-                view.updated_at = incident.updated_at
-        self._dirty.clear()
+        if self._opened:
+            from pipeline.notify.outbox import enqueue_many
+
+            messages = [m for opened, at in self._opened for m in self._opener.messages(opened, ids[at])]
+            self._opened = []
+            enqueue_many(session, messages, self._now or datetime.now(timezone.utc))
         self._evict()

@@ -94,8 +94,15 @@ def recipients_for(session: Session, profile: RegionProfile, incident: Incident,
 
 
 def _context(session: Session, profile: RegionProfile, incident: Incident, event: IncidentEvent, authority: Authority) -> dict[str, Any]:
-    tz = profile.region.tz
     links, post_count = rq.post_links(session, incident.id)
+    return {**context_of(profile, incident, event, authority, links, post_count), **_answer_context(session, event)}
+
+
+def context_of(profile: RegionProfile, incident: Incident, event: IncidentEvent, authority: Authority,
+               links: list[str], post_count: int) -> dict[str, Any]:
+    """The template context of an event from what the caller knows: ``links`` (URLs of the incident's earliest
+    posts, at most 5) and ``post_count``, as ``storage.reporting.post_links`` reads them."""
+    tz = profile.region.tz
     sector = profile.sector(incident.sector or "")
     category = sector.category(incident.category or "") if sector else None
     muni = profile.region.municipality(incident.municipality or "")
@@ -130,7 +137,6 @@ def _context(session: Session, profile: RegionProfile, incident: Incident, event
         "kind_name": KIND_NAMES.get(event.kind, event.kind),
         "links": links,
         "post_count": post_count,
-        **_answer_context(session, event),
     }
 
 
@@ -216,30 +222,31 @@ def notify_event(session: Session, profile: RegionProfile, event: IncidentEvent,
     out: list[OutboxMessage] = []
     for authority in recipients_for(session, profile, incident, event):
         ctx = _context(session, profile, incident, event, authority)
-        subject, body = render(TEMPLATE_OF.get(event.kind, "status"), **ctx)
-        targets: list[tuple[str, str | None]] = [("webhook", authority.webhook_url)]
-        if event.kind in PERSONAL_KINDS:
-            targets += [("email", authority.email), ("telegram", authority.telegram_chat_id)]
-        for channel, recipient in targets:
-            if not recipient:
-                continue
-            if channel == "webhook":
-                payload = incident_payload(profile, incident, event, authority)
-            else:  # the event time lets delivery tell a late message (``late_note``)
-                payload = {"event": event.kind, "event_at": event.at.astimezone(profile.region.tz).isoformat() if event.at else None}
-            if channel == "webhook":
-                payload["subject"], payload["text"] = subject, body
-            msg, created = enqueue(
-                session,
-                channel,
-                recipient,
-                subject,
-                body,
-                payload,
-                dedup_key=f"ev:{event.id}:{channel}:{authority.code}",
-                incident_id=incident.id,
-                now=now,
-            )
+        for fields in message_fields(profile, incident, event, authority, ctx):
+            msg, created = enqueue(session, now=now, **fields)
             if created:
                 out.append(msg)
+    return out
+
+
+def message_fields(profile: RegionProfile, incident: Incident, event: IncidentEvent, authority: Authority,
+                   ctx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages of one event to one authority (``enqueue``'s arguments but ``session`` and ``now``), rendered
+    with the template context ``ctx``."""
+    subject, body = render(TEMPLATE_OF.get(event.kind, "status"), **ctx)
+    targets: list[tuple[str, str | None]] = [("webhook", authority.webhook_url)]
+    if event.kind in PERSONAL_KINDS:
+        targets += [("email", authority.email), ("telegram", authority.telegram_chat_id)]
+    out: list[dict[str, Any]] = []
+    for channel, recipient in targets:
+        if not recipient:
+            continue
+        if channel == "webhook":
+            payload = incident_payload(profile, incident, event, authority)
+        else:  # the event time lets delivery tell a late message (``late_note``)
+            payload = {"event": event.kind, "event_at": event.at.astimezone(profile.region.tz).isoformat() if event.at else None}
+        if channel == "webhook":
+            payload["subject"], payload["text"] = subject, body
+        out.append(dict(channel=channel, recipient=recipient, subject=subject, body=body, payload=payload,
+                        dedup_key=f"ev:{event.id}:{channel}:{authority.code}", incident_id=incident.id))
     return out

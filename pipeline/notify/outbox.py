@@ -117,6 +117,24 @@ def enqueue(
     )
 
 
+def enqueue_many(session: Session, messages: list[dict[str, Any]], now: datetime) -> int:
+    """``enqueue`` of several messages (``enqueue``'s keyword arguments but ``session`` and ``now``) in one
+    multi-row insert, for events written in the caller's transaction (no other message can have their
+    dedup keys yet, so there is no lookup; a key that exists all the same keeps its message). Returns the
+    number of messages."""
+    rows = []
+    for m in messages:
+        if m["channel"] not in CHANNELS:
+            raise ValueError(f"unknown channel {m['channel']!r}; known: {', '.join(CHANNELS)}")
+        if not m["recipient"]:
+            raise ValueError("empty recipient")
+        rows.append(dict(channel=m["channel"], recipient=m["recipient"], subject=m["subject"][:512], body=m["body"],
+                         payload=m["payload"] or {}, dedup_key=m["dedup_key"][:255], incident_id=m.get("incident_id"),
+                         status=PENDING, attempts=0, next_attempt_at=now, created_at=now))
+    box.insert_messages(session, rows)
+    return len(rows)
+
+
 # --------------------------------------------------------------------------- delivery
 
 
