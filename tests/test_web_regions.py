@@ -64,7 +64,8 @@ def two(db_url: str):
         kuz = list(s.scalars(select(Incident.id).where(Incident.region == "kuzbass")))
         pskov_authority = s.get_one(Incident, pskov_incident).authority_id
         code = web_repo.authority_names(s, [pskov_authority])[pskov_authority].code
-        for login_, role, region in (("op_k", "operator", "kuzbass"), ("op_p", "operator", "pskov"), ("fed", "curator", None)):
+        for login_, role, region in (("op_k", "operator", "kuzbass"), ("op_p", "operator", "pskov"), ("fed", "curator", None),
+                                     ("adm_p", "admin", "pskov")):
             web_repo.add_user(s, login_, PW_HASH, role, None).region = region
         web_repo.add_user(s, "spec_p", PW_HASH, "specialist", pskov_authority)
         token_p = add_token(s, "pskov", code, NOW, "test")
@@ -150,3 +151,38 @@ async def test_a_federal_user_sees_every_region_and_picks_one(two, client):
     assert (await client.get("/regions/atlantis")).status == 404
     with two["app"].db.session() as s:
         assert s.scalar(select(User.region).where(User.login == "fed")) is None
+
+
+async def test_an_admin_of_a_region_manages_that_regions_users_only(two, client):
+    assert (await login(client, "adm_p")).status == 303
+    with two["app"].db.session() as s:
+        ids = {u.login: u.id for u in s.scalars(select(User))}
+    listing = await (await client.get("/users")).text()
+    assert "op_p" in listing and "spec_p" in listing  # their own region's, and their authority's region's
+    assert "op_k" not in listing and "fed" not in listing
+    assert (await client.get(f"/users/{ids['op_k']}")).status == 404
+    assert (await client.get(f"/users/{ids['op_p']}")).status == 200
+    token = await page_csrf(client, "/users")
+    r = await client.post(f"/users/{ids['op_k']}/active", data={"active": "0", "csrf_token": token})
+    assert r.status == 404
+    r = await client.post(f"/users/{ids['fed']}/password", data={"csrf_token": token})
+    assert r.status == 404
+    r = await client.post("/users", data={"login": "new_p", "role": "operator", "csrf_token": token})
+    assert r.status == 200
+    with two["app"].db.session() as s:
+        assert s.scalar(select(User.region).where(User.login == "new_p")) == "pskov"
+        assert s.scalar(select(User.is_active).where(User.login == "op_k")) is True
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "new_p" in audit  # this admin's own action
+    assert "op_k" not in audit and "fed" not in audit  # nothing of other regions' people
+
+
+async def test_a_federal_admin_reads_everyones_audit(two, client):
+    assert (await login(client, "op_k")).status == 303
+    assert (await login(client, "fed")).status == 303
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "op_k" in audit and "fed" in audit
