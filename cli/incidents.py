@@ -139,6 +139,7 @@ def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: 
 def incidents_show(ctx: click.Context, incident_id: int) -> None:
     """Инцидент: классификация, исполнитель, адрес, сроки, посты, ответы и журнал событий."""
     from pipeline.incidents import address_list
+    from pipeline.quality_names import QUALITY_NAMES
     from storage import incidents as q
     from storage.models import Authority
 
@@ -174,7 +175,11 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
         if responses:
             click.echo("  ответы:")
             for r in responses:
-                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}): {r.text[:160]}")
+                reading = ""
+                if r.quality:
+                    reading = f" [{QUALITY_NAMES.get(r.quality, 'качество не определено')}" + (
+                        ", требует проверки" if r.quality_review else "") + ("" if r.counted else ", этап не закрыт") + "]"
+                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}){reading}: {r.text[:160]}")
         click.echo("  журнал:")
         for e in q.events_of(s, inc.id):
             states = f" [{STATE_NAMES.get(e.from_state or '', e.from_state or '—')} → {STATE_NAMES.get(e.to_state or '', e.to_state)}]" if e.to_state else ""
