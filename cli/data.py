@@ -87,7 +87,7 @@ def db_group() -> None:
 def db_upgrade(ctx: click.Context, revision: str) -> None:
     """Создать или обновить схему базы данных (миграции Alembic)."""
     app = get_app(ctx)
-    app.db.upgrade(revision)
+    app.db.upgrade(revision, default_region=app.settings.region)
     click.echo(f"Схема базы данных обновлена до версии {app.db.current_revision()} ({safe_url(app.db.url)}).")
 
 

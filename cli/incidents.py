@@ -137,16 +137,18 @@ def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: 
 @click.argument("incident_id", type=int)
 @click.pass_context
 def incidents_show(ctx: click.Context, incident_id: int) -> None:
-    """Инцидент: классификация, исполнитель, сроки, посты, ответы и журнал событий."""
+    """Инцидент: классификация, исполнитель, адрес, сроки, посты, ответы и журнал событий."""
+    from pipeline.incidents import address_list
+    from pipeline.quality_names import QUALITY_NAMES
     from storage import incidents as q
     from storage.models import Authority
 
     app = get_app(ctx)
-    profile = app.region
     with app.ready_db().session() as s:
         inc = q.get_incident(s, incident_id)
         if inc is None:
             fail(f"инцидент №{incident_id} не найден")
+        profile = app.profile_of(inc.region)  # times in the incident's own region's time zone
         auth = s.get(Authority, inc.authority_id) if inc.authority_id else None
         names = {a.id: a.code for a in q.authorities_by_code(s, inc.region).values()}
         click.echo(f"Инцидент №{inc.id}: {inc.title}")
@@ -155,13 +157,16 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
         click.echo(f"  направление: {inc.sector or '—'}, категория: {inc.category or '—'}, муниципалитет: {inc.municipality or '—'}, "
                    f"срочность: {'высокая' if inc.urgency == 'high' else 'обычная'}")
         click.echo(f"  исполнитель: {auth.name + ' (' + auth.code + ')' if auth else '—'}")
+        posts = q.posts_of(s, inc.id)
+        addresses = address_list(inc.details, (p.text for p in posts))
+        if addresses:
+            click.echo(f"  {'адрес' if len(addresses) == 1 else 'адреса'}: {'; '.join(a['label'] for a in addresses)}")
         click.echo(f"  сроки ({profile.region.timezone}): первичный ответ до {fmt_time(inc.first_reply_due, profile)} "
                    f"(дан {fmt_time(inc.first_reply_at, profile)}), промежуточный до {fmt_time(inc.interim_due, profile)} "
                    f"(дан {fmt_time(inc.interim_at, profile)}), окончательный до {fmt_time(inc.final_due, profile)} "
                    f"(дан {fmt_time(inc.final_at, profile)})")
         if inc.escalation_level:
             click.echo(f"  уровень эскалации: {inc.escalation_level}")
-        posts = q.posts_of(s, inc.id)
         click.echo(f"  посты ({len(posts)}):")
         for p in posts:
             text = " ".join((p.text or "").split())
@@ -170,7 +175,11 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
         if responses:
             click.echo("  ответы:")
             for r in responses:
-                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}): {r.text[:160]}")
+                reading = ""
+                if r.quality:
+                    reading = f" [{QUALITY_NAMES.get(r.quality, 'качество не определено')}" + (
+                        ", требует проверки" if r.quality_review else "") + ("" if r.counted else ", этап не закрыт") + "]"
+                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}){reading}: {r.text[:160]}")
         click.echo("  журнал:")
         for e in q.events_of(s, inc.id):
             states = f" [{STATE_NAMES.get(e.from_state or '', e.from_state or '—')} → {STATE_NAMES.get(e.to_state or '', e.to_state)}]" if e.to_state else ""
@@ -219,7 +228,8 @@ def incidents_split(ctx: click.Context, incident_id: int, post_ids: tuple[int, .
     app = get_app(ctx)
     now = parse_now(now_s, app.region)
     with app.ready_db().session() as s:
-        new = split(s, _load(s, incident_id), list(post_ids), actor, now, profile=app.region)
+        inc = _load(s, incident_id)
+        new = split(s, inc, list(post_ids), actor, now, profile=app.profile_of(inc.region))
         new_id = new.id
     click.echo(f"Посты {', '.join('№' + str(p) for p in post_ids)} выделены в новый инцидент №{new_id}.")
 
@@ -240,8 +250,8 @@ def incidents_reroute(ctx: click.Context, incident_id: int, authority: str, reas
     now = parse_now(now_s, app.region)
     with app.ready_db().session() as s:
         inc = _load(s, incident_id)
-        reroute(s, inc, authority, actor, reason, now, profile=app.region, recompute_deadlines=not keep_deadlines)
-        due = fmt_time(inc.first_reply_due if inc.first_reply_at is None else inc.final_due, app.region)
+        reroute(s, inc, authority, actor, reason, now, profile=app.profile_of(inc.region), recompute_deadlines=not keep_deadlines)
+        due = fmt_time(inc.first_reply_due if inc.first_reply_at is None else inc.final_due, app.profile_of(inc.region))
     click.echo(f"Инцидент №{incident_id} перенаправлен: {authority}. Ближайший срок: {due}.")
 
 
@@ -260,7 +270,8 @@ def incidents_answer(ctx: click.Context, incident_id: int, kind: str, text: str,
     app = get_app(ctx)
     now = parse_now(now_s, app.region)
     with app.ready_db().session() as s:
-        record_response(s, _load(s, incident_id), kind, text, actor, "cli", now, authority_code=authority, profile=app.region)
+        inc = _load(s, incident_id)
+        record_response(s, inc, kind, text, actor, "cli", now, authority_code=authority, profile=app.profile_of(inc.region))
     click.echo(f"Ответ записан: инцидент №{incident_id}, {KIND_NAMES['answer_' + kind]}, {fmt_time(now, app.region)}.")
 
 
@@ -276,7 +287,8 @@ def _simple(name: str, help_text: str, needs_reason: bool, call: Callable[..., A
         app = get_app(ctx)
         now = parse_now(now_s, app.region)
         with app.ready_db().session() as s:
-            call(s, _load(s, incident_id), actor, now, text, app.region)
+            inc = _load(s, incident_id)
+            call(s, inc, actor, now, text, app.profile_of(inc.region))
         click.echo(f"Инцидент №{incident_id}: {done}.")
 
 

@@ -21,16 +21,26 @@ def now_utc() -> datetime:
 @click.command("report")
 @click.option("--month", required=True, help="Месяц отчёта в виде ГГГГ-ММ, например 2026-11.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка для файлов отчёта.")
+@click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
+              help="Регион отчёта, если установка обслуживает несколько (по умолчанию — основной; «all» — каждый "
+                   "обслуживаемый, в подпапку с его кодом).")
 @click.pass_context
-def report_cmd(ctx: click.Context, month: str, output: Path) -> None:
+def report_cmd(ctx: click.Context, month: str, output: Path, region_code: str | None) -> None:
     """Ежемесячный отчёт для губернатора: HTML и XLSX (по журналу событий инцидентов)."""
     from pipeline.reports import write_report
 
     app = get_app(ctx)
+    served = {p.code: p for p in app.served}
+    if region_code is not None and region_code != "all" and region_code not in served:
+        fail(f"регион {region_code!r} не обслуживается: обслуживаются {', '.join(served)} (настройки region и regions)")
+    wanted = [(app.region, output)] if region_code is None else (
+        [(p, output / p.code) for p in served.values()] if region_code == "all" else [(served[region_code], output)])
     db = app.ready_db()
-    with db.session() as s:  # a malformed month is pipeline.errors.InvalidInput: exit 1 with its message
-        html, xlsx = write_report(s, app.region, month, output, now_utc())
-    click.echo(f"Отчёт за {month} сохранён:\n  {html}\n  {xlsx}")
+    for profile, folder in wanted:
+        with db.session() as s:  # a malformed month is pipeline.errors.InvalidInput: exit 1 with its message
+            html, xlsx = write_report(s, profile, month, folder, now_utc())
+        click.echo(f"Отчёт за {month} ({profile.region.short_name}) сохранён:\n  {html}\n  {xlsx}" if region_code
+                   else f"Отчёт за {month} сохранён:\n  {html}\n  {xlsx}")
 
 
 @click.command("ratings")

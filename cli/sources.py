@@ -85,13 +85,17 @@ def sources_group() -> None:
 @click.option("--municipality", default=None, metavar="КОД",
               help="Муниципалитет по умолчанию для постов источника, не называющих места (код из профиля региона; "
                    "«-» — убрать). Для уже добавленного источника — меняет его.")
+@click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
+              help="Регион источника (код профиля из обслуживаемых, настройка regions); без него — основной регион "
+                   "(настройка region). Для уже добавленного источника — меняет его.")
 @click.pass_context
 def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no_comments: bool,
                 appeals: bool, interval: int | None, title: str | None, official_of: str | None,
-                municipality: str | None) -> None:
+                municipality: str | None, region_code: str | None) -> None:
     """Добавить источники: https://vk.com/club123, https://vk.com/имя, https://vk.com/wall-1_2,
     vk-search:Кемерово, https://t.me/канал, @канал, путь к файлу .jsonl/.csv (можно несколько)."""
     from collectors.sources import SourceUrlError, parse_source_url
+    from storage.regions import set_source_region
     from storage.sources import get_or_create_source, set_source_municipality
 
     specs = []
@@ -101,12 +105,18 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
         except SourceUrlError as e:
             fail(str(e))
     app = get_app(ctx)
-    if official_of is not None and app.region.region.authority(official_of) is None:
-        fail(f"орган власти {official_of!r} не найден в профиле региона {app.region.code} (см. cur config check)")
+    profile = app.region
+    if region_code is not None:
+        served = {p.code: p for p in app.served}
+        if region_code not in served:
+            fail(f"регион {region_code!r} не обслуживается: обслуживаются {', '.join(served)} (настройки region и regions)")
+        profile = served[region_code]
+    if official_of is not None and profile.region.authority(official_of) is None:
+        fail(f"орган власти {official_of!r} не найден в профиле региона {profile.code} (см. cur config check)")
     if official_of is not None and any(sp.platform not in ("vk", "telegram", "tgweb") or sp.kind not in ("wall", "channel")
                                        for sp in specs):
         fail("официальной страницей может быть только сообщество или страница VK либо канал Telegram")
-    names = _municipality_names(app)
+    names = _municipality_names(profile)
     if municipality is not None and municipality != "-" and municipality not in names:
         fail(f"муниципалитета {municipality!r} нет в профиле региона; коды: {', '.join(sorted(names))}")
     db = app.ready_db()
@@ -117,16 +127,18 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
         with db.session() as s:
             src, created = get_or_create_source(s, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 title=title, options=options, interval_minutes=interval)
+            if region_code is not None:
+                set_source_region(src, region_code)
             if official_of is not None:
                 from pipeline.official import mark_official
 
-                mark_official(s, app.region, src, official_of)
+                mark_official(s, profile, src, official_of)
             if municipality is not None:
                 set_source_municipality(src, None if municipality == "-" else municipality)
             number, default = src.id, src.municipality
         kind = KIND_NAMES.get((spec.platform, spec.kind), spec.kind)
         if official_of is not None:
-            kind += f", официальная страница: {app.region.region.authority(official_of).name}"  # type: ignore[union-attr]  # checked above
+            kind += f", официальная страница: {profile.region.authority(official_of).name}"  # type: ignore[union-attr]  # checked above
         place = f"; муниципалитет по умолчанию: {names.get(default, default)}" if default else ""
         if created:
             click.echo(f"Источник №{number} добавлен: {spec.url} ({kind}){place}")
@@ -134,8 +146,11 @@ def sources_add(ctx: click.Context, urls: tuple[str, ...], telegram_via: str, no
             click.echo(f"Источник уже есть: №{number} {spec.url} ({kind}){place}")
 
 
-def _municipality_names(app: Any) -> dict[str, str]:
-    return {m.code: m.name for m in app.region.region.municipalities}
+def _municipality_names(app_or_profile: Any) -> dict[str, str]:
+    from config import RegionProfile
+
+    profile = app_or_profile if isinstance(app_or_profile, RegionProfile) else app_or_profile.region
+    return {m.code: m.name for m in profile.region.municipalities}
 
 
 def _suggestion_text(sg: Any, names: dict[str, str]) -> str:
@@ -178,6 +193,9 @@ def sources_list(ctx: click.Context) -> None:
                 kind += f", официальная страница: {owner.name if owner else code}"
             click.echo(f"№{src.id} {src.url or src.key} ({kind}{', ' + src.title if src.title else ''})")
             click.echo(f"    состояние: {state}; постов собрано: {src.posts_collected}")
+            if app.many_regions:
+                region = app.config.regions.get(src.region or app.settings.region)
+                click.echo(f"    регион: {region.region.name if region else src.region}")
             click.echo(f"    последний успех: {_local(src.last_success_at, tz)}")
             if src.last_error:
                 click.echo(f"    последняя ошибка: {_local(src.last_error_at, tz)} — {src.last_error}")

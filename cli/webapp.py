@@ -25,7 +25,8 @@ def _prepared(ctx: click.Context) -> App:
 
     app = get_app(ctx)
     with app.ready_db().session() as s:
-        sync_authorities(s, app.region)
+        for profile in app.served:  # every region the deployment serves
+            sync_authorities(s, profile)
     return app
 
 
@@ -142,11 +143,15 @@ def users_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="Прочитать пароль из стандартного ввода.")
 @click.option("--temporary", is_flag=True,
               help="Пароль временный: при первом входе пользователь должен задать свой.")  # fmt: skip
+@click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
+              help="Регион пользователя, если установка обслуживает несколько (настройка regions): он видит только его. "
+                   "Без него — все регионы (федеральный уровень); специалист — всегда регион своего органа власти.")
 
 
 @click.pass_context
 def users_add(
-    ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool, temporary: bool
+    ctx: click.Context, login: str, role: str, authority: str | None, full_name: str | None, password_stdin: bool, temporary: bool,
+    region_code: str | None = None,
 ) -> None:
     """Создать пользователя. Пароль хранится только в виде хеша argon2."""
     from pipeline.accounts.users import AccountError, add_user
@@ -158,13 +163,18 @@ def users_add(
     else:
         password = click.prompt("Пароль", hide_input=True, confirmation_prompt="Повторите пароль")
     app = _prepared(ctx)
+    served = [p.code for p in app.served]
+    if region_code is not None and region_code not in served:
+        fail(f"регион {region_code!r} не обслуживается: обслуживаются {', '.join(served)} (настройки region и regions)")
     try:
         with app.db.session() as s:
-            add_user(s, app.region.code, login, password, role, authority, utcnow(), _cli_actor(), full_name,
-                     must_change_password=temporary)  # fmt: skip
+            user = add_user(s, region_code or app.region.code, login, password, role, authority, utcnow(), _cli_actor(),
+                            full_name, must_change_password=temporary)
+            user.region = region_code
     except AccountError as e:
         fail(str(e))
-    click.echo(f"Пользователь «{login}» создан: роль {role}" + (f", орган власти {authority}" if authority else "") + "."
+    click.echo(f"Пользователь «{login}» создан: роль {role}" + (f", орган власти {authority}" if authority else "")
+               + (f", регион {region_code}" if region_code else "") + "."
                + (" Пароль временный: при первом входе нужно задать свой." if temporary else ""))  # fmt: skip
 
 

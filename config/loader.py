@@ -239,7 +239,30 @@ class Configuration:
 
     @property
     def region(self) -> RegionProfile:
+        """The default region (``settings.region``): the one of rows stored without a region."""
         return self.regions[self.settings.region]
+
+    @property
+    def served(self) -> list[RegionProfile]:
+        """The regions this deployment serves, the default one first (``settings.regions``)."""
+        return [self.regions[code] for code in served_codes(self.settings, self.regions)]
+
+    def profile(self, code: str | None) -> RegionProfile:
+        """The profile of region ``code`` (None: the default region)."""
+        return self.regions[code] if code else self.region
+
+
+ALL_REGIONS = "all"
+
+
+def served_codes(settings: Settings, known: Any) -> list[str]:
+    """``settings.region`` then the other codes of ``settings.regions`` (``all``: every code in ``known``)."""
+    wanted = sorted(known) if ALL_REGIONS in settings.regions else list(settings.regions)
+    out = [settings.region]
+    for code in wanted:
+        if code not in out:
+            out.append(code)
+    return out
 
 
 def region_files(settings: Settings) -> list[Path]:
@@ -264,12 +287,13 @@ def load_configuration(settings: Settings | None = None) -> Configuration:
         issues += e.issues
     regions: dict[str, RegionProfile] = {}
     broken: list[ConfigIssue] = []
+    served = {settings.region, *settings.regions}
     if taxonomy is not None and deadlines is not None:
         for path in region_files(settings):
             try:
                 profile = load_region(path, taxonomy, deadlines)
             except ConfigError as e:
-                if _declared_code(path) == settings.region:
+                if ALL_REGIONS in served or _declared_code(path) in served:
                     issues += e.issues
                 else:
                     broken += e.issues
@@ -282,6 +306,10 @@ def load_configuration(settings: Settings | None = None) -> Configuration:
             issues.append(
                 ConfigIssue("environment/settings", "region", f"unknown region {settings.region!r}; known: {', '.join(sorted(regions))}")
             )
+        unknown = [code for code in settings.regions if code != ALL_REGIONS and code not in regions]
+        for code in unknown if not issues else ():
+            issues.append(ConfigIssue("environment/settings", "regions",
+                                      f"unknown region {code!r}; known: {', '.join(sorted(regions))} (or {ALL_REGIONS!r})"))
     if issues:
         raise ConfigError(issues)
     assert taxonomy is not None and deadlines is not None

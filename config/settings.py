@@ -40,6 +40,10 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///cur.db"
     region: str = "kuzbass"
+    #: Every region this deployment serves (``cur run``, ``cur process``, the web): region codes, or ``[all]`` for
+    #: every loaded profile. Empty (the default): only ``region``. ``region`` is always served and is the region of
+    #: sources and posts stored without one; in the environment a comma-separated list (``CUR_REGIONS=kuzbass,pskov``).
+    regions: list[str] = []
     #: Directory with taxonomy.yaml, deadlines.yaml and regions/*.yaml.
     config_dir: Path = PACKAGE_DIR
     #: Extra directory of operator-added region profiles (same format).
@@ -153,7 +157,7 @@ def load_settings(env: Mapping[str, str] | None = None, file: str | Path | None 
     for var, key in ENV_KEYS.items():
         if var in env and var != "CUR_SETTINGS":
             value: Any = env[var]
-            if key == "web_trusted_proxies":
+            if key in ("web_trusted_proxies", "regions"):
                 value = [p.strip() for p in value.split(",") if p.strip()]
             if key == "vk_tokens":
                 try:

@@ -92,6 +92,10 @@ class AlertReport:
     grown: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
 
+    def merged(self, other: AlertReport) -> AlertReport:
+        """This report and another region's together."""
+        return AlertReport(self.opened + other.opened, self.grown + other.grown, self.closed + other.closed)
+
     def __str__(self) -> str:
         return (f"возникающие проблемы: новых {len(self.opened)}, с новыми постами {len(self.grown)}, "
                 f"закрыто {len(self.closed)}")

@@ -8,6 +8,7 @@ from functools import cached_property
 from config import ConfigError, Configuration, RegionProfile, Settings, load_configuration, load_settings
 from storage import Database
 from storage.db import alembic_config
+from storage.regions import RegionFilter
 
 from .errors import DatabaseError
 
@@ -61,7 +62,30 @@ class App:
 
     @property
     def region(self) -> RegionProfile:
+        """The default region (``settings.region``)."""
         return self.config.region
+
+    @property
+    def served(self) -> list[RegionProfile]:
+        """Every region the deployment serves (``settings.regions``), the default one first."""
+        return self.config.served
+
+    @property
+    def many_regions(self) -> bool:
+        return len(self.config.served) > 1
+
+    def profile(self, code: str | None) -> RegionProfile:
+        """The profile of region ``code`` (None: the default region)."""
+        return self.config.profile(code)
+
+    def profile_of(self, code: str | None) -> RegionProfile:
+        """The profile of a stored row's region (an incident's, a source's): the default one for None or a region
+        no longer configured."""
+        return self.config.regions.get(code or self.settings.region) or self.region
+
+    def region_filter(self, profile: RegionProfile) -> RegionFilter:
+        """The rows of ``profile``'s region (with those stored without a region, for the default one)."""
+        return RegionFilter(profile.code, default=profile.code == self.settings.region)
 
     @cached_property
     def db(self) -> Database:
@@ -79,7 +103,7 @@ class App:
         except (OperationalError, InterfaceError) as e:
             raise database_error(e, db.url) from None
         if current is None:
-            db.upgrade()
+            db.upgrade(default_region=self.settings.region)
         elif current != head:
             raise NotMigrated(
                 f"схема базы данных устарела (версия {current}, нужна {head}): выполните `cur db upgrade`"

@@ -42,6 +42,7 @@ from typing import Any, Callable
 
 from storage import incidents as q
 from storage import work as w
+from storage.regions import assign_post_regions, post_regions
 
 from .context import App
 from .incidents import GroupingOptions, detect_official_replies, official_account_ids, sync_authorities
@@ -51,7 +52,7 @@ from .processing_lease import ProcessingBusy, ProcessingLease
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AnalyseReport", "GroupReport", "analyse_range", "dispatch", "group_pending"]
+__all__ = ["AnalyseReport", "GroupReport", "analyse_range", "dispatch", "group_pending", "send_groups"]
 
 
 @dataclass
@@ -71,19 +72,48 @@ class GroupReport:
 
 def analyse_range(app: App, clf: ClassifierLike, first_id: int, last_id: int, now: datetime,
                   places: Places | None = None) -> AnalyseReport:
-    """Task 1: analyse the pending, unanalysed posts with ids in ``[first_id, last_id]`` (see the module docstring)."""
+    """Task 1: analyse the pending, unanalysed posts with ids in ``[first_id, last_id]`` (see the module docstring);
+    with several regions, each post with its region's profile (posts of a region not served are left alone)."""
     db = app.db  # migrated: the worker checked at start (`run_worker`), the scheduler too
-    profile = app.region
     report = AnalyseReport()
     with db.session() as s:
         batch = w.unanalysed_rows(s, first_id, last_id)
         appeals = q.appeal_ids(s, [i for i, _, _ in batch])
+        regions = post_regions(s, [i for i, _, _ in batch]) if app.many_regions and batch else {}
     if not batch:
         return report
+    if not app.many_regions:
+        _analyse(app, app.region, clf, batch, appeals, now, places or Places(app.region), report)
+        return report
+    served = {p.code for p in app.served}
+    parts: dict[str, list[tuple[int, str, str]]] = {}
+    for row in batch:
+        code = regions.get(row[0]) or app.settings.region
+        if code in served:
+            parts.setdefault(code, []).append(row)
+    for code, rows in parts.items():
+        profile = app.profile(code)
+        _analyse(app, profile, clf, rows, appeals, now,
+                 places if places is not None and places.profile.code == code else places_of(profile), report)
+    return report
+
+
+_PLACES: dict[str, Places] = {}
+
+
+def places_of(profile: Any) -> Places:
+    """The gazetteer (and NER) of a region, made once per process."""
+    if profile.code not in _PLACES:
+        _PLACES[profile.code] = Places(profile)
+    return _PLACES[profile.code]
+
+
+def _analyse(app: App, profile: Any, clf: ClassifierLike, batch: list[tuple[int, str, str]], appeals: set[int],
+             now: datetime, places: Places, report: AnalyseReport) -> None:
+    db = app.db
     extra = {"assume_relevant": [i in appeals for i, _, _ in batch]} if appeals else {}
     preds = clf.predict([t for _, t, _ in batch], sectors=[sec.code for sec in profile.sectors], **extra)
     located = [i for i, p in enumerate(preds) if p.relevant or p.unsure]
-    places = places or Places(profile)
     found = dict(zip(located, places.resolve_batch([batch[i][1] for i in located])))
     officials = official_account_ids(profile)
     ids = [i for i, _, _ in batch]
@@ -124,16 +154,17 @@ def analyse_range(app: App, clf: ClassifierLike, first_id: int, last_id: int, no
                 done.append(post_id)
         q.insert_analyses(s, fresh)
         q.mark_processed(s, done, now)
-        report.processed = len(done)
-    return report
+        report.processed += len(done)
 
 
 def group_pending(app: App, now: datetime, sector: Any = w.ANY, grouping: GroupingOptions | None = None,
-                  batch_size: int = BATCH) -> GroupReport | None:
-    """Task 2: group the analysed pending posts of one ``sector`` (all of them with ``storage.work.ANY``) below the
-    frontier, then record official replies; None if another process holds the lease."""
+                  batch_size: int = BATCH, region: str | None = None) -> GroupReport | None:
+    """Task 2: group the analysed pending posts of one ``sector`` (all of them with ``storage.work.ANY``) of one
+    ``region`` (None: the default one) below the region's frontier, then record official replies; None if another
+    process holds the lease."""
     db = app.db
-    profile = app.region
+    profile = app.profile(region)
+    where = _filter(app, profile)
     part = None if sector is w.ANY else f"sector:{sector or '-'}"
     total = GroupReport()
     while True:
@@ -143,20 +174,25 @@ def group_pending(app: App, now: datetime, sector: Any = w.ANY, grouping: Groupi
         except ProcessingBusy:
             return None if total.grouped == 0 else total
         try:
-            _group(db, profile, lease, now, sector, grouping or GroupingOptions(), batch_size, total)
+            _group(db, profile, lease, now, sector, grouping or GroupingOptions(), batch_size, total, where)
         finally:
             lease.release()
         with db.session() as s:  # an analysis committed while we held the lease (its group task found it taken)
-            more = w.groupable(s, 0, w.frontier(s), 1, sector)
+            more = w.groupable(s, 0, w.frontier(s, where), 1, sector, where)
         if not more:
             break
-    total.replies = record_replies(app, now)
+    total.replies = record_replies(app, now, profile)
     return total
 
 
-def record_replies(app: App, now: datetime) -> int:
+def _filter(app: App, profile: Any) -> Any:
+    """The region condition on posts: none in a one-region deployment (every post is the region's)."""
+    return app.region_filter(profile) if app.many_regions else None
+
+
+def record_replies(app: App, now: datetime, profile: Any = None) -> int:
     """Official accounts' comments recorded as first replies (``detect_official_replies``), one process at a time."""
-    profile = app.region
+    profile = profile or app.region
     lease = ProcessingLease(app.db, profile.code, profile.region.tz, part="replies")
     try:
         lease.acquire(0)
@@ -171,7 +207,7 @@ def record_replies(app: App, now: datetime) -> int:
 
 
 def _group(db: Any, profile: Any, lease: ProcessingLease, now: datetime, sector: Any, grouping: GroupingOptions,
-           batch_size: int, total: GroupReport) -> None:
+           batch_size: int, total: GroupReport, where: Any = None) -> None:
     index = GroupingIndex(profile, grouping)
     with db.session() as s:
         lease.renew(s)
@@ -180,7 +216,7 @@ def _group(db: Any, profile: Any, lease: ProcessingLease, now: datetime, sector:
     while True:
         with db.session() as s:
             lease.renew(s)
-            rows = w.groupable(s, after, w.frontier(s), batch_size, sector)
+            rows = w.groupable(s, after, w.frontier(s, where), batch_size, sector, where)
             if not rows:
                 break
             after = rows[-1][0]
@@ -207,23 +243,40 @@ def _group(db: Any, profile: Any, lease: ProcessingLease, now: datetime, sector:
             q.mark_processed(s, done, now)
 
 
-def groupable_sectors(app: App) -> list[str | None]:
-    """The sectors with posts ready for grouping now (each gets a group task)."""
+def groupable_sectors(app: App, profile: Any = None) -> list[str | None]:
+    """The sectors with posts of the region (None: the default one) ready for grouping now (each gets a group task)."""
+    where = _filter(app, profile or app.region)
     with app.db.session() as s:
-        return w.groupable_sectors(s, w.frontier(s))
+        return w.groupable_sectors(s, w.frontier(s, where), where)
 
 
-def dispatch(app: App, send_analyse: Callable[[int, int], None], send_group: Callable[[str | None], None],
+def send_groups(app: App, send_group: Callable[..., None]) -> None:
+    """A group task for every (region, sector) with posts ready: ``send_group(sector)`` in a one-region deployment,
+    ``send_group(sector, region)`` with several."""
+    if not app.many_regions:
+        for sector in groupable_sectors(app):
+            send_group(sector)
+        return
+    for profile in app.served:
+        for sector in groupable_sectors(app, profile):
+            send_group(sector, profile.code)
+
+
+def dispatch(app: App, send_analyse: Callable[[int, int], None], send_group: Callable[..., None],
              skip: Callable[[int], bool] = lambda _id: False, batch_size: int = BATCH) -> list[tuple[int, int]]:
     """Send an analyse task for every ``batch_size`` pending unanalysed posts (but those ``skip`` says were sent lately),
-    and a group task for every sector with posts ready for grouping (the analyse tasks send those of their own);
-    returns the ``(first id, last id)`` of the analyse tasks sent."""
+    and a group task for every (region, sector) with posts ready for grouping (see ``send_groups``; the analyse tasks
+    send those of their own); returns the ``(first id, last id)`` of the analyse tasks sent."""
     db = app.db  # migrated: the worker checked at start (`run_worker`), the scheduler too
     sent: list[tuple[int, int]] = []
     last = 0
+    served = [app.region_filter(p) for p in app.served] if app.many_regions else None
+    if served is not None:
+        with db.session() as s:  # posts of a source of another region than the default one are that region's
+            assign_post_regions(s, app.settings.region)
     while True:
         with db.session() as s:
-            ids = w.unanalysed_ids(s, last, batch_size * 64)
+            ids = w.unanalysed_ids(s, last, batch_size * 64, served)
         if not ids:
             break
         last = ids[-1]
@@ -232,6 +285,5 @@ def dispatch(app: App, send_analyse: Callable[[int, int], None], send_group: Cal
             chunk = todo[k:k + batch_size]
             send_analyse(chunk[0], chunk[-1])
             sent.append((chunk[0], chunk[-1]))
-    for sector in groupable_sectors(app):
-        send_group(sector)
+    send_groups(app, send_group)
     return sent

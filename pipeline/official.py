@@ -76,6 +76,8 @@ def sync_official_sources(session: Session, profile: RegionProfile) -> int:
             src, created = get_or_create_source(session, spec.platform, spec.kind, spec.key, url=spec.url,
                                                 options={"official": a.code})
             new += created
+            if src.region is None:
+                src.region = profile.code  # the page speaks for this region's authority
             if (src.options or {}).get("official") != a.code:
                 src.options = {**(src.options or {}), "official": a.code}
     return new
@@ -86,11 +88,14 @@ def mark_official(session: Session, profile: RegionProfile, source: Any, authori
     if profile.region.authority(authority) is None:
         raise InvalidInput(f"орган власти {authority!r} не найден в профиле региона {profile.code}")
     source.options = {**(source.options or {}), "official": authority}
+    if source.region is None:
+        source.region = profile.code
 
 
 def pages(session: Session, profile: RegionProfile) -> list[Page]:
     codes = {a.code for a in profile.region.authorities}
-    sources = [s for s in oq.official_sources(session) if s.options["official"] in codes]
+    sources = [s for s in oq.official_sources(session)
+               if s.options["official"] in codes and s.region in (None, profile.code)]  # codes repeat across regions
     keys = oq.source_keys_of(session, [s.id for s in sources])
     tg = telegram_account_keys(profile)
     out = []
@@ -118,6 +123,15 @@ def page_index(pages_: list[Page]) -> dict[tuple[str, str], Page]:
 def is_page_voice(post: Post, page: Page) -> bool:
     """The page (or its authority) wrote this post or comment."""
     return post.author_id is not None and str(post.author_id) in page.accounts
+
+
+def is_channel_copy(post: Post) -> bool:
+    """A Telegram discussion group's automatic copy of a channel post (``collectors.telegram`` stores it as a
+    top-level ``d<id>`` message with ``fwd_from.channel_post``): the channel post again, not another one."""
+    if post.platform != "telegram" or not post.external_id.startswith("d"):
+        return False
+    fwd = (post.raw or {}).get("fwd_from") if isinstance(post.raw, dict) else None
+    return isinstance(fwd, dict) and bool(fwd.get("channel_post"))
 
 
 # --------------------------------------------------------------------------- answers to a comment
@@ -346,7 +360,8 @@ def page_figures(session: Session, profile: RegionProfile, period: Period, now: 
         for page in plist:
             keys = sorted(page.keys)
             times += [p.published_at for p in oq.page_posts(session, keys, period.start, as_of)
-                      if p.author_id is None or is_page_voice(p, page)]  # a channel's posts may carry no author
+                      if (p.author_id is None or is_page_voice(p, page))  # a channel's posts may carry no author
+                      and not is_channel_copy(p)]
             f.comments += sum(not is_page_voice(c, page) for c in oq.page_comments(session, keys, period.start, as_of))
             for case in comment_cases(session, profile, page, period.start, as_of, as_of):
                 f.problems += 1

@@ -38,6 +38,7 @@ from storage import analyses as qa
 from storage import fakes as fq
 from storage import incidents as q
 from storage.models import Post, PostAnalysis
+from storage.regions import RegionFilter, assign_post_regions
 from storage.sources import source_municipalities
 
 from . import official
@@ -237,6 +238,14 @@ class ProcessReport:
     model_version: str = ""
     incident_ids: list[int] = field(default_factory=list)
 
+    def add(self, other: ProcessReport) -> None:
+        """Add another region's pass to this one."""
+        for name in ("processed", "relevant", "unsure", "incidents_created", "posts_joined", "official_comments",
+                     "page_comments", "page_escalated", "replies", "fakes"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.model_version = other.model_version or self.model_version
+        self.incident_ids += other.incident_ids
+
     def __str__(self) -> str:
         return (
             f"обработано постов: {self.processed}; проблемы: {self.relevant} "
@@ -300,19 +309,27 @@ def process_pending(
     pass: waits for it up to ``wait`` seconds, then raises ``ProcessingBusy``.
     """
     db = app.ready_db()
-    profile = app.region
     clf = classifier or load_classifier(app)
-    lease = ProcessingLease(db, profile.code, profile.region.tz)
-    lease.acquire(wait)
-    try:
-        return _process_pending(app, db, profile, clf, lease, now, limit, on_progress, grouping, batch_size)
-    finally:
-        lease.release()
+    many = app.many_regions  # one region: every pending post is its (no region condition at all)
+    if many:
+        with db.session() as s:  # posts of a source of another region than the default one are that region's
+            assign_post_regions(s, app.settings.region)
+    report = ProcessReport()
+    for profile in app.served:  # each region with its own profile, lease and grouping
+        lease = ProcessingLease(db, profile.code, profile.region.tz)
+        lease.acquire(wait)
+        try:
+            left = None if limit is None else limit - report.processed
+            report.add(_process_pending(app, db, profile, clf, lease, now, left, on_progress, grouping, batch_size,
+                                        app.region_filter(profile) if many else None))
+        finally:
+            lease.release()
+    return report
 
 
 def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierLike, lease: ProcessingLease,
                      now: datetime, limit: int | None, on_progress: Callable[[int], None] | None,
-                     grouping: GroupingOptions | None, batch_size: int) -> ProcessReport:
+                     grouping: GroupingOptions | None, batch_size: int, region: RegionFilter | None = None) -> ProcessReport:
     places = Places(profile)
     officials = official_account_ids(profile)
     with db.session() as s:
@@ -330,7 +347,7 @@ def _process_pending(app: App, db: Any, profile: RegionProfile, clf: ClassifierL
     while limit is None or report.processed < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.processed)
         with db.session() as s:
-            batch = q.pending_post_rows(s, size, after_id=last_id)
+            batch = q.pending_post_rows(s, size, after_id=last_id, region=region)
             appeals = q.appeal_ids(s, [i for i, _, _ in batch])
         if not batch:
             break
@@ -453,8 +470,12 @@ def run_pass(app: App, now: datetime, limit: int | None = None, on_progress: Cal
     posts = process_pending(app, now, limit=limit, on_progress=on_progress, classifier=classifier, wait=wait)
     from .alerts import check_emerging
 
-    with app.ready_db().session() as s:
-        actions = check_deadlines(s, app.region, now)
-    with app.ready_db().session() as s:
-        alerts = check_emerging(s, app.region, now)
+    actions: list[Any] = []
+    alerts = None
+    for profile in app.served:
+        with app.ready_db().session() as s:
+            actions += check_deadlines(s, profile, now)
+        with app.ready_db().session() as s:
+            found = check_emerging(s, profile, now)
+        alerts = found if alerts is None else alerts.merged(found)
     return PassReport(posts, actions, alerts)

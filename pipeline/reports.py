@@ -84,6 +84,34 @@ class FakeFigures:
 
 
 @dataclass
+class AddressRow:
+    """A street address (``nlp.addresses`` key) named by two or more incidents of the month in one municipality."""
+
+    label: str
+    municipality: str
+    incidents: list[int]
+    sectors: list[str]
+
+
+#: Addresses listed in the report (most incidents first).
+REPORT_ADDRESSES = 50
+
+
+def _address_rows(incidents: Any, sector_name: Any, muni_name: Any) -> list[AddressRow]:
+    """Addresses named by ≥ 2 of the month's incidents (same municipality): the places problems come back to."""
+    from nlp.addresses import key_label
+
+    by_place: dict[tuple[str | None, str], list[Any]] = defaultdict(list)
+    for inc in incidents:
+        for key in sorted(set((inc.details or {}).get("streets") or [])):
+            by_place[(inc.municipality, key)].append(inc)
+    rows = [AddressRow(key_label(key), muni_name(muni), sorted(i.id for i in incs), sorted({sector_name(i.sector) for i in incs}))
+            for (muni, key), incs in by_place.items() if len(incs) >= 2]
+    rows.sort(key=lambda r: (-len(r.incidents), r.municipality, r.label))
+    return rows[:REPORT_ADDRESSES]
+
+
+@dataclass
 class MonthlyReport:
     region: str
     period: Period
@@ -105,6 +133,8 @@ class MonthlyReport:
     official_pages: list[PageFigures] = field(default_factory=list)
     #: possible fakes of the month (the region's report only; None in an authority's part)
     fakes: FakeFigures | None = None
+    #: addresses named by several incidents routed in the month (``pipeline.incidents`` address-level grouping)
+    addresses: list[AddressRow] = field(default_factory=list)
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -193,6 +223,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         official_pages=[f for f in page_figures(session, profile, period, now)
                         if authority_id is None or (authority_id in authorities and f.authority == authorities[authority_id].code)],
         fakes=_fake_figures(session, period.start, as_of) if authority_id is None else None,
+        addresses=_address_rows(incidents.values(), sector_name, muni_name),
     )
 
 
@@ -373,6 +404,14 @@ def write_xlsx(report: MonthlyReport, path: Path) -> None:
         sh.column_dimensions[letter].width = width
     if report.fakes is not None:
         _fakes_sheet(wb.create_sheet("Возможные фейки"), report.fakes, bold)
+    sh = wb.create_sheet("Адреса")
+    append_row(sh, ["Адрес", "Муниципалитет", "Инцидентов", "Направления", "Инциденты"])
+    for c in sh[1]:
+        c.font = bold
+    for a in report.addresses:
+        append_row(sh, [a.label, a.municipality, len(a.incidents), ", ".join(a.sectors), ", ".join(f"№{i}" for i in a.incidents)])
+    for letter, width in zip("ABCDE", (30, 40, 12, 40, 40)):
+        sh.column_dimensions[letter].width = width
     wb.properties.title = f"Отчёт ЦУР за {report.period.label}"
     wb.save(path)
 

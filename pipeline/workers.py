@@ -59,8 +59,12 @@ class Tasks:
     def send_analyse(self, first_id: int, last_id: int, now: datetime) -> None:
         self.actors["analyse"].send(first_id, last_id, now.isoformat())
 
-    def send_group(self, now: datetime, sector: str | None) -> None:
-        self.actors["group"].send(now.isoformat(), sector)
+    def send_group(self, now: datetime, sector: str | None, region: str | None = None) -> None:
+        """A group task of one sector of one region (None: the default one; the message then has no region)."""
+        if region is None:
+            self.actors["group"].send(now.isoformat(), sector)
+        else:
+            self.actors["group"].send(now.isoformat(), sector, region)
 
     def send_deliver(self, now: datetime) -> None:
         self.actors["deliver"].send(now.isoformat())
@@ -137,13 +141,14 @@ def task_crawl(source_id: int) -> None:
         src = s.get(Source, source_id)
         if src is None or not src.enabled or (src.retry_after is not None and src.retry_after > now):
             return
+        tz = st.app.profile_of(src.region).region.tz
         ours, info = co.acquire_lease(s, name, holder, socket.gethostname(), os.getpid(), now, CRAWL_LEASE)
     if not ours:
         log.info("source %s is being crawled by %s:%s: skipped", source_id, info.host, info.pid)
         return
     try:
         with _recorded(name):
-            for r in run_crawl(db, [source_id], Collectors(st.app.settings, default_tz=st.app.region.region.tz)):
+            for r in run_crawl(db, [source_id], Collectors(st.app.settings, default_tz=tz)):
                 log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     finally:
         with db.session() as s:
@@ -164,19 +169,19 @@ def task_analyse(first_id: int, last_id: int, now: str) -> None:
     with _recorded("process:analyse"):
         report = analyse_range(st.app, clf, first_id, last_id, at, _places(st))
     log.info("analysed posts %s..%s: %s", first_id, last_id, report)
-    from .distributed import groupable_sectors
+    from .distributed import send_groups
 
     tasks = _tasks_of_worker()
-    for sector in groupable_sectors(st.app):  # the frontier may have moved past posts of any sector
-        tasks.send_group(at, sector)
+    # the frontier may have moved past posts of any sector (of any region)
+    send_groups(st.app, lambda sector, *region: tasks.send_group(at, sector, *region))
 
 
-def task_group(now: str, sector: str | None) -> None:
+def task_group(now: str, sector: str | None, region: str | None = None) -> None:
     from .distributed import group_pending
 
     st = _worker()
     with _recorded("process:group"):
-        report = group_pending(st.app, datetime.fromisoformat(now), sector)
+        report = group_pending(st.app, datetime.fromisoformat(now), sector, region=region)
     if report is not None:  # None: another worker groups, and looks again after releasing the lease
         log.info("grouped: %s", report)
 

@@ -45,6 +45,8 @@ class QueueFilter:
     #: words of the post text (``pipeline.search.parse``), run on the full-text index (``storage.search``)
     search: Query | None = None
     post_ids: Sequence[int] | None = None
+    #: posts of one region only (a ``storage.regions.RegionFilter``)
+    region: Any = None
 
 
 def _latest_analysis_ids(post_ids: Sequence[int] | None = None) -> Select:
@@ -92,6 +94,8 @@ def review_queue_stmt(columns: Sequence[Any], f: QueueFilter | None = None) -> S
         ))
     if f.post_ids is not None:
         stmt = stmt.where(Post.id.in_(list(f.post_ids)))
+    if f.region is not None:
+        stmt = stmt.where(f.region.posts)
     return stmt
 
 

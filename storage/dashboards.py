@@ -44,7 +44,7 @@ def municipality_sector_counts(s: Session, since: datetime | None = None, scope:
 def problem_post_counts_by_source(s: Session, since: datetime | None = None, scope: Scope | None = None) -> list[tuple[str, str, int]]:
     """Posts that belong to incidents, by platform and source key."""
     stmt = select(Post.platform, Post.source_key, func.count()).join(IncidentPost, IncidentPost.post_id == Post.id)
-    if scope is not None and scope.restricted:
+    if scope is not None and scope.narrowed:
         stmt = scope.apply(stmt.join(Incident, Incident.id == IncidentPost.incident_id))
     if since is not None:
         stmt = stmt.where(Post.published_at >= since)
@@ -78,3 +78,16 @@ def sector_counts_between(s: Session, start: datetime, end: datetime, scope: Sco
     """Incidents created in [start, end) by sector (week-over-week trends)."""
     stmt = _dash_scope(select(Incident.sector, func.count()).where(Incident.merged_into_id.is_(None), Incident.created_at >= start, Incident.created_at < end), scope)
     return {k: int(n) for k, n in s.execute(stmt.group_by(Incident.sector))}
+
+
+def region_counts(s: Session, now: datetime, since: datetime) -> dict[str, tuple[int, int, int]]:
+    """Per region: (incidents created since ``since``, open incidents, open ones with a stage deadline passed and
+    not met) — the across-regions summary of a federal operator."""
+    from .events import OPEN_STATES
+    from .reads import _next_due_sql
+
+    is_open = Incident.state.in_(OPEN_STATES)
+    stmt = (select(Incident.region, func.sum(case((Incident.created_at >= since, 1), else_=0)),
+                   func.sum(case((is_open, 1), else_=0)), func.sum(case((is_open & (_next_due_sql() < now), 1), else_=0)))
+            .where(Incident.merged_into_id.is_(None)).group_by(Incident.region))
+    return {r: (int(a or 0), int(b or 0), int(c or 0)) for r, a, b, c in s.execute(stmt)}

@@ -56,12 +56,14 @@ class Database:
             with s.begin():
                 yield s
 
-    def upgrade(self, revision: str = "head") -> None:
+    def upgrade(self, revision: str = "head", default_region: str | None = None) -> None:
+        """Migrate to ``revision``; ``default_region`` fills the region of existing sources and posts (0015)."""
         from alembic import command
 
         cfg = alembic_config(self.url)
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            cfg.attributes["default_region"] = default_region
             command.upgrade(cfg, revision)
 
     def downgrade(self, revision: str) -> None:

@@ -95,11 +95,14 @@ def marks_of_incident(s: Session, incident_id: int) -> list[tuple[FakeMark, Fake
     return [(m, c, p) for m, c, p in s.execute(q)]
 
 
-def pending_marks(s: Session, limit: int = 20) -> list[tuple[FakeMark, FakeClaim, Post]]:
-    """Marks waiting for an operator's decision, best score first."""
+def pending_marks(s: Session, limit: int = 20, region: Any = None) -> list[tuple[FakeMark, FakeClaim, Post]]:
+    """Marks waiting for an operator's decision, best score first (of one region's posts with ``region``, a
+    ``storage.regions.RegionFilter``)."""
     q = (select(FakeMark, FakeClaim, Post).join(FakeClaim, FakeClaim.id == FakeMark.claim_id)
          .join(Post, Post.id == FakeMark.post_id)
          .where(FakeMark.decision.is_(None)).order_by(FakeMark.score.desc(), FakeMark.id).limit(limit))
+    if region is not None:
+        q = q.where(region.posts)
     return [(m, c, p) for m, c, p in s.execute(q)]
 
 

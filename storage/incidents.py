@@ -460,13 +460,16 @@ def _insert(session: Session, model: Any, core: bool = False):
     return insert(model.__table__ if core else model)
 
 
-def pending_post_rows(session: Session, limit: int, after_id: int = 0) -> list[tuple[int, str, str]]:
-    """``(id, text, content_hash)`` of pending posts (see ``pending_posts``), in id order."""
+def pending_post_rows(session: Session, limit: int, after_id: int = 0, region: Any = None) -> list[tuple[int, str, str]]:
+    """``(id, text, content_hash)`` of pending posts (see ``pending_posts``), in id order; with ``region`` (a
+    ``storage.regions.RegionFilter``), of that region only."""
     q = (
         select(Post.id, Post.text, Post.content_hash)
         .where(Post.processed_at.is_(None), Post.is_deleted.is_(False), Post.id > after_id)
         .order_by(Post.id).limit(limit)
     )
+    if region is not None:
+        q = q.where(region.posts)
     return [(i, t or "", h) for i, t, h in session.execute(q)]
 
 

@@ -62,6 +62,9 @@ class Source(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: The municipality of the source's posts that name no place (``cur sources add --municipality``).
     municipality: Mapped[str | None] = mapped_column(String(64))
+    #: The region the source's posts belong to (``cur sources add --region``); null: the default region
+    #: (``settings.region``).
+    region: Mapped[str | None] = mapped_column(String(64))
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -126,6 +129,9 @@ class Post(Base):
     #: An appeal from a feedback platform (`cur import --kind appeals`, a file source with ``kind: appeals``):
     #: a problem by definition, so the classifier skips the relevance question.
     is_appeal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The region the post belongs to (its source's, set when stored or, at the latest, when processed); null:
+    #: the default region (``settings.region``).
+    region: Mapped[str | None] = mapped_column(String(64), index=True)
 
     revisions: Mapped[list[PostRevision]] = relationship(back_populates="post", cascade="all, delete-orphan")
 
@@ -230,6 +236,9 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Part of every session cookie's fingerprint; signing out or changing the password adds one, ending every session.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The one region the user works in (``cur users add --region``); null: every region the deployment serves
+    #: (a federal operator; in a one-region deployment, that region). A specialist's region is their authority's.
+    region: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
-from .models import Post, PostRevision
+from .models import Post, PostRevision, Source
 from .types import UTCDateTime, utcnow
 
 _WS = re.compile(r"\s+")
@@ -100,14 +100,16 @@ def upsert_posts(session: Session, records: Iterable[PostRecord], source_id: int
         # scans the table for every key (a batch's look-up went from 25 ms to 6 s within 5,000 posts).
         # A plan per batch, for this transaction only.
         session.connection().exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    # new posts belong to their source's region (``storage.regions``; null: the default one)
+    region = session.scalar(select(Source.region).where(Source.id == source_id)) if source_id is not None else None
     batch: dict[tuple[str, str, str], PostRecord] = {}
     for rec in records:
         batch[rec.key] = rec  # the last version of a post within a batch wins
         if len(batch) >= BATCH:
-            result += _upsert_batch(session, batch, source_id, keep_crawled)
+            result += _upsert_batch(session, batch, source_id, keep_crawled, region)
             batch = {}
     if batch:
-        result += _upsert_batch(session, batch, source_id, keep_crawled)
+        result += _upsert_batch(session, batch, source_id, keep_crawled, region)
     return result
 
 
@@ -150,7 +152,7 @@ _PG_COLUMNS = (
     ("parent_external_id", "varchar"), ("author", "varchar"), ("author_id", "varchar"), ("published_at", "timestamptz"),
     ("text", "text"), ("url", "varchar"), ("content_hash", "varchar"), ("raw", "jsonb"), ("collected_at", "timestamptz"),
     ("updated_at", "timestamptz"), ("edited_at", "timestamptz"), ("edit_count", "int4"), ("is_deleted", "bool"),
-    ("deleted_at", "timestamptz"), ("is_appeal", "bool"),
+    ("deleted_at", "timestamptz"), ("is_appeal", "bool"), ("region", "varchar"),
 )
 _PG_INSERT = (
     f"INSERT INTO posts ({', '.join(c for c, _ in _PG_COLUMNS)})"
@@ -178,7 +180,7 @@ def _pg_insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     return list(session.connection().exec_driver_sql(_PG_INSERT, params))
 
 
-#: SQLite: rows per INSERT statement (x 19 columns = 9,500 variables; SQLite >= 3.32 allows 32,766).
+#: SQLite: rows per INSERT statement (x 20 columns = 10,000 variables; SQLite >= 3.32 allows 32,766).
 SQLITE_ROWS_PER_INSERT = 500
 
 
@@ -204,7 +206,7 @@ def _sqlite_insert(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord], source_id: int | None,
-                  keep_crawled: bool = False) -> UpsertResult:
+                  keep_crawled: bool = False, region: str | None = None) -> UpsertResult:
     res = UpsertResult()
     session.flush()
     ids: dict[tuple[str, str, str], int] = {}
@@ -220,7 +222,7 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
                 parent_external_id=rec.parent_external_id, author=rec.author, author_id=rec.author_id,
                 published_at=rec.published_at, text=rec.text, url=rec.url, content_hash=h, raw=rec.raw,
                 collected_at=now, updated_at=now, edited_at=rec.edited_at, edit_count=0, is_deleted=rec.deleted,
-                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal,
+                deleted_at=now if rec.deleted else None, is_appeal=rec.appeal, region=region,
             ))
             continue
         ids[key] = row.id
@@ -255,7 +257,7 @@ def _upsert_batch(session: Session, batch: dict[tuple[str, str, str], PostRecord
         res.inserted += len(made)
         raced = {(v["platform"], v["source_key"], v["external_id"]) for v in new} - made.keys()
         if raced:
-            again = _upsert_batch(session, {k: batch[k] for k in batch if k in raced}, source_id, keep_crawled)
+            again = _upsert_batch(session, {k: batch[k] for k in batch if k in raced}, source_id, keep_crawled, region)
             ids.update(zip((k for k in batch if k in raced), again.post_ids))
             again.post_ids = []
             res += again

@@ -34,10 +34,20 @@ class OutOfScope(PermissionError):
 
 @dataclass(frozen=True)
 class Scope:
-    """Which incidents a reader may see: all of them, or one authority's only."""
+    """Which incidents a reader may see: all of them, or one authority's only; with ``region``, of that region only."""
 
     restricted: bool = False
     authority_id: int | None = None
+    region: str | None = None
+
+    @property
+    def narrowed(self) -> bool:
+        """Not every incident: one authority's, or one region's."""
+        return self.restricted or self.region is not None
+
+    def in_region(self, region: str | None) -> Scope:
+        """This scope within one region (None: as it is)."""
+        return self if region is None else Scope(self.restricted, self.authority_id, region)
 
     @classmethod
     def everything(cls) -> Scope:
@@ -49,9 +59,13 @@ class Scope:
         return cls(True, authority_id)
 
     def allows(self, incident: Incident) -> bool:
+        if self.region is not None and incident.region != self.region:
+            return False
         return not self.restricted or (self.authority_id is not None and incident.authority_id == self.authority_id)
 
     def apply(self, stmt: Select) -> Select:
+        if self.region is not None:
+            stmt = stmt.where(Incident.region == self.region)
         if not self.restricted:
             return stmt
         if self.authority_id is None:
@@ -63,7 +77,7 @@ def visible_incidents(s: Session, scope: Scope, ids: Sequence[int]) -> set[int]:
     """The incidents among ``ids`` that ``scope`` may see."""
     if not ids:
         return set()
-    if not scope.restricted:
+    if not scope.narrowed:
         return set(ids)
     return set(s.scalars(scope.apply(select(Incident.id).where(Incident.id.in_(list(ids))))))
 
@@ -73,6 +87,8 @@ def scoped_incident(s: Session, scope: Scope, incident_id: int) -> Incident:
     inc = s.get(Incident, incident_id)
     if inc is None:
         raise NotFound(incident_id)
+    if scope.region is not None and inc.region != scope.region:
+        raise NotFound(incident_id)  # another region's: not even its existence is told
     if not scope.allows(inc):
         raise OutOfScope(incident_id)
     return inc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import CrawlCursor, Post, PostAnalysis, Source
@@ -42,10 +42,13 @@ def find_source_by_url(session: Session, url: str) -> Source | None:
     return session.scalar(select(Source).where(Source.url == url))
 
 
-def list_sources(session: Session, enabled_only: bool = False) -> list[Source]:
+def list_sources(session: Session, enabled_only: bool = False, regions: Any = None) -> list[Source]:
+    """Sources in id order; with ``regions`` (``storage.regions.RegionFilter`` items), of those regions only."""
     q = select(Source).order_by(Source.id)
     if enabled_only:
         q = q.where(Source.enabled.is_(True))
+    if regions is not None:
+        q = q.where(or_(*(r.sources for r in regions)))
     return list(session.scalars(q))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from .models import Post, PostAnalysis
@@ -20,9 +20,16 @@ _ANALYSED = exists().where(PostAnalysis.post_id == Post.id, PostAnalysis.content
 _PENDING = (Post.processed_at.is_(None), Post.is_deleted.is_(False))
 
 
-def unanalysed_ids(session: Session, after_id: int = 0, limit: int | None = None) -> list[int]:
-    """Ids of pending posts without an analysis of their current text, in id order."""
-    q = select(Post.id).where(*_PENDING, Post.id > after_id, ~_ANALYSED).order_by(Post.id)
+def _in(regions: Any) -> tuple[Any, ...]:
+    """The condition "a post of one of ``regions``" (``storage.regions.RegionFilter`` items; None: no condition)."""
+    if regions is None:
+        return ()
+    return (or_(*(r.posts for r in regions)),)
+
+
+def unanalysed_ids(session: Session, after_id: int = 0, limit: int | None = None, regions: Any = None) -> list[int]:
+    """Ids of pending posts without an analysis of their current text, in id order (of ``regions``, if given)."""
+    q = select(Post.id).where(*_PENDING, Post.id > after_id, ~_ANALYSED, *_in(regions)).order_by(Post.id)
     if limit is not None:
         q = q.limit(limit)
     return list(session.scalars(q))
@@ -34,9 +41,10 @@ def unanalysed_rows(session: Session, first_id: int, last_id: int) -> list[tuple
     return [(i, t or "", h) for i, t, h in session.execute(q)]
 
 
-def frontier(session: Session) -> int | None:
-    """The lowest id of a pending post waiting for analysis (None: every pending post is analysed)."""
-    return session.scalar(select(Post.id).where(*_PENDING, ~_ANALYSED).order_by(Post.id).limit(1))
+def frontier(session: Session, region: Any = None) -> int | None:
+    """The lowest id of a pending post waiting for analysis (None: every pending post is analysed); with ``region``
+    (a ``RegionFilter``), of that region's posts: regions are independent partitions."""
+    return session.scalar(select(Post.id).where(*_PENDING, ~_ANALYSED, *_in(region and [region])).order_by(Post.id).limit(1))
 
 
 def lock_posts(session: Session, ids: Sequence[int]) -> None:
@@ -53,10 +61,13 @@ def _of_sector(sector: Any):
     return PostAnalysis.sector.is_(None) if sector is None else PostAnalysis.sector == sector
 
 
-def groupable(session: Session, after_id: int, below_id: int | None, limit: int, sector: Any = ANY) -> list[tuple[int, PostAnalysis]]:
-    """Analysed pending posts with ``after_id < id < below_id`` (of one ``sector``, None included, unless ``ANY``),
-    in id order, each with its analysis of the current text (the latest one if several models looked at it)."""
-    q = select(Post.id, PostAnalysis).join(PostAnalysis, _SAME_TEXT).where(*_PENDING, Post.id > after_id).order_by(Post.id, PostAnalysis.id)
+def groupable(session: Session, after_id: int, below_id: int | None, limit: int, sector: Any = ANY,
+              region: Any = None) -> list[tuple[int, PostAnalysis]]:
+    """Analysed pending posts with ``after_id < id < below_id`` (of one ``sector``, None included, unless ``ANY``;
+    of one ``region``, if given), in id order, each with its analysis of the current text (the latest one if
+    several models looked at it)."""
+    q = (select(Post.id, PostAnalysis).join(PostAnalysis, _SAME_TEXT).where(*_PENDING, Post.id > after_id, *_in(region and [region]))
+         .order_by(Post.id, PostAnalysis.id))
     if below_id is not None:
         q = q.where(Post.id < below_id)
     if sector is not ANY:
@@ -70,9 +81,9 @@ def groupable(session: Session, after_id: int, below_id: int | None, limit: int,
     return sorted(out.items())[:limit]
 
 
-def groupable_sectors(session: Session, below_id: int | None) -> list[str | None]:
-    """The sectors (None too) of analysed pending posts below ``below_id``."""
-    q = select(PostAnalysis.sector).join(Post, _SAME_TEXT).where(*_PENDING).distinct()
+def groupable_sectors(session: Session, below_id: int | None, region: Any = None) -> list[str | None]:
+    """The sectors (None too) of analysed pending posts below ``below_id`` (of one ``region``, if given)."""
+    q = select(PostAnalysis.sector).join(Post, _SAME_TEXT).where(*_PENDING, *_in(region and [region])).distinct()
     if below_id is not None:
         q = q.where(Post.id < below_id)
     return sorted(session.scalars(q), key=lambda x: x or "")

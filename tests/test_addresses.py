@@ -193,8 +193,11 @@ def test_three_posts_about_vesennyaya_12_make_one_incident(cur, cur_env, db_url,
             assert incidents[1].id == incidents[2].id == incidents[3].id
             assert incidents[4].id != incidents[1].id  # another house
             assert incidents[1].municipality == ("kemerovo" if order == "town first" else None)
+            inc_id = incidents[1].id
     finally:
         db.dispose()
+    r = cur("incidents", "show", str(inc_id))
+    assert r.returncode == 0 and "  адрес: ул. Весенняя, 12\n" in r.stdout, r.stdout + r.stderr
 
 
 def test_source_default_municipality_and_suggestion(cur, cur_env, db_url, models_dir, tmp_path):
@@ -230,3 +233,28 @@ def test_source_default_municipality_and_suggestion(cur, cur_env, db_url, models
     r = cur("sources", "suggest", "--apply")
     assert r.returncode == 0 and "club300001: задан муниципалитет Кемеровский" in r.stdout, r.stdout
     assert "предлагается" not in cur("sources", "list").stdout
+
+
+def test_the_monthly_report_lists_addresses_named_by_several_incidents(db, profile, tmp_path):
+    from openpyxl import load_workbook
+
+    from pipeline.reports import build_report, render_html, write_xlsx
+
+    with db.session() as s:
+        heat = add_post(s, "Кемерово, ул. Весенняя 12 — нет отопления", T0, source="-1")
+        water = add_post(s, "Кемерово, Весенняя д.12: нет холодной воды второй день", T0 + timedelta(hours=2), source="-2")
+        once = add_post(s, "Садовая 7: в подъезде ледяные батареи, управляющая компания трубку не берёт", T0 + timedelta(hours=3), source="-3")
+        ids = [ingest_analysis(s, profile, p, A(municipality="kemerovo", category=c), p.published_at).id
+               for p, c in ((heat, "heating"), (water, "water_supply"), (once, "heating"))]
+        assert len(set(ids)) == 3  # another problem at the same house is another incident
+        rep = build_report(s, profile, "2026-11", T0 + timedelta(days=20))
+        part = build_report(s, profile, "2026-11", T0 + timedelta(days=20), authority_id=s.get(Incident, ids[0]).authority_id)
+    (row,) = rep.addresses
+    assert (row.label, row.incidents, len(row.sectors)) == ("ул. Весенняя, 12", sorted(ids[:2]), 1)
+    assert row.municipality.startswith("Кемеровский городской округ")
+    html = render_html(rep)
+    assert "Адреса с несколькими инцидентами" in html and "<td>ул. Весенняя, 12</td>" in html
+    write_xlsx(rep, tmp_path / "r.xlsx")
+    rows = list(load_workbook(tmp_path / "r.xlsx")["Адреса"].iter_rows(values_only=True))
+    assert rows[1][:3] == ("ул. Весенняя, 12", row.municipality, 2) and len(rows) == 2
+    assert [a.incidents for a in part.addresses] in ([], [sorted(ids[:2])])  # an authority's part: its own incidents only

@@ -221,3 +221,38 @@ def test_the_report_shows_the_share_of_answers_by_substance(db, profile, tmp_pat
     write_xlsx(rep, tmp_path / "r.xlsx")
     (row,) = [r for r in load_workbook(tmp_path / "r.xlsx")["Рейтинг"].iter_rows(min_row=2, values_only=True) if r[1] == line.code]
     assert row[11:13] == (0.5, 1)
+
+
+async def test_the_dashboard_rating_shows_the_share_of_answers_by_substance(db_url, aiohttp_client):
+    from tests.test_web_security import add_users, login, make_ctx
+    from web.app import create_app
+
+    app = make_ctx(db_url)
+    try:
+        with app.db.session() as s:
+            inc = _incident(s, app.region)
+            svc.record_response(s, inc, "first_reply", FORMULAIC, "spec", "web", T0 + H, profile=app.region)
+            svc.record_response(s, inc, "first_reply", SUBSTANTIVE, "spec", "web", T0 + 2 * H, profile=app.region)
+            code = s.get(Authority, inc.authority_id).code
+        add_users(app, [("op", "operator", None)])
+        client = await aiohttp_client(create_app(app))
+        assert (await login(client, "op")).status == 303
+        html = await (await client.get("/dashboard?month=2026-11")).text()
+    finally:
+        app.db.dispose()
+    assert "<th title=" in html and "Ответы по существу</th>" in html
+    row = re.search(rf'<tr data-authority="{code}">(.*?)</tr>', html, re.S).group(1)
+    assert re.search(r'<td class="num substantive" title="не по существу: 1 из 2">50%</td>', row), row
+
+
+def test_cur_incidents_show_prints_the_reading_of_each_answer(db, profile, cur):
+    with db.session() as s:
+        inc = _incident(s, profile)
+        svc.record_response(s, inc, "first_reply", FORMULAIC, "spec", "web", T0 + H, profile=profile)
+        svc.record_response(s, inc, "first_reply", SUBSTANTIVE, "spec", "web", T0 + 2 * H, profile=profile)
+        inc_id = inc.id
+    r = cur("incidents", "show", str(inc_id))
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stdout.splitlines() if "(web, spec)" in x]
+    assert len(lines) == 2 and "[формальный, этап не закрыт]: Добрый день." in lines[0] and "[по существу]: Здравствуйте!" in lines[1], r.stdout
+    assert "formulaic" not in r.stdout.split("журнал:")[0]  # no internal codes before the raw event log

@@ -82,6 +82,21 @@ from nlp.classifier.appeal_cues import appeal_cue  # noqa: E402
         ("Мэр предлагает жителям обсудить проект набережной", False),
         ("Повторно обращаюсь по ремонту дороги", False),  # an address without a request: the head decides
         ("Повторно обращаюсь по ремонту дороги. Прошу сообщить сроки", True),
+        # round 6: forms of a written complaint about someone who must act
+        ("Два года назад обещали построить школу в микрорайоне, но воз и ныне там", True),
+        ("Ремонт подъезда начали весной, так и не закончили, рабочих нет", True),
+        ("Яму во дворе до сих пор не заделали, хотя срок выполнения работ истёк", True),
+        ("На моё обращение пришла отписка, вопрос не решён", True),
+        ("Управляющая компания неправильно начисляет плату за отопление", True),
+        ("УК взимает плату за печать квитанций, это законно?", True),
+        ("Интервал движения автобусов более 40 минут, люди мёрзнут на остановке", True),
+        ("Водитель маршрута 15 нахамил пассажирке и отказался брать карту", True),
+        ("Маршрут 101 перестал ходить с апреля, как добираться до работы?", True),
+        ("Пояс для чулок так и не сделала, продаю комплект", False),
+        ("Год прошёл, а ничего не изменилось", False),
+        ("Личность погибшего до сих пор не установлена", False),
+        ("Водитель автобуса не справился с управлением и съехал в кювет", False),
+        ("С понедельника интервал движения трамваев сократится до 5 минут", False),
     ],
 )
 def test_appeal_cue(text, expected):
@@ -143,6 +158,27 @@ def test_cheboksary_catch_all_rows_teach_a_sector_only_when_unambiguous():
     # an executor that overrode the category is trusted; sectors outside ours never teach
     assert cheboksary_sector({"category": CHEB_CATCH_ALL, "sector": "roads", "alts": [], "text": "двор"}) == "roads"
     assert cheboksary_sector({"category": "Связь", "sector": "other", "alts": [], "text": "нет связи"}) is None
+
+
+def test_cheboksary_rows_follow_our_sector_boundaries():
+    """Yard upkeep filed under ЖКУ is improvement too (the router wants improvement); ramps are
+    social and power lines energy wherever the portal filed them (config/taxonomy.yaml)."""
+    from nlp.classifier.data import CHEB_CATCH_ALL, CHEB_HOUSING, cheboksary_router_alts, cheboksary_sector
+
+    housing = {"category": CHEB_HOUSING, "sector": "housing", "alts": ["energy", "waste"]}
+    yard = {**housing, "text": "Управляющая компания не убирает снег во дворе дома"}
+    assert "improvement" in cheboksary_router_alts(yard) and cheboksary_sector(yard) == "improvement"
+    roof = {**housing, "text": "Во дворе опасно: снег с крыши не убирают"}  # snow on a roof: housing
+    assert "improvement" not in cheboksary_router_alts(roof) and cheboksary_sector(roof) == "housing"
+    bill = {**housing, "text": "Неправильно начисляют плату за отопление"}
+    assert cheboksary_router_alts(bill) == ["energy", "waste"] and cheboksary_sector(bill) == "housing"
+    catch_all = {"category": CHEB_CATCH_ALL, "sector": "improvement", "alts": ["roads", "transport", "waste", "ecology"]}
+    ramp = {**catch_all, "text": "У магазина нет пандуса для колясок"}
+    assert "social" in cheboksary_router_alts(ramp) and cheboksary_sector(ramp) == "social"
+    wires = {**catch_all, "text": "Над тротуаром провисли провода"}  # two rules (sidewalk, wires): ambiguous
+    assert "energy" in cheboksary_router_alts(wires) and cheboksary_sector(wires) is None
+    works = {**catch_all, "text": "Во дворе проводились работы, газон разрыт"}  # «проводились» is no wire
+    assert cheboksary_router_alts(works) == catch_all["alts"] and cheboksary_sector(works) == "improvement"
 
 
 def test_corpus_line_weight(tmp_path):

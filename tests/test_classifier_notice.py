@@ -45,6 +45,8 @@ def clf():
 
 #: the previous shipped bundle, kept for `cur models rollback`; it predates notice_relevant
 PREVIOUS = "20261122-131208-0fce24e4"
+#: the bundle shipped before round 6, kept for `cur models rollback`; it predates appeal_sure
+ROLLBACK = "20261203-105246-39021376"
 
 
 def test_old_bundles_load_with_the_default_notice_threshold(clf):
@@ -55,9 +57,10 @@ def test_old_bundles_load_with_the_default_notice_threshold(clf):
     assert old.thresholds.notice_relevant == Thresholds().notice_relevant == 0.9
     assert clf.thresholds.notice_relevant == 0.9
     assert Thresholds.from_dict({"relevant": 0.5}).notice_relevant == 0.9
-    # the shipped bundle predates appeal_sure (round 5): the default applies
-    assert "appeal_sure" not in clf.meta.get("thresholds", {})
-    assert clf.thresholds.appeal_sure == Thresholds().appeal_sure == 0.0
+    # the bundle shipped before round 6 predates appeal_sure (round 5): the default applies
+    older = Registry().load(ROLLBACK)
+    assert "appeal_sure" not in older.meta.get("thresholds", {})
+    assert older.thresholds.appeal_sure == clf.thresholds.appeal_sure == Thresholds().appeal_sure == 0.0
 
 
 #: an outage notice the shipped model alone takes for a complaint (0.5 <= P(relevant) < 0.9)

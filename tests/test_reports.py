@@ -123,7 +123,7 @@ def test_monthly_report_matches_a_hand_count(db, cur, tmp_path):
     # ---- XLSX read back
     wb = load_workbook(out / "report-2025-11.xlsx")
     assert wb.sheetnames == ["Сводка", "По направлениям", "По муниципалитетам", "Рейтинг", "Официальные страницы", "Просроченные",
-                             "Возникающие проблемы"]
+                             "Возникающие проблемы", "Возможные фейки", "Адреса"]
     summary = {row[0]: row[1] for row in wb["Сводка"].iter_rows(min_row=3, values_only=True)}
     assert summary["Новых инцидентов"] == 6
     assert summary["Направлено исполнителям (назначений)"] == 7

@@ -67,6 +67,11 @@ class ApiReq:
     def scope(self) -> Scope:
         return Scope.authority(self.authority.id)
 
+    @property
+    def profile(self) -> Any:
+        """The profile of the token's authority's region (its time zone, calendar and authorities)."""
+        return self.request.app[CTX].profile_of(self.authority.region)
+
     def incident(self) -> Any:
         try:
             incident_id = parse_int(self.request.match_info.get("incident_id"))
@@ -264,7 +269,7 @@ def list_incidents(req: ApiReq) -> Any:
     if lf.errors:
         raise ApiError(400, " ".join(lf.errors))
     extra = lf.params(drop=("state",))
-    lf_kwargs = {k: v for k, v in lf.storage_kwargs(req.request.app[CTX].region.region.tz, req.now).items() if k != "state"}
+    lf_kwargs = {k: v for k, v in lf.storage_kwargs(req.profile.region.tz, req.now).items() if k != "state"}
     order = lf.order or "deadline"
     filters = {"state": state, "open": open_value, "updated_since": updated_since.isoformat() if updated_since else None, **extra}
     try:
@@ -355,7 +360,7 @@ def post_response(req: ApiReq) -> Any:
         raise ApiError(400, f"Поле «author» — не длиннее {AUTHOR_MAX} символов, без управляющих символов.")
     services.call(
         incidents.record_response, req.s, inc, kind, text, author or req.actor, "api", req.now,
-        authority_code=req.authority.code, profile=req.request.app[CTX].region, actor=req.actor,
+        authority_code=req.authority.code, profile=req.profile, actor=req.actor,
     )
     req.audit("api.answer", f"incident:{inc.id}", kind=kind)
     return incident_json(inc)
@@ -370,7 +375,7 @@ def change_state(req: ApiReq) -> Any:
     reason = _text(req.body, "reason", required=False)
     if action == "reject" and reason is None:
         raise ApiError(422, "Для отклонения укажите причину: поле «reason» (непустая строка).")
-    services.change_state(req.s, inc, action, req.actor, req.now, reason, req.request.app[CTX].region)
+    services.change_state(req.s, inc, action, req.actor, req.now, reason, req.profile)
     req.audit(f"api.{action}", f"incident:{inc.id}", reason=reason)
     return incident_json(inc)
 
@@ -398,7 +403,7 @@ def list_alerts(req: ApiReq) -> Any:
     # alerts are the ЦУР head's: the head's token sees all of them, another authority's token those
     # about its own incidents only
     scope = None if req.authority.role == "head" else req.scope
-    rows = alert_list(req.s, req.request.app[CTX].region, state=None if state == "all" else state, limit=limit, scope=scope)
+    rows = alert_list(req.s, req.profile, state=None if state == "all" else state, limit=limit, scope=scope)
     return {"alerts": [{**{k: v for k, v in a.items() if k not in ("series", "events", "posts")},
                         "opened_at": _iso(a["opened_at"]), "closed_at": _iso(a["closed_at"]),
                         "updated_at": _iso(a["updated_at"]), "posts": len(a["posts"]),
@@ -412,7 +417,7 @@ def official_pages(req: ApiReq) -> Any:
     unknown = sorted(set(q) - {"month"})
     if unknown:
         raise ApiError(400, f"Неизвестный параметр запроса: {', '.join(unknown)}. Возможный: month.")
-    profile = req.request.app[CTX].region
+    profile = req.profile
     tz = profile.region.tz
     month = q.get("month") or req.now.astimezone(tz).strftime("%Y-%m")
     try:

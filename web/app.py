@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from pipeline.accounts import roles
 from storage.types import utcnow
@@ -56,7 +56,14 @@ SERVER_NAME = "cur-monitor"
 def _jinja(app_ctx: Any) -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     tz = app_ctx.region.region.tz
-    env.filters["local"] = lambda v, fmt="%d.%m.%Y %H:%M": formatting.local_time(v, tz, fmt)
+
+    @pass_context
+    def local(context: Any, v: Any, fmt: str = "%d.%m.%Y %H:%M") -> str:
+        """A stored UTC time in the time zone of the region the page shows (``region`` of the page's context)."""
+        region = context.get("region")
+        return formatting.local_time(v, region.region.tz if region is not None else tz, fmt)
+
+    env.filters["local"] = local
     env.filters["countdown"] = formatting.countdown
     env.filters["minutes"] = lambda v: "—" if v is None else formatting.human_delta(timedelta(minutes=float(v)))
     env.filters["http_url"] = lambda u: u if isinstance(u, str) and u.lower().startswith(("http://", "https://")) else None

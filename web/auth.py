@@ -53,10 +53,13 @@ def _load_user(db: Any, session_user_id: int, pw: str) -> CurrentUser | None:
         if u is None or not u.is_active or password_fingerprint(u.password_hash, u.session_generation or 0) != pw:
             return None
         auth_name = None
+        region = u.region
         if u.authority_id is not None:
             a = web_repo.authority_names(s, [u.authority_id]).get(u.authority_id)
             auth_name = a.name if a else None
-        return CurrentUser(u.id, u.login, u.role, u.authority_id, u.full_name, auth_name, bool(u.must_change_password))
+            region = a.region if a else region  # a specialist works in their authority's region
+        return CurrentUser(u.id, u.login, u.role, u.authority_id, u.full_name, auth_name, bool(u.must_change_password),
+                           region)
 
 
 @web.middleware

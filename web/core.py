@@ -45,6 +45,8 @@ class CurrentUser:
     authority_name: str | None = None
     #: signed in with a password an admin generated: only /account/password (and sign-out) until it is replaced
     must_change_password: bool = False
+    #: the one region the user works in (their own, else their authority's); None: every region served
+    region: str | None = None
 
     @property
     def scope(self) -> Scope:
@@ -77,11 +79,31 @@ class Req:
 
     @property
     def region_code(self) -> str:
-        return self.app_ctx.region.region.code
+        """The region this request looks at (see :func:`view_region`)."""
+        return view_region(self.request, self.user)
+
+    @property
+    def profile(self) -> Any:
+        """The profile of the region this request looks at: its time zone, taxonomy, authorities."""
+        return self.app_ctx.profile(self.region_code)
+
+    def profile_of(self, incident: Any) -> Any:
+        """The profile of an incident's own region."""
+        return self.app_ctx.profile_of(incident.region)
+
+    @property
+    def post_region(self) -> Any:
+        """The condition on posts of the region looked at (``storage.regions.RegionFilter``); None with one region."""
+        return self.app_ctx.region_filter(self.profile) if self.app_ctx.many_regions else None
+
+    def sees_post(self, post: Any) -> bool:
+        """Is the post of the region looked at (always, with one region)?"""
+        return not self.app_ctx.many_regions or (post.region or self.app_ctx.settings.region) == self.region_code
 
     @property
     def scope(self) -> Scope:
-        return self.user.scope
+        """The user's scope, within the region looked at when the deployment serves several."""
+        return self.user.scope.in_region(self.region_code if self.app_ctx.many_regions else None)
 
     def incident(self, incident_id: int):
         return web_repo.scoped_incident(self.s, self.scope, incident_id)
@@ -91,11 +113,31 @@ class Req:
         web_repo.audit(self.s, self.user.login, action, target, data, self.now)
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
+        context.setdefault("region", self.profile)
+        if self.app_ctx.many_regions and self.user.region is None:  # a federal user picks the region to look at
+            context.setdefault("region_choice", [(p.code, p.region.short_name) for p in self.app_ctx.served])
         return render(self.request, template, status=status, user=self.user, now=self.now, **context)
 
     def require(self, permission: str) -> None:
         if not self.user.can(permission):
             raise web.HTTPForbidden(text="Недостаточно прав для этого действия.")
+
+
+#: The cookie with the region a federal user looks at (``/regions/<code>``); ignored for a user of one region.
+REGION_COOKIE = "cur_region"
+
+
+def view_region(request: web.Request, user: CurrentUser | None) -> str:
+    """The region a request looks at: the user's own one; for a federal user the one they picked (a served region),
+    else the deployment's default region. In a one-region deployment, always that region."""
+    ctx = request.app[CTX]
+    default = ctx.region.code
+    if not ctx.many_regions:
+        return default
+    if user is not None and user.region is not None:
+        return user.region
+    picked = request.cookies.get(REGION_COOKIE)
+    return picked if picked and picked in {p.code for p in ctx.served} else default
 
 
 def client_ip(request: web.Request) -> str:
@@ -141,8 +183,8 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     ctx = request.app[CTX]
     session = request.get(SESSION)
     msg, err = flash_messages(request)
+    context.setdefault("region", ctx.region)
     html = env.get_template(template).render(
-        region=ctx.region,
         csrf_token=session.csrf if session else request.get(LOGIN_CSRF, ""),
         msg=msg,
         err=err,

@@ -24,7 +24,8 @@ def prepare(app_ctx: Any) -> None:
 
     db = app_ctx.ready_db()
     with db.session() as s:
-        sync_authorities(s, app_ctx.region)
+        for profile in app_ctx.served:  # every region the deployment serves
+            sync_authorities(s, profile)
 
 
 async def _serve(

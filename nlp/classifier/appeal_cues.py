@@ -77,6 +77,54 @@ DEMAND = re.compile(
 )
 
 
+#: Forms of a written complaint about an authority's or a service's work (round 6), written
+#: from the general form of appeals to a portal, not from the misjudged texts: a promise not
+#: kept or works not finished («обещали построить…», «так и не отремонтировали», «воз и ныне
+#: там», «срок сдачи прошёл»), a reply judged a brush-off («отписка», «мотивированный отказ»),
+#: a disputed bill («неправильно начисляют», «необоснованно увеличили тариф», «взимает плату
+#: за…»), a bus route that does not run as it should (intervals, a route stopped, a driver who
+#: refused or was rude). Each names a failure of someone who must act; news reports use
+#: other words («не справился с управлением», «по данным…»).
+_FORMS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("обещал",), r"\bобещал\w*\b[^.!?\n]{0,60}?\b(?:построить|сделать|отремонтировать|установить|заменить|"
+     r"восстановить|закончить|провести|подключить|открыть|убрать|благоустроить|заасфальтировать|снести)"),
+    (("так и не",), r"\bтак и не\s+(?:\w+\s+)?(?:(?:сделал|построил|отремонтировал|восстановил|установил|решил|"
+     r"выполнил|устранил|подключил|доделал|закончил|убрал|вывез)и\b|(?:сделан|построен|отремонтирован|восстановлен|"
+     r"решен|решён|устранен|устранён|подключен|оснащен|оснащён)\w*)"),
+    (("до сих пор не",), r"\bдо сих пор не\s+(?:\w+\s+)?(?:сделан|построен|отремонтир|восстановл|решен|решён|"
+     r"устранен|устранён|подключ|убран|вывез|заменен|заменён|закончен|сдан)\w*"),
+    (("воз и ныне", "ничего не сделано", "ситуация не"),
+     r"\bвоз и ныне там\b|\bничего не сделано\b|\bситуация не (?:изменилась|меняется)\b"),
+    (("срок",), r"\bсрок\w*\s+(?:сдачи|окончания|завершения|выполнения)\b[^.!?\n]{0,40}?"
+     r"\b(?:прош[её]л|прошли|истек|истёк|истекли|сорван)"),
+    (("отписк", "мотивирован"), r"\bотписк|\bмотивированн\w+ отказ"),
+    (("правильно", "правомерно", "обоснованно", "законно", "неверно", "завышен"),
+     r"\b(?:неправильно|неправомерно|необоснованно|незаконно|неверно|завышен\w*)\s+(?:\w+\s+){0,2}?"
+     r"(?:начисл|считают|посчитал|рассчит|выставл|увеличил|повысил|взыма|взим|берут|списыва)\w*"
+     r"|\bзаконно ли\b|\bэто законно\b"),
+    (("взыма", "взима"), r"\bвзыма\w* (?:плат|деньг|сбор)|\bвзима\w* (?:плат|деньг|сбор)"),
+    (("интервал",), r"\bинтервал\w*\b[^.!?\n]{0,40}?(?:более|больше|свыше)\s+\d+\s*мин"
+     r"|\bне соблюда\w*\s+(?:\w+\s+)?интервал|\bнесоблюдени\w+ интервал"),
+    (("маршрут",), r"\bмаршрут\w*\b[^.!?\n]{0,40}?\b(?:перестал\w* ходить|не ходит|не ходят|отменили|сократили|"
+     r"убрали|ходит редко)"),
+    (("водител",), r"\bводител\w*\b[^.!?\n]{0,50}?\b(?:нахамил|нагрубил|грубил|хамил|хамит|отказал\w*|"
+     r"не остановил\w* на остановке|проехал\w* мимо остановки|проехал\w* остановку|не открыл\w* двер|курил)"),
+)
+#: (substrings any of which must be in the lower-cased text, pattern): only the patterns whose
+#: substring is present are run, so long news posts cost little
+COMPLAINT_FORMS = tuple((t, re.compile(rx, re.IGNORECASE)) for t, rx in _FORMS)
+_FORM_TRIGGER = re.compile("|".join(re.escape(t) for trig, _ in _FORMS for t in trig))
+
+
+def complaint_form(text: str, low: str | None = None) -> bool:
+    """True when the text carries one of the written-complaint forms (``COMPLAINT_FORMS``);
+    ``low`` is the lower-cased text when the caller has it."""
+    low = (text or "").lower() if low is None else low
+    if _FORM_TRIGGER.search(low) is None:
+        return False
+    return any(any(t in low for t in trig) and rx.search(text) is not None for trig, rx in COMPLAINT_FORMS)
+
+
 #: every pattern above needs one of these substrings (lower case): a cheap test first
 _TRIGGERS = ("прошу", "просим", "треб", "просьб", "уважаем", "обраща", "планиру", "будет ли", "когда", "почему до",
              "кто долж", "кто буд", "примите", "наведите", "разберитесь", "отремонт", "восстанов", "уберите",
@@ -91,10 +139,12 @@ def appeal_cue(text: str, lemmas: Sequence[str] = ()) -> bool:  # lemmas unused:
     text = text or ""
     low = text.lower()
     if not any(t in low for t in _TRIGGERS):
-        return False
+        return complaint_form(text, low)
     m = REQUEST.search(text)
     if m is not None and not _NOTICE_REQUEST.search(text):
         return True
     if ADDRESS.search(text) is not None and _FIRST_PERSON_REQUEST.search(text) is not None:
         return True
-    return DEMAND.search(text) is not None and not _NOTICE_REQUEST.search(text)
+    if DEMAND.search(text) is not None and not _NOTICE_REQUEST.search(text):
+        return True
+    return complaint_form(text, low)

@@ -275,19 +275,71 @@ CHEB_RULES = (
 )
 
 
+#: The portal's housing category (ЖКУ): it also holds the upkeep of apartment-block yards.
+CHEB_HOUSING = "Жилищно-коммунальные услуги"
+#: Upkeep of an apartment block's yard (snow, ice, cleaning, litter, lamps): improvement by the
+#: boundaries of config/taxonomy.yaml; the portal files it under ЖКУ (the management company keeps
+#: the yard). Both are right; the router wants improvement. A roof, an entrance or a flat named in
+#: the text keeps it housing (snow on a roof is housing/roof_facade).
+CHEB_YARD = re.compile(r"\bдвор|придомов|прилегающ|территори")
+CHEB_YARD_UPKEEP = re.compile(r"снег|сугроб|налед|налёд|гололед|гололёд|уборк|убира|убран|мусор|фонар|освещени|не горит|не горят")
+CHEB_IN_BUILDING = re.compile(r"крыш|кровл|подъезд|квартир|подвал|отоплен|батаре")
+
+
+def cheboksary_yard_upkeep(row: dict) -> bool:
+    """A ЖКУ row about the upkeep of a yard (see ``CHEB_YARD``): improvement is right too."""
+    if row.get("category") != CHEB_HOUSING or row.get("sector") != "housing":
+        return False
+    low = row.get("text", "").lower()
+    return bool(CHEB_YARD.search(low) and CHEB_YARD_UPKEEP.search(low) and not CHEB_IN_BUILDING.search(low))
+
+
+#: Categories our taxonomy names explicitly that the portal files under its catch-all
+#: (or roads): ramps and lifting platforms for the disabled are social/disability (also in
+#: the SPb mapping), power lines, poles and connections to the grid are energy/grid, queues
+#: and programmes for housing (young families, improving housing conditions, large families'
+#: plots) are social.
+CHEB_TAXONOMY_ALTS = (
+    ("social", re.compile(r"пандус|подъемн\w* платформ|подъёмн\w* платформ")),
+    ("energy", re.compile(r"\bпровод(?:а|ов|у|ом|е|ам|ами|ах)?\b|электрическ\w* столб|опор\w* (?:лэп|электропередач)|подстанц|электроэнерги|напряжени")),
+    ("social", re.compile(r"молод\w* семь|улучшени\w* жилищн|многодетн\w* (?:семь\w* )?(?:земл|участ)")),
+)
+
+
+def cheboksary_router_alts(row: dict) -> list[str]:
+    """The row's acceptable alternates as the router sees them (config/taxonomy.yaml): the
+    portal's ``alts``, plus ``improvement`` for yard upkeep filed under ЖКУ
+    (``cheboksary_yard_upkeep``), plus the sectors our taxonomy names explicitly for ramps,
+    power lines and housing programmes (``CHEB_TAXONOMY_ALTS``) where the portal filed them
+    under another sector."""
+    alts = list(row.get("alts") or [])
+    if "improvement" not in alts and cheboksary_yard_upkeep(row):
+        alts.append("improvement")
+    if row.get("sector") not in (None, "other"):
+        low = row.get("text", "").lower()
+        for sec, rx in CHEB_TAXONOMY_ALTS:
+            if sec != row.get("sector") and sec not in alts and rx.search(low):
+                alts.append(sec)
+    return alts
+
+
 def cheboksary_sector(row: dict) -> str | None:
     """The sector a Cheboksary appeal can be taught as, or None when it is ambiguous.
     Rows of the catch-all category keep the portal's default (``improvement``) only when
-    the boundary rules (``CHEB_RULES``) point at exactly one acceptable sector; an executor
+    the boundary rules (``CHEB_RULES``) point at exactly one acceptable sector; yard upkeep
+    filed under ЖКУ is taught as improvement (``cheboksary_yard_upkeep``); an executor
     that overrode the category is trusted; rows outside our sectors (``other``) never teach
     a sector."""
     sector = row.get("sector")
     if not sector or sector == "other":
         return None
+    if cheboksary_yard_upkeep(row):  # yard upkeep filed under ЖКУ: the router wants improvement
+        return "improvement"
     if row.get("category") == CHEB_CATCH_ALL and sector == "improvement":
         low = row.get("text", "").lower()
-        ok = {sector, *row.get("alts", ())}
+        ok = {sector, *cheboksary_router_alts(row)}
         hits = {sec for sec, rx in CHEB_RULES if rx.search(low)}
+        hits |= {sec for sec, rx in CHEB_TAXONOMY_ALTS if rx.search(low)}
         if len(hits) == 1 and hits <= ok:
             return hits.pop()
         return None

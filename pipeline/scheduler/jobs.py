@@ -141,8 +141,9 @@ def job_crawl(source_id: int) -> Any:
         if src.retry_after is not None and src.retry_after > rt.clock.now():
             log.info("source %s waits until %s", source_id, src.retry_after)
             return None
+        tz = rt.app.profile_of(src.region).region.tz  # dates without a zone are the source region's
     with _recorded(rt, f"crawl:{source_id}"):
-        reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=rt.app.region.region.tz))
+        reports = run_crawl(db, [source_id], Collectors(rt.app.settings, default_tz=tz))
     for r in reports:
         log.info("crawl %s: %s, new %s, edited %s, deleted %s %s", r.url, r.status, r.inserted, r.edited, r.deleted, r.message)
     return reports
@@ -191,7 +192,8 @@ def _dispatch(rt: Runtime, tasks: Any) -> int:
         k = bisect_right(firsts, pid) - 1
         return k >= 0 and ranges[k][0] <= pid <= ranges[k][1]
 
-    sent = dispatch(rt.app, lambda a, b: tasks.send_analyse(a, b, now), lambda sector: tasks.send_group(now, sector), recently_sent)
+    sent = dispatch(rt.app, lambda a, b: tasks.send_analyse(a, b, now),
+                    lambda sector, *region: tasks.send_group(now, sector, *region), recently_sent)
     rt.dispatched.extend((a, b, now) for a, b in sent)
     if sent:
         log.info("processing: %s analyse tasks sent (posts %s..%s)", len(sent), sent[0][0], sent[-1][1])
@@ -215,7 +217,7 @@ def job_notify() -> int:
     rt = runtime()
     if _standing_by(rt):
         return 0
-    return notify_pending(rt.app.ready_db(), rt.app.region, rt.clock.now()).enqueued
+    return sum(notify_pending(rt.app.ready_db(), profile, rt.clock.now()).enqueued for profile in rt.app.served)
 
 
 def job_deadlines() -> Any:
@@ -226,8 +228,11 @@ def job_deadlines() -> Any:
 
     actions = None
     try:
-        with _recorded(rt, "deadlines"), rt.app.ready_db().session() as s:
-            actions = check_deadlines(s, rt.app.region, rt.clock.now())
+        with _recorded(rt, "deadlines"):
+            actions = []
+            for profile in rt.app.served:  # each region with its own calendar and time zone
+                with rt.app.ready_db().session() as s:
+                    actions += check_deadlines(s, profile, rt.clock.now())
     finally:
         job_notify()  # a failing deadline check must not hold back other notifications
     return actions
@@ -240,8 +245,13 @@ def job_alerts() -> Any:
         return None
     from ..alerts import check_emerging
 
-    with _recorded(rt, "alerts"), rt.app.ready_db().session() as s:
-        result = check_emerging(s, rt.app.region, rt.clock.now())
+    result = None
+    with _recorded(rt, "alerts"):
+        for profile in rt.app.served:
+            with rt.app.ready_db().session() as s:
+                found = check_emerging(s, profile, rt.clock.now())
+            result = found if result is None else result.merged(found)
+    assert result is not None
     if result.opened or result.closed:
         log.info("alerts: %s", result)
     return result
@@ -271,17 +281,24 @@ def previous_month(now: datetime, tz) -> str:
     return f"{prev.year:04d}-{prev.month:02d}"
 
 
-def job_monthly_report() -> tuple[Path, Path] | None:
+def job_monthly_report(region: str | None = None) -> tuple[Path, Path] | None:
+    """The report of the month before of ``region`` (None: the default region); with several regions each has its
+    own job at 06:00 of its own time zone (``monthly_report:<region>``) and writes into ``<report dir>/<region>/``."""
     from ..reports import write_report
 
     rt = runtime()
     if _standing_by(rt):
         return None
+    profile = next((p for p in rt.app.served if p.code == (region or rt.app.settings.region)), None)
+    if profile is None:
+        log.info("monthly report of %s skipped: the region is no longer served", region)
+        return None
     now = rt.clock.now()
-    month = previous_month(now, rt.app.region.region.tz)
-    with _recorded(rt, "monthly_report"), rt.app.ready_db().session() as s:
-        paths = write_report(s, rt.app.region, month, rt.report_dir, now)
-    log.info("monthly report for %s: %s, %s", month, *paths)
+    month = previous_month(now, profile.region.tz)
+    folder = rt.report_dir / profile.code if rt.app.many_regions else rt.report_dir
+    with _recorded(rt, "monthly_report" if region is None else f"monthly_report:{region}"), rt.app.ready_db().session() as s:
+        paths = write_report(s, profile, month, folder, now)
+    log.info("monthly report of %s for %s: %s, %s", profile.code, month, *paths)
     return paths
 
 
@@ -294,7 +311,9 @@ def job_sync_sources() -> dict[str, int]:
     from storage.sources import list_sources
 
     with rt.app.ready_db().session() as s:
-        wanted = {f"crawl:{src.id}": (src.id, max(1, src.interval_minutes)) for src in list_sources(s, enabled_only=True)}
+        served = [rt.app.region_filter(p) for p in rt.app.served]  # a source of a region not served is not crawled
+        wanted = {f"crawl:{src.id}": (src.id, max(1, src.interval_minutes))
+                  for src in list_sources(s, enabled_only=True, regions=served)}
     added = removed = changed = 0
     for job in sched.get_jobs():
         if job.id.startswith("crawl:") and job.id not in wanted:

@@ -51,7 +51,7 @@ def rated(f: Any) -> bool:
 def ratings(req: Req, month: str) -> tuple[list, str | None]:
     """Ratings of authorities for the month (pipeline.ratings), or an explanation why there are none."""
     try:
-        period = services.call(Period.month, month, req.app_ctx.region.region.tz)
+        period = services.call(Period.month, month, req.profile.region.tz)
         rows = services.call(rate, req.s, req.region_code, period, as_of=min(req.now, period.end))
         if req.scope.restricted:  # a specialist sees their own authority's line only
             own = web_repo.authority_names(req.s, [req.scope.authority_id]).get(req.scope.authority_id) if req.scope.authority_id else None
@@ -65,7 +65,7 @@ def alerts(req: Req) -> list[tuple[dict, Any]]:
     """Open emerging problems, then the latest closed ones (a week), each with its chart of posts per day."""
     from pipeline.alerts import alert_list
 
-    profile = req.app_ctx.region
+    profile = req.profile
     rows = alert_list(req.s, profile, state="open", limit=20, scope=req.scope)
     rows += alert_list(req.s, profile, state="closed", limit=5, opened_since=req.now - timedelta(days=7), scope=req.scope)
     return [(a, charts.columns([(d[8:10] + "." + d[5:7], n) for d, n in a["series"]], "Постов о проблеме по дням",
@@ -78,7 +78,7 @@ def _months(now: datetime, tz, n: int = 12) -> list[str]:
 
 @page("dashboard.view")
 def dashboard(req: Req) -> web.StreamResponse:
-    profile = req.app_ctx.region
+    profile = req.profile
     tz = profile.region.tz
     key = req.request.query.get("period", "30")
     if key not in PERIODS:
@@ -214,13 +214,13 @@ def report(req: Req) -> web.StreamResponse:
     month, fmt = req.request.match_info["month"], req.request.match_info["fmt"]
     scope = req.scope
     if not 1 <= int(month[5:]) <= 12:
-        raise web.HTTPBadRequest(text=f"Месяца «{month}» не бывает: укажите его в виде ГГГГ-ММ, например {_month(req.now, req.app_ctx.region.region.tz)}.")
-    if month > _month(req.now, req.app_ctx.region.region.tz):
+        raise web.HTTPBadRequest(text=f"Месяца «{month}» не бывает: укажите его в виде ГГГГ-ММ, например {_month(req.now, req.profile.region.tz)}.")
+    if month > _month(req.now, req.profile.region.tz):
         raise web.HTTPNotFound(text=f"Отчёта за {formatting.month_name(month)} нет: этот месяц ещё не начался.")
     if scope.restricted and scope.authority_id is None:
         raise web.HTTPForbidden(text="Учётная запись не привязана к органу власти: отчёт недоступен.")
     try:
-        rep = services.call(build_report, req.s, req.app_ctx.region, month, req.now, authority_id=scope.authority_id if scope.restricted else None)
+        rep = services.call(build_report, req.s, req.profile, month, req.now, authority_id=scope.authority_id if scope.restricted else None)
     except services.ActionRefused as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     req.audit("report.download", f"report:{month}", format=fmt)

@@ -28,7 +28,7 @@ def panel(req: Req, limit: int = 10) -> dict[str, Any]:
     """What the «возможные фейки» block of the review queue shows (``_fake_marks.html``)."""
     if not req.user.can("fakes.view"):
         return {"fake_marks": [], "fake_counts": {}}
-    return {"fake_marks": fake_repo.pending_marks(req.s, limit), "fake_counts": fake_repo.count_marks(req.s),
+    return {"fake_marks": fake_repo.pending_marks(req.s, limit, region=req.post_region), "fake_counts": fake_repo.count_marks(req.s),
             "can_decide_fakes": req.user.can("fakes.decide")}
 
 
@@ -90,6 +90,10 @@ def tune(req: Req) -> web.StreamResponse:
 def decide(req: Req) -> web.StreamResponse:
     mark_id = path_id(req.request, "mark_id")
     decision = req.form.get("decision", "")
+    found = fake_repo.mark(req.s, mark_id)
+    post = incident_repo.posts_by_id(req.s, [found.post_id]).get(found.post_id) if found is not None else None
+    if post is not None and not req.sees_post(post):
+        raise web.HTTPNotFound(text="Не найдено.")  # a mark on another region's post
     m = services.call(fakes.decide_mark, req.s, mark_id, decision, req.user.login, req.now)
     back = req.form.get("back", "")
     if back == "incident":

@@ -33,7 +33,7 @@ STATE_ACTIONS = {
 def _routing_explanation(req: Req, incident: Any) -> str | None:
     """Why the incident goes where it does: the routing service's explanation, else the stored rule."""
     try:
-        decision = route(req.app_ctx.region, incident.sector, incident.category, incident.municipality, incident.urgency)
+        decision = route(req.profile_of(incident), incident.sector, incident.category, incident.municipality, incident.urgency)
     except Exception:  # noqa: BLE001 - an explanation must never break the page
         return incident.routing_rule
     return decision.explanation
@@ -52,7 +52,7 @@ def _filters(req: Req) -> listfilters.ListFilters:
 def _page(req: Req, list_name: str, f: listfilters.ListFilters, default_order: str, **query: Any) -> tuple[Any, Any]:
     """One page of the scope's incidents and its navigation (filters kept in the links)."""
     params = f.params()
-    kwargs = {**f.storage_kwargs(req.app_ctx.region.region.tz, req.now), **query}
+    kwargs = {**f.storage_kwargs(req.profile.region.tz, req.now), **query}
     try:
         pg = paging.fetch(
             list_name, params, req.request.query.get("cursor"),
@@ -114,10 +114,10 @@ def _csv(req: Req, name: str, default_order: str, **query: Any) -> web.StreamRes
     f = _filters(req)
     if f.errors:
         raise web.HTTPBadRequest(text=" ".join(f.errors))
-    kwargs = {**f.storage_kwargs(req.app_ctx.region.region.tz, req.now), **query}
+    kwargs = {**f.storage_kwargs(req.profile.region.tz, req.now), **query}
     rows = web_repo.incident_rows(req.s, req.scope, order=f.order or default_order, limit=CSV_LIMIT, **kwargs)
     ctx = names(req)
-    tz = req.app_ctx.region.region.tz
+    tz = req.profile.region.tz
     base = f"{req.request.scheme}://{req.request.host}"
 
     def row(i: Any) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def answer(req: Req) -> web.StreamResponse:
         return redirect(_back(inc), err=f"Неизвестный вид ответа «{kind}».")
     if not text:
         return redirect(_back(inc), err="Текст ответа пуст.")
-    event = services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.app_ctx.region)
+    event = services.call(incidents.record_response, req.s, inc, kind, text, req.user.login, "web", req.now, profile=req.profile_of(inc))
     req.audit("incident.answer", f"incident:{inc.id}", kind=kind)
     if event.kind == "answer_flagged":
         return redirect(_back(inc), err="Ответ записан, но прочитан как ответ не по существу: этап не закрыт. "
@@ -210,7 +210,7 @@ def answer_review(req: Req) -> web.StreamResponse:
     if quality not in QUALITY_NAMES:
         return redirect(_back(inc), err="Неизвестная оценка ответа.")
     response_id = int_field(req.form, "response_id")
-    services.call(incidents.review_answer, req.s, inc, response_id, quality, req.user.login, req.now, profile=req.app_ctx.region)
+    services.call(incidents.review_answer, req.s, inc, response_id, quality, req.user.login, req.now, profile=req.profile_of(inc))
     req.audit("incident.answer_review", f"incident:{inc.id}", response=response_id, quality=quality)
     return redirect(_back(inc), msg=f"Оценка ответа: {QUALITY_NAMES[quality]}.")
 
@@ -224,7 +224,7 @@ def change_state(req: Req) -> web.StreamResponse:
     fn, permission = STATE_ACTIONS[action]
     req.require(permission)
     reason = (req.form.get("reason") or "").strip() or None
-    services.change_state(req.s, inc, fn, req.user.login, req.now, reason, req.app_ctx.region)
+    services.change_state(req.s, inc, fn, req.user.login, req.now, reason, req.profile_of(inc))
     req.audit(f"incident.{action}", f"incident:{inc.id}", reason=reason)
     return redirect(_back(inc), msg="Состояние изменено.")
 
@@ -234,11 +234,11 @@ def reroute(req: Req) -> web.StreamResponse:
     inc = req.incident(path_id(req.request, "incident_id"))
     code = req.form.get("authority", "")
     reason = (req.form.get("reason") or "").strip()
-    if web_repo.authority_by_code(req.s, req.region_code, code) is None:
+    if web_repo.authority_by_code(req.s, inc.region, code) is None:
         return redirect(_back(inc), err=f"Неизвестный орган власти «{code}».")
     if not reason:
         return redirect(_back(inc), err="Укажите причину перенаправления.")
-    services.call(incidents.reroute, req.s, inc, code, req.user.login, reason, req.now, profile=req.app_ctx.region)
+    services.call(incidents.reroute, req.s, inc, code, req.user.login, reason, req.now, profile=req.profile_of(inc))
     req.audit("incident.reroute", f"incident:{inc.id}", authority=code, reason=reason)
     return redirect(_back(inc), msg="Инцидент перенаправлен.")
 

@@ -115,7 +115,7 @@ def models_page(req: Req) -> web.StreamResponse:
         report = (model_registry.evaluation_report(req.app_ctx.settings, selected.version, EVAL_FILES[which])
                   or (evaluation(selected.metrics) if which == "test" else (selected.metrics or {}).get(which, {})))  # fmt: skip
     rows = [(v, evaluation(v.metrics), (v.metrics or {}).get("holdout") or {}) for v in rows_]
-    names = class_names(req.app_ctx.region)
+    names = class_names(req.profile)
     return req.render(
         "models.html",
         rows=rows,

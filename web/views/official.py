@@ -15,8 +15,8 @@ from ..core import Req
 def official_rows(req: Req, month: str) -> tuple[list[Any], str | None]:
     """The month's figures of official pages (a specialist sees their authority's line only), or why there are none."""
     try:
-        period = services.call(Period.month, month, req.app_ctx.region.region.tz)
-        rows = services.call(page_figures, req.s, req.app_ctx.region, period, req.now)
+        period = services.call(Period.month, month, req.profile.region.tz)
+        rows = services.call(page_figures, req.s, req.profile, period, req.now)
     except (services.ActionRefused, services.ServiceUnavailable) as e:
         return [], str(e)
     if req.scope.restricted:

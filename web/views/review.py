@@ -96,7 +96,7 @@ def read_filters(req: Req) -> Filters:
     """The filters of the URL; unknown codes are a clear 400 in Russian."""
     qs = req.request.query
     v = {k: (qs.get(k) or "").strip() for k in FILTER_KEYS}
-    profile = req.app_ctx.region
+    profile = req.profile
     if v["sector"] and v["sector"] not in sector_names(profile):
         raise web.HTTPBadRequest(text="Неизвестное направление в фильтре.")
     if v["municipality"] and v["municipality"] not in municipality_names(profile):
@@ -113,7 +113,7 @@ def read_filters(req: Req) -> Filters:
     query = qa.QueueFilter(
         sector=v["sector"] or None, municipality=v["municipality"] or None, urgency=v["urgency"] or None,
         source=v["source"] or None, since=since, until=until, possible_fake=bool(v["fake"]),
-        search=search.parse(v["q"]) if v["q"] else None,
+        search=search.parse(v["q"]) if v["q"] else None, region=req.post_region,
     )
     return Filters(v, query)
 
@@ -156,13 +156,13 @@ def _taxonomy(profile: Any) -> list[dict[str, str]]:
 def queue(req: Req) -> web.StreamResponse:
     filters = read_filters(req)
     rows, pg = _cards(req, filters, req.request.query.get("cursor"), PAGE)
-    total_all = qa.review_queue_count(req.s) if filters.active else pg.total
+    total_all = qa.review_queue_count(req.s, qa.QueueFilter(region=req.post_region)) if filters.active else pg.total
     recent = web_repo.review_decisions(req.s, 20)
     sources = [(key, source_label(platform, key, title)) for platform, key, title in qa.review_sources(req.s)]
     return req.render(
         "review.html", rows=rows, total=pg.total, total_all=total_all, next_cursor=_next_cursor(filters, pg),
         pager=paging.pager(req.request.path, "review", filters.values, pg), recent=recent, filters=filters,
-        taxonomy=_taxonomy(req.app_ctx.region), sources=sources, can_act=req.user.can("review.act"), **names(req),
+        taxonomy=_taxonomy(req.profile), sources=sources, can_act=req.user.can("review.act"), **names(req),
         **fake_panel(req), **card_marks(req, rows),  # «возможный фейк» marks (web/views/fakes.py, _fake_marks.html, _fake_card_note.html)
     )
 
@@ -196,6 +196,8 @@ def _decide(req: Req, post_id: int) -> dict[str, Any]:
     if found is None:
         raise Refusal(404, "Пост не найден.")
     _post, analysis = found
+    if not req.sees_post(_post):
+        raise Refusal(404, "Пост не найден.")  # another region's: not even its existence is told
     current = web_repo.incident_of_post(req.s, post_id)
     if current is not None and current.region != req.region_code:
         raise Refusal(403, "Пост относится к инциденту другого региона: решать по нему нельзя.")
@@ -205,7 +207,7 @@ def _decide(req: Req, post_id: int) -> dict[str, Any]:
     if decision in ("confirm", "correct"):
         sector, _, category = (f.get("classification") or "").partition(":")
         urgency = f.get("urgency") or (analysis.urgency if analysis else None)
-        if decision == "correct" and not valid_classification(req.app_ctx.region, sector, category):
+        if decision == "correct" and not valid_classification(req.profile, sector, category):
             raise Refusal(400, f"Неизвестные направление и категория: «{f.get('classification', '')}». Выберите их из списка.")
         if urgency is not None and urgency not in URGENCIES:
             raise Refusal(400, f"Неизвестная срочность «{urgency}».")
@@ -234,7 +236,7 @@ def _decide(req: Req, post_id: int) -> dict[str, Any]:
         urgency=urgency,
         incident_id=incident_id,
         comment=comment,
-        profile=req.app_ctx.region,
+        profile=req.profile,
     )
     req.audit(f"review.{decision}", f"post:{post_id}", sector=sector, category=category, urgency=urgency, incident_id=incident_id)
     inc = web_repo.incident_of_post(req.s, post_id)
@@ -256,10 +258,13 @@ def _undo(req: Req) -> dict[str, Any]:
             raise Refusal(409, "Нечего отменять: ваших решений в силе нет.")
     if d.reviewer != req.user.login and req.user.role != "admin":
         raise Refusal(403, "Отменить можно только своё решение.")
+    undone = web_repo.post_with_analysis(req.s, d.post_id)
+    if undone is not None and not req.sees_post(undone[0]):
+        raise Refusal(404, "Решение не найдено.")
     current = web_repo.incident_of_post(req.s, d.post_id)
     if current is not None and current.region != req.region_code:
         raise Refusal(403, "Пост относится к инциденту другого региона.")
-    services.call(incidents.undo_review, req.s, d.id, req.user.login, req.now, profile=req.app_ctx.region)
+    services.call(incidents.undo_review, req.s, d.id, req.user.login, req.now, profile=req.profile)
     req.audit("review.undo", f"post:{d.post_id}", decision_id=d.id, decision=d.decision)
     return {"ok": True, "post_id": d.post_id, "decision_id": d.id,
             "message": f"Решение по посту {d.post_id} отменено: пост вернулся в очередь."}

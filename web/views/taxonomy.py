@@ -26,7 +26,7 @@ def valid_classification(profile: Any, sector: str, category: str) -> bool:
 
 def names(req: Any) -> dict[str, Any]:
     """Template helpers for codes → Russian names."""
-    profile = req.app_ctx.region
+    profile = req.profile
     from .wording import Namer
 
     auths = {a.id: a for a in web_repo.authorities(req.s, profile.region.code)}

@@ -18,7 +18,7 @@ class Namer:
 
     def __init__(self, req: Any):
         self.req = req
-        self.profile = req.app_ctx.region
+        self.profile = req.profile
 
     @functools.cached_property
     def people(self) -> dict[str, str]:

@@ -1,0 +1,188 @@
+"""The web in a deployment of two regions: a user of one region reads nothing of the other's, whatever the way in
+(the page of an incident by id, lists, CSV, dashboard, report, review queue and its actions, API); a federal user
+sees a summary of every region and picks the one the pages show; times are shown in the region's time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from config import load_settings
+from pipeline.accounts.users import add_token
+from pipeline.context import App
+from pipeline.incidents import ingest_analysis, sync_authorities
+from storage import PostRecord, content_hash, upsert_posts, web_repo
+from storage.models import Incident, Post, User
+from storage.sources import get_or_create_source
+from tests.test_web_security import PW_HASH, login, page_csrf
+from web.app import create_app
+from web.sample import seed_sample
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+#: Pskov's own posts (the project's texts): a sure problem, and one the model is unsure of
+PSKOV_PROBLEM = "Во Пскове на Рижском проспекте третий день нет горячей воды в доме 16"
+PSKOV_UNSURE = "На Октябрьском проспекте во Пскове опять темно во дворе, кто отвечает за фонари"
+
+
+def _pskov(app: App) -> tuple[int, int]:
+    """A Pskov incident and a Pskov post waiting for review; returns their ids."""
+    profile = app.profile("pskov")
+    with app.db.session() as s:
+        sync_authorities(s, profile)
+        src, _ = get_or_create_source(s, "vk", "wall", "pskov_live", url="https://vk.com/pskov_live")
+        src.region = "pskov"
+        s.flush()
+        at = NOW - timedelta(hours=30)
+        ids = upsert_posts(s, [PostRecord("vk", "pskov_live", "p1", at, PSKOV_PROBLEM, url="https://vk.com/wall-9_1"),
+                               PostRecord("vk", "pskov_live", "p2", at, PSKOV_UNSURE, url="https://vk.com/wall-9_2")],
+                           source_id=src.id).post_ids
+        made = None
+        for pid, text, unsure in ((ids[0], PSKOV_PROBLEM, False), (ids[1], PSKOV_UNSURE, True)):
+            post = s.get_one(Post, pid)
+            assert post.region == "pskov"
+            a = web_repo.add_analysis(s, post_id=pid, model_version="sample-1", content_hash=content_hash(text), relevant=True,
+                                      relevance_confidence=0.9, sector="housing", category="water_supply", urgency="normal",
+                                      tone="negative", confidence=0.45 if unsure else 0.9, unsure=unsure, municipality="pskov",
+                                      created_at=at)
+            post.processed_at = at
+            inc = ingest_analysis(s, profile, post, a, at + timedelta(minutes=5))
+            made = made or (inc.id if inc is not None else None)
+        assert made is not None
+        return made, ids[1]
+
+
+@pytest.fixture
+def two(db_url: str):
+    settings = load_settings(env={}).model_copy(update={"database_url": db_url, "secret_key": "test-secret-" + "k" * 20,
+                                                        "regions": ["pskov"]})
+    app = App(settings=settings)
+    seed_sample(app, NOW)  # Kuzbass, the default region
+    pskov_incident, pskov_post = _pskov(app)
+    with app.db.session() as s:
+        kuz = list(s.scalars(select(Incident.id).where(Incident.region == "kuzbass")))
+        pskov_authority = s.get_one(Incident, pskov_incident).authority_id
+        code = web_repo.authority_names(s, [pskov_authority])[pskov_authority].code
+        for login_, role, region in (("op_k", "operator", "kuzbass"), ("op_p", "operator", "pskov"), ("fed", "curator", None),
+                                     ("adm_p", "admin", "pskov")):
+            web_repo.add_user(s, login_, PW_HASH, role, None).region = region
+        web_repo.add_user(s, "spec_p", PW_HASH, "specialist", pskov_authority)
+        token_p = add_token(s, "pskov", code, NOW, "test")
+    yield {"app": app, "pskov_incident": pskov_incident, "pskov_post": pskov_post, "kuz": kuz, "token_p": token_p}
+    app.db.dispose()
+
+
+@pytest.fixture
+async def client(two, aiohttp_client):
+    return await aiohttp_client(create_app(two["app"]))
+
+
+async def test_a_user_of_one_region_reads_nothing_of_another(two, client):
+    inc = two["pskov_incident"]
+    assert (await login(client, "op_k")).status == 303
+    r = await client.get(f"/incidents/{inc}")
+    assert r.status == 404  # not even its existence
+    for path in ("/incidents", "/incidents?state=all", f"/incidents?q={inc}", "/incidents.csv", "/dashboard", "/review",
+                 f"/reports/{NOW:%Y-%m}.html"):
+        r = await client.get(path)
+        assert r.status == 200, path
+        text = await r.text()
+        assert "Рижском" not in text and "Октябрьском" not in text and "Псков" not in text, path
+    assert f"/incidents/{inc}\"" not in await (await client.get("/incidents")).text()
+    xlsx = await client.get(f"/reports/{NOW:%Y-%m}.xlsx")
+    assert xlsx.status == 200
+    # acting on the other region's post or incident by id is refused too
+    token = await page_csrf(client, "/review")
+    r = await client.post(f"/review/{two['pskov_post']}", data={"decision": "not_problem", "comment": "спам", "csrf_token": token},
+                          headers={"Accept": "application/json"})
+    assert r.status == 404
+    r = await client.post(f"/incidents/{inc}/state", data={"action": "reject", "reason": "x", "csrf_token": token})
+    assert r.status == 404
+    assert (await client.get("/regions")).status == 404  # no summary of other regions for a user of one
+    assert (await client.get("/regions/pskov")).status == 404
+    client.session.cookie_jar.update_cookies({"cur_region": "pskov"})  # a forged choice changes nothing
+    assert (await client.get(f"/incidents/{inc}")).status == 404
+
+
+async def test_the_region_user_sees_their_own_region_in_its_time_zone(two, client):
+    inc = two["pskov_incident"]
+    assert (await login(client, "op_p")).status == 303
+    r = await client.get(f"/incidents/{inc}")
+    assert r.status == 200
+    page = await r.text()
+    with two["app"].db.session() as s:
+        due = s.get_one(Incident, inc).first_reply_due
+    moscow = due.astimezone(timezone(timedelta(hours=3))).strftime("%d.%m.%Y %H:%M")
+    kuzbass = due.astimezone(timezone(timedelta(hours=7))).strftime("%d.%m.%Y %H:%M")
+    assert moscow in page and kuzbass not in page
+    listing = await (await client.get("/incidents")).text()
+    assert f"/incidents/{inc}" in listing and not any(f"/incidents/{k}\"" in listing for k in two["kuz"])
+    assert (await client.get(f"/incidents/{two['kuz'][0]}")).status == 404
+    review = await (await client.get("/review")).text()
+    assert "Октябрьском" in review and "Весенней" not in review and "фонари не горят" not in review
+    report = await (await client.get(f"/reports/{NOW:%Y-%m}.html")).text()
+    assert "Псковская область" in report and "Кузбасс" not in report
+
+
+async def test_a_specialist_and_an_api_token_stay_in_their_authoritys_region(two, client):
+    assert (await login(client, "spec_p")).status == 303
+    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 200
+    assert (await client.get(f"/incidents/{two['kuz'][0]}")).status in (403, 404)
+    headers = {"Authorization": f"Bearer {two['token_p']}"}
+    r = await client.get("/api/incidents", headers=headers)
+    assert r.status == 200
+    ids = {i["id"] for i in (await r.json())["incidents"]}
+    assert ids == {two["pskov_incident"]}
+    assert (await client.get(f"/api/incidents/{two['kuz'][0]}", headers=headers)).status in (403, 404)
+
+
+async def test_a_federal_user_sees_every_region_and_picks_one(two, client):
+    assert (await login(client, "fed")).status == 303
+    summary = await (await client.get("/regions")).text()
+    assert "Кемеровская область" in summary and "Псковская область" in summary and "Europe/Moscow" in summary
+    # the pages show the default region until another is picked
+    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 404
+    r = await client.get("/regions/pskov", allow_redirects=False)
+    assert r.status == 303
+    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 200
+    listing = await (await client.get("/incidents")).text()
+    assert not any(f"/incidents/{k}\"" in listing for k in two["kuz"])
+    assert (await client.get("/regions/atlantis")).status == 404
+    with two["app"].db.session() as s:
+        assert s.scalar(select(User.region).where(User.login == "fed")) is None
+
+
+async def test_an_admin_of_a_region_manages_that_regions_users_only(two, client):
+    assert (await login(client, "adm_p")).status == 303
+    with two["app"].db.session() as s:
+        ids = {u.login: u.id for u in s.scalars(select(User))}
+    listing = await (await client.get("/users")).text()
+    assert "op_p" in listing and "spec_p" in listing  # their own region's, and their authority's region's
+    assert "op_k" not in listing and "fed" not in listing
+    assert (await client.get(f"/users/{ids['op_k']}")).status == 404
+    assert (await client.get(f"/users/{ids['op_p']}")).status == 200
+    token = await page_csrf(client, "/users")
+    r = await client.post(f"/users/{ids['op_k']}/active", data={"active": "0", "csrf_token": token})
+    assert r.status == 404
+    r = await client.post(f"/users/{ids['fed']}/password", data={"csrf_token": token})
+    assert r.status == 404
+    r = await client.post("/users", data={"login": "new_p", "role": "operator", "csrf_token": token})
+    assert r.status == 200
+    with two["app"].db.session() as s:
+        assert s.scalar(select(User.region).where(User.login == "new_p")) == "pskov"
+        assert s.scalar(select(User.is_active).where(User.login == "op_k")) is True
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "new_p" in audit  # this admin's own action
+    assert "op_k" not in audit and "fed" not in audit  # nothing of other regions' people
+
+
+async def test_a_federal_admin_reads_everyones_audit(two, client):
+    assert (await login(client, "op_k")).status == 303
+    assert (await login(client, "fed")).status == 303
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "op_k" in audit and "fed" in audit
