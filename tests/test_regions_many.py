@@ -163,7 +163,8 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
         assert {i.region for i in s.scalars(select(Incident))} == {"kuzbass", "pskov"}
     clock = FakeClock(datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc))
     sch.set_runtime(sch.Runtime(app, clock, senders={}, report_dir=tmp_path / "reports"))
-    sch.job_monthly_report()
+    sch.job_monthly_report()  # the default region's job
+    sch.job_monthly_report("pskov")  # the job of every other region, at 06:00 of its own time zone
     for region, name in (("kuzbass", "Кузбасс"), ("pskov", "Псковская область")):
         html = (tmp_path / "reports" / region / "report-2026-11.html").read_text(encoding="utf-8")
         assert name in html
@@ -172,6 +173,23 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
     with app.db.session() as s:
         late = {s.get(Incident, a.incident_id).region for a in actions}
     assert late == {"kuzbass", "pskov"}
+    # the CLI reads one region at a time: the default one, or the one named
+    from tests.conftest import run_cur
+
+    env = {"PATH": "/usr/bin:/bin", "CUR_DATABASE_URL": db_url, "CUR_REGIONS": "pskov"}
+    with app.db.session() as s:
+        counts = {r: len(list(s.scalars(select(Incident.id).where(Incident.region == r, Incident.merged_into_id.is_(None)))))
+                  for r in ("kuzbass", "pskov")}
+    for region, arg in (("kuzbass", []), ("pskov", ["--region", "pskov"])):
+        r = run_cur(["export", "incidents", "--format", "jsonl", *arg], env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        codes = {a.code for a in load_configuration(load_settings(env={})).regions[region].region.authorities}
+        assert len(rows) >= counts[region] > 0 and all(x["authority_code"] in codes for x in rows)
+        offset = "+07:00" if region == "kuzbass" else "+03:00"
+        assert all(x["created_at"].endswith(offset) for x in rows)  # times with the region's own offset
+    r = run_cur(["incidents", "list", "--region", "murmansk"], env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "регион 'murmansk' не обслуживается" in r.stdout + r.stderr
 
 
 def test_sources_add_with_a_region(db_url, tmp_path):
@@ -236,3 +254,21 @@ def test_workers_serve_two_regions_like_one_pass(db_url, models_dir, tmp_path):
     with app.db.session() as s:
         assert not list(s.scalars(select(Post.id).where(Post.processed_at.is_(None))))
     assert _snapshot(db_url) == _snapshot(reference)
+
+
+def test_each_region_has_its_monthly_report_at_six_of_its_own_time(db_url, tmp_path):
+    from pipeline import scheduler as sch
+    from tests.helpers import FakeClock
+
+    app = make_app(db_url, None, CUR_REGIONS="pskov")
+    sched = sch.build_scheduler(app, FakeClock(NOW))
+    sched.start(paused=True)
+    try:
+        jobs = {j.id: j for j in sched.get_jobs()}
+    finally:
+        sched.shutdown(wait=True)
+    for job_id, hours in (("monthly_report", 7), ("monthly_report:pskov", 3)):
+        nxt = jobs[job_id].next_run_time.astimezone(timezone(timedelta(hours=hours)))
+        assert (nxt.day, nxt.hour, nxt.minute) == (1, 6, 0), job_id
+    assert jobs["monthly_report:pskov"].args == ("pskov",)
+    assert "monthly_report:kuzbass" not in jobs
