@@ -14,7 +14,7 @@ import click
 from pipeline.labels import EVENT_NAMES as KIND_NAMES
 from pipeline.labels import STATE_NAMES
 
-from .common import default_actor, fail, fmt_time, get_app, parse_now, progress
+from .common import chosen_region, default_actor, fail, fmt_time, get_app, parse_now, progress, region_option
 
 actor_opt = click.option("--actor", default=default_actor, show_default="cli:<пользователь>", help="Кто выполняет действие (пишется в журнал).")
 now_opt = click.option("--now", "now_s", default=None, help="Текущее время (ISO 8601, по умолчанию — сейчас; без смещения — время региона).")
@@ -107,14 +107,15 @@ def incidents_group() -> None:
 @click.option("--state", "states", multiple=True, type=click.Choice(list(STATE_NAMES)), help="Только в этих состояниях.")
 @click.option("--all", "include_merged", is_flag=True, help="Включая объединённые с другими.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@region_option
 @click.pass_context
-def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: bool, limit: int) -> None:
+def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: bool, limit: int, region_code: str | None) -> None:
     """Последние инциденты региона."""
     from storage import incidents as q
     from storage.models import Authority
 
     app = get_app(ctx)
-    profile = app.region
+    profile = chosen_region(app, region_code)
     with app.ready_db().session() as s:
         rows = q.list_incidents(s, profile.code, states or None, include_merged, limit)
         if not rows:

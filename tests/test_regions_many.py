@@ -173,6 +173,23 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
     with app.db.session() as s:
         late = {s.get(Incident, a.incident_id).region for a in actions}
     assert late == {"kuzbass", "pskov"}
+    # the CLI reads one region at a time: the default one, or the one named
+    from tests.conftest import run_cur
+
+    env = {"PATH": "/usr/bin:/bin", "CUR_DATABASE_URL": db_url, "CUR_REGIONS": "pskov"}
+    with app.db.session() as s:
+        counts = {r: len(list(s.scalars(select(Incident.id).where(Incident.region == r, Incident.merged_into_id.is_(None)))))
+                  for r in ("kuzbass", "pskov")}
+    for region, arg in (("kuzbass", []), ("pskov", ["--region", "pskov"])):
+        r = run_cur(["export", "incidents", "--format", "jsonl", *arg], env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        codes = {a.code for a in load_configuration(load_settings(env={})).regions[region].region.authorities}
+        assert len(rows) >= counts[region] > 0 and all(x["authority_code"] in codes for x in rows)
+        offset = "+07:00" if region == "kuzbass" else "+03:00"
+        assert all(x["created_at"].endswith(offset) for x in rows)  # times with the region's own offset
+    r = run_cur(["incidents", "list", "--region", "murmansk"], env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "регион 'murmansk' не обслуживается" in r.stdout + r.stderr
 
 
 def test_sources_add_with_a_region(db_url, tmp_path):
