@@ -272,3 +272,34 @@ def test_each_region_has_its_monthly_report_at_six_of_its_own_time(db_url, tmp_p
         assert (nxt.day, nxt.hour, nxt.minute) == (1, 6, 0), job_id
     assert jobs["monthly_report:pskov"].args == ("pskov",)
     assert "monthly_report:kuzbass" not in jobs
+
+
+@pytest.mark.postgres
+def test_migration_0015_puts_existing_rows_in_the_default_region(tmp_path, fresh_pg_url):
+    """Sources and posts stored before regions are the default region's; users stay of every region; down and up."""
+    from sqlalchemy import inspect, text
+
+    from tests.test_storage import _no_autogenerate_diff
+
+    for url in (f"sqlite:///{tmp_path / 'm15.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0014")
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO sources (platform, kind, key, options, interval_minutes, enabled, created_at, posts_collected) "
+                           "VALUES ('vk', 'wall', 'kuz', '{}', 15, true, CURRENT_TIMESTAMP, 0)"))
+            c.execute(text("INSERT INTO posts (platform, source_key, external_id, published_at, text, content_hash, raw, collected_at, "
+                           "updated_at, edit_count, is_deleted, is_appeal) VALUES ('vk', 'kuz', '1', CURRENT_TIMESTAMP, 'т', 'h', '{}', "
+                           "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, false, false)"))
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, created_at, must_change_password, session_generation) "
+                           "VALUES ('op', 'x', 'operator', true, CURRENT_TIMESTAMP, false, 0)"))
+        db.upgrade(default_region="kuzbass")
+        db.upgrade(default_region="kuzbass")  # rerunnable
+        with db.engine.begin() as c:
+            assert c.execute(text("SELECT region FROM sources")).scalar() == "kuzbass"
+            assert c.execute(text("SELECT region FROM posts")).scalar() == "kuzbass"
+            assert c.execute(text("SELECT region FROM users")).scalar() is None  # a user of every region served
+        db.downgrade("0014")
+        assert "region" not in {c["name"] for c in inspect(db.engine).get_columns("posts")}
+        db.upgrade()  # without a default region: the rows stay without one, which means the same
+        assert _no_autogenerate_diff(db) == [], url
+        db.dispose()

@@ -88,7 +88,7 @@ async def test_a_user_of_one_region_reads_nothing_of_another(two, client):
         r = await client.get(path)
         assert r.status == 200, path
         text = await r.text()
-        assert "Рижском" not in text and "Октябрьском" not in text and "Псков" not in text, path
+        assert "Рижском" not in text and "Октябрьском" not in text and "Псков" not in text and "pskov_live" not in text, path
     assert f"/incidents/{inc}\"" not in await (await client.get("/incidents")).text()
     xlsx = await client.get(f"/reports/{NOW:%Y-%m}.xlsx")
     assert xlsx.status == 200
@@ -141,11 +141,18 @@ async def test_a_federal_user_sees_every_region_and_picks_one(two, client):
     assert (await login(client, "fed")).status == 303
     summary = await (await client.get("/regions")).text()
     assert "Кемеровская область" in summary and "Псковская область" in summary and "Europe/Moscow" in summary
-    # the pages show the default region until another is picked
-    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 404
+    # the lists show the default region until another is picked
+    listing = await (await client.get("/incidents")).text()
+    assert f"/incidents/{two['kuz'][0]}" in listing and f"/incidents/{two['pskov_incident']}\"" not in listing
+    # an incident opened by id (a link in a notification) shows in its own region, times in its time zone
+    r = await client.get(f"/incidents/{two['pskov_incident']}")
+    assert r.status == 200
+    page = await r.text()
+    with two["app"].db.session() as s:
+        due = s.get_one(Incident, two["pskov_incident"]).first_reply_due
+    assert due.astimezone(timezone(timedelta(hours=3))).strftime("%d.%m.%Y %H:%M") in page and "Псковская область" in page
     r = await client.get("/regions/pskov", allow_redirects=False)
     assert r.status == 303
-    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 200
     listing = await (await client.get("/incidents")).text()
     assert not any(f"/incidents/{k}\"" in listing for k in two["kuz"])
     assert (await client.get("/regions/atlantis")).status == 404
