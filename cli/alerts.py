@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import fmt_time, get_app, parse_now
+from .common import chosen_region, fmt_time, get_app, parse_now, region_option
 
 
 @click.command("alerts")
@@ -12,15 +12,16 @@ from .common import fmt_time, get_app, parse_now
 @click.option("--check", is_flag=True, help="Сначала проверить всплески сейчас (как после прохода обработки).")
 @click.option("--now", "now_s", default=None, help="Текущее время для --check (ISO 8601; без смещения — время региона).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Не больше стольких.")
+@region_option
 @click.pass_context
-def alerts_cmd(ctx: click.Context, show_all: bool, check: bool, now_s: str | None, limit: int) -> None:
+def alerts_cmd(ctx: click.Context, show_all: bool, check: bool, now_s: str | None, limit: int, region_code: str | None) -> None:
     """Возникающие проблемы: всплеск новых постов о проблеме в муниципалитете × направлении × категории
     за 24 часа против своей базы за 28 дней (формула — docs/alerts.md)."""
     from pipeline.alerts import EVENT_NAMES, STATE_NAMES, check_emerging, describe
     from storage import alerts as q
 
     app = get_app(ctx)
-    profile = app.region
+    profile = chosen_region(app, region_code)
     with app.ready_db().session() as s:
         if check:
             click.echo(str(check_emerging(s, profile, parse_now(now_s, profile))).capitalize() + ".")

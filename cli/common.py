@@ -16,7 +16,7 @@ from pipeline import timefmt
 from pipeline.context import App
 from pipeline.errors import ResourceError
 
-from .errors import fail  # noqa: F401 - the commands' one way to stop with a message
+from .errors import fail  # the commands' one way to stop with a message
 
 err_console = Console(stderr=True)
 
@@ -39,6 +39,21 @@ def get_app(ctx: click.Context) -> App:
     if "app" not in obj:
         obj["app"] = App()
     return obj["app"]
+
+
+#: ``--region`` of the commands that read one region (``chosen_region``).
+region_option = click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
+                             help="Регион, если установка обслуживает несколько (настройка regions); по умолчанию — основной.")
+
+
+def chosen_region(app: App, code: str | None) -> RegionProfile:
+    """The profile of ``--region CODE`` (a served region), else the default region."""
+    if code is None:
+        return app.region
+    served = {p.code: p for p in app.served}
+    if code not in served:
+        fail(f"регион {code!r} не обслуживается: обслуживаются {', '.join(served)} (настройки region и regions)")
+    return served[code]
 
 
 def default_actor() -> str:

@@ -14,7 +14,7 @@ import click
 from pipeline.labels import EVENT_NAMES as KIND_NAMES
 from pipeline.labels import STATE_NAMES
 
-from .common import default_actor, fail, fmt_time, get_app, parse_now, progress
+from .common import chosen_region, default_actor, fail, fmt_time, get_app, parse_now, progress, region_option
 
 actor_opt = click.option("--actor", default=default_actor, show_default="cli:<пользователь>", help="Кто выполняет действие (пишется в журнал).")
 now_opt = click.option("--now", "now_s", default=None, help="Текущее время (ISO 8601, по умолчанию — сейчас; без смещения — время региона).")
@@ -107,14 +107,15 @@ def incidents_group() -> None:
 @click.option("--state", "states", multiple=True, type=click.Choice(list(STATE_NAMES)), help="Только в этих состояниях.")
 @click.option("--all", "include_merged", is_flag=True, help="Включая объединённые с другими.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@region_option
 @click.pass_context
-def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: bool, limit: int) -> None:
+def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: bool, limit: int, region_code: str | None) -> None:
     """Последние инциденты региона."""
     from storage import incidents as q
     from storage.models import Authority
 
     app = get_app(ctx)
-    profile = app.region
+    profile = chosen_region(app, region_code)
     with app.ready_db().session() as s:
         rows = q.list_incidents(s, profile.code, states or None, include_merged, limit)
         if not rows:
@@ -139,6 +140,7 @@ def incidents_list(ctx: click.Context, states: tuple[str, ...], include_merged: 
 def incidents_show(ctx: click.Context, incident_id: int) -> None:
     """Инцидент: классификация, исполнитель, адрес, сроки, посты, ответы и журнал событий."""
     from pipeline.incidents import address_list
+    from pipeline.quality_names import QUALITY_NAMES
     from storage import incidents as q
     from storage.models import Authority
 
@@ -174,7 +176,11 @@ def incidents_show(ctx: click.Context, incident_id: int) -> None:
         if responses:
             click.echo("  ответы:")
             for r in responses:
-                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}): {r.text[:160]}")
+                reading = ""
+                if r.quality:
+                    reading = f" [{QUALITY_NAMES.get(r.quality, 'качество не определено')}" + (
+                        ", требует проверки" if r.quality_review else "") + ("" if r.counted else ", этап не закрыт") + "]"
+                click.echo(f"    {fmt_time(r.at, profile)} {KIND_NAMES.get('answer_' + r.kind, r.kind)} ({r.channel}, {r.author}){reading}: {r.text[:160]}")
         click.echo("  журнал:")
         for e in q.events_of(s, inc.id):
             states = f" [{STATE_NAMES.get(e.from_state or '', e.from_state or '—')} → {STATE_NAMES.get(e.to_state or '', e.to_state)}]" if e.to_state else ""

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .common import fail, get_app, setup_logging
+from .common import chosen_region, fail, get_app, region_option, setup_logging
 from .webapp import check_port, scheduler_alongside, serve_web
 
 
@@ -47,19 +47,21 @@ def report_cmd(ctx: click.Context, month: str, output: Path, region_code: str | 
 @click.option("--month", required=True, help="Месяц в виде ГГГГ-ММ.")
 @click.option("--official", "official_pages", is_flag=True,
               help="Рейтинг «ведение официальных страниц» вместо рейтинга исполнителей.")
+@region_option
 @click.pass_context
-def ratings_cmd(ctx: click.Context, month: str, official_pages: bool) -> None:
+def ratings_cmd(ctx: click.Context, month: str, official_pages: bool, region_code: str | None) -> None:
     """Рейтинг исполнителей за месяц (формула — docs/ratings.md); с --official — ведение официальных страниц."""
     from pipeline.ratings import Period, rate
 
     app = get_app(ctx)
+    profile = chosen_region(app, region_code)
     db = app.ready_db()
-    period = Period.month(month, app.region.region.tz)
+    period = Period.month(month, profile.region.tz)
     if official_pages:
-        _official_ratings(app, db, period)
+        _official_ratings(profile, db, period)
         return
     with db.session() as s:
-        rows = rate(s, app.region.code, period, now_utc())
+        rows = rate(s, profile.code, period, now_utc())
     if not rows:
         click.echo(f"За {period.label} инцидентов, направленных исполнителям, нет.")
         return
@@ -67,7 +69,7 @@ def ratings_cmd(ctx: click.Context, month: str, official_pages: bool) -> None:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{100 * v:.0f}%"
 
-    click.echo(f"Рейтинг исполнителей за {period.label} ({app.region.region.short_name}):")
+    click.echo(f"Рейтинг исполнителей за {period.label} ({profile.region.short_name}):")
     click.echo(f"{'№':>3}  {'балл':>5}  {'напр.':>5}  {'в срок':>6}  {'ответ':>6}  {'решено':>6}  исполнитель")
     for r in rows:
         f = r.figures
@@ -75,11 +77,11 @@ def ratings_cmd(ctx: click.Context, month: str, official_pages: bool) -> None:
         click.echo(f"{r.rank:>3}  {score:>5}  {f.routed:>5}  {pct(f.on_time_share):>6}  {pct(f.answered_share):>6}  {pct(f.resolved_share):>6}  {r.name} ({r.code})")
 
 
-def _official_ratings(app: Any, db: Any, period: Any) -> None:
+def _official_ratings(profile: Any, db: Any, period: Any) -> None:
     from pipeline.official import page_figures
 
     with db.session() as s:
-        rows = page_figures(s, app.region, period, now_utc())
+        rows = page_figures(s, profile, period, now_utc())
     if not rows:
         click.echo("Официальные страницы органов власти не подключены (профиль региона или cur sources add АДРЕС --official КОД).")
         return
@@ -87,7 +89,7 @@ def _official_ratings(app: Any, db: Any, period: Any) -> None:
     def pct(v: float | None) -> str:
         return "—" if v is None else f"{100 * v:.0f}%"
 
-    click.echo(f"Ведение официальных страниц за {period.label} ({app.region.region.short_name}):")
+    click.echo(f"Ведение официальных страниц за {period.label} ({profile.region.short_name}):")
     click.echo(f"{'№':>3}  {'балл':>5}  {'постов':>6}  {'недель':>6}  {'проблем':>7}  {'отвечено':>8}  {'в срок':>6}  "
                f"{'формально':>9}  {'без ответа':>10}  орган власти")
     for f in rows:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import Select, String, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import ApiIdempotency, ApiToken, AuditEntry, Authority, User
@@ -43,9 +43,22 @@ def list_users(s: Session) -> list[User]:
 USER_KEYS = [Key(User.login, kind=str), Key(User.id)]
 
 
-def user_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[User]:
-    """Users by login, one page."""
-    return keyset_page(s, select(User), USER_KEYS, limit=limit, after=after, before=before)
+def user_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None,
+              region: str | None = None) -> Page[User]:
+    """Users by login, one page; with ``region``, the users of that region only (their own or their authority's)."""
+    stmt = select(User)
+    if region is not None:
+        stmt = stmt.where(of_region(region))
+    return keyset_page(s, stmt, USER_KEYS, limit=limit, after=after, before=before)
+
+
+def of_region(region: str) -> Any:
+    """The condition "a user of ``region``": the user's own region, or their authority's."""
+    return or_(User.region == region, User.authority_id.in_(select(Authority.id).where(Authority.region == region)))
+
+
+def user_in_region(s: Session, user_id: int, region: str) -> bool:
+    return s.scalar(select(User.id).where(User.id == user_id, of_region(region))) is not None
 
 
 def user_for_update(s: Session, user_id: int) -> User | None:
@@ -214,9 +227,15 @@ def audit_about(s: Session, login: str, limit: int = 30) -> list[AuditEntry]:
 AUDIT_KEYS = [Key(AuditEntry.at, desc=True, kind=datetime), Key(AuditEntry.id, desc=True)]
 
 
-def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None) -> Page[AuditEntry]:
-    """The audit log, newest first, one page (no total: counting a long log is not cheap)."""
-    return keyset_page(s, select(AuditEntry), AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
+def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None,
+               region: str | None = None) -> Page[AuditEntry]:
+    """The audit log, newest first, one page (no total: counting a long log is not cheap); with ``region``, the
+    entries of that region's users (``of_region``) and of its authorities' API tokens (``api:<code>``) only."""
+    stmt = select(AuditEntry)
+    if region is not None:
+        tokens = select(literal("api:", String) + Authority.code).where(Authority.region == region)
+        stmt = stmt.where(or_(AuditEntry.actor.in_(select(User.login).where(of_region(region))), AuditEntry.actor.in_(tokens)))
+    return keyset_page(s, stmt, AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
 
 
 # --------------------------------------------------------------------------- API idempotency keys

@@ -147,9 +147,11 @@ def review_rows(s: Session, post_ids: Sequence[int]) -> dict[int, tuple[Post, Po
     return {pid: (p, a, by_post.get(pid)) for pid, (p, a) in rows.items()}
 
 
-def review_sources(s: Session) -> list[tuple[str, str, str | None]]:
-    """(platform, source key, source title) of the posts now waiting in the queue, for the filter."""
-    stmt = review_queue_stmt((Post.platform, Post.source_key, Source.title)).outerjoin(Source, Source.id == Post.source_id)
+def review_sources(s: Session, region: Any = None) -> list[tuple[str, str, str | None]]:
+    """(platform, source key, source title) of the posts now waiting in the queue (of one region's posts with
+    ``region``, a ``storage.regions.RegionFilter``), for the filter."""
+    stmt = review_queue_stmt((Post.platform, Post.source_key, Source.title), QueueFilter(region=region) if region is not None else None)
+    stmt = stmt.outerjoin(Source, Source.id == Post.source_id)
     seen: dict[str, tuple[str, str, str | None]] = {}
     for platform, key, title in s.execute(stmt.distinct()):
         if key not in seen or (title and not seen[key][2]):

@@ -180,7 +180,7 @@ def _pg_insert(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
     return list(session.connection().exec_driver_sql(_PG_INSERT, params))
 
 
-#: SQLite: rows per INSERT statement (x 19 columns = 9,500 variables; SQLite >= 3.32 allows 32,766).
+#: SQLite: rows per INSERT statement (x 20 columns = 10,000 variables; SQLite >= 3.32 allows 32,766).
 SQLITE_ROWS_PER_INSERT = 500
 
 

@@ -243,3 +243,16 @@ async def test_the_dashboard_rating_shows_the_share_of_answers_by_substance(db_u
     assert "<th title=" in html and "Ответы по существу</th>" in html
     row = re.search(rf'<tr data-authority="{code}">(.*?)</tr>', html, re.S).group(1)
     assert re.search(r'<td class="num substantive" title="не по существу: 1 из 2">50%</td>', row), row
+
+
+def test_cur_incidents_show_prints_the_reading_of_each_answer(db, profile, cur):
+    with db.session() as s:
+        inc = _incident(s, profile)
+        svc.record_response(s, inc, "first_reply", FORMULAIC, "spec", "web", T0 + H, profile=profile)
+        svc.record_response(s, inc, "first_reply", SUBSTANTIVE, "spec", "web", T0 + 2 * H, profile=profile)
+        inc_id = inc.id
+    r = cur("incidents", "show", str(inc_id))
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stdout.splitlines() if "(web, spec)" in x]
+    assert len(lines) == 2 and "[формальный, этап не закрыт]: Добрый день." in lines[0] and "[по существу]: Здравствуйте!" in lines[1], r.stdout
+    assert "formulaic" not in r.stdout.split("журнал:")[0]  # no internal codes before the raw event log

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from nlp.classifier import Classifier, TrainOptions, load_corpus, train
-from nlp.classifier.data import CORPUS_DIR
+from nlp.classifier.data import CORPUS_DIR, load_jsonl
 from nlp.classifier.registry import Registry
 from tests.conftest import ROOT, run_cur
 
@@ -140,12 +140,15 @@ def test_train_from_corpus_and_reviewed_posts_in_the_database(db_url, tmp_path):
     assert [(r["text"], r["relevant"], r["sector"]) for r in rows] == [(texts[0], True, "energy"), (texts[1], False, None)]
 
     models = tmp_path / "models"
-    # a part of the project's corpus (every sector is in problems.jsonl): the loop is what is tested here;
-    # the whole corpus is trained by the two_models fixture and by `cur train` in benchmarks/bench_real.py
+    # a part of the project's corpus (every second line of two files; every sector is in it): the loop is what is
+    # tested here, on both databases; the whole corpus is trained by the two_models fixture and by `cur train`
+    # in benchmarks/bench_real.py
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("problems.jsonl", "non_problems.jsonl"):
-        shutil.copy(CORPUS_DIR / name, corpus / name)
+        lines = (CORPUS_DIR / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (corpus / name).write_text("".join(lines[::2]), encoding="utf-8")
+    assert {e.sector for e in load_corpus(corpus)} == {e.sector for e in load_jsonl(CORPUS_DIR / "problems.jsonl")} | {None}
     r = run_cur(["train", "--models-dir", str(models), "--corpus-dir", str(corpus), "--no-shared", "--full"],
                 env=_env(CUR_DATABASE_URL=db_url), cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr

@@ -54,6 +54,7 @@ async def test_registry_page_roles_csrf_and_audit(site, aiohttp_client):
     op = await client_of(site, aiohttp_client, "op")
     page = await (await op.get("/fakes")).text()
     assert 'href="/fakes"' in page and CLAIM in page and "Добавить утверждение" in page and "Порог сходства сейчас" in page
+    assert "снижается на 0,05" in page  # the two-way tuning rule, said where the button is
     r = await op.post("/fakes", data={"claim": "Мост через Томь закроют на полгода", "refutation": "Нет."}, allow_redirects=False)
     assert r.status == 403  # no CSRF token
     r = await post_form(op, "/fakes", "/fakes", claim="Мост через Томь закроют на полгода", refutation="Администрация: не закроют.",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from storage import Database
 from storage.models import Post
-from tests.conftest import CUR
+from tests.conftest import CUR, run_cur
 
 
 def write_jsonl(path: Path, rows: list[dict | str]) -> Path:
@@ -184,10 +184,9 @@ def test_import_killed_midway_then_rerun_equals_uninterrupted(tmp_path, cur_env,
     db.dispose()
     partial = len(db_posts(db_url))
     assert 0 < partial < 12000, partial
-    r = subprocess.run([CUR, "import", "--quiet", str(f)], env=env, cwd=tmp_path,
-                       capture_output=True, text=True)
+    # the rerun and the clean run: the same command in this process (the killed one above is a real process)
+    r = run_cur(["import", "--quiet", str(f)], env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    clean_env = dict(env, CUR_DATABASE_URL=sqlite_url)
-    subprocess.run([CUR, "import", "--quiet", str(f)], env=clean_env, cwd=tmp_path, check=True,
-                   capture_output=True)
+    clean = run_cur(["import", "--quiet", str(f)], env=dict(env, CUR_DATABASE_URL=sqlite_url), cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
     assert db_posts(db_url) == db_posts(sqlite_url)

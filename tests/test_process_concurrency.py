@@ -6,7 +6,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import CUR
+from conftest import CUR, run_cur
 from sqlalchemy import func, select
 from test_process_batched import export, make_app, mixed_posts, models_dir  # noqa: F401  (fixture)
 
@@ -49,9 +49,8 @@ def test_two_processes_at_once_end_equal_to_one(db_url, cur_env, models_dir, tmp
     for url in (reference, db_url):
         app = make_app(url, models_dir)
         import_file(app.ready_db(), data, app.region.region.tz)
-    one = subprocess.run([CUR, "process", "--quiet", "--now", NOW_ARG],
-                         env=_env({**cur_env, "CUR_DATABASE_URL": reference}, models_dir), cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    # the one uninterrupted pass: the same command in this process (the two racing ones below are real processes)
+    one = run_cur(["process", "--quiet", "--now", NOW_ARG], env=_env({**cur_env, "CUR_DATABASE_URL": reference}, models_dir), cwd=tmp_path)
     assert one.returncode == 0, one.stderr
     env = _env(cur_env, models_dir)
     procs = [subprocess.Popen([CUR, "process", "--quiet", "--wait", "600", "--now", NOW_ARG], env=env, cwd=tmp_path,

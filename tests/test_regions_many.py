@@ -163,7 +163,8 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
         assert {i.region for i in s.scalars(select(Incident))} == {"kuzbass", "pskov"}
     clock = FakeClock(datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc))
     sch.set_runtime(sch.Runtime(app, clock, senders={}, report_dir=tmp_path / "reports"))
-    sch.job_monthly_report()
+    sch.job_monthly_report()  # the default region's job
+    sch.job_monthly_report("pskov")  # the job of every other region, at 06:00 of its own time zone
     for region, name in (("kuzbass", "Кузбасс"), ("pskov", "Псковская область")):
         html = (tmp_path / "reports" / region / "report-2026-11.html").read_text(encoding="utf-8")
         assert name in html
@@ -172,6 +173,23 @@ def test_monthly_reports_and_deadline_checks_cover_every_region(db_url, models_d
     with app.db.session() as s:
         late = {s.get(Incident, a.incident_id).region for a in actions}
     assert late == {"kuzbass", "pskov"}
+    # the CLI reads one region at a time: the default one, or the one named
+    from tests.conftest import run_cur
+
+    env = {"PATH": "/usr/bin:/bin", "CUR_DATABASE_URL": db_url, "CUR_REGIONS": "pskov"}
+    with app.db.session() as s:
+        counts = {r: len(list(s.scalars(select(Incident.id).where(Incident.region == r, Incident.merged_into_id.is_(None)))))
+                  for r in ("kuzbass", "pskov")}
+    for region, arg in (("kuzbass", []), ("pskov", ["--region", "pskov"])):
+        r = run_cur(["export", "incidents", "--format", "jsonl", *arg], env=env, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        codes = {a.code for a in load_configuration(load_settings(env={})).regions[region].region.authorities}
+        assert len(rows) >= counts[region] > 0 and all(x["authority_code"] in codes for x in rows)
+        offset = "+07:00" if region == "kuzbass" else "+03:00"
+        assert all(x["created_at"].endswith(offset) for x in rows)  # times with the region's own offset
+    r = run_cur(["incidents", "list", "--region", "murmansk"], env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "регион 'murmansk' не обслуживается" in r.stdout + r.stderr
 
 
 def test_sources_add_with_a_region(db_url, tmp_path):
@@ -236,3 +254,52 @@ def test_workers_serve_two_regions_like_one_pass(db_url, models_dir, tmp_path):
     with app.db.session() as s:
         assert not list(s.scalars(select(Post.id).where(Post.processed_at.is_(None))))
     assert _snapshot(db_url) == _snapshot(reference)
+
+
+def test_each_region_has_its_monthly_report_at_six_of_its_own_time(db_url, tmp_path):
+    from pipeline import scheduler as sch
+    from tests.helpers import FakeClock
+
+    app = make_app(db_url, None, CUR_REGIONS="pskov")
+    sched = sch.build_scheduler(app, FakeClock(NOW))
+    sched.start(paused=True)
+    try:
+        jobs = {j.id: j for j in sched.get_jobs()}
+    finally:
+        sched.shutdown(wait=True)
+    for job_id, hours in (("monthly_report", 7), ("monthly_report:pskov", 3)):
+        nxt = jobs[job_id].next_run_time.astimezone(timezone(timedelta(hours=hours)))
+        assert (nxt.day, nxt.hour, nxt.minute) == (1, 6, 0), job_id
+    assert jobs["monthly_report:pskov"].args == ("pskov",)
+    assert "monthly_report:kuzbass" not in jobs
+
+
+@pytest.mark.postgres
+def test_migration_0015_puts_existing_rows_in_the_default_region(tmp_path, fresh_pg_url):
+    """Sources and posts stored before regions are the default region's; users stay of every region; down and up."""
+    from sqlalchemy import inspect, text
+
+    from tests.test_storage import _no_autogenerate_diff
+
+    for url in (f"sqlite:///{tmp_path / 'm15.db'}", fresh_pg_url):
+        db = Database(url)
+        db.upgrade("0014")
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO sources (platform, kind, key, options, interval_minutes, enabled, created_at, posts_collected) "
+                           "VALUES ('vk', 'wall', 'kuz', '{}', 15, true, CURRENT_TIMESTAMP, 0)"))
+            c.execute(text("INSERT INTO posts (platform, source_key, external_id, published_at, text, content_hash, raw, collected_at, "
+                           "updated_at, edit_count, is_deleted, is_appeal) VALUES ('vk', 'kuz', '1', CURRENT_TIMESTAMP, 'т', 'h', '{}', "
+                           "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, false, false)"))
+            c.execute(text("INSERT INTO users (login, password_hash, role, is_active, created_at, must_change_password, session_generation) "
+                           "VALUES ('op', 'x', 'operator', true, CURRENT_TIMESTAMP, false, 0)"))
+        db.upgrade(default_region="kuzbass")
+        db.upgrade(default_region="kuzbass")  # rerunnable
+        with db.engine.begin() as c:
+            assert c.execute(text("SELECT region FROM sources")).scalar() == "kuzbass"
+            assert c.execute(text("SELECT region FROM posts")).scalar() == "kuzbass"
+            assert c.execute(text("SELECT region FROM users")).scalar() is None  # a user of every region served
+        db.downgrade("0014")
+        assert "region" not in {c["name"] for c in inspect(db.engine).get_columns("posts")}
+        db.upgrade()  # without a default region: the rows stay without one, which means the same
+        assert _no_autogenerate_diff(db) == [], url
+        db.dispose()

@@ -64,7 +64,8 @@ def two(db_url: str):
         kuz = list(s.scalars(select(Incident.id).where(Incident.region == "kuzbass")))
         pskov_authority = s.get_one(Incident, pskov_incident).authority_id
         code = web_repo.authority_names(s, [pskov_authority])[pskov_authority].code
-        for login_, role, region in (("op_k", "operator", "kuzbass"), ("op_p", "operator", "pskov"), ("fed", "curator", None)):
+        for login_, role, region in (("op_k", "operator", "kuzbass"), ("op_p", "operator", "pskov"), ("fed", "curator", None),
+                                     ("adm_p", "admin", "pskov")):
             web_repo.add_user(s, login_, PW_HASH, role, None).region = region
         web_repo.add_user(s, "spec_p", PW_HASH, "specialist", pskov_authority)
         token_p = add_token(s, "pskov", code, NOW, "test")
@@ -87,7 +88,7 @@ async def test_a_user_of_one_region_reads_nothing_of_another(two, client):
         r = await client.get(path)
         assert r.status == 200, path
         text = await r.text()
-        assert "Рижском" not in text and "Октябрьском" not in text and "Псков" not in text, path
+        assert "Рижском" not in text and "Октябрьском" not in text and "Псков" not in text and "pskov_live" not in text, path
     assert f"/incidents/{inc}\"" not in await (await client.get("/incidents")).text()
     xlsx = await client.get(f"/reports/{NOW:%Y-%m}.xlsx")
     assert xlsx.status == 200
@@ -140,13 +141,55 @@ async def test_a_federal_user_sees_every_region_and_picks_one(two, client):
     assert (await login(client, "fed")).status == 303
     summary = await (await client.get("/regions")).text()
     assert "Кемеровская область" in summary and "Псковская область" in summary and "Europe/Moscow" in summary
-    # the pages show the default region until another is picked
-    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 404
+    # the lists show the default region until another is picked
+    listing = await (await client.get("/incidents")).text()
+    assert f"/incidents/{two['kuz'][0]}" in listing and f"/incidents/{two['pskov_incident']}\"" not in listing
+    # an incident opened by id (a link in a notification) shows in its own region, times in its time zone
+    r = await client.get(f"/incidents/{two['pskov_incident']}")
+    assert r.status == 200
+    page = await r.text()
+    with two["app"].db.session() as s:
+        due = s.get_one(Incident, two["pskov_incident"]).first_reply_due
+    assert due.astimezone(timezone(timedelta(hours=3))).strftime("%d.%m.%Y %H:%M") in page and "Псковская область" in page
     r = await client.get("/regions/pskov", allow_redirects=False)
     assert r.status == 303
-    assert (await client.get(f"/incidents/{two['pskov_incident']}")).status == 200
     listing = await (await client.get("/incidents")).text()
     assert not any(f"/incidents/{k}\"" in listing for k in two["kuz"])
     assert (await client.get("/regions/atlantis")).status == 404
     with two["app"].db.session() as s:
         assert s.scalar(select(User.region).where(User.login == "fed")) is None
+
+
+async def test_an_admin_of_a_region_manages_that_regions_users_only(two, client):
+    assert (await login(client, "adm_p")).status == 303
+    with two["app"].db.session() as s:
+        ids = {u.login: u.id for u in s.scalars(select(User))}
+    listing = await (await client.get("/users")).text()
+    assert "op_p" in listing and "spec_p" in listing  # their own region's, and their authority's region's
+    assert "op_k" not in listing and "fed" not in listing
+    assert (await client.get(f"/users/{ids['op_k']}")).status == 404
+    assert (await client.get(f"/users/{ids['op_p']}")).status == 200
+    token = await page_csrf(client, "/users")
+    r = await client.post(f"/users/{ids['op_k']}/active", data={"active": "0", "csrf_token": token})
+    assert r.status == 404
+    r = await client.post(f"/users/{ids['fed']}/password", data={"csrf_token": token})
+    assert r.status == 404
+    r = await client.post("/users", data={"login": "new_p", "role": "operator", "csrf_token": token})
+    assert r.status == 200
+    with two["app"].db.session() as s:
+        assert s.scalar(select(User.region).where(User.login == "new_p")) == "pskov"
+        assert s.scalar(select(User.is_active).where(User.login == "op_k")) is True
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "new_p" in audit  # this admin's own action
+    assert "op_k" not in audit and "fed" not in audit  # nothing of other regions' people
+
+
+async def test_a_federal_admin_reads_everyones_audit(two, client):
+    assert (await login(client, "op_k")).status == 303
+    assert (await login(client, "fed")).status == 303
+    r = await client.get("/audit")
+    assert r.status == 200
+    audit = await r.text()
+    assert "op_k" in audit and "fed" in audit

@@ -72,6 +72,8 @@ class Req:
     user: CurrentUser
     now: datetime
     form: dict[str, str] = field(default_factory=dict)
+    #: the region of the incident a federal user opened by id (``incident``): the page shows that region
+    region_override: str | None = None
 
     @property
     def app_ctx(self) -> Any:
@@ -80,7 +82,7 @@ class Req:
     @property
     def region_code(self) -> str:
         """The region this request looks at (see :func:`view_region`)."""
-        return view_region(self.request, self.user)
+        return self.region_override or view_region(self.request, self.user)
 
     @property
     def profile(self) -> Any:
@@ -106,6 +108,15 @@ class Req:
         return self.user.scope.in_region(self.region_code if self.app_ctx.many_regions else None)
 
     def incident(self, incident_id: int):
+        """The incident, if the user may read it. A federal user (several regions served, the user of none) opens an
+        incident of any served region by id (a link in a notification), and the request then shows its region."""
+        ctx = self.app_ctx
+        if ctx.many_regions and self.user.region is None:
+            inc = web_repo.scoped_incident(self.s, self.user.scope, incident_id)
+            if inc.region not in {p.code for p in ctx.served}:
+                raise NotFound(incident_id)
+            self.region_override = inc.region
+            return inc
         return web_repo.scoped_incident(self.s, self.scope, incident_id)
 
     def audit(self, action: str, target: str | None = None, **data: Any) -> None:

@@ -45,7 +45,7 @@ SOURCES_MINUTES = 5
 ALERTS_MINUTES = 15
 
 
-def _add_jobs(sched: BaseScheduler, db: Any) -> None:
+def _add_jobs(sched: BaseScheduler, db: Any, served: list[Any] | None = None) -> None:
     """Add the jobs of ``cur run`` (replacing those of the same id in the job store).
 
     A job already in the store keeps its due time, so a run missed while no
@@ -68,6 +68,13 @@ def _add_jobs(sched: BaseScheduler, db: Any) -> None:
         stored_ref(job_monthly_report), "cron", day=1, hour=6, minute=0, id="monthly_report", name="ежемесячный отчёт",
         replace_existing=True, misfire_grace_time=24 * 3600, next_run_time=due.get("monthly_report", undefined),
     )  # fmt: skip
+    for profile in (served or [])[1:]:  # every other region served: its report at 06:00 of its own time zone
+        job_id = f"monthly_report:{profile.code}"
+        sched.add_job(
+            stored_ref(job_monthly_report), "cron", day=1, hour=6, minute=0, timezone=profile.region.tz, args=[profile.code],
+            id=job_id, name=f"ежемесячный отчёт: {profile.region.short_name}", replace_existing=True,
+            misfire_grace_time=24 * 3600, next_run_time=due.get(job_id, undefined),
+        )  # fmt: skip
 
 
 def _stored_next_run_times(sched: BaseScheduler, db: Any) -> dict[str, datetime]:
@@ -113,10 +120,10 @@ def build_scheduler(
     )
     rt.scheduler = sched
     if isinstance(sched, LeasedScheduler):
-        sched.setup = lambda s: _add_jobs(s, db)  # when this process becomes the active scheduler
+        sched.setup = lambda s: _add_jobs(s, db, app.served)  # when this process becomes the active scheduler
         sched.on_takeover = job_sync_sources
     else:
-        _add_jobs(sched, db)
+        _add_jobs(sched, db, app.served)
     # crawl jobs are added once the scheduler runs (job_sync_sources needs the job store open)
     return sched
 

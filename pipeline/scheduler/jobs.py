@@ -281,25 +281,25 @@ def previous_month(now: datetime, tz) -> str:
     return f"{prev.year:04d}-{prev.month:02d}"
 
 
-def job_monthly_report() -> tuple[Path, Path] | None:
-    """The report of the month before; with several regions one per region, each in ``<report dir>/<region>/``
-    (returns the default region's paths)."""
+def job_monthly_report(region: str | None = None) -> tuple[Path, Path] | None:
+    """The report of the month before of ``region`` (None: the default region); with several regions each has its
+    own job at 06:00 of its own time zone (``monthly_report:<region>``) and writes into ``<report dir>/<region>/``."""
     from ..reports import write_report
 
     rt = runtime()
     if _standing_by(rt):
         return None
+    profile = next((p for p in rt.app.served if p.code == (region or rt.app.settings.region)), None)
+    if profile is None:
+        log.info("monthly report of %s skipped: the region is no longer served", region)
+        return None
     now = rt.clock.now()
-    first: tuple[Path, Path] | None = None
-    with _recorded(rt, "monthly_report"):
-        for profile in rt.app.served:
-            month = previous_month(now, profile.region.tz)
-            folder = rt.report_dir / profile.code if rt.app.many_regions else rt.report_dir
-            with rt.app.ready_db().session() as s:
-                paths = write_report(s, profile, month, folder, now)
-            log.info("monthly report of %s for %s: %s, %s", profile.code, month, *paths)
-            first = first or paths
-    return first
+    month = previous_month(now, profile.region.tz)
+    folder = rt.report_dir / profile.code if rt.app.many_regions else rt.report_dir
+    with _recorded(rt, "monthly_report" if region is None else f"monthly_report:{region}"), rt.app.ready_db().session() as s:
+        paths = write_report(s, profile, month, folder, now)
+    log.info("monthly report of %s for %s: %s, %s", profile.code, month, *paths)
+    return paths
 
 
 def job_sync_sources() -> dict[str, int]:

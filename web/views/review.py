@@ -135,7 +135,7 @@ def _cards(req: Req, filters: Filters, cursor: str | None, limit: int) -> tuple[
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     found = qa.review_rows(req.s, [e.post_id for e in pg.items])
-    titles = {key: title for _platform, key, title in qa.review_sources(req.s)} if found else {}
+    titles = {key: title for _platform, key, title in qa.review_sources(req.s, req.post_region)} if found else {}
     rows = [(*found[e.post_id], -queue_key(e)[1], source_label(found[e.post_id][0].platform, found[e.post_id][0].source_key, titles.get(found[e.post_id][0].source_key)))
             for e in pg.items if e.post_id in found]
     return rows, pg
@@ -158,7 +158,7 @@ def queue(req: Req) -> web.StreamResponse:
     rows, pg = _cards(req, filters, req.request.query.get("cursor"), PAGE)
     total_all = qa.review_queue_count(req.s, qa.QueueFilter(region=req.post_region)) if filters.active else pg.total
     recent = web_repo.review_decisions(req.s, 20)
-    sources = [(key, source_label(platform, key, title)) for platform, key, title in qa.review_sources(req.s)]
+    sources = [(key, source_label(platform, key, title)) for platform, key, title in qa.review_sources(req.s, req.post_region)]
     return req.render(
         "review.html", rows=rows, total=pg.total, total_all=total_all, next_cursor=_next_cursor(filters, pg),
         pager=paging.pager(req.request.path, "review", filters.values, pg), recent=recent, filters=filters,

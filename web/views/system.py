@@ -23,10 +23,15 @@ def home(req: Req) -> web.StreamResponse:
 AUDIT_PAGE = 100
 
 
+def _region(req: Req) -> str | None:
+    """A user of one region reads the log of that region's people only (None: everything)."""
+    return req.user.region if req.app_ctx.many_regions else None
+
+
 @page("audit.view")
 def audit_page(req: Req) -> web.StreamResponse:
     try:
-        pg = paging.fetch("audit", {}, req.request.query.get("cursor"), lambda **kw: web_repo.audit_page(req.s, limit=AUDIT_PAGE, **kw))
+        pg = paging.fetch("audit", {}, req.request.query.get("cursor"), lambda **kw: web_repo.audit_page(req.s, limit=AUDIT_PAGE, region=_region(req), **kw))
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     return req.render("audit.html", entries=pg.items, pager=paging.pager(req.request.path, "audit", {}, pg), **namer(req))

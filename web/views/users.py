@@ -21,6 +21,7 @@ from pipeline.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, veri
 from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
 from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
 from storage import web_repo
+from storage.accounts import user_in_region
 
 from .. import paging
 from ..auth import safe_next, set_session_cookie
@@ -35,9 +36,14 @@ def _authorities(req: Req) -> list[Any]:
     return web_repo.authorities(req.s, req.region_code)
 
 
+def _admin_region(req: Req) -> str | None:
+    """The one region whose users an admin of a region manages (None: a federal admin, or one region served)."""
+    return req.user.region if req.app_ctx.many_regions else None
+
+
 def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str, str] | None = None) -> web.StreamResponse:
     try:
-        pg = paging.fetch("users", {}, req.request.query.get("cursor"), lambda **kw: web_repo.user_page(req.s, limit=USERS_PAGE, **kw))
+        pg = paging.fetch("users", {}, req.request.query.get("cursor"), lambda **kw: web_repo.user_page(req.s, limit=USERS_PAGE, region=_admin_region(req), **kw))
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     auths = web_repo.authority_names(req.s, [u.authority_id for u in pg.items])
@@ -75,13 +81,16 @@ def create(req: Req) -> web.StreamResponse:
         )
     except AccountError as e:
         return _list(req, status=400, error=f"Пользователь не создан: {e}.", form=f)
+    if _admin_region(req) is not None:
+        user.region = _admin_region(req)  # an admin of a region makes users of that region
     return _shown_once(req, user, password, created=True)
 
 
 def _user(req: Req) -> Any:
     u = web_repo.user_by_id(req.s, path_id(req.request, "user_id"))
-    if u is None:
-        raise web.HTTPNotFound(text="Такого пользователя нет.")
+    region = _admin_region(req)
+    if u is None or (region is not None and not user_in_region(req.s, u.id, region)):
+        raise web.HTTPNotFound(text="Такого пользователя нет.")  # another region's user: not even their existence
     return u
 
 
@@ -107,6 +116,7 @@ def _back(req: Req) -> str:
 
 @page("users.manage")
 def reset(req: Req) -> web.StreamResponse:
+    _user(req)  # of the admin's region
     try:
         user, password = reset_password(req.s, path_id(req.request, "user_id"), req.now, req.user.login)
     except AccountError as e:
@@ -116,6 +126,7 @@ def reset(req: Req) -> web.StreamResponse:
 
 @page("users.manage")
 def activate(req: Req) -> web.StreamResponse:
+    _user(req)  # of the admin's region
     active = req.form.get("active") == "1"
     try:
         user = set_active(req.s, path_id(req.request, "user_id"), active, req.now, req.user.login, req.user.id)
@@ -126,6 +137,7 @@ def activate(req: Req) -> web.StreamResponse:
 
 @page("users.manage")
 def role(req: Req) -> web.StreamResponse:
+    _user(req)  # of the admin's region
     try:
         user = change_role(req.s, req.region_code, path_id(req.request, "user_id"), req.form.get("role", ""), req.form.get("authority") or None, req.now, req.user.login, req.user.id)
     except AccountError as e:
