@@ -148,7 +148,7 @@ def test_posts_stored_by_multi_row_inserts_are_each_found(db, monkeypatch):
     if db.engine.dialect.name == "sqlite":
         assert inserts == [False] * 8  # 50 rows, 7 a statement
     with db.session() as s:
-        ids = dict(s.execute(select(Post.external_id, Post.id)).tuples().all())
+        ids = dict(s.execute(select(Post.external_id, Post.id)).all())
         for i in range(50):
             assert search.search_posts(s, word(i)) == [ids[str(i)]], i
         assert len(search.search_posts(s, "трубы")) == 50

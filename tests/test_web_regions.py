@@ -100,7 +100,8 @@ async def test_a_user_of_one_region_reads_nothing_of_another(two, client):
     r = await client.post(f"/incidents/{inc}/state", data={"action": "reject", "reason": "x", "csrf_token": token})
     assert r.status == 404
     assert (await client.get("/regions")).status == 404  # no summary of other regions for a user of one
-    assert (await client.get("/regions/pskov")).status == 404
+    token = await page_csrf(client, "/review")
+    assert (await client.post("/regions/pskov", data={"csrf_token": token})).status == 404
     client.session.cookie_jar.update_cookies({"cur_region": "pskov"})  # a forged choice changes nothing
     assert (await client.get(f"/incidents/{inc}")).status == 404
 
@@ -151,11 +152,17 @@ async def test_a_federal_user_sees_every_region_and_picks_one(two, client):
     with two["app"].db.session() as s:
         due = s.get_one(Incident, two["pskov_incident"]).first_reply_due
     assert due.astimezone(timezone(timedelta(hours=3))).strftime("%d.%m.%Y %H:%M") in page and "Псковская область" in page
-    r = await client.get("/regions/pskov", allow_redirects=False)
+    # picking is a form with the session's CSRF token: a link or a form from another site changes nothing
+    assert (await client.get("/regions/pskov", allow_redirects=False)).status == 405
+    assert (await client.post("/regions/pskov", data={}, allow_redirects=False)).status == 403
+    listing = await (await client.get("/incidents")).text()
+    assert f"/incidents/{two['kuz'][0]}" in listing
+    token = await page_csrf(client, "/regions")
+    r = await client.post("/regions/pskov", data={"csrf_token": token}, allow_redirects=False)
     assert r.status == 303
     listing = await (await client.get("/incidents")).text()
     assert not any(f"/incidents/{k}\"" in listing for k in two["kuz"])
-    assert (await client.get("/regions/atlantis")).status == 404
+    assert (await client.post("/regions/atlantis", data={"csrf_token": token})).status == 404
     with two["app"].db.session() as s:
         assert s.scalar(select(User.region).where(User.login == "fed")) is None
 

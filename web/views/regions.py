@@ -1,5 +1,6 @@
 """Many regions in one deployment (``settings.regions``): the across-regions summary of a federal user
-(``/regions``) and the choice of the region every other page shows (``/regions/<code>``, a cookie).
+(``/regions``) and the choice of the region every other page shows (``POST /regions/<code>``, a cookie;
+a form with the CSRF token, so another site cannot switch what a federal user is looking at).
 
 A user of one region (their own ``users.region``, or their authority's) sees that region only and
 has neither page; in a one-region deployment neither exists.
@@ -50,4 +51,4 @@ def pick_region(req: Req) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/regions", regions_page)
-    app.router.add_get("/regions/{code:[a-z0-9_-]{1,64}}", pick_region)
+    app.router.add_post("/regions/{code:[a-z0-9_-]{1,64}}", pick_region)
