@@ -36,6 +36,41 @@ C4 = "Новокузнецк, третий день не вывозят мусо
 C5 = "Спасибо за новость, отличная работа!"
 
 
+# The hand count of the month both official-page tests replay (VK here, Telegram in test_official_pages_telegram.py):
+# 3 page posts, 5 comments, 4 of them problems: C1 answered on time by substance, C2 answered late by substance,
+# C3 answered only by a formula (an incident), C4 unanswered and also reported elsewhere (joins that incident),
+# C5 thanks.
+HAND_COUNT = {
+    "rank": 1, "authority": "adm_novokuznetsk", "posts": 3, "days_with_posts": 3, "weeks": 5, "weeks_with_posts": 2,
+    "longest_gap_days": 15.0, "comments": 5, "problems": 4, "decided": 4, "answered": 2, "on_time": 1, "late": 1,
+    "not_substantive": 1, "unanswered": 1, "pending": 0, "answers": 3, "answers_substantive": 2,
+    "median_answer_minutes": 3060.0, "to_incidents": 2, "regularity": 0.4, "answered_share": 0.5, "on_time_share": 0.25,
+    "substantive_share": 0.6667,
+}
+
+
+def assert_page_comments_escalated(s, report) -> dict[str, int]:
+    """The unanswered problems became incidents routed to the page's authority; returns comment text → incident id."""
+    texts = {p.id: p.text for p in s.scalars(select(Post))}
+    in_inc = {texts[ip.post_id]: ip.incident_id for ip in s.scalars(select(IncidentPost))}
+    assert C1 not in in_inc and C2 not in in_inc and C5 not in in_inc  # answered by substance / not a problem
+    assert C3 in in_inc and C4 in in_inc
+    inc3 = s.get(Incident, in_inc[C3])
+    adm = s.scalar(select(Authority).where(Authority.code == "adm_novokuznetsk"))
+    assert inc3.authority_id == adm.id and "официальной странице" in (inc3.routing_rule or "")
+    other_inc = [i for t, i in in_inc.items() if t.startswith("Новокузнецк, Транспортная 40")]
+    assert other_inc == [in_inc[C4]]  # deduplicated: the page's comment joined the incident from elsewhere
+    assert report.page_escalated == 2 and report.page_comments == 5
+    return in_inc
+
+
+def assert_hand_count(got: dict) -> dict:
+    """The month's figures equal the hand count; returns the figures checked (for the web and API checks)."""
+    assert {k: got[k] for k in HAND_COUNT} == HAND_COUNT
+    assert got["score"] == pytest.approx(100 * (0.25 * 0.4 + 0.25 * 0.5 + 0.30 * 0.25 + 0.20 * 2 / 3), abs=1e-3)
+    return dict(HAND_COUNT)
+
+
 def populate(vk: FakeVk) -> dict[str, int]:
     """The hand-counted month (November 2026, local time of Novokuznetsk).
 
@@ -103,28 +138,9 @@ def test_official_community_figures_equal_the_hand_count(db_url, models_dir, tmp
         report = process_pending(app, NOW.astimezone(timezone.utc))
 
     with db.session() as s:
-        texts = {p.id: p.text for p in s.scalars(select(Post))}
-        in_inc = {texts[ip.post_id]: ip.incident_id for ip in s.scalars(select(IncidentPost))}
-        assert C1 not in in_inc and C2 not in in_inc and C5 not in in_inc  # answered by substance / not a problem
-        assert C3 in in_inc and C4 in in_inc
-        inc3 = s.get(Incident, in_inc[C3])
-        adm = s.scalar(select(Authority).where(Authority.code == "adm_novokuznetsk"))
-        assert inc3.authority_id == adm.id and "официальной странице" in (inc3.routing_rule or "")
-        other_inc = [i for t, i in in_inc.items() if t.startswith("Новокузнецк, Транспортная 40")]
-        assert other_inc == [in_inc[C4]]  # deduplicated: the page's comment joined the incident from elsewhere
-        assert report.page_escalated == 2 and report.page_comments == 5
-
+        in_inc = assert_page_comments_escalated(s, report)
         (f,) = official.page_figures(s, app.region, Period.month("2026-11", TZ), NOW)
-    got = f.as_dict()
-    expected = {
-        "rank": 1, "authority": "adm_novokuznetsk", "posts": 3, "days_with_posts": 3, "weeks": 5, "weeks_with_posts": 2,
-        "longest_gap_days": 15.0, "comments": 5, "problems": 4, "decided": 4, "answered": 2, "on_time": 1, "late": 1,
-        "not_substantive": 1, "unanswered": 1, "pending": 0, "answers": 3, "answers_substantive": 2,
-        "median_answer_minutes": 3060.0, "to_incidents": 2, "regularity": 0.4, "answered_share": 0.5, "on_time_share": 0.25,
-        "substantive_share": 0.6667,
-    }
-    assert {k: got[k] for k in expected} == expected
-    assert got["score"] == pytest.approx(100 * (0.25 * 0.4 + 0.25 * 0.5 + 0.30 * 0.25 + 0.20 * 2 / 3), abs=1e-3)
+    expected = assert_hand_count(f.as_dict())
 
     # the monthly report carries the same figures (HTML section and XLSX sheet)
     from openpyxl import load_workbook
