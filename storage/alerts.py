@@ -18,9 +18,10 @@ CLOSED = "closed"
 Cell = tuple[str | None, str | None, str | None]  # municipality, sector, category
 
 
-def _problem_posts(region: str, since: datetime, until: datetime):
+def _problem_posts(region: str, since: datetime, until: datetime, *columns: Any):
+    """Problem posts (in an incident) of the region published in ``[since, until]``; by default their cell."""
     return (
-        select(Incident.municipality, Incident.sector, Incident.category)
+        select(*(columns or (Incident.municipality, Incident.sector, Incident.category)))
         .select_from(IncidentPost)
         .join(Incident, Incident.id == IncidentPost.incident_id)
         .join(Post, Post.id == IncidentPost.post_id)
@@ -53,14 +54,8 @@ def _cell_filter(stmt, cell: Cell):
 
 def cell_posts(s: Session, region: str, cell: Cell, since: datetime, until: datetime) -> list[tuple[int, int, datetime]]:
     """``(post id, incident id, published at)`` of the cell's problem posts in ``[since, until]``, oldest first."""
-    stmt = (
-        select(Post.id, IncidentPost.incident_id, Post.published_at)
-        .select_from(IncidentPost)
-        .join(Incident, Incident.id == IncidentPost.incident_id)
-        .join(Post, Post.id == IncidentPost.post_id)
-        .where(Incident.region == region, Post.is_deleted.is_(False), Post.published_at >= since,
-               Post.published_at <= until)
-        .order_by(Post.published_at, Post.id)
+    stmt = _problem_posts(region, since, until, Post.id, IncidentPost.incident_id, Post.published_at).order_by(
+        Post.published_at, Post.id
     )
     return [(pid, iid, at) for pid, iid, at in s.execute(_cell_filter(stmt, cell))]
 
