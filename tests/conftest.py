@@ -112,10 +112,15 @@ def _pg_execute(url: str, sql: str) -> None:
         conn.execute(sql)
 
 
+def _truncate_pg(url: str) -> None:
+    """Empty the PostgreSQL database at ``url`` (every table; sequences back at their start)."""
+    _pg_execute(url, _PG_EMPTY)
+
+
 @pytest.fixture
 def pg_url(pg_session_url: str) -> str:
     """The session's PostgreSQL database, emptied for this test."""
-    _pg_execute(pg_session_url, _PG_EMPTY)
+    _truncate_pg(pg_session_url)
     return pg_session_url
 
 
