@@ -104,6 +104,9 @@ FRAME = re.compile(
     r"|\b(?:буду|будем|вынужден\w*)\s+(?:\w+\s+){0,3}?(?:писать|обращаться|обратиться|жаловаться)\s+(?:\w+\s+){0,2}?"
     r"в\s+(?:прокуратур|суд\b|роспотребнадзор|жилищн\w+ инспекц|следственн))",
 )
+#: FRAME needs one of these substrings (lower case): most posts never run it
+_FRAME_TRIGGERS = ("заявлени", "жалоб", "требовани", "вич", "вна", "ична", "обраща", "обращени", "прокуратур",
+                   "в суд", "роспотребнадзор", "инспекц", "следствен")
 
 
 #: Forms of a written complaint about an authority's or a service's work (round 6), written
@@ -175,7 +178,7 @@ def appeal_cue(text: str, lemmas: Sequence[str] = ()) -> bool:  # lemmas unused:
     """True when the text asks an authority to act (see the module docstring)."""
     text = text or ""
     low = text.lower()
-    if FRAME.search(text) is not None:
+    if any(t in low for t in _FRAME_TRIGGERS) and FRAME.search(text) is not None:
         return True
     if not any(t in low for t in _TRIGGERS):
         return complaint_form(text, low)
