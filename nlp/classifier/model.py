@@ -66,7 +66,8 @@ class Thresholds:
     notice_relevant: float = 0.9
     #: Appeal cue (appeal_cues.py): a post asking an authority to act that would be judged
     #: not relevant is judged relevant but unsure (to review, with a proposed sector) when
-    #: P(relevant) >= appeal_relevant and it carries no official-notice cue.
+    #: P(relevant) >= appeal_relevant; with an official-notice cue too it is relevant and unsure
+    #: as well (round 7; the notice cue used to win).
     #: appeal_relevant >= relevant switches it off. Absent from older bundles: the default applies.
     appeal_relevant: float = 0.0
     #: A relevant post with the appeal cue (and no official-notice cue) and P(relevant) at or
