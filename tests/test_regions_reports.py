@@ -221,3 +221,40 @@ async def test_an_admin_of_a_region_cannot_make_a_user_of_another_with_a_forged_
     assert (await make(login="f4", role="specialist", authority="curator")).status == 200
     assert _new_user(two, "f4") == ("pskov", ("pskov", "curator"))
 
+
+# --------------------------------------------------------------------------- API tokens: codes repeat across regions
+
+
+async def test_tokens_of_two_regions_authorities_with_one_code_stay_apart(two, client, tmp_path):
+    """Every profile has a ``curator``: a token is issued for the region named, and what it does is written under a
+    name with its region, so one region's admin never reads the other's token's actions."""
+    from storage.models import ApiToken, Authority
+
+    app = two["app"]
+    env = {"PATH": "/usr/bin:/bin", "CUR_DATABASE_URL": app.settings.database_url, "CUR_REGIONS": "pskov"}
+    r = run_cur(["tokens", "add", "curator", "--region", "pskov", "--label", "псковский"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    token_p = r.stdout.strip().splitlines()[-1]
+    assert "(Псковская область)" in r.stderr
+    r = run_cur(["tokens", "add", "curator", "--label", "кузбасский"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    token_k = r.stdout.strip().splitlines()[-1]
+    with app.db.session() as s:
+        owners = {t.label: s.get_one(Authority, t.authority_id).region for t in s.scalars(select(ApiToken))}
+    assert owners["псковский"] == "pskov" and owners["кузбасский"] == "kuzbass"
+    r = run_cur(["tokens", "list", "--region", "pskov"], env=env, cwd=tmp_path)
+    assert r.returncode == 0 and "псковский" in r.stdout and "кузбасский" not in r.stdout
+    r = run_cur(["tokens", "add", "curator", "--region", "atlantis"], env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "регион 'atlantis' не обслуживается" in r.stdout + r.stderr
+
+    added = {}
+    for token, claim in ((token_p, "Во Пскове отключат весь интернет на месяц"), (token_k, "В Кемерове закроют все школы до весны")):
+        r = await client.post("/api/fakes", json={"claim": claim, "refutation": "Неправда."}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status == 200, await r.text()
+        added[token] = (await r.json())["added_by"]
+    assert added == {token_p: "api:pskov:curator", token_k: "api:curator"}  # the default region's keeps its old name
+
+    assert (await login(client, "adm_p")).status == 303
+    audit = await (await client.get("/audit")).text()
+    assert audit.count('data-action="fake_claim.add"') == 1  # the Pskov token's only, though both are «curator»
+    assert "Псковская область" in audit
