@@ -66,6 +66,23 @@ def test_the_report_across_regions_puts_each_regions_own_report_side_by_side(two
     assert "Направлен (время региона)" in overdue_head
 
 
+def test_cur_export_incidents_of_every_region_with_its_code_and_its_own_offset(two, tmp_path):
+    app = two["app"]
+    with app.db.session() as s:
+        s.get_one(Incident, two["pskov_incident"]).title = FORMULA
+    env = {"PATH": "/usr/bin:/bin", "CUR_DATABASE_URL": app.settings.database_url, "CUR_REGIONS": "pskov"}
+    r = run_cur(["export", "incidents", "--region", "all", "--format", "csv"], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(rows[0])[0] == "region" and {x["region"] for x in rows} == {"kuzbass", "pskov"}
+    for x in rows:
+        assert x["created_at"].endswith("+07:00" if x["region"] == "kuzbass" else "+03:00")
+    psk = next(x for x in rows if x["id"] == str(two["pskov_incident"]))
+    assert psk["region"] == "pskov" and psk["title"] == "'" + FORMULA  # a formula is quoted as text
+    r = run_cur(["export", "incidents", "--region", "atlantis"], env=env, cwd=tmp_path)
+    assert r.returncode != 0 and "регион 'atlantis' не обслуживается" in r.stdout + r.stderr
+
+
 def test_a_formula_in_an_incident_title_stays_text_in_the_report_across_regions(two, tmp_path):
     app = two["app"]
     later = NOW + timedelta(days=40)  # every deadline of the month has passed
