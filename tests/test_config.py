@@ -87,7 +87,7 @@ def test_libyaml_and_the_pure_python_parser_read_every_file_alike(cfg_dir, tmp_p
     pure-Python parser, so data, lines and error messages are the ones the pure-Python parser gives."""
     from config import yamlfile
 
-    assert yamlfile._FAST is yaml.CSafeLoader  # PyYAML was built with libyaml here
+    assert yamlfile._Loader is yaml.CSafeLoader  # PyYAML was built with libyaml here
     broken = tmp_path / "broken.yaml"
     broken.write_text("a: 1\nb:\n  - [unclosed\nc: 3\n", encoding="utf-8")
     files = [*sorted(cfg_dir.rglob("*.yaml")), broken]
@@ -102,7 +102,7 @@ def test_libyaml_and_the_pure_python_parser_read_every_file_alike(cfg_dir, tmp_p
         return out
 
     fast = read_all()
-    monkeypatch.setattr(yamlfile, "_FAST", None)
+    monkeypatch.setattr(yamlfile, "_Loader", yaml.SafeLoader)
     assert fast == read_all()
     # libyaml's own words would be "did not find expected ',' or ']'"
     assert fast[-1] == f"{broken}:4: <root>: YAML syntax error: expected ',' or ']', but got ':'"
