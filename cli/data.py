@@ -13,7 +13,7 @@ from pipeline import timefmt
 from pipeline.cells import write_csv
 from pipeline.context import App, safe_url
 
-from .common import chosen_region, fail, get_app, progress, region_option, writable_file
+from .common import chosen_region, fail, get_app, progress, writable_file
 from .errors import EXIT_PARTIAL
 
 # --------------------------------------------------------------------------- config
@@ -212,7 +212,9 @@ def export_posts(ctx: click.Context, fmt: str, output: Path | None) -> None:
 @export_group.command("incidents")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Файл (по умолчанию — стандартный вывод).")
-@region_option
+@click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
+              help="Регион, если установка обслуживает несколько (по умолчанию — основной; «all» — все обслуживаемые, "
+                   "с полем region).")
 @click.pass_context
 def export_incidents(ctx: click.Context, fmt: str, output: Path | None, region_code: str | None) -> None:
     """Выгрузить инциденты: классификация, исполнитель, статус, посты, сроки (*_due) и время (ISO 8601 со смещением пояса региона)."""
@@ -221,10 +223,14 @@ def export_incidents(ctx: click.Context, fmt: str, output: Path | None, region_c
     if output:
         writable_file(output)
     app = get_app(ctx)
-    profile = chosen_region(app, region_code)
+    profiles = list(app.served) if region_code == "all" else [chosen_region(app, region_code)]
     db = app.ready_db()
     with db.session() as s:
-        n = write_rows(iter_incident_rows(s, profile), fmt, EXPORT_FIELDS, output)
+        if region_code == "all":  # every region's own times, its code in the first field
+            rows = ({"region": p.code, **row} for p in profiles for row in iter_incident_rows(s, p))
+            n = write_rows(rows, fmt, ["region", *EXPORT_FIELDS], output)
+        else:
+            n = write_rows(iter_incident_rows(s, profiles[0]), fmt, EXPORT_FIELDS, output)
     if output:
         click.echo(f"Выгружено инцидентов: {n} → {output}", err=True)
 

@@ -23,7 +23,7 @@ def now_utc() -> datetime:
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True, help="Папка для файлов отчёта.")
 @click.option("--region", "region_code", default=None, metavar="КОД_РЕГИОНА",
               help="Регион отчёта, если установка обслуживает несколько (по умолчанию — основной; «all» — каждый "
-                   "обслуживаемый, в подпапку с его кодом).")
+                   "обслуживаемый, в подпапку с его кодом, и сводный отчёт по всем регионам).")
 @click.pass_context
 def report_cmd(ctx: click.Context, month: str, output: Path, region_code: str | None) -> None:
     """Ежемесячный отчёт для губернатора: HTML и XLSX (по журналу событий инцидентов)."""
@@ -41,6 +41,12 @@ def report_cmd(ctx: click.Context, month: str, output: Path, region_code: str | 
             html, xlsx = write_report(s, profile, month, folder, now_utc())
         click.echo(f"Отчёт за {month} ({profile.region.short_name}) сохранён:\n  {html}\n  {xlsx}" if region_code
                    else f"Отчёт за {month} сохранён:\n  {html}\n  {xlsx}")
+    if region_code == "all" and len(served) > 1:
+        from pipeline.reports_regions import write_regions_report
+
+        with db.session() as s:
+            html, xlsx = write_regions_report(s, served.values(), month, output, now_utc())
+        click.echo(f"Сводный отчёт за {month} по всем регионам ({len(served)}) сохранён:\n  {html}\n  {xlsx}")
 
 
 @click.command("ratings")

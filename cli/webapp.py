@@ -14,8 +14,8 @@ from pipeline.context import App
 from pipeline.errors import ResourceError
 from storage.types import utcnow
 
+from .common import chosen_region, fail, get_app, local_time, region_option, setup_logging
 from .common import default_actor as _cli_actor
-from .common import fail, get_app, local_time, setup_logging
 from .errors import EXIT_USAGE, os_reason
 
 
@@ -204,20 +204,22 @@ def tokens_group() -> None:
 @tokens_group.command("add")
 @click.argument("authority_code")
 @click.option("--label", default=None, help="Пометка (для чего токен).")
+@region_option
 @click.pass_context
-def tokens_add(ctx: click.Context, authority_code: str, label: str | None) -> None:
-    """Выпустить токен API для органа власти; токен показывается один раз."""
+def tokens_add(ctx: click.Context, authority_code: str, label: str | None, region_code: str | None) -> None:
+    """Выпустить токен API для органа власти (региона из --region, по умолчанию — основного); токен показывается один раз."""
     from pipeline.accounts.tokens import TokenError, issue_token
 
     app = _prepared(ctx)
+    region = chosen_region(app, region_code)
     try:
         with app.db.session() as s:
-            row, token = issue_token(s, app.region.code, authority_code, utcnow(), _cli_actor(), label)
+            row, token = issue_token(s, region.code, authority_code, utcnow(), _cli_actor(), label)
     except TokenError as e:
         fail(str(e))
     click.echo(token)
     click.echo(
-        f"Токен № {row.id} для органа власти {row.authority_code} выпущен. Сохраните его: он показан один раз и не хранится в базе (только его хеш). "
+        f"Токен № {row.id} для органа власти {row.authority_code} ({region.region.short_name}) выпущен. Сохраните его: он показан один раз и не хранится в базе (только его хеш). "
         f"Отозвать: cur tokens revoke {row.id}",
         err=True,
     )
@@ -227,8 +229,9 @@ def tokens_add(ctx: click.Context, authority_code: str, label: str | None) -> No
 @click.option("--authority", "authority_code", default=None, help="Только токены этого органа власти (код).")
 @click.option("--active", "only_active", is_flag=True, help="Только действующие (не отозванные).")
 @click.option("--dormant", is_flag=True, help="Только действующие, которые не использовались 30 дней (кандидаты на отзыв).")
+@region_option
 @click.pass_context
-def tokens_list(ctx: click.Context, authority_code: str | None, only_active: bool, dormant: bool) -> None:
+def tokens_list(ctx: click.Context, authority_code: str | None, only_active: bool, dormant: bool, region_code: str | None) -> None:
     """Показать токены API: номер, орган власти, пометка, когда выпущен, последнее использование, отозван ли.
 
     Сами токены не показываются никогда.
@@ -236,11 +239,12 @@ def tokens_list(ctx: click.Context, authority_code: str | None, only_active: boo
     from pipeline.accounts.tokens import DORMANT_AFTER, TokenError, list_tokens
 
     app = _prepared(ctx)
-    tz = app.region.region.tz
+    region = chosen_region(app, region_code)
+    tz = region.region.tz
     now = utcnow()
     try:
         with app.db.session() as s:
-            rows = list_tokens(s, app.region.code, authority_code, "active" if (only_active or dormant) else None, now - DORMANT_AFTER if dormant else None)
+            rows = list_tokens(s, region.code, authority_code, "active" if (only_active or dormant) else None, now - DORMANT_AFTER if dormant else None)
     except TokenError as e:
         fail(str(e))
     if not rows:
@@ -258,8 +262,10 @@ def tokens_list(ctx: click.Context, authority_code: str | None, only_active: boo
 @click.argument("token_ids", metavar="[НОМЕР]...", nargs=-1, type=int)
 @click.option("--authority", "authority_code", default=None, help="Код органа власти: вместе с --all отзывает все его токены.")
 @click.option("--all", "revoke_all", is_flag=True, help="Отозвать все действующие токены органа власти из --authority.")
+@region_option
 @click.pass_context
-def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code: str | None, revoke_all: bool) -> None:
+def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code: str | None, revoke_all: bool,
+                  region_code: str | None) -> None:
     """Отозвать токены API по номерам (см. cur tokens list) или все токены органа власти (--authority КОД --all).
 
     Отзыв действует со следующего запроса к API. Повторный отзыв ничего не меняет.
@@ -274,14 +280,15 @@ def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code
         if not authority_code or not revoke_all:
             fail("укажите номер токена (cur tokens revoke 12) или орган власти со всеми его токенами (cur tokens revoke --authority КОД --all)", EXIT_USAGE)
     app = _prepared(ctx)
-    tz = app.region.region.tz
+    region = chosen_region(app, region_code)
+    tz = region.region.tz
     now = utcnow()
     try:
         with app.db.session() as s:
             if token_ids:
-                done = revoke_tokens(s, app.region.code, list(token_ids), now, _cli_actor())
+                done = revoke_tokens(s, region.code, list(token_ids), now, _cli_actor())
             else:
-                done = revoke_authority_tokens(s, app.region.code, authority_code or "", now, _cli_actor())
+                done = revoke_authority_tokens(s, region.code, authority_code or "", now, _cli_actor())
     except TokenError as e:
         fail(str(e))
     if not token_ids:

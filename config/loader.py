@@ -24,7 +24,7 @@ from .schema import (
     Taxonomy,
 )
 from .settings import Settings, load_settings
-from .yamlfile import Lines, dotted, line_of, load_yaml
+from .yamlfile import Lines, dotted, line_of, load_yaml, safe_load
 
 log = logging.getLogger(__name__)
 
@@ -319,10 +319,8 @@ def load_configuration(settings: Settings | None = None) -> Configuration:
 
 def _declared_code(path: Path) -> str:
     """The region code a (possibly broken) region file declares, else its file name without suffix."""
-    import yaml
-
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except Exception:  # noqa: BLE001 - unreadable: judge by the file name
         return path.stem
     code = data.get("code") if isinstance(data, dict) else None

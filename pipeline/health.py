@@ -203,9 +203,47 @@ def status(app: App, now: datetime, queues: dict[str, int] | None = None) -> Sta
             st.problems.append(f"последний запуск задания {run.name} завершился ошибкой: {run.message}")
         st.lines.append(f"  {run.name}: {state}")
 
+    if app.many_regions:
+        _per_region(app, st, now, sources)
+
     if queues is not None:
         st.lines.append("Очереди обработчиков (RabbitMQ):")
         for q, n in sorted(queues.items()):
             st.lines.append(f"  {q}: сообщений {n}")
         st.figures["queues"] = dict(queues)
     return st
+
+
+def _per_region(app: App, st: Status, now: datetime, sources: list[h.SourceLag]) -> None:
+    """«По регионам»: each served region's crawl lag, processing backlog and outbox backlog (``figures["regions"]``);
+    a region whose processing is late is named in the problems."""
+    default = app.region.code
+    with app.ready_db().session() as s:
+        backlog = {(r or default): v for r, v in h.processing_backlog_by_region(s).items()}
+        outbox = h.outbox_backlog_by_region(s, now)
+    st.lines.append("По регионам:")
+    regions: dict[str, Any] = {}
+    for p in app.served:
+        own = [src for src in sources if (src.region or default) == p.code]
+        late = [src for src in own if not src.failing_reason and now - (src.last_success_at or src.created_at)
+                > timedelta(minutes=SOURCE_INTERVALS * max(1, src.interval_minutes)) + SOURCE_GRACE]
+        failing = [src for src in own if src.failing_reason]
+        n, oldest = backlog.get(p.code, (0, None))
+        pending, due, oldest_due = outbox.get(p.code, (0, 0, None))
+        newest = max((src.last_success_at for src in own if src.last_success_at), default=None)
+        st.lines.append(
+            f"  {p.region.name} ({p.code}, {p.region.tz}): источников {len(own)}, отстают {len(late)}, с ошибкой {len(failing)}, "
+            f"последний успешный обход {_ago(now, newest)}; ждут обработки {n}"
+            + (f" (самый старый собран {_ago(now, oldest)})" if n else "")
+            + f"; уведомлений ждут {pending}, срок наступил {due}"
+        )  # fmt: skip
+        if n and oldest is not None and now - oldest > PROCESSING_LAG:
+            st.problems.append(f"обработка отстаёт в регионе {p.region.name}: {n} постов ждут, самый старый собран {_ago(now, oldest)}")
+        regions[p.code] = {"sources": len(own), "sources_late": len(late), "sources_failing": len(failing),
+                           "last_crawl": newest.isoformat() if newest else None, "processing_backlog": n,
+                           "processing_oldest": oldest.isoformat() if oldest else None, "outbox_pending": pending,
+                           "outbox_due": due, "outbox_oldest_due": oldest_due.isoformat() if oldest_due else None}
+    waiting = sum(n for r, (n, _) in backlog.items() if r not in regions)
+    if waiting:
+        st.notes.append(f"постов регионов, которые не обслуживаются, ждут: {waiting} (настройка regions)")
+    st.figures["regions"] = regions

@@ -79,6 +79,7 @@ AUDIT_ACTIONS = {
     "logout": "выход из системы",
     "refused": "действие не выполнено",
     "report.download": "отчёт открыт",
+    "incidents.export": "выгружены инциденты всех регионов (CSV)",
     "review.confirm": "проверка: классификация подтверждена",
     "review.correct": "проверка: классификация исправлена",
     "review.not_problem": "проверка: не проблема",

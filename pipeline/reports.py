@@ -184,21 +184,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         rows = [Row(name, figures(v, as_of)) for name, v in groups.items()]
         return sorted(rows, key=lambda r: (-r.figures.routed, r.name))
 
-    overdue = []
-    for a in assignments:
-        missed = a.missed(as_of)
-        if not missed:
-            continue
-        inc = incidents[a.incident_id]
-        auth = authorities.get(a.authority_id)
-        overdue.append(
-            OverdueRow(
-                inc.id, inc.title or "", auth.name if auth else str(a.authority_id), sector_name(inc.sector),
-                muni_name(inc.municipality), a.start, [STAGE_NAMES[s] for s in missed],
-                a.due.get("first_reply"), a.answered["first_reply"],
-            )  # fmt: skip
-        )
-    overdue.sort(key=lambda r: (r.routed_at, r.incident_id))
+    overdue = overdue_rows(assignments, incidents, authorities, sector_name, muni_name, as_of)
     ratings = rate(session, profile.code, period, as_of)
     region_name = profile.region.name
     if authority_id is not None:
@@ -225,6 +211,27 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         fakes=_fake_figures(session, period.start, as_of) if authority_id is None else None,
         addresses=_address_rows(incidents.values(), sector_name, muni_name),
     )
+
+
+def overdue_rows(assignments: list[Assignment], incidents: dict[int, Any], authorities: dict[int, Any], sector_name: Any,
+                 muni_name: Any, as_of: datetime) -> list[OverdueRow]:
+    """The assignments that missed a deadline by ``as_of``, in the order they were routed."""
+    overdue = []
+    for a in assignments:
+        missed = a.missed(as_of)
+        if not missed:
+            continue
+        inc = incidents[a.incident_id]
+        auth = authorities.get(a.authority_id)
+        overdue.append(
+            OverdueRow(
+                inc.id, inc.title or "", auth.name if auth else str(a.authority_id), sector_name(inc.sector),
+                muni_name(inc.municipality), a.start, [STAGE_NAMES[s] for s in missed],
+                a.due.get("first_reply"), a.answered["first_reply"],
+            )  # fmt: skip
+        )
+    overdue.sort(key=lambda r: (r.routed_at, r.incident_id))
+    return overdue
 
 
 def _fake_figures(session: Session, start: datetime, end: datetime) -> FakeFigures:

@@ -228,12 +228,14 @@ AUDIT_KEYS = [Key(AuditEntry.at, desc=True, kind=datetime), Key(AuditEntry.id, d
 
 
 def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None,
-               region: str | None = None) -> Page[AuditEntry]:
+               region: str | None = None, default_region: str | None = None) -> Page[AuditEntry]:
     """The audit log, newest first, one page (no total: counting a long log is not cheap); with ``region``, the
-    entries of that region's users (``of_region``) and of its authorities' API tokens (``api:<code>``) only."""
+    entries of that region's users (``of_region``) and of its authorities' API tokens only (``api:<code>`` for the
+    ``default_region``'s, ``api:<region>:<code>`` for another's: ``pipeline.accounts.tokens.api_actor``)."""
     stmt = select(AuditEntry)
     if region is not None:
-        tokens = select(literal("api:", String) + Authority.code).where(Authority.region == region)
+        prefix = "api:" if region == default_region else f"api:{region}:"
+        tokens = select(literal(prefix, String) + Authority.code).where(Authority.region == region)
         stmt = stmt.where(or_(AuditEntry.actor.in_(select(User.login).where(of_region(region))), AuditEntry.actor.in_(tokens)))
     return keyset_page(s, stmt, AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
 

@@ -9,13 +9,18 @@ dropped afterwards, so parallel runs never share tables.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from pipeline.context import App
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The installed console command, run as a user runs it.
@@ -81,17 +86,35 @@ def fresh_pg_url(pg_server: bool) -> Iterator[str]:
     _drop_pg_database(url)
 
 
+#: Empties the session's PostgreSQL database in one round trip: DELETE (not TRUNCATE, which makes new
+#: files for every table and index: 0.5-1 s wall a test) from the tables holding rows, and every sequence
+#: a test moved back to its start (as ``TRUNCATE ... RESTART IDENTITY`` did). Triggers and foreign keys
+#: are off for it (``session_replication_role = replica``): the append-only tables refuse DELETE.
+_PG_EMPTY = """
+DO $$
+DECLARE r record;
+BEGIN
+  PERFORM set_config('session_replication_role', 'replica', true);
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+    EXECUTE format('DELETE FROM public.%I', r.tablename);
+  END LOOP;
+  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+    PERFORM setval(format('public.%I', r.sequencename), 1, false);
+  END LOOP;
+END $$
+"""
+
+
+def _pg_execute(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute(sql)
+
+
 def _truncate_pg(url: str) -> None:
-    from sqlalchemy import text
-
-    from storage import Database
-    from storage.models import Base
-
-    db = Database(url)
-    with db.engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    db.dispose()
+    """Empty the PostgreSQL database at ``url`` (every table; sequences back at their start)."""
+    _pg_execute(url, _PG_EMPTY)
 
 
 @pytest.fixture
@@ -101,15 +124,131 @@ def pg_url(pg_session_url: str) -> str:
     return pg_session_url
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session (per xdist worker), copied for each test."""
     from storage import Database
 
-    url = f"sqlite:///{tmp_path / 'cur.db'}"
-    db = Database(url)
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    db = Database(f"sqlite:///{path}")
     db.upgrade()
     db.dispose()
-    return url
+    _sqlite_settle(path)
+    return path
+
+
+def _sqlite_settle(path: Path) -> None:
+    """Fold the write-ahead log into the file, so copying the file alone copies the database."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A migrated, empty SQLite file of this test's own (a copy of the session's migrated template)."""
+    path = tmp_path / "cur.db"
+    shutil.copyfile(_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+#: Copies the session's PostgreSQL tables holding rows, and the sequences' positions, into schema %(schema)s.
+_PG_SNAPSHOT = """
+DO $$
+DECLARE r record; has_rows boolean;
+BEGIN
+  CREATE SCHEMA %(schema)s;
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM public.%%I)', r.tablename) INTO has_rows;
+    IF has_rows THEN
+      EXECUTE format('CREATE TABLE %(schema)s.%%I AS SELECT * FROM public.%%I', r.tablename, r.tablename);
+    END IF;
+  END LOOP;
+  CREATE TABLE %(schema)s._sequences AS
+    SELECT sequencename AS name, last_value FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL;
+END $$
+"""
+
+#: Empties the session's database (as ``_PG_EMPTY``) and puts back what ``_PG_SNAPSHOT`` copied into %(schema)s.
+_PG_RESTORE = """
+DO $$
+DECLARE r record;
+BEGIN
+  PERFORM set_config('session_replication_role', 'replica', true);
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
+    EXECUTE format('DELETE FROM public.%%I', r.tablename);
+  END LOOP;
+  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
+    PERFORM setval(format('public.%%I', r.sequencename), 1, false);
+  END LOOP;
+  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = '%(schema)s' AND tablename <> '_sequences' LOOP
+    EXECUTE format('INSERT INTO public.%%I SELECT * FROM %(schema)s.%%I', r.tablename, r.tablename);
+  END LOOP;
+  FOR r IN SELECT name, last_value FROM %(schema)s._sequences LOOP
+    PERFORM setval(format('public.%%I', r.name), r.last_value, true);
+  END LOOP;
+END $$
+"""
+
+
+class SeededDatabases:
+    """Data that many tests start from, stored once per session (per xdist worker) and copied for each test.
+
+    ``fill(url, key, seed)`` makes the test's fresh, empty database at ``url`` hold what ``seed()`` leaves in it:
+    the first time for a ``key`` it runs ``seed()`` and keeps the result (SQLite: a copy of the file;
+    PostgreSQL: a copy of the tables in a schema of the session's database); afterwards it copies that back.
+    The key must name everything the data depends on (what is seeded, for which region, at which time).
+    Every test still gets a database of its own to write to.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.sqlite: dict[object, Path] = {}
+        self.pg: dict[tuple[str, object], str] = {}
+
+    def fill(self, url: str, key: object, seed: Callable[[], object]) -> None:
+        if url.startswith("sqlite"):
+            path = Path(url.split(":///", 1)[1])
+            template = self.sqlite.get(key)
+            if template is None:
+                seed()
+                _sqlite_settle(path)
+                self.sqlite[key] = template = self.root / f"seeded-{len(self.sqlite)}.db"
+                shutil.copyfile(path, template)
+            else:
+                shutil.copyfile(template, path)
+            return
+        schema = self.pg.get((url, key))
+        if schema is None:
+            seed()
+            self.pg[(url, key)] = schema = f"seeded_{len(self.pg)}"
+            _pg_execute(url, _PG_SNAPSHOT % {"schema": schema})
+        else:
+            _pg_execute(url, _PG_RESTORE % {"schema": schema})
+
+
+@pytest.fixture(scope="session")
+def seeded_databases(tmp_path_factory: pytest.TempPathFactory) -> SeededDatabases:
+    return SeededDatabases(tmp_path_factory.mktemp("seeded"))
+
+
+@pytest.fixture
+def seed_sample_once(seeded_databases: SeededDatabases) -> Callable[[App, datetime], None]:
+    """``web.sample.seed_sample(app, now)`` into the app's fresh database: seeded once per backend, region and
+    ``now`` in a session, copied for every other test."""
+
+    def _seed(app: App, now: datetime) -> None:
+        from web.sample import seed_sample
+
+        if "db" in app.__dict__:  # no connection may be open on a file copied over
+            app.db.dispose()
+        seeded_databases.fill(app.settings.database_url, ("sample", app.region.code, now), lambda: seed_sample(app, now))
+
+    return _seed
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,7 +2,10 @@
 
 Used by tests/test_scheduler_lease.py as a real process:
 
-    python tests/scheduler_worker.py TICKS_FILE LEASE_TTL_SECONDS LEASE_RENEW_SECONDS
+    python tests/scheduler_worker.py TICKS_FILE LEASE_TTL_SECONDS LEASE_RENEW_SECONDS [GO_FILE]
+
+With GO_FILE the process imports everything and then waits for that file to exist before it starts the
+scheduler (a test starts a second process while the first one is still starting, and lets it go later).
 
 Settings come from the environment (``CUR_DATABASE_URL``, ``CUR_WEBHOOK_SECRET``).
 It runs the real ``pipeline.scheduler.run_forever`` (the lease, the standby,
@@ -17,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +34,9 @@ from pipeline.context import App
 
 def main() -> None:
     ticks, ttl, renew = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+    go = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    while go is not None and not go.exists():
+        time.sleep(0.02)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
 

@@ -1,9 +1,10 @@
 """The REST API against its own OpenAPI description, by schemathesis (property-based).
 
 A real server on 127.0.0.1 over a seeded SQLite and PostgreSQL database, a real token of an
-authority that holds incidents. For every operation schemathesis sends the
-spec's examples and generated requests (bounded: ``MAX_EXAMPLES`` each, no
-shrinking deadline) and checks every answer: no 5xx, the status code is one
+authority that holds incidents. For every operation schemathesis sends
+generated requests (``MAX_EXAMPLES`` each, no shrinking deadline) and requests
+built on each of the spec's examples (``EXAMPLE_CASES`` per example strategy:
+the example with generated other parts) and checks every answer: no 5xx, the status code is one
 the spec lists, the content type and the body match the spec's schema, the
 documented headers are there. Any failure is a bug in the API or in the spec.
 """
@@ -28,6 +29,8 @@ from web.server import BackgroundServer  # noqa: E402
 
 #: generated requests per operation (the examples of the spec come on top); CI_SCHEMATHESIS_EXAMPLES overrides
 MAX_EXAMPLES = int(os.environ.get("CI_SCHEMATHESIS_EXAMPLES", "40"))
+#: requests per strategy of the spec's examples (its other parts are generated, as above; 40 cost a third of the run)
+EXAMPLE_CASES = max(1, MAX_EXAMPLES // 4)
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
@@ -85,10 +88,10 @@ def test_api_matches_its_openapi(api_schema, api):
             count += 1
             case.call_and_validate(base_url=api["url"], headers=headers, checks=CHECKS)
 
-        strategies = [operation.as_strategy(), *operation.get_strategies_from_examples()]
-        for strategy in strategies:
+        strategies = [(operation.as_strategy(), MAX_EXAMPLES)] + [(s, EXAMPLE_CASES) for s in operation.get_strategies_from_examples()]
+        for strategy, cases in strategies:
 
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
+            @settings(max_examples=cases, deadline=None, phases=[Phase.explicit, Phase.generate], derandomize=True,
                       suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
             @given(case=strategy)
             def run(case) -> None:

@@ -97,6 +97,26 @@ from nlp.classifier.appeal_cues import appeal_cue  # noqa: E402
         ("Личность погибшего до сих пор не установлена", False),
         ("Водитель автобуса не справился с управлением и съехал в кювет", False),
         ("С понедельника интервал движения трамваев сократится до 5 минут", False),
+        # round 7: the formal frame of a written appeal and more of its imperatives and questions
+        ("ЗАЯВЛЕНИЕ. С мая у нас во дворе стоит вода после каждого дождя", True),
+        ("Жалоба от 02.03.2022. Лифт в нашем доме стоит второй месяц", True),
+        ("Я, Петрова Анна Сергеевна, проживаю в доме 5, сообщаю, что в подвале вода", True),
+        ("Здравствуйте, к вам обращается житель дома 12 по улице Лесной", True),
+        ("Мы уже обращались на ваш сайт по поводу ямы, толку никакого", True),
+        ("Уже создавал одно обращение по этой остановке, ничего сделано не было", True),
+        ("Нет ответа на моё обращение от 5 мая", True),
+        ("Если ничего не изменится, буду вынужден обратиться в прокуратуру", True),
+        ("У дома старые качели, о них можно пораниться. Предпримите меры, пожалуйста", True),
+        ("Обратите, пожалуйста, внимание на овраг за школой", True),
+        ("Управляющая компания не правильно считает площадь, сделайте перерасчёт", True),
+        ("Какова дальнейшая судьба здания бывшего детского сада на улице Мира?", True),
+        ("Недостроенный корпус стоит десять лет. Когда достроят?", True),
+        ("Стадион должны были построить к сентябрю, до сих пор пустырь", True),
+        ("Обещано подключение к газу в 2020 году, прошло три года", True),
+        ("Обратите внимание на наш новый канал о прогулках с детьми", False),
+        ("Как эскалация повлияет на обещание политика закончить войну", False),
+        ("я Иванов Иван, мне 20 лет, люблю футбол", False),
+        ("Уважаемые жители! Просим принять меры предосторожности и запастись водой", False),
     ],
 )
 def test_appeal_cue(text, expected):
@@ -139,6 +159,31 @@ def test_a_notice_with_a_request_is_not_an_appeal(clf):
         notice = "Уважаемые жители! В связи с ремонтом будет отключено водоснабжение. Просим принять меры предосторожности и запастись водой."
         [p] = clf.predict([notice])
         assert not p.relevant
+    finally:
+        clf.thresholds = base
+
+
+def test_a_request_with_a_notice_cue_goes_to_review(clf):
+    """Round 7: a request to an authority that also reads like a notice («Прошу проверить… в связи
+    с…») is never judged "not a problem": relevant and unsure, whatever P(relevant) says."""
+    from dataclasses import replace
+
+    from nlp.classifier.notice_cues import notice_cue
+
+    text = ("В связи с появлением в квитанции отдельной строки за вывоз мусора прошу проверить "
+            "правильность начисления платы управляющей компанией.")
+    assert appeal_cue(text) and notice_cue(text, [])
+    base = clf.thresholds
+    try:
+        for rel in (0.01, 1.01):  # the relevance head says "a problem" (the notice cue would demote it) / "not"
+            clf.thresholds = replace(base, relevant=rel, relevant_sure=rel, lean_relevant=1.01, notice_relevant=1.01,
+                                     sector=0.0, category=0.0)
+            [p] = clf.predict([text])
+            assert p.relevant and p.unsure and p.sector is not None
+        clf.thresholds = replace(base, relevant=0.01, relevant_sure=0.01, notice_relevant=1.01, appeal_relevant=1.01)
+        # the cue switched off: the notice wins
+        [p] = clf.predict([text])
+        assert not p.relevant and p.unsure
     finally:
         clf.thresholds = base
 

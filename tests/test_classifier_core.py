@@ -35,10 +35,25 @@ def corpus() -> list[Example]:
     return load_corpus()
 
 
+#: examples of a sector a region adds (`sectors_extra`) that the corpus does not know
+NORTH_DELIVERY = [
+    Example(t, True, "north_delivery", "fuel", group=f"nd{i}")
+    for i, t in enumerate([
+        "в посёлок не завезли топливо по северному завозу, солярки нет",
+        "северный завоз сорван, продукты в магазине закончились",
+        "баржа с углём для котельной не пришла, северный завоз опять сорвали",
+        "топливо для дизельной электростанции не доставили до ледостава",
+        "северный завоз: в фактории нет муки и бензина",
+        "снова сорван северный завоз топлива, котельная на остатках",
+    ])
+]
+
+
 @pytest.fixture(scope="module")
 def tiny(corpus: list[Example]) -> Classifier:
-    """A model trained on the project's own corpus only (a few seconds)."""
-    return train(corpus, FAST)
+    """A model trained on the project's own corpus plus six examples of a region's extra sector (a few seconds;
+    one training serves every test of the module)."""
+    return train(corpus + NORTH_DELIVERY, FAST)
 
 
 def test_grouped_split_never_separates_duplicates_or_variants():
@@ -100,7 +115,7 @@ def test_tiny_model_predicts_saves_and_loads_identically(tiny, tmp_path):
         assert 0.0 <= p.confidence <= 1.0 and 0.0 <= uncertainty(p) <= 1.0
     tiny.save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "meta.json").read_text(encoding="utf-8"))
-    assert meta["data_fingerprint"] == fingerprint(load_corpus())
+    assert meta["data_fingerprint"] == fingerprint(load_corpus() + NORTH_DELIVERY)
     assert len(meta["checksum"]) == 64 and meta["created_at"].endswith("+00:00")
     again = Classifier.load(tmp_path / "m")
     for a, b in zip(preds, again.predict(texts)):
@@ -125,21 +140,10 @@ def test_sector_restriction_for_a_region(tiny):
         assert p.sector in {"housing", "roads"}
 
 
-def test_region_extra_sector_is_learnt_from_corpus_examples(corpus):
-    extra = [
-        Example(t, True, "north_delivery", "fuel", group=f"nd{i}")
-        for i, t in enumerate([
-            "в посёлок не завезли топливо по северному завозу, солярки нет",
-            "северный завоз сорван, продукты в магазине закончились",
-            "баржа с углём для котельной не пришла, северный завоз опять сорвали",
-            "топливо для дизельной электростанции не доставили до ледостава",
-            "северный завоз: в фактории нет муки и бензина",
-            "снова сорван северный завоз топлива, котельная на остатках",
-        ])
-    ]
-    clf = train(corpus + extra, FAST)
-    assert "north_delivery" in clf.sectors
-    (p,) = clf.predict(["северный завоз топлива в посёлок опять сорван, солярки нет"])
+def test_region_extra_sector_is_learnt_from_corpus_examples(corpus, tiny):
+    assert "north_delivery" not in {e.sector for e in corpus}
+    assert "north_delivery" in tiny.sectors
+    (p,) = tiny.predict(["северный завоз топлива в посёлок опять сорван, солярки нет"])
     assert p.relevant and p.sector == "north_delivery" and p.category == "fuel"
 
 

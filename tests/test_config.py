@@ -82,6 +82,32 @@ def test_syntax_error_names_file_and_line(cfg_dir, tmp_path):
     assert f"{p}:" in r.stderr and "YAML syntax error" in r.stderr
 
 
+def test_libyaml_and_the_pure_python_parser_read_every_file_alike(cfg_dir, tmp_path, monkeypatch):
+    """The configuration is parsed by libyaml (ten times faster); a refused text is parsed again by the
+    pure-Python parser, so data, lines and error messages are the ones the pure-Python parser gives."""
+    from config import yamlfile
+
+    assert yamlfile._Loader is yaml.CSafeLoader  # PyYAML was built with libyaml here
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: 1\nb:\n  - [unclosed\nc: 3\n", encoding="utf-8")
+    files = [*sorted(cfg_dir.rglob("*.yaml")), broken]
+
+    def read_all() -> list[object]:
+        out: list[object] = []
+        for f in files:
+            try:
+                out.append(yamlfile.load_yaml(f))
+            except ConfigError as e:
+                out.append(str(e))
+        return out
+
+    fast = read_all()
+    monkeypatch.setattr(yamlfile, "_Loader", yaml.SafeLoader)
+    assert fast == read_all()
+    # libyaml's own words would be "did not find expected ',' or ']'"
+    assert fast[-1] == f"{broken}:4: <root>: YAML syntax error: expected ',' or ']', but got ':'"
+
+
 def test_misspelt_key_names_file_key_and_line(cfg_dir, tmp_path):
     p = cfg_dir / "regions" / "pskov.yaml"
     edit(p, lambda d: d["authorities"][0].update({"emial": "x@y.ru"}))

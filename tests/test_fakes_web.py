@@ -16,7 +16,6 @@ from storage import web_repo
 from storage.models import AuditEntry, FakeMark, Incident, IncidentPost
 from tests.test_web_security import add_users, make_ctx
 from tests.test_web_users import client_of, post_form
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 CLAIM = "В Мурманске вода из-под крана отравлена, пить её нельзя"
@@ -40,9 +39,9 @@ def seed_marks(app) -> dict:
 
 
 @pytest.fixture
-def site(db_url: str):
+def site(db_url: str, seed_sample_once):
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     with app.db.session() as s:
         code = web_repo.authorities(s, app.region.code)[0].code
     add_users(app, [("op", "operator", None), ("cur", "curator", None), ("spec", "specialist", code), ("an", "analyst", None)])

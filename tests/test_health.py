@@ -138,3 +138,45 @@ def test_scheduler_jobs_record_their_runs(db_url):
         runs = {r.name: r for r in h.job_runs(s)}
     assert runs["deliver"].ok is True and runs["deliver"].finished_at == NOW
     app.db.dispose()
+
+
+def test_status_per_region_in_a_deployment_of_several(db_url):
+    """Each served region's crawl lag, processing backlog and outbox backlog; posts without a region are the
+    default region's unless their source is another's."""
+    from config import load_settings
+    from pipeline.context import App
+    from pipeline.health import status
+    from storage.models import Incident
+
+    settings = load_settings(env={}).model_copy(update={"database_url": db_url, "secret_key": "test-secret-" + "k" * 20,
+                                                        "regions": ["pskov"]})
+    app = App(settings=settings)
+    db = app.ready_db()
+    with db.session() as s:
+        kuz = Source(platform="vk", kind="wall", key="kuz", interval_minutes=15, created_at=NOW - timedelta(days=1),
+                     last_success_at=NOW - timedelta(minutes=5))
+        psk = Source(platform="vk", kind="wall", key="psk", interval_minutes=15, created_at=NOW - timedelta(days=1),
+                     last_success_at=NOW - timedelta(hours=3), region="pskov")
+        s.add_all([kuz, psk])
+        s.flush()
+        for _ in range(3):  # Pskov's posts wait since an hour: late; Kuzbass's one is fresh
+            post = add_post(s, "текст", NOW - timedelta(hours=1), source="psk")
+            post.collected_at, post.source_id = NOW - timedelta(hours=1), psk.id  # no region yet: its source's
+        add_post(s, "текст", NOW, source="kuz").collected_at = NOW - timedelta(minutes=1)
+        inc = Incident(region="pskov", title="Нет воды", state="new", created_at=NOW)
+        s.add(inc)
+        s.flush()
+        s.add(OutboxMessage(channel="email", recipient="a@b.c", dedup_key="k1", incident_id=inc.id,
+                            next_attempt_at=NOW - timedelta(minutes=1), created_at=NOW))
+    st = status(app, NOW)
+    regions = st.figures["regions"]
+    assert regions["pskov"]["processing_backlog"] == 3 and regions["kuzbass"]["processing_backlog"] == 1
+    assert regions["pskov"]["sources_late"] == 1 and regions["kuzbass"]["sources_late"] == 0
+    assert regions["pskov"]["outbox_pending"] == 1 and regions["kuzbass"]["outbox_pending"] == 0
+    lines = "\n".join(st.lines)
+    assert "По регионам:" in lines
+    assert "Псковская область (pskov, Europe/Moscow): источников 1, отстают 1, с ошибкой 0" in lines
+    assert "ждут обработки 3 (самый старый собран 60 мин назад)" in lines
+    assert any(p.startswith("обработка отстаёт в регионе Псковская область: 3 постов") for p in st.problems)
+    assert not any("в регионе Кемеровская" in p for p in st.problems)
+    app.db.dispose()

@@ -151,15 +151,19 @@ def _enqueue(db: Database, url: str, n: int, tag: str) -> None:
             enqueue(s, "webhook", url, f"Сообщение {tag}{i}", "текст", {"event": "test", "event_at": now.isoformat()}, f"test:{tag}:{i}", now=now)
 
 
-def _start(tmp_path: Path, env: dict[str, str], name: str, ticks: Path) -> tuple[subprocess.Popen, Path]:
+def _spawn(tmp_path: Path, env: dict[str, str], name: str, ticks: Path, go: Path | None = None) -> tuple[subprocess.Popen, Path]:
+    """A scheduler process; with ``go`` it starts its scheduler only once that file exists (see scheduler_worker.py)."""
     err = tmp_path / f"{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(ticks), str(TTL), str(RENEW)],
+        [sys.executable, str(WORKER), str(ticks), str(TTL), str(RENEW), *([str(go)] if go else [])],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=err.open("w"), text=True,
     )  # fmt: skip
+    return proc, err
+
+
+def _started(proc: subprocess.Popen, err: Path) -> None:
     line = proc.stdout.readline()
     assert line.strip() == "started", (line, err.read_text(encoding="utf-8"))
-    return proc, err
 
 
 def _runs(ticks: Path) -> list[int]:
@@ -187,11 +191,15 @@ def test_two_cur_run_processes_one_active_takeover_and_no_message_twice(db_url, 
     try:
         with serve(receiver.app()) as srv:
             url = f"{srv.url}/hook"
-            a, a_log = _start(tmp_path, env, "a", ticks)
+            a, a_log = _spawn(tmp_path, env, "a", ticks)
             procs.append(a)
-            wait_for(lambda: _runs(ticks) == [a.pid])
-            b, b_log = _start(tmp_path, env, "b", ticks)
+            go_b = tmp_path / "b.go"
+            b, b_log = _spawn(tmp_path, env, "b", ticks, go=go_b)  # starts up meanwhile, its scheduler after A holds
             procs.append(b)
+            _started(a, a_log)
+            wait_for(lambda: _runs(ticks) == [a.pid])
+            go_b.touch()
+            _started(b, b_log)
             # the second one says who is active and stands by
             wait_for(lambda: "Активен другой планировщик" in b_log.read_text(encoding="utf-8"))
             assert f"pid {a.pid}" in b_log.read_text(encoding="utf-8")

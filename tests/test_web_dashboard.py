@@ -15,15 +15,14 @@ from storage.models import Incident
 from tests.test_web_security import add_users, login, make_ctx
 from web import charts, formatting
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
-def app_ctx(db_url: str):
+def app_ctx(db_url: str, seed_sample_once):
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     add_users(app, [("adm", "admin", None), ("cur", "curator", None)])
     yield app
     app.db.dispose()

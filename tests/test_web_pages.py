@@ -13,15 +13,14 @@ from storage import web_repo
 from storage.models import AuditEntry, Incident, Post, ReviewDecision
 from tests.test_web_security import add_users, csrf_of, login, make_ctx
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
-def app_ctx(db_url: str):
+def app_ctx(db_url: str, seed_sample_once):
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     add_users(app, [("op", "operator", None), ("adm", "admin", None), ("an", "analyst", None), ("cur", "curator", None)])
     yield app
     app.db.dispose()

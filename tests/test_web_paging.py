@@ -35,10 +35,7 @@ def _incident(region: str, authority_id: int | None, n: int, **fields) -> Incide
     return Incident(**values)
 
 
-@pytest.fixture
-def crowd(db_url: str):
-    """130 incidents of authority A (some closed, some merged), 45 of B, 12 unrouted; users and an API token each."""
-    app = make_ctx(db_url)
+def _seed_crowd(app) -> None:
     with app.db.session() as s:
         sync_authorities(s, app.region)
         auths = web_repo.authorities(s, app.region.code)
@@ -56,6 +53,19 @@ def crowd(db_url: str):
         keep = s.scalar(select(Incident.id).where(Incident.authority_id == a.id).order_by(Incident.id))
         gone = s.scalar(select(Incident).where(Incident.authority_id == a.id, Incident.id != keep).order_by(Incident.id))
         gone.merged_into_id = keep  # merged incidents are never listed
+
+
+@pytest.fixture
+def crowd(db_url: str, seeded_databases):
+    """130 incidents of authority A (some closed, some merged), 45 of B, 12 unrouted; users and an API token each.
+
+    The incidents are stored once per backend in a session and copied for each test (``seeded_databases``)."""
+    app = make_ctx(db_url)
+    seeded_databases.fill(db_url, ("crowd", app.region.code, NOW), lambda: _seed_crowd(app))
+    with app.db.session() as s:
+        auths = web_repo.authorities(s, app.region.code)
+        a, b = auths[0], auths[1]
+        region = app.region.code
         tokens = {"a": add_token(s, region, a.code, NOW, "test"), "b": add_token(s, region, b.code, NOW, "test")}
         ids = {"a": a.id, "b": b.id}
         codes = {"a": a.code, "b": b.code}

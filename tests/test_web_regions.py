@@ -18,7 +18,6 @@ from storage.models import Incident, Post, User
 from storage.sources import get_or_create_source
 from tests.test_web_security import PW_HASH, login, page_csrf
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 #: Pskov's own posts (the project's texts): a sure problem, and one the model is unsure of
@@ -54,11 +53,11 @@ def _pskov(app: App) -> tuple[int, int]:
 
 
 @pytest.fixture
-def two(db_url: str):
+def two(db_url: str, seed_sample_once):
     settings = load_settings(env={}).model_copy(update={"database_url": db_url, "secret_key": "test-secret-" + "k" * 20,
                                                         "regions": ["pskov"]})
     app = App(settings=settings)
-    seed_sample(app, NOW)  # Kuzbass, the default region
+    seed_sample_once(app, NOW)  # Kuzbass, the default region
     pskov_incident, pskov_post = _pskov(app)
     with app.db.session() as s:
         kuz = list(s.scalars(select(Incident.id).where(Incident.region == "kuzbass")))

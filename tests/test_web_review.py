@@ -16,16 +16,15 @@ from storage import analyses as qa
 from storage.models import AuditEntry, Incident, IncidentEvent, Post, ReviewDecision
 from tests.test_web_security import add_users, csrf_of, login, make_ctx
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
-def app_ctx(db_url: str):
+def app_ctx(db_url: str, seed_sample_once):
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     add_users(app, [("op", "operator", None), ("op2", "operator", None), ("adm", "admin", None), ("cur", "curator", None), ("an", "analyst", None)])
     with app.db.session() as s:
         inc = s.scalar(select(Incident).where(Incident.authority_id.is_not(None)).order_by(Incident.id))

@@ -16,7 +16,6 @@ from pipeline.context import App
 from storage import web_repo
 from storage.models import ApiToken, AuditEntry, Incident, Response, User
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 PASSWORD = "correct-horse-1"
@@ -37,10 +36,10 @@ def make_ctx(db_url: str) -> App:
 
 
 @pytest.fixture
-def world(db_url: str):
+def world(db_url: str, seed_sample_once):
     """Sample posts and incidents, a user of every role, two specialists of different authorities."""
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     with app.db.session() as s:
         incidents = list(s.scalars(select(Incident).where(Incident.authority_id.is_not(None)).order_by(Incident.id)))
         by_auth: dict[int, Incident] = {}

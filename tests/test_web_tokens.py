@@ -18,16 +18,15 @@ from storage.models import ApiToken, AuditEntry
 from tests.conftest import run_cur
 from tests.test_web_security import add_users, csrf_of, login, make_ctx, page_csrf
 from web.app import create_app
-from web.sample import seed_sample
 
 NOW = datetime.now(timezone.utc)
 SHOWN = re.compile(r'<code class="secret" id="one-time-token">([^<]+)</code>')
 
 
 @pytest.fixture
-def site(db_url: str):
+def site(db_url: str, seed_sample_once):
     app = make_ctx(db_url)
-    seed_sample(app, NOW)
+    seed_sample_once(app, NOW)
     with app.db.session() as s:
         auths = web_repo.authorities(s, app.region.code)
     a, b = auths[:2]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CUR
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from test_process_batched import INCIDENT_WORD_NO, make_app, mixed_posts, models_dir  # noqa: F401  (fixture)
 from test_process_batched import export as _export
 
@@ -119,14 +119,24 @@ def _wait_started(tmp_path, n: int, timeout: float = 300) -> None:
     raise AssertionError((tmp_path / f"worker{n}.log").read_text())
 
 
+def _waiting_on_locks(db) -> int:
+    """Sessions of this database blocked on a row lock (each `cur worker --threads 1` has at most one)."""
+    with db.session() as s:
+        return s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")) or 0
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.skipif(not _rabbit(), reason="needs RabbitMQ on 127.0.0.1:5672")
 def test_two_real_workers_one_killed_end_like_one_pass(pg_url, models_dir, tmp_path):
+    """The kill lands inside a task, by construction: the test holds row locks on the second half of the posts, so
+    both workers analyse the first half and then each blocks in the transaction of an analyse task of the second
+    half (its classification done, its rows not yet written); worker 0 is killed there, the locks are released,
+    and the broker must redeliver its task to the others."""
     from config import load_settings
     from pipeline.workers import connect, queue_depths
 
-    n_posts = 1500
+    n_posts = 300
     data = mixed_posts.write(n_posts, tmp_path / "posts.jsonl", seed=9)
     reference, ref, app = _two(pg_url, models_dir, data, tmp_path)
     process_pending(ref, NOW)
@@ -138,24 +148,30 @@ def test_two_real_workers_one_killed_end_like_one_pass(pg_url, models_dir, tmp_p
     settings = load_settings(env={"CUR_BROKER_URL": BROKER, "CUR_BROKER_NAMESPACE": ns, "CUR_DATABASE_URL": pg_url})
     workers = [_worker(env, tmp_path, 0), _worker(env, tmp_path, 1)]
     tasks = connect(settings)
+    db = app.ready_db()
+    with db.session() as s:
+        ids = list(s.scalars(select(Post.id).order_by(Post.id)))
+    held = db.engine.connect()
+    lock = held.begin()
     try:
+        held.execute(select(Post.id).where(Post.id >= ids[len(ids) // 2]).with_for_update())  # the second half
         for n in (0, 1):
             _wait_started(tmp_path, n)
-        sent = dispatch(app, lambda a, b: tasks.send_analyse(a, b, NOW), lambda sector: tasks.send_group(NOW, sector), batch_size=64)
+        sent = dispatch(app, lambda a, b: tasks.send_analyse(a, b, NOW), lambda sector: tasks.send_group(NOW, sector), batch_size=16)
         assert len(sent) > 10
-        db = app.ready_db()
 
         def done() -> int:
             with db.session() as s:
                 return s.scalar(select(func.count(Post.id)).where(Post.processed_at.is_not(None))) or 0
 
         end = time.monotonic() + 600
-        while done() < n_posts // 4 and time.monotonic() < end:
-            time.sleep(0.2)
+        while _waiting_on_locks(db) < 2:  # both workers stand inside a task of the locked half
+            assert time.monotonic() < end and all(w.poll() is None for w in workers), (tmp_path / "worker0.log").read_text()[-3000:]
+            time.sleep(0.1)
         killed_at = done()
-        os.killpg(workers[0].pid, signal.SIGKILL)  # in the middle of its tasks: the broker redelivers what it held
+        os.killpg(workers[0].pid, signal.SIGKILL)  # in the middle of its task: the broker redelivers what it held
         workers[0].wait(10)
-        assert killed_at < n_posts, "the kill came too late to prove anything"
+        lock.rollback()
         workers.append(_worker(env, tmp_path, 2))
         _wait_started(tmp_path, 2)
         while time.monotonic() < end:
@@ -163,10 +179,13 @@ def test_two_real_workers_one_killed_end_like_one_pass(pg_url, models_dir, tmp_p
                 pending = s.scalar(select(func.count(Post.id)).where(Post.processed_at.is_(None), Post.is_deleted.is_(False)))
             if pending == 0 and sum(queue_depths(settings).values()) == 0:
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         else:
             raise AssertionError("the workers did not finish: " + (tmp_path / "worker1.log").read_text()[-3000:])
     finally:
+        if lock.is_active:
+            lock.rollback()
+        held.close()
         for w in workers:
             if w.poll() is None:
                 os.killpg(w.pid, signal.SIGTERM)
@@ -185,11 +204,12 @@ def test_two_real_workers_one_killed_end_like_one_pass(pg_url, models_dir, tmp_p
     with app.ready_db().session() as s:
         assert s.scalar(select(func.count(PostAnalysis.id))) == s.scalar(select(func.count(func.distinct(PostAnalysis.post_id))))
     a, b = json.loads(export(reference)), json.loads(export(pg_url))
+    assert len(a["incidents"]) > 5  # the set really groups
     for key in ("processed", "analyses", "outbox"):
         assert a[key] == b[key], key
     assert a["incidents"] == b["incidents"]
-    assert killed_at > 0
-    print(f"killed at {killed_at} of {n_posts} processed posts")
+    assert 0 < killed_at < n_posts // 2 + 1  # the first half at most: the kill came in the middle
+    print(f"killed at {killed_at} of {n_posts} processed posts, {len(a['incidents'])} incidents")
     ref.db.dispose()
     app.db.dispose()
 

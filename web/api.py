@@ -61,7 +61,7 @@ class ApiReq:
 
     @property
     def actor(self) -> str:
-        return f"api:{self.authority.code}"
+        return api_tokens.api_actor(self.authority.region, self.authority.code, self.request.app[CTX].region.code)
 
     @property
     def scope(self) -> Scope:

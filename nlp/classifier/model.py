@@ -66,7 +66,8 @@ class Thresholds:
     notice_relevant: float = 0.9
     #: Appeal cue (appeal_cues.py): a post asking an authority to act that would be judged
     #: not relevant is judged relevant but unsure (to review, with a proposed sector) when
-    #: P(relevant) >= appeal_relevant and it carries no official-notice cue.
+    #: P(relevant) >= appeal_relevant; with an official-notice cue too it is relevant and unsure
+    #: as well (round 7; the notice cue used to win).
     #: appeal_relevant >= relevant switches it off. Absent from older bundles: the default applies.
     appeal_relevant: float = 0.0
     #: A relevant post with the appeal cue (and no official-notice cue) and P(relevant) at or
@@ -350,12 +351,14 @@ class Classifier:
             notice = relevant and notice_of is not None and pr < th.notice_relevant and bool(notice_of(i))
             if notice:
                 relevant = False
-            # a request to an authority is never dropped: relevant, and unsure (to review)
-            appealed = (
-                not relevant
-                and appealing[i]
-                and not (notice or (notice_of is not None and bool(notice_of(i))))
+            # a request to an authority is never dropped: relevant, and unsure (to review); with
+            # an official-notice cue too («Прошу проверить… в связи с…») it still goes to review
+            # (round 7: the notice cue used to win and drop it)
+            both = bool(
+                (appealing[i] or (notice and appeal_of is not None and th.appeal_relevant < th.relevant and appeal_of(i)))
+                and (notice or (notice_of is not None and notice_of(i)))
             )
+            appealed = not relevant and (appealing[i] or both)
             if appealed:
                 relevant = True
             ti = tone_idx[i]
@@ -371,7 +374,7 @@ class Classifier:
                 rel_sure = pr >= th.relevant_sure or (
                     bool(cued[i]) and pr >= th.appeal_sure and not notice and (notice_of is None or not notice_of(i))
                 )
-                unsure = not rel_sure or ps < th.sector or pc < th.category
+                unsure = both or not rel_sure or ps < th.sector or pc < th.category
             else:
                 sector = category = urgency = None  # type: ignore[assignment]  # an irrelevant post has no topic
                 confidence = 1.0 - pr

@@ -28,6 +28,13 @@ from storage import web_repo
 from .errors import TokenError
 from .passwords import hash_token, new_token
 
+
+def api_actor(region: str, code: str, default_region: str) -> str:
+    """Who acted through an authority's token, as the audit log and the event log name it: ``api:CODE`` for an
+    authority of the default region (as before regions existed), ``api:REGION:CODE`` for another region's — authority
+    codes repeat across regions (every profile has a ``curator``), so the region is part of the name."""
+    return f"api:{code}" if region == default_region else f"api:{region}:{code}"
+
 MAX_LABEL = 255
 #: ``last_used_at`` is written at most this often per token.
 LAST_USE_RESOLUTION = timedelta(minutes=1)

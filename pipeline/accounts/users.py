@@ -44,8 +44,10 @@ def add_user(
     full_name: str | None = None,
     *,
     must_change_password: bool = False,
+    user_region: str | None = None,
 ) -> Any:
-    """A new account; ``must_change_password``: the user must set their own password at the next sign-in."""
+    """A new account; ``must_change_password``: the user must set their own password at the next sign-in;
+    ``user_region``: the one region the user works in (None: every region served)."""
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»; возможные: {', '.join(ROLES)}")
     if not login or len(login) > 128:
@@ -67,7 +69,10 @@ def add_user(
     except ValueError as e:
         raise AccountError(str(e)) from None
     user = web_repo.add_user(s, login, pw_hash, role, authority_id, full_name, must_change_password=must_change_password)
+    user.region = user_region
     data: dict[str, Any] = {"role": role, "authority": authority_code}
+    if user_region is not None:
+        data["region"] = user_region
     if must_change_password:
         data["must_change_password"] = True
     web_repo.audit(s, actor, "user.add", f"user:{login}", data, now)
@@ -141,8 +146,10 @@ def _authority_id(s: Any, region: str, role: str, authority_code: str | None) ->
     return a.id, a.code
 
 
-def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str, full_name: str | None = None) -> tuple[Any, str]:
+def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str,
+                full_name: str | None = None, user_region: str | None = None) -> tuple[Any, str]:
     """A new account with a generated password; returns (user, password) — the password is shown once.
+    ``region``: where the authority code is looked up; ``user_region``: the user's own region (None: every region).
 
     The user must replace it with their own at the first sign-in (``must_change_password``).
     """
@@ -152,7 +159,8 @@ def create_user(s: Any, region: str, login: str, role: str, authority_code: str 
         raise AccountError(f"неизвестная роль «{role}»")
     _, code = _authority_id(s, region, role, authority_code)
     password = generate_password()
-    user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None, must_change_password=True)
+    user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None, must_change_password=True,
+                    user_region=user_region)
     return user, password
 
 

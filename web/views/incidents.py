@@ -109,13 +109,8 @@ def inbox(req: Req) -> web.StreamResponse:
 CSV_FIELDS = ["№", "Суть", "Направление", "Категория", "Муниципалитет", "Орган власти", "Срочность", "Состояние", "Открыт", "Ближайший срок", "Этап", "Просрочено", "Ответы с опозданием", "Адрес"]
 
 
-def _csv(req: Req, name: str, default_order: str, **query: Any) -> web.StreamResponse:
-    """The list view as CSV: the same filters and scope, every row (up to CSV_LIMIT), cells made safe."""
-    f = _filters(req)
-    if f.errors:
-        raise web.HTTPBadRequest(text=" ".join(f.errors))
-    kwargs = {**f.storage_kwargs(req.profile.region.tz, req.now), **query}
-    rows = web_repo.incident_rows(req.s, req.scope, order=f.order or default_order, limit=CSV_LIMIT, **kwargs)
+def csv_row(req: Req) -> Any:
+    """A function making the CSV row of an incident of the region ``req`` looks at (names and times of that region)."""
     ctx = names(req)
     tz = req.profile.region.tz
     base = f"{req.request.scheme}://{req.request.host}"
@@ -140,16 +135,32 @@ def _csv(req: Req, name: str, default_order: str, **query: Any) -> web.StreamRes
             "Адрес": f"{base}/incidents/{i.id}",
         }
 
+    return row
+
+
+def csv_response(req: Req, name: str, rows: Any, fields: list[str]) -> web.StreamResponse:
+    """Rows (dicts) as a CSV download Excel opens as UTF-8; every cell made safe (``pipeline.cells``)."""
     out = io.StringIO()
     out.write("\ufeff")  # Excel reads the file as UTF-8 only with the BOM
-    cells.write_csv(out, (row(i) for i in rows), CSV_FIELDS)
-    day = req.now.astimezone(tz).strftime("%Y-%m-%d")
+    cells.write_csv(out, rows, fields)
+    day = req.now.astimezone(req.profile.region.tz).strftime("%Y-%m-%d")
     return web.Response(
         body=out.getvalue().encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-{day}.csv"', "Cache-Control": "no-store"},
     )
+
+
+def _csv(req: Req, name: str, default_order: str, **query: Any) -> web.StreamResponse:
+    """The list view as CSV: the same filters and scope, every row (up to CSV_LIMIT), cells made safe."""
+    f = _filters(req)
+    if f.errors:
+        raise web.HTTPBadRequest(text=" ".join(f.errors))
+    kwargs = {**f.storage_kwargs(req.profile.region.tz, req.now), **query}
+    rows = web_repo.incident_rows(req.s, req.scope, order=f.order or default_order, limit=CSV_LIMIT, **kwargs)
+    row = csv_row(req)
+    return csv_response(req, name, (row(i) for i in rows), CSV_FIELDS)
 
 
 @page("incidents.view")

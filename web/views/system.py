@@ -31,7 +31,8 @@ def _region(req: Req) -> str | None:
 @page("audit.view")
 def audit_page(req: Req) -> web.StreamResponse:
     try:
-        pg = paging.fetch("audit", {}, req.request.query.get("cursor"), lambda **kw: web_repo.audit_page(req.s, limit=AUDIT_PAGE, region=_region(req), **kw))
+        pg = paging.fetch("audit", {}, req.request.query.get("cursor"), lambda **kw: web_repo.audit_page(req.s, limit=AUDIT_PAGE, region=_region(req),
+                                                                                                default_region=req.app_ctx.region.code, **kw))
     except paging.CursorError as e:
         raise web.HTTPBadRequest(text=str(e)) from None
     return req.render("audit.html", entries=pg.items, pager=paging.pager(req.request.path, "audit", {}, pg), **namer(req))

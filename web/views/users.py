@@ -57,7 +57,22 @@ def _list(req: Req, status: int = 200, error: str | None = None, form: dict[str,
         roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
         form=form or {},
         error=error,
+        **_region_choice(req, pg.items),
     )
+
+
+def _region_choice(req: Req, users: list[Any]) -> dict[str, Any]:
+    """For a federal admin of several regions: the regions a new user may belong to, every region's authorities
+    (``region:code``) and each listed user's region."""
+    if not req.app_ctx.many_regions or _admin_region(req) is not None:
+        return {}
+    served = req.app_ctx.served
+    return {
+        "new_user_regions": [(p.code, p.region.name) for p in served],
+        "authorities_by_region": [(p.region.name, [(f"{p.code}:{a.code}", a.name) for a in web_repo.authorities(req.s, p.code)])
+                                  for p in served],
+        "region_names": {p.code: p.region.short_name for p in served},
+    }
 
 
 @page("users.manage")
@@ -72,17 +87,44 @@ def _shown_once(req: Req, user: Any, password: str, created: bool) -> web.Stream
     return resp
 
 
+def _new_user_region(req: Req) -> tuple[str | None, str, str | None]:
+    """(the new user's region, the region of their authority, the authority code) from the form.
+
+    An admin of a region makes users of that region only: another region in the form (``region``, or an authority
+    written ``region:code``) is refused. A federal admin of several regions picks the user's region (none: every
+    region) and an authority of any served region (``region:code``; authority codes repeat across regions).
+    """
+    served = {p.code: p for p in req.app_ctx.served}
+    asked = (req.form.get("region") or "").strip() or None
+    authority = (req.form.get("authority") or "").strip() or None
+    authority_region = None
+    if authority is not None and ":" in authority:
+        authority_region, authority = authority.split(":", 1)
+    own = _admin_region(req)
+    if own is not None:
+        if (asked or own) != own or (authority_region or own) != own:
+            raise AccountError(f"администратор региона создаёт пользователей только своего региона ({served[own].region.name})")
+        return own, own, authority
+    if not req.app_ctx.many_regions:
+        return None, req.region_code, authority
+    for code in (asked, authority_region):
+        if code is not None and code not in served:
+            raise AccountError(f"регион «{code}» не обслуживается")
+    if asked is not None and authority_region is not None and asked != authority_region:
+        raise AccountError(f"орган власти другого региона ({served[authority_region].region.name}), чем выбранный регион "
+                           f"пользователя ({served[asked].region.name})")
+    return asked, authority_region or asked or req.region_code, authority
+
+
 @page("users.manage")
 def create(req: Req) -> web.StreamResponse:
     f = req.form
     try:
-        user, password = create_user(
-            req.s, req.region_code, f.get("login", ""), f.get("role", ""), f.get("authority") or None, req.now, req.user.login, f.get("full_name")
-        )
+        user_region, authority_region, authority = _new_user_region(req)
+        user, password = create_user(req.s, authority_region, f.get("login", ""), f.get("role", ""), authority, req.now,
+                                     req.user.login, f.get("full_name"), user_region=user_region)
     except AccountError as e:
         return _list(req, status=400, error=f"Пользователь не создан: {e}.", form=f)
-    if _admin_region(req) is not None:
-        user.region = _admin_region(req)  # an admin of a region makes users of that region
     return _shown_once(req, user, password, created=True)
 
 

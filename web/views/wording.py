@@ -28,6 +28,9 @@ class Namer:
     def authorities(self) -> dict[str, str]:
         names = {a.code: a.name for a in self.profile.region.authorities}
         names.update({a.code: a.name for a in web_repo.authorities(self.req.s, self.profile.region.code)})
+        ctx = self.req.app_ctx
+        if ctx.many_regions:  # ``api:REGION:CODE``: another region's token (pipeline.accounts.tokens.api_actor)
+            names.update({f"{p.code}:{a.code}": f"{a.name} ({p.region.short_name})" for p in ctx.served for a in p.region.authorities})
         return names
 
     @functools.cached_property
