@@ -99,7 +99,6 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("platform", "source_key", "external_id", name="uq_posts_platform_source_external"),
         Index("ix_posts_published_at", "published_at"),
-        Index("ix_posts_content_hash", "content_hash"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -115,7 +114,7 @@ class Post(Base):
     published_at: Mapped[datetime]
     text: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(String(1024))
-    #: sha256 of the normalised text: finds reposts and exact duplicates.
+    #: sha256 of the normalised text: finds reposts and exact duplicates (compared in memory; not indexed, migration 0016).
     content_hash: Mapped[str] = mapped_column(String(64))
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     collected_at: Mapped[datetime] = mapped_column(default=utcnow)
