@@ -26,6 +26,7 @@ not classified: they are answers (see ``detect_official_replies``).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -99,13 +100,43 @@ def find_active_model(app: App) -> Path:
     return path
 
 
+#: the classifier last loaded in this process, under the identity of its files (see ``_files_key``)
+_loaded: tuple[tuple[Any, ...], ClassifierLike] | None = None
+_loaded_lock = threading.Lock()
+
+
+def _files_key(path: Path) -> tuple[Any, ...]:
+    """The model folder and, for each of its files, what any change to it changes (inode, size, mtime, ctime)."""
+    from nlp.classifier.model import META_FILE, MODEL_FILE
+
+    out: list[Any] = [str(path.resolve())]
+    for name in (META_FILE, MODEL_FILE):
+        try:
+            st = (path / name).stat()
+        except FileNotFoundError:
+            return ()  # not loadable: Classifier.load says why
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
 def load_classifier(app: App) -> ClassifierLike:
+    """The active classifier. Loaded (and its checksum verified) once per process while the active model and its
+    files stay the same: activating or rolling back another version, or any write to the files, loads it again."""
+    global _loaded
     from nlp.classifier import Classifier, ModelError
 
-    try:
-        return Classifier.load(find_active_model(app))
-    except ModelError as e:
-        raise ModelNotFound(f"модель классификатора не загружается: {e}") from None
+    path = find_active_model(app)
+    key = _files_key(path)
+    with _loaded_lock:
+        if key and _loaded is not None and _loaded[0] == key:
+            return _loaded[1]
+        try:
+            clf = Classifier.load(path)
+        except ModelError as e:
+            raise ModelNotFound(f"модель классификатора не загружается: {e}") from None
+        if key:
+            _loaded = (key, clf)
+        return clf
 
 
 # --------------------------------------------------------------------------- places
