@@ -12,7 +12,7 @@ from typing import Any, Callable
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from pipeline.accounts import roles
+from pipeline.accounts import passwords, roles
 from storage.types import utcnow
 
 from . import api, auth, formatting, views
@@ -169,6 +169,7 @@ def create_app(
     """
     app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=MAX_BODY)
     app[CTX] = app_ctx
+    passwords.dummy_hash()  # the timing defence for unknown logins holds from the first request
     app[CLOCK] = clock or utcnow
     app[JINJA] = _jinja(app_ctx)
     secret = app_ctx.settings.secret_key

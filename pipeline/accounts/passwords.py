@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-#: Hash checked when the login is unknown, so timing does not reveal which logins exist.
-_DUMMY = _hasher.hash("not-a-password")
+
+def dummy_hash() -> str:
+    """Hash checked when the login is unknown, so timing does not reveal which logins exist.
+
+    Computed once, on first use rather than at import: a production-cost argon2 hash
+    is too dear for every `cur` command that merely imports this module. The web app
+    warms it when it is created, so its first unknown login costs what any other does.
+    """
+    return _dummy_of(_hasher)
+
+
+@cache
+def _dummy_of(hasher: PasswordHasher) -> str:
+    return hasher.hash("not-a-password")
+
 
 #: ASVS 2.1.1: at least 12 characters (no other composition rules, ASVS 2.1.9).
 MIN_PASSWORD_LENGTH = 12
@@ -25,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
