@@ -12,7 +12,7 @@ from typing import Any, Callable
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
-from pipeline.accounts import roles
+from pipeline.accounts import passwords, roles
 from storage.types import utcnow
 
 from . import api, auth, formatting, views
@@ -167,6 +167,7 @@ def create_app(
     ``secure_cookies`` defaults to the ``web_secure_cookies`` setting (``CUR_WEB_SECURE_COOKIES``);
     ``trusted_proxies`` (addresses or networks) are the reverse proxies whose ``X-Forwarded-For`` names the client.
     """
+    passwords.prepare()  # the dummy hash of the login timing defence, before the first sign-in
     app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=MAX_BODY)
     app[CTX] = app_ctx
     app[CLOCK] = clock or utcnow
