@@ -27,12 +27,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from nlp.morph import lemma
 from nlp.tokens import words
+
+if TYPE_CHECKING:  # numpy loads with the first model, not with every command importing the labels below
+    import numpy as np
 
 SUBSTANTIVE, FORMULAIC, REFUSAL, RUDE = "substantive", "formulaic", "refusal", "rude"
 QUALITIES = (SUBSTANTIVE, FORMULAIC, REFUSAL, RUDE)
@@ -148,6 +149,8 @@ class AnswerModel:
     fingerprint: str = ""
 
     def features(self, text: str) -> np.ndarray:
+        import numpy as np
+
         x = np.zeros(len(self.vocab) + len(CUES), dtype=np.float64)
         counts = Counter(t for t in terms(text) if t in self.vocab)
         for t, c in counts.items():
@@ -162,6 +165,8 @@ class AnswerModel:
         return x
 
     def read(self, text: str) -> Reading:
+        import numpy as np
+
         z = self.features(text) @ self.coef + self.intercept
         p = np.exp(z - z.max())
         p /= p.sum()
@@ -180,6 +185,8 @@ class AnswerModel:
     def from_json(cls, d: dict[str, Any]) -> "AnswerModel":
         if d.get("cues") != list(CUES):
             raise ValueError("the answer model was trained with other cues: retrain it (python -m nlp.answers train)")
+        import numpy as np
+
         return cls(list(d["labels"]), {t: i for i, t in enumerate(d["vocab"])}, np.asarray(d["idf"], dtype=np.float64),
                    np.asarray(d["coef"], dtype=np.float64), np.asarray(d["intercept"], dtype=np.float64), d.get("fingerprint", ""))
 
@@ -206,6 +213,7 @@ def fingerprint(rows: list[dict[str, str]]) -> str:
 
 def train(rows: list[dict[str, str]], *, c: float = 4.0, min_df: int = 2) -> AnswerModel:
     """Fit the model on ``rows`` (``text``, ``quality``); deterministic."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression  # training only
 
     docs = [terms(r["text"]) for r in rows]

@@ -40,10 +40,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import scipy.sparse as sp
 from sqlalchemy.orm import Session
 
 from storage import accounts as audit_repo
@@ -54,6 +52,10 @@ from storage.models import FakeClaim, FakeMark, FakeThreshold
 
 from .errors import InvalidInput, NotFound, Refused
 from .incidents.lifecycle import mark_fake, unmark_fake
+
+if TYPE_CHECKING:  # numpy/scipy load with the first matcher, not with every command importing this module
+    import numpy as np
+    import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class FakeMatcher:
 
     def __init__(self, claims: Sequence[tuple[int, str]], threshold: float = DEFAULT_THRESHOLD,
                  lemma_weight: float = LEMMA_WEIGHT, embeddings: Any = None) -> None:
+        import numpy as np
+
         from nlp.text import lemmas_batch
 
         self.ids = [cid for cid, _ in claims]
@@ -133,6 +137,9 @@ class FakeMatcher:
 
     def _tfidf(self, docs: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
         """Rows L2-normalised over the claims' vocabulary; the second value is each row's norm with the other words."""
+        import numpy as np
+        import scipy.sparse as sp
+
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -156,10 +163,14 @@ class FakeMatcher:
         return sp.csr_matrix(sp.diags(scale) @ m), norms
 
     def _vectors(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        import numpy as np
+
         return np.asarray(self.embeddings.doc_vectors(docs, lambda _t: 1.0), dtype=np.float32)
 
     def scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[str]]]:
         """(combined, lemma, vector) scores, each (len(texts), len(claims)), and the lemmas of the texts."""
+        import numpy as np
+
         from nlp.text import lemmas_batch
 
         docs = lemmas_batch(texts)
@@ -191,6 +202,8 @@ class FakeMatcher:
 
     def best(self, texts: Sequence[str]) -> list[Match | None]:
         """The best claim of every text, whatever its score (None: no claims, or the text refutes)."""
+        import numpy as np
+
         combined, lemma, vector, docs = self.scores(texts)
         out: list[Match | None] = []
         for i in range(len(texts)):

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 from markupsafe import Markup, escape
@@ -157,6 +157,21 @@ class MonthlyReport:
         ]
 
 
+def namers(profile: RegionProfile) -> tuple[Callable[[str | None], str], Callable[[str | None], str]]:
+    """The names a report shows for a sector code and a municipality code of ``profile`` (the code itself when the
+    profile does not know it, «не определено/а» when there is none)."""
+
+    def sector_name(code: str | None) -> str:
+        s = profile.sector(code or "")
+        return s.name if s else (code or "не определено")
+
+    def muni_name(code: str | None) -> str:
+        m = profile.region.municipality(code or "")
+        return m.name if m else (code or "не определена")
+
+    return sector_name, muni_name
+
+
 def build_report(session: Session, profile: RegionProfile, month: str, now: datetime, authority_id: int | None = None) -> MonthlyReport:
     """The region's monthly report; with ``authority_id`` only that authority's part of it (what a specialist
     may see: its assignments, overdue incidents, events and its own line of the rating)."""
@@ -168,14 +183,7 @@ def build_report(session: Session, profile: RegionProfile, month: str, now: date
         assignments = [a for a in assignments if a.authority_id == authority_id]
     incidents = rq.incidents_by_id(session, (a.incident_id for a in assignments))
     authorities = rq.authorities_of_region(session, profile.code)
-
-    def sector_name(code: str | None) -> str:
-        s = profile.sector(code or "")
-        return s.name if s else (code or "не определено")
-
-    def muni_name(code: str | None) -> str:
-        m = profile.region.municipality(code or "")
-        return m.name if m else (code or "не определена")
+    sector_name, muni_name = namers(profile)
 
     def grouped(key) -> list[Row]:
         groups: dict[str, list[Assignment]] = defaultdict(list)

@@ -30,7 +30,7 @@ from storage import reporting as rq
 from . import timefmt
 from .cells import append_row
 from .ratings import Figures, Period, figures, load_assignments
-from .reports import TEMPLATES, OverdueRow, _bar_svg, _num, _pct, overdue_rows
+from .reports import TEMPLATES, OverdueRow, _bar_svg, _num, _pct, namers, overdue_rows
 
 
 @dataclass
@@ -142,14 +142,7 @@ def _region_line(session: Session, profile: RegionProfile, month: str, now: date
     assignments = load_assignments(session, profile.code, period, as_of)
     incidents = rq.incidents_by_id(session, (a.incident_id for a in assignments))
     authorities = rq.authorities_of_region(session, profile.code)
-
-    def sector_name(code: str | None) -> str:
-        s = profile.sector(code or "")
-        return s.name if s else (code or "не определено")
-
-    def muni_name(code: str | None) -> str:
-        m = profile.region.municipality(code or "")
-        return m.name if m else (code or "не определена")
+    sector_name, muni_name = namers(profile)
 
     return RegionLine(
         code=profile.code, name=profile.region.name, tz=tz, period=period, as_of=as_of,

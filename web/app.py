@@ -167,9 +167,9 @@ def create_app(
     ``secure_cookies`` defaults to the ``web_secure_cookies`` setting (``CUR_WEB_SECURE_COOKIES``);
     ``trusted_proxies`` (addresses or networks) are the reverse proxies whose ``X-Forwarded-For`` names the client.
     """
-    passwords.prepare()  # the dummy hash of the login timing defence, before the first sign-in
     app = web.Application(middlewares=[error_middleware, auth.session_middleware, auth.csrf_middleware], client_max_size=MAX_BODY)
     app[CTX] = app_ctx
+    passwords.dummy_hash()  # the timing defence for unknown logins holds from the first request
     app[CLOCK] = clock or utcnow
     app[JINJA] = _jinja(app_ctx)
     secret = app_ctx.settings.secret_key

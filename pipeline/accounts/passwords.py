@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-#: Hash checked when the login is unknown, so timing does not reveal which logins exist: made on first
-#: use (the web application makes it at start-up, :func:`prepare`), not at import, so the CLI commands and
-#: workers that never check a password do not pay for a production-cost hash.
-_DUMMY: str | None = None
+
+def dummy_hash() -> str:
+    """Hash checked when the login is unknown, so timing does not reveal which logins exist.
+
+    Computed once, on first use rather than at import: a production-cost argon2 hash
+    is too dear for every `cur` command that merely imports this module. The web app
+    warms it when it is created, so its first unknown login costs what any other does.
+    """
+    return _dummy_of(_hasher)
+
+
+@cache
+def _dummy_of(hasher: PasswordHasher) -> str:
+    return hasher.hash("not-a-password")
+
 
 #: ASVS 2.1.1: at least 12 characters (no other composition rules, ASVS 2.1.9).
 MIN_PASSWORD_LENGTH = 12
@@ -25,17 +37,9 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def prepare() -> str:
-    """The dummy hash, made now if it is not yet (so the first unknown login is as slow as any other)."""
-    global _DUMMY
-    if _DUMMY is None:
-        _DUMMY = _hasher.hash("not-a-password")
-    return _DUMMY
-
-
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or prepare(), password) and stored_hash is not None
+        return _hasher.verify(stored_hash or dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-import aiosmtplib
-
 from .base import ChannelError, Envelope
 
 
@@ -41,6 +39,8 @@ class EmailSender:
         return msg
 
     async def send(self, env: Envelope) -> None:
+        import aiosmtplib  # imported on sending (see telegram.py)
+
         try:
             await aiosmtplib.send(
                 self.build(env),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
-
 from .base import ChannelError, Envelope, http_error
 
 MAX_TEXT = 4096
@@ -20,6 +18,8 @@ class TelegramSender:
         return f"{self.base_url}/bot{self.token}/sendMessage"
 
     async def send(self, env: Envelope) -> None:
+        import aiohttp  # the HTTP client is imported when a message is sent, not by every command that imports the outbox
+
         text = f"{env.subject}\n\n{env.body}" if env.subject else env.body
         data = {"chat_id": env.recipient, "text": text[:MAX_TEXT], "disable_web_page_preview": True}
         try:

@@ -15,8 +15,6 @@ import hashlib
 import hmac
 import json
 
-import aiohttp
-
 from .base import ChannelError, Envelope, http_error
 
 
@@ -42,6 +40,8 @@ class WebhookSender:
         self.secret, self.timeout = secret, timeout
 
     async def send(self, env: Envelope) -> None:
+        import aiohttp  # imported on sending (see telegram.py)
+
         body = encode(env)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
