@@ -53,10 +53,13 @@ _SPACES = re.compile(r"\s+")
 
 class _Models:
     def __init__(self) -> None:
-        from natasha import MorphVocab, NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
+        from natasha import MorphVocab, NewsMorphTagger, NewsNERTagger, Segmenter
+        from natasha.data import NEWS_EMBEDDING
+
+        from .vectors import load_navec
 
         self.segmenter = Segmenter()
-        embedding = NewsEmbedding()
+        embedding = load_navec(NEWS_EMBEDDING)  # natasha's NewsEmbedding, read once with the classifier's (nlp.vectors)
         self.ner = NewsNERTagger(embedding)
         self.morph = NewsMorphTagger(embedding)
         self.vocab = MorphVocab()

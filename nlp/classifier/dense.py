@@ -52,9 +52,9 @@ class Embeddings:
         path = Path(path) if path else navec_path()
         if not path.exists():
             raise EmbeddingError(f"{path}: файл векторов navec не найден")
-        from navec import Navec
+        from nlp.vectors import load_navec
 
-        nv = Navec.load(str(path))
+        nv = load_navec(path)  # read once per process, shared with natasha's taggers (nlp.ner)
         self._word_ids = nv.vocab.word_ids
         self._indexes = nv.pq.indexes  # (n_words, qdim) uint8
         self._codes = nv.pq.codes.astype(np.float32)  # (qdim, centroids, subdim)
