@@ -362,8 +362,9 @@ def _cheap_argon2() -> Iterator[None]:
     from argon2 import PasswordHasher
 
     from pipeline.accounts import passwords
+    from tests.helpers import CHEAP_ARGON2
 
     saved = passwords._hasher
-    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    passwords._hasher = PasswordHasher(**CHEAP_ARGON2)
     yield
     passwords._hasher = saved

@@ -25,6 +25,10 @@ class A:
     unsure: bool = False
 
 
+#: argon2id at test-sized costs (the suite signs in hundreds of times; production keeps argon2-cffi's defaults)
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
 def add_post(s, text: str, at: datetime, source: str = "-100001", **kw) -> Post:
     """Store a VK post through the real upsert and return it."""
     ext = kw.pop("external_id", f"p{next(_ids)}")

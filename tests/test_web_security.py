@@ -7,20 +7,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from config import load_settings
-from pipeline.accounts.passwords import hash_password
 from pipeline.accounts.users import add_token
 from pipeline.context import App
 from storage import web_repo
 from storage.models import ApiToken, AuditEntry, Incident, Response, User
+from tests.helpers import CHEAP_ARGON2
 from web.app import create_app
 
 NOW = datetime.now(timezone.utc)
 PASSWORD = "correct-horse-1"
-#: one real argon2 hash shared by the test users (hashing is deliberately slow)
-PW_HASH = hash_password(PASSWORD)
+#: one real argon2id hash shared by the test users, at the suite's cheap costs: it is made at import,
+#: before ``_cheap_argon2`` swaps the hasher, and every sign-in verifies it at the costs it carries
+PW_HASH = PasswordHasher(**CHEAP_ARGON2).hash(PASSWORD)
 
 
 def add_users(app: App, users: list[tuple[str, str, str | None]]) -> None:
