@@ -8,10 +8,10 @@ transaction, idempotent per event). Texts are Jinja templates in
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from sqlalchemy.orm import Session
 
 from config import RegionProfile
@@ -25,23 +25,31 @@ from ..routing import escalation_authority
 from ..timefmt import local_time
 from .outbox import enqueue
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "notify"
 
 URGENCY_NAMES = {"high": "срочный", "normal": "обычный"}
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    autoescape=False,
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@cache
+def _env() -> jinja2.Environment:
+    """The templates' environment, made with the first message (jinja2 loads then, not with every command)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render(template: str, **ctx: Any) -> tuple[str, str]:
     """Render ``templates/notify/<template>.txt``; the first line is the subject."""
-    text = _env.get_template(f"{template}.txt").render(**ctx).strip()
+    text = _env().get_template(f"{template}.txt").render(**ctx).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip() + "\n"
 
