@@ -5,11 +5,11 @@ from __future__ import annotations
 import getpass
 import logging
 from datetime import datetime, timezone, tzinfo
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from config import RegionProfile
 from pipeline import timefmt
@@ -18,16 +18,27 @@ from pipeline.errors import ResourceError
 
 from .errors import fail  # the commands' one way to stop with a message
 
-err_console = Console(stderr=True)
+if TYPE_CHECKING:  # rich loads with the first progress bar, not with every command (~0.05-0.09 CPU-s)
+    from rich.console import Console
+    from rich.progress import Progress
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def progress(disable: bool = False) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err_console,
+        console=err_console(),
         disable=disable,
         transient=False,
     )

@@ -308,7 +308,7 @@ def _run_with_progress(db: Any, ids: list[int], collectors: Any, quiet: bool) ->
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"),
         TextColumn("постов: {task.fields[posts]}, страниц: {task.fields[pages]}, запросов: {task.fields[requests]}"),
-        TimeElapsedColumn(), console=err_console, disable=quiet, transient=False,
+        TimeElapsedColumn(), console=err_console(), disable=quiet, transient=False,
     ) as bar:
         tasks: dict[int, Any] = {}
 

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from config import ConfigError, Configuration, RegionProfile, Settings, load_configuration, load_settings
 from storage import Database
-from storage.db import alembic_config
+from storage.db import head_revision
 from storage.regions import RegionFilter
 
 from .errors import DatabaseError
@@ -93,11 +93,10 @@ class App:
 
     def ready_db(self) -> Database:
         """The database, created on first use; refuses to run on an outdated schema."""
-        from alembic.script import ScriptDirectory
         from sqlalchemy.exc import InterfaceError, OperationalError
 
         db = self.db
-        head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+        head = head_revision(db.url)
         try:
             current = db.current_revision()
         except (OperationalError, InterfaceError) as e:

@@ -44,14 +44,12 @@ SCHEDULER_LEASE = "scheduler"
 
 def health(app: App) -> tuple[bool, dict[str, Any]]:
     """``(healthy, body)`` for ``/healthz``: the database reachable, migrations current. Never raises."""
-    from alembic.script import ScriptDirectory
-
-    from storage.db import alembic_config
+    from storage.db import head_revision
 
     body: dict[str, Any] = {"status": "ok", "database": "ok", "migrations": "ok"}
     try:
         db = app.db
-        head = ScriptDirectory.from_config(alembic_config(db.url)).get_current_head()
+        head = head_revision(db.url)
         with db.session() as s:
             h.ping(s)
         current = db.current_revision()

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from storage import Database, PostRecord, upsert_posts
+from storage.db import head_revision
 from storage.models import Incident, IncidentEvent, Post, PostRevision
 from storage.sources import get_cursor, get_or_create_source, set_cursor
 
@@ -28,9 +29,21 @@ def test_upgrade_creates_every_table_and_downgrades(tmp_path, fresh_pg_url):
                 "assignments", "incident_events", "responses", "review_decisions", "model_versions", "users",
                 "outbox", "audit_log", "api_tokens"} <= tables
         db.upgrade()  # a second upgrade is a no-op
+        assert db.current_revision() == head_revision() == _alembic_head()  # read without alembic, as alembic reads them
+        db.downgrade("0001")
+        assert db.current_revision() == "0001"
         db.downgrade("base")
         assert "posts" not in set(inspect(db.engine).get_table_names())
+        assert db.current_revision() is None
         db.dispose()
+
+
+def _alembic_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url):
