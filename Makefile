@@ -18,7 +18,9 @@ demo: $(STAMP)
 	$(VENV)/bin/cur demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist worksteal
+	# bytecode caches on: a machine that sets PYTHONDONTWRITEBYTECODE recompiles every module in every
+	# worker and every `cur` process a test starts (about 0.2 CPU-s each)
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n auto --dist worksteal
 
 clean:
 	rm -rf $(VENV) cur-demo.db* .pytest_cache
