@@ -90,10 +90,7 @@ def fresh_pg_url(pg_server: bool) -> Iterator[str]:
 #: files for every table and index: 0.5-1 s wall a test) from the tables holding rows, and every sequence
 #: a test moved back to its start (as ``TRUNCATE ... RESTART IDENTITY`` did). Triggers and foreign keys
 #: are off for it (``session_replication_role = replica``): the append-only tables refuse DELETE.
-_PG_EMPTY = """
-DO $$
-DECLARE r record;
-BEGIN
+_EMPTY_BODY = """
   PERFORM set_config('session_replication_role', 'replica', true);
   FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
     EXECUTE format('DELETE FROM public.%I', r.tablename);
@@ -101,8 +98,8 @@ BEGIN
   FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
     PERFORM setval(format('public.%I', r.sequencename), 1, false);
   END LOOP;
-END $$
 """
+_PG_EMPTY = "DO $$\nDECLARE r record;\nBEGIN\n" + _EMPTY_BODY + "END $$\n"
 
 
 def _pg_execute(url: str, sql: str) -> None:
@@ -178,14 +175,7 @@ _PG_RESTORE = """
 DO $$
 DECLARE r record;
 BEGIN
-  PERFORM set_config('session_replication_role', 'replica', true);
-  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' LOOP
-    EXECUTE format('DELETE FROM public.%%I', r.tablename);
-  END LOOP;
-  FOR r IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL LOOP
-    PERFORM setval(format('public.%%I', r.sequencename), 1, false);
-  END LOOP;
-  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = '%(schema)s' AND tablename <> '_sequences' LOOP
+%(empty)s  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = '%(schema)s' AND tablename <> '_sequences' LOOP
     EXECUTE format('INSERT INTO public.%%I SELECT * FROM %(schema)s.%%I', r.tablename, r.tablename);
   END LOOP;
   FOR r IN SELECT name, last_value FROM %(schema)s._sequences LOOP
@@ -228,7 +218,7 @@ class SeededDatabases:
             self.pg[(url, key)] = schema = f"seeded_{len(self.pg)}"
             _pg_execute(url, _PG_SNAPSHOT % {"schema": schema})
         else:
-            _pg_execute(url, _PG_RESTORE % {"schema": schema})
+            _pg_execute(url, _PG_RESTORE % {"schema": schema, "empty": _EMPTY_BODY})
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,9 @@ from .official import official_rows
 from .taxonomy import category_names, municipality_names, sector_names
 from .wording import Namer
 
+#: A stand-alone report page (HTML report by region or across regions): its own inline styles and data: images, nothing else.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365, "all": None}
 #: the rating's terms in words (pipeline.ratings.WEIGHTS)
 WEIGHT_NAMES = {"on_time": "первые ответы в срок", "answered": "окончательные ответы", "resolved": "решённые",
@@ -229,7 +232,7 @@ def report(req: Req) -> web.StreamResponse:
     headers = {"Content-Disposition": f'{"inline" if fmt == "html" else "attachment"}; filename="{name}"'}
     if fmt == "html":
         # a stand-alone file: its own inline stylesheet and PNG charts as data: URLs, nothing else
-        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        headers["Content-Security-Policy"] = REPORT_CSP
     if fmt == "html":
         html = render_html(rep)
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)

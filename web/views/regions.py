@@ -27,7 +27,7 @@ from storage.dashboards import region_counts
 
 from .. import formatting, listfilters, services
 from ..core import REGION_COOKIE, SECURE, Req, page, redirect
-from .dashboard import _month, _months
+from .dashboard import REPORT_CSP, _month, _months
 from .incidents import CSV_FIELDS, CSV_LIMIT, csv_response, csv_row
 
 SUMMARY_DAYS = 30
@@ -80,7 +80,7 @@ def regions_report(req: Req) -> web.StreamResponse:
     name = f"report-{month}-regions.{fmt}"
     headers = {"Content-Disposition": f'{"inline" if fmt == "html" else "attachment"}; filename="{name}"'}
     if fmt == "html":
-        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        headers["Content-Security-Policy"] = REPORT_CSP
         return web.Response(text=render_regions_html(rep), content_type="text/html", charset="utf-8", headers=headers)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
