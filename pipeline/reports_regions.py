@@ -54,8 +54,8 @@ class RegionLine:
 
     @property
     def zone(self) -> str:
-        """``Europe/Moscow (UTC+03:00)``: the zone and its offset at the start of the month."""
-        return f"{self.tz} ({timefmt.utc_offset(self.period.start, self.tz)})"
+        """``МСК+4 (UTC+07:00)``: the zone and its offset at the start of the month."""
+        return timefmt.zone_label(self.period.start, self.tz)
 
     def local(self, t: datetime | None) -> datetime | None:
         return t.astimezone(self.tz) if t else None
@@ -118,7 +118,7 @@ class RegionsReport:
         return zones.pop() if len(zones) == 1 else None
 
     def time_header(self, label: str) -> str:
-        """«Направлен (Europe/Moscow (UTC+03:00))», or «Направлен (время региона)» when regions' zones differ."""
+        """«Направлен (МСК (UTC+03:00))», or «Направлен (время региона)» when regions' zones differ."""
         return f"{label} ({self.one_zone})" if self.one_zone else f"{label} (время региона)"
 
     @property

@@ -27,6 +27,14 @@ def utc_offset(moment: datetime, tz: tzinfo) -> str:
     return f"UTC{off[:3]}:{off[3:]}"
 
 
+def zone_label(moment: datetime, tz: tzinfo) -> str:
+    """The zone as people in Russia name it, with its offset at ``moment``: «МСК (UTC+03:00)», «МСК+4 (UTC+07:00)»."""
+    offset = moment.astimezone(tz).utcoffset()
+    hours = (offset.total_seconds() if offset else 0) / 3600 - 3
+    msk = "МСК" if hours == 0 else f"МСК{hours:+g}".replace(".", ",")
+    return f"{msk} ({utc_offset(moment, tz)})"
+
+
 def local_time(value: datetime | str | None, tz: tzinfo) -> str:
     """``25.12.2026 14:00 (UTC+07:00)`` in the region's time zone; «—» for no time."""
     if value is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pipeline import timefmt
 from pipeline.reports_regions import COLUMNS, build_regions_report, render_regions_html, row_values, write_regions_xlsx
 from storage import web_repo
 from storage.dashboards import region_counts
@@ -53,7 +54,7 @@ def regions_page(req: Req) -> web.StreamResponse:
     """Every region served: incidents of the last 30 days, open ones, overdue ones; the month's report figures."""
     _federal(req)
     counts = region_counts(req.s, req.now, req.now - timedelta(days=SUMMARY_DAYS))
-    rows = [{"code": p.code, "name": p.region.name, "tz": str(p.region.tz), "current": p.code == req.region_code,
+    rows = [{"code": p.code, "name": p.region.name, "tz": timefmt.zone_label(req.now, p.region.tz), "current": p.code == req.region_code,
              "recent": counts.get(p.code, (0, 0, 0))[0], "open": counts.get(p.code, (0, 0, 0))[1],
              "overdue": counts.get(p.code, (0, 0, 0))[2]} for p in req.app_ctx.served]
     totals = {k: sum(r[k] for r in rows) for k in ("recent", "open", "overdue")}
@@ -95,7 +96,7 @@ def regions_csv(req: Req) -> web.StreamResponse:
     its own time zone (the zone in a column, and in the headers when every region has the same one)."""
     _federal(req)
     served = req.app_ctx.served
-    zones = {str(p.region.tz) for p in served}
+    zones = {timefmt.zone_label(req.now, p.region.tz) for p in served}
     suffix = f" ({zones.pop()})" if len(zones) == 1 else " (время региона)"
     timed = {"Открыт": "Открыт" + suffix, "Ближайший срок": "Ближайший срок" + suffix}
     fields = ["Регион", *(timed.get(c, c) for c in CSV_FIELDS), "Часовой пояс"]
@@ -111,7 +112,7 @@ def regions_csv(req: Req) -> web.StreamResponse:
         for i in rows:
             cells = row(i)
             out.append({"Регион": profile.region.name, **{timed.get(k, k): v for k, v in cells.items()},
-                        "Часовой пояс": str(profile.region.tz)})
+                        "Часовой пояс": timefmt.zone_label(req.now, profile.region.tz)})
     req.region_override = None
     req.audit("incidents.export", "incidents:regions", rows=len(out))
     return csv_response(req, "incidents-regions", out, fields)
