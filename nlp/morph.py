@@ -6,7 +6,10 @@ cached in a plain dict keyed by the lower-cased token, which is what makes the
 hot path fast: on the St Petersburg appeals more than 99 % of tokens hit the
 cache after the first few thousand posts. The cache is cleared when it grows
 past ``CACHE_LIMIT`` entries so that a long-running process with a stream of
-typos cannot grow without bound.
+typos cannot grow without bound. A cache miss of a word the dictionary
+knows reads its (form, paradigm) pairs and ranks them by P(tag | word) directly
+(``_best``), which is what ``parse`` does first, without building every parse;
+other words take the full ``parse``.
 
 Lemmas are lower case with ``ё`` folded to ``е`` (``ещё`` -> ``еще``), so
 that users who type ``е`` and those who type ``ё`` produce the same feature.
@@ -34,6 +37,7 @@ __all__ = [
     "analyzer",
     "lemma",
     "parse",
+    "top_tag",
     "stop_words",
     "is_stop_word",
     "clear_cache",
@@ -65,10 +69,96 @@ def parse(word: str):
     return analyzer().parse(word)
 
 
+# The dictionary lookup that pymorphy3 runs first, without building every parse: for a
+# word the dictionary knows, ``MorphAnalyzer.parse`` returns the dictionary's (form, paradigm)
+# pairs (the initials units after it only take one upper-case letter), ranked by P(tag | word)
+# with a stable sort, and ``tag`` ranks the same tags the same way. So the first parse is the
+# first pair of the highest probability, and only its normal form needs building.
+# ``tests/test_nlp_morph_fast.py`` compares it with ``parse`` and ``tag`` on dictionary words.
+_fast: tuple | None = None
+_FAST_OFF = ()
+
+
+def _fast_parts() -> tuple:
+    """(similar_items, substitutes, paradigms, gramtab, build_normal_form, P(tag|word) getter
+    or None, one-letter words left to the full parse), or ``()`` when the analyzer is not set
+    up the way the fast path assumes (then every word takes the full parse)."""
+    global _fast
+    if _fast is None:
+        from pymorphy3.units import DictionaryAnalyzer
+        from pymorphy3.units.abbreviations import _InitialsAnalyzer
+
+        m = analyzer()
+        units = list(m._units)
+        first = []
+        for unit in units:
+            first.append(unit.analyzer)
+            if unit.is_terminal:
+                break
+        ok = type(first[0]) is DictionaryAnalyzer and all(isinstance(u, _InitialsAnalyzer) for u in first[1:])
+        if ok:
+            d = m.dictionary
+            pe = m.prob_estimator
+            letters = frozenset().union(*(u._letters_set for u in first[1:]))
+            _fast = (
+                d.words.similar_items,
+                m.char_substitutes,
+                d.paradigms,
+                d.gramtab,
+                d.build_normal_form,
+                None if pe is None else pe.p_t_given_w.get,
+                letters,
+            )
+        else:  # pragma: no cover - another pymorphy3 set-up
+            _fast = _FAST_OFF
+    return _fast
+
+
+def _best(word: str, parts: tuple) -> tuple[str, int, int] | None:
+    """(dictionary form, paradigm id, form index) of the first parse of a lower-case ``word``
+    known to the dictionary, None when the dictionary does not know it."""
+    similar_items, subs, paradigms, gramtab, _, prob, _ = parts
+    items = similar_items(word, subs)
+    if not items:
+        return None
+    fixed, forms = items[0]
+    if prob is None or (len(items) == 1 and len(forms) == 1):
+        para_id, idx = forms[0]
+        return fixed, para_id, idx
+    best, best_p = None, -1
+    for fixed, forms in items:
+        for para_id, idx in forms:
+            para = paradigms[para_id]
+            p = prob(f"{word}:{gramtab[para[len(para) // 3 + idx]]}", 0)
+            if p > best_p:  # strictly: the first of equal probabilities wins, as in a stable sort
+                best, best_p = (fixed, para_id, idx), p
+    return best
+
+
 def _compute_lemma(token: str) -> str:
+    parts = _fast_parts()
+    if parts and token not in parts[6] and token == token.lower():
+        hit = _best(token, parts)
+        if hit is not None:
+            return fold_yo(parts[4](hit[1], hit[2], hit[0]))
     parses = analyzer().parse(token)
     normal = parses[0].normal_form if parses else token
     return fold_yo(normal)
+
+
+def top_tag(word: str):
+    """The tag pymorphy3 ranks first for a word its dictionary knows (``analyzer().tag(word)[0]``
+    when ``analyzer().word_is_known(word)``), None for a word it does not know."""
+    parts = _fast_parts()
+    key = word.lower()
+    if parts and word not in parts[6]:
+        hit = _best(key, parts)
+        if hit is None:
+            return None
+        para = parts[2][hit[1]]
+        return parts[3][para[len(para) // 3 + hit[2]]]
+    m = analyzer()  # pragma: no cover - another pymorphy3 set-up
+    return m.tag(word)[0] if m.word_is_known(word) else None
 
 
 def lemma(token: str) -> str:

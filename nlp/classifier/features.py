@@ -57,15 +57,15 @@ def alias(lemma: str) -> str:
     if hit is None:
         hit = lemma
         if len(lemma) >= 3 and lemma.isalpha() and not lemma.isascii():
-            from nlp.morph import analyzer
+            from nlp.morph import top_tag
 
-            m = analyzer()
             # unknown words (typos, rare towns) are left alone: pymorphy3 would only guess
-            tag = m.tag(lemma)[0] if m.word_is_known(lemma) else None
+            tag = top_tag(lemma)
             if tag is not None:
-                if "Geox" in tag:
+                g = tag.grammemes
+                if "Geox" in g:
                     hit = GEO
-                elif "Name" in tag or "Surn" in tag or "Patr" in tag:
+                elif "Name" in g or "Surn" in g or "Patr" in g:
                     hit = NAME
         if len(_alias_cache) >= _CACHE_LIMIT:
             _alias_cache.clear()
