@@ -37,6 +37,7 @@ __all__ = [
     "analyzer",
     "lemma",
     "parse",
+    "preload",
     "top_tag",
     "stop_words",
     "is_stop_word",
@@ -62,6 +63,11 @@ def analyzer() -> pymorphy3.MorphAnalyzer:
 
                 _analyzer = pymorphy3.MorphAnalyzer()
     return _analyzer
+
+
+def preload() -> None:
+    """Read the pymorphy3 dictionaries now (when a model is loaded), not on the first post."""
+    _fast_parts()
 
 
 def parse(word: str):
@@ -135,12 +141,25 @@ def _best(word: str, parts: tuple) -> tuple[str, int, int] | None:
     return best
 
 
+# word -> its top tag, for dictionary words that are their own lemma: the name mask
+# (``nlp.classifier.features.alias``) asks ``top_tag`` about lemmas, and for these the lemma
+# lookup has already found the answer. Taken out on use.
+_top_tags: dict[str, object] = {}
+
+
 def _compute_lemma(token: str) -> str:
     parts = _fast_parts()
     if parts and token not in parts[6] and token == token.lower():
         hit = _best(token, parts)
         if hit is not None:
-            return fold_yo(parts[4](hit[1], hit[2], hit[0]))
+            fixed, para_id, idx = hit
+            out = fold_yo(parts[4](para_id, idx, fixed))
+            if out == token:
+                if len(_top_tags) >= CACHE_LIMIT:
+                    _top_tags.clear()
+                para = parts[2][para_id]
+                _top_tags[token] = parts[3][para[len(para) // 3 + idx]]
+            return out
     parses = analyzer().parse(token)
     normal = parses[0].normal_form if parses else token
     return fold_yo(normal)
@@ -149,6 +168,9 @@ def _compute_lemma(token: str) -> str:
 def top_tag(word: str):
     """The tag pymorphy3 ranks first for a word its dictionary knows (``analyzer().tag(word)[0]``
     when ``analyzer().word_is_known(word)``), None for a word it does not know."""
+    known = _top_tags.pop(word, None)
+    if known is not None:
+        return known
     parts = _fast_parts()
     key = word.lower()
     if parts and word not in parts[6]:
@@ -176,6 +198,7 @@ def lemma(token: str) -> str:
 def clear_cache() -> None:
     """Forget all cached lemmas (tests, memory pressure)."""
     _lemma_cache.clear()
+    _top_tags.clear()
 
 
 @lru_cache(maxsize=1)

@@ -63,16 +63,11 @@ def lemmas(text: str | None) -> list[str]:
     """Cleaned, tokenized, lemmatized words of ``text`` without stop words."""
     if not text:
         return []
-    cache = _features
-    out: list[str] = []
-    append = out.append
-    for token in words(clean_text(text).lower()):
-        value = cache.get(token)
-        if value is None:
-            value = feature(token)
-        if value:
-            append(value)
-    return out
+    tokens = words(clean_text(text).lower())
+    values = list(map(_features.get, tokens))  # one C-level pass; None marks a cache miss
+    if None in values:
+        values = [feature(t) if v is None else v for t, v in zip(tokens, values)]
+    return list(filter(None, values))  # "" is a stop word
 
 
 def lemmas_batch(texts: Iterable[str | None]) -> list[list[str]]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import itertools
 import random
 
+import nlp.morph as morph
 from nlp.clean import fold_yo
-from nlp.morph import _compute_lemma, _fast_parts, analyzer, top_tag
+from nlp.morph import _compute_lemma, _fast_parts, analyzer, clear_cache, lemma, top_tag
 
 HAND_PICKED = (
     "стекло мой дали печь пила вина ленина кирова новокузнецк иванов петрович мария еще ещё елка ёлка "
@@ -83,3 +84,15 @@ def test_top_tag_equals_tag_of_known_words() -> None:
     assert any(t is None for t in got) and any(t is not None and "Geox" in t.grammemes for t in got)
     # upper case input is looked up lower-cased, as pymorphy3 does
     assert top_tag("Новокузнецк") == plain_top_tag("Новокузнецк") == top_tag("новокузнецк")
+
+
+def test_top_tag_of_a_lemma_found_by_the_lemma_lookup() -> None:
+    """A dictionary word that is its own lemma leaves its top tag for ``top_tag``: the same."""
+    clear_cache()
+    sample = dictionary_sample(10)
+    words = HAND_PICKED + sample + typos(sample[:400], 3)
+    lemmas_ = [lemma(w) for w in words]
+    assert len(morph._top_tags) > 200
+    got = [top_tag(w) for w in lemmas_]
+    assert got == [plain_top_tag(w) for w in lemmas_]
+    assert not morph._top_tags.keys() & set(lemmas_)  # taken out on use

@@ -472,5 +472,9 @@ class Classifier:
             except EmbeddingError as e:
                 raise ModelError(f"{directory}: модель использует векторы navec, но они недоступны: {e}") from None
         heads = {name: LinearHead.from_arrays(arrays, name) for name in HEADS}
+        if lemmatize is None or features.mask_names:
+            from nlp.morph import preload
+
+            preload()  # the default lemmatizer and the name mask read the dictionaries: now, not on the first post
         kwargs = {"lemmatize": lemmatize} if lemmatize is not None else {}
         return cls(features, heads, meta, Thresholds.from_dict(meta.get("thresholds")), **kwargs)
