@@ -213,7 +213,7 @@ def tokens_add(ctx: click.Context, authority_code: str, label: str | None, regio
     region = chosen_region(app, region_code)
     try:
         with app.db.session() as s:
-            row, token = issue_token(s, region.code, authority_code, utcnow(), _cli_actor(), label)
+            row, token = issue_token(s, region.code, authority_code, utcnow(), _cli_actor(), label, default_region=app.region.code)
     except TokenError as e:
         fail(str(e))
     click.echo(token)
@@ -285,9 +285,9 @@ def tokens_revoke(ctx: click.Context, token_ids: tuple[int, ...], authority_code
     try:
         with app.db.session() as s:
             if token_ids:
-                done = revoke_tokens(s, region.code, list(token_ids), now, _cli_actor())
+                done = revoke_tokens(s, region.code, list(token_ids), now, _cli_actor(), default_region=app.region.code)
             else:
-                done = revoke_authority_tokens(s, region.code, authority_code or "", now, _cli_actor())
+                done = revoke_authority_tokens(s, region.code, authority_code or "", now, _cli_actor(), default_region=app.region.code)
     except TokenError as e:
         fail(str(e))
     if not token_ids:

@@ -230,13 +230,17 @@ AUDIT_KEYS = [Key(AuditEntry.at, desc=True, kind=datetime), Key(AuditEntry.id, d
 def audit_page(s: Session, *, limit: int, after: Sequence[Any] | None = None, before: Sequence[Any] | None = None,
                region: str | None = None, default_region: str | None = None) -> Page[AuditEntry]:
     """The audit log, newest first, one page (no total: counting a long log is not cheap); with ``region``, the
-    entries of that region's users (``of_region``) and of its authorities' API tokens only (``api:<code>`` for the
-    ``default_region``'s, ``api:<region>:<code>`` for another's: ``pipeline.accounts.tokens.api_actor``)."""
+    entries of that region's users (``of_region``), of its authorities' API tokens (``api:<code>`` for the
+    ``default_region``'s, ``api:<region>:<code>`` for another's: ``pipeline.accounts.tokens.api_actor``) and about
+    its authorities (target ``authority:<code>`` / ``authority:<region>:<code>`` in the same way: the tokens issued
+    and revoked for them, whoever did it: ``pipeline.accounts.tokens.authority_target``) only."""
     stmt = select(AuditEntry)
     if region is not None:
-        prefix = "api:" if region == default_region else f"api:{region}:"
-        tokens = select(literal(prefix, String) + Authority.code).where(Authority.region == region)
-        stmt = stmt.where(or_(AuditEntry.actor.in_(select(User.login).where(of_region(region))), AuditEntry.actor.in_(tokens)))
+        own = region == default_region
+        tokens = select(literal("api:" if own else f"api:{region}:", String) + Authority.code).where(Authority.region == region)
+        about = select(literal("authority:" if own else f"authority:{region}:", String) + Authority.code).where(Authority.region == region)
+        stmt = stmt.where(or_(AuditEntry.actor.in_(select(User.login).where(of_region(region))), AuditEntry.actor.in_(tokens),
+                              AuditEntry.target.in_(about)))
     return keyset_page(s, stmt, AUDIT_KEYS, limit=limit, after=after, before=before, count=False)
 
 

@@ -68,8 +68,8 @@ def two(db_url: str, seed_sample_once):
                                      ("adm_p", "admin", "pskov")):
             web_repo.add_user(s, login_, PW_HASH, role, None).region = region
         web_repo.add_user(s, "spec_p", PW_HASH, "specialist", pskov_authority)
-        token_p = add_token(s, "pskov", code, NOW, "test")
-    yield {"app": app, "pskov_incident": pskov_incident, "pskov_post": pskov_post, "kuz": kuz, "token_p": token_p}
+        token_p = add_token(s, "pskov", code, NOW, "test", default_region=app.region.code)
+    yield {"app": app, "pskov_incident": pskov_incident, "pskov_post": pskov_post, "kuz": kuz, "token_p": token_p, "pskov_code": code}
     app.db.dispose()
 
 
@@ -277,3 +277,39 @@ def test_the_pipeline_looks_the_authority_up_in_the_target_users_region(two):
         user, _ = create_user(s, "pskov", "spec_new", "specialist", "curator", NOW, "adm_f", user_region="pskov")
         assert web_repo.authority_names(s, [user.authority_id])[user.authority_id].region == "pskov"
     assert _bound(two, "op_k") == ("operator", None, "kuzbass") and _bound(two, "op_p") == ("operator", None, "pskov")
+
+
+# --------------------------------------------------------------------------- the audit of tokens names the region
+
+
+async def test_token_entries_name_the_region_and_show_to_that_regions_admin_only(two, client, aiohttp_client):
+    """A federal admin issues and revokes tokens of Pskov's and Kuzbass's ``curator`` (the same code): the Pskov admin's
+    audit log shows the Pskov token's entries, named as Pskov's authority, and none of the Kuzbass token's."""
+    from storage.models import AuditEntry
+
+    _fed_admin(two)
+    assert (await login(client, "adm_f")).status == 303
+    token = await page_csrf(client, "/regions")
+    issued = {}
+    for region, label in (("pskov", "СЭД псковская"), ("kuzbass", "СЭД кузбасская")):
+        assert (await client.post(f"/regions/{region}", data={"csrf_token": token}, allow_redirects=False)).status == 303
+        r = await client.post("/tokens", data={"authority": "curator", "label": label, "csrf_token": await page_csrf(client, "/tokens")})
+        assert r.status == 200, await r.text()
+        with two["app"].db.session() as s:
+            issued[region] = s.scalar(select(AuditEntry.data).where(AuditEntry.action == "token.add").order_by(AuditEntry.id.desc()))["token_id"]
+        r = await client.post(f"/tokens/{issued[region]}/revoke", data={"csrf_token": await page_csrf(client, "/tokens")},
+                              allow_redirects=False)
+        assert r.status == 303
+    with two["app"].db.session() as s:
+        targets = {(a, t) for a, t in s.execute(select(AuditEntry.action, AuditEntry.target).where(AuditEntry.action.like("token.%")))}
+    assert targets == {("token.add", f"authority:pskov:{two['pskov_code']}"),  # the fixture's token
+                       ("token.add", "authority:pskov:curator"), ("token.revoke", "authority:pskov:curator"),
+                       ("token.add", "authority:curator"), ("token.revoke", "authority:curator")}  # Kuzbass: the default region
+    adm_p = await aiohttp_client(client.server.app)
+    assert (await login(adm_p, "adm_p")).status == 303
+    audit = await (await adm_p.get("/audit")).text()
+    assert audit.count("СЭД псковская") == 2 and "Псковская" in audit  # issued and revoked, the authority named with its region
+    assert "СЭД кузбасская" not in audit
+    # the federal admin reads both
+    audit = await (await client.get("/audit")).text()
+    assert audit.count("СЭД псковская") == 2 and audit.count("СЭД кузбасская") == 2

@@ -6,8 +6,10 @@ API looks the token up on every request and ignores revoked ones, so a revoked
 token is refused from the next request on. Revoking is idempotent: a token
 that is already revoked keeps its first revocation time and no second audit
 entry is written. Every issue and revocation is an audit entry (``token.add``,
-``token.revoke``) whose target is ``authority:CODE`` and whose data names the
-token's number and label — never the token.
+``token.revoke``) whose target is the authority — ``authority:CODE`` for the
+default region's, ``authority:REGION:CODE`` for another region's
+(:func:`authority_target`, as :func:`api_actor`: codes repeat across regions) —
+and whose data names the token's number and label — never the token.
 
 The API records when a token was last used (``last_used_at``) to the minute:
 the token's row is read on every request anyway, and it is written only when
@@ -34,6 +36,14 @@ def api_actor(region: str, code: str, default_region: str) -> str:
     authority of the default region (as before regions existed), ``api:REGION:CODE`` for another region's — authority
     codes repeat across regions (every profile has a ``curator``), so the region is part of the name."""
     return f"api:{code}" if region == default_region else f"api:{region}:{code}"
+
+
+def authority_target(region: str, code: str, default_region: str | None = None) -> str:
+    """The audit target naming an authority, in the form of :func:`api_actor`: ``authority:CODE`` for the default
+    region's (as before regions existed; ``default_region`` None: ``region`` is the default), ``authority:REGION:CODE``
+    for another region's."""
+    return f"authority:{code}" if default_region is None or region == default_region else f"authority:{region}:{code}"
+
 
 MAX_LABEL = 255
 #: ``last_used_at`` is written at most this often per token.
@@ -82,13 +92,15 @@ def _clean_label(label: str | None) -> str | None:
     return label
 
 
-def issue_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None, **audit_data: Any) -> tuple[TokenRow, str]:
-    """A new token for the authority: (its row, the token itself — to be shown once and forgotten)."""
+def issue_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None, *,
+                default_region: str | None = None, **audit_data: Any) -> tuple[TokenRow, str]:
+    """A new token for the authority: (its row, the token itself — to be shown once and forgotten).
+    ``default_region``: the deployment's default region (None: ``region`` is it), for the audit target."""
     a = _authority(s, region, authority_code)
     label = _clean_label(label)
     token = new_token()
     t = web_repo.add_api_token(s, a.id, hash_token(token), label, now)
-    web_repo.audit(s, actor, "token.add", f"authority:{a.code}", {"token_id": t.id, "label": label, **audit_data}, now)
+    web_repo.audit(s, actor, "token.add", authority_target(region, a.code, default_region), {"token_id": t.id, "label": label, **audit_data}, now)
     return TokenRow(t.id, a.code, a.name, t.label, t.created_at, t.revoked_at), token
 
 
@@ -117,7 +129,8 @@ class Revoked:
     now_revoked: bool  # False: it had been revoked before (nothing changed)
 
 
-def revoke_token(s: Any, region: str, token_id: int, now: datetime, actor: str, **audit_data: Any) -> Revoked:
+def revoke_token(s: Any, region: str, token_id: int, now: datetime, actor: str, *, default_region: str | None = None,
+                 **audit_data: Any) -> Revoked:
     """Revoke one token by number; an unknown number is a TokenError naming it."""
     t = web_repo.api_token(s, region, token_id) if 0 < token_id < 2**63 else None
     if t is None:
@@ -126,21 +139,25 @@ def revoke_token(s: Any, region: str, token_id: int, now: datetime, actor: str, 
     s.refresh(t)
     (row,) = _rows(s, [t])
     if changed:
-        web_repo.audit(s, actor, "token.revoke", f"authority:{row.authority_code}", {"token_id": t.id, "label": t.label, **audit_data}, now)
+        web_repo.audit(s, actor, "token.revoke", authority_target(region, row.authority_code, default_region),
+                       {"token_id": t.id, "label": t.label, **audit_data}, now)
     return Revoked(row, changed)
 
 
-def revoke_tokens(s: Any, region: str, token_ids: list[int], now: datetime, actor: str, **audit_data: Any) -> list[Revoked]:
+def revoke_tokens(s: Any, region: str, token_ids: list[int], now: datetime, actor: str, *, default_region: str | None = None,
+                  **audit_data: Any) -> list[Revoked]:
     """Revoke several tokens, all or none: every number is checked before any is revoked."""
     unknown = [i for i in dict.fromkeys(token_ids) if not 0 < i < 2**63 or web_repo.api_token(s, region, i) is None]
     if unknown:
         listed = ", ".join(f"№ {i}" for i in unknown)
         raise TokenError(f"{'токена' if len(unknown) == 1 else 'токенов'} {listed} нет (регион {region}); ничего не отозвано")
-    return [revoke_token(s, region, i, now, actor, **audit_data) for i in dict.fromkeys(token_ids)]
+    return [revoke_token(s, region, i, now, actor, default_region=default_region, **audit_data) for i in dict.fromkeys(token_ids)]
 
 
-def revoke_authority_tokens(s: Any, region: str, authority_code: str, now: datetime, actor: str, **audit_data: Any) -> list[Revoked]:
+def revoke_authority_tokens(s: Any, region: str, authority_code: str, now: datetime, actor: str, *, default_region: str | None = None,
+                            **audit_data: Any) -> list[Revoked]:
     """Revoke every active token of the authority; returns those revoked by this call."""
     a = _authority(s, region, authority_code)
-    out = [revoke_token(s, region, t.id, now, actor, **audit_data) for t in web_repo.api_tokens(s, region, a.id, "active")]
+    out = [revoke_token(s, region, t.id, now, actor, default_region=default_region, **audit_data)
+           for t in web_repo.api_tokens(s, region, a.id, "active")]
     return [r for r in out if r.now_revoked]

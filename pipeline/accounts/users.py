@@ -107,9 +107,10 @@ def list_users(s: Any) -> list[UserRow]:
     ]  # fmt: skip
 
 
-def add_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None) -> str:
+def add_token(s: Any, region: str, authority_code: str, now: datetime, actor: str, label: str | None = None, *,
+              default_region: str | None = None) -> str:
     """Create an API token for the authority; the token itself is returned once and never stored."""
-    return issue_token(s, region, authority_code, now, actor, label)[1]
+    return issue_token(s, region, authority_code, now, actor, label, default_region=default_region)[1]
 
 
 # --------------------------------------------------------------------------- the admin's changes (users page)

@@ -82,7 +82,8 @@ def tokens_page(req: Req) -> web.StreamResponse:
 def issue(req: Req) -> web.StreamResponse:
     f = req.form
     try:
-        row, token = issue_token(req.s, req.region_code, f.get("authority", ""), req.now, req.user.login, f.get("label"), ip=client_ip(req.request))
+        row, token = issue_token(req.s, req.region_code, f.get("authority", ""), req.now, req.user.login, f.get("label"),
+                                 default_region=req.app_ctx.region.code, ip=client_ip(req.request))
     except TokenError as e:
         return _list(req, status=400, error=f"Токен не выпущен: {e}.", form=f)
     resp = req.render("token_once.html", row=row, token=token)
@@ -95,7 +96,8 @@ def issue(req: Req) -> web.StreamResponse:
 def revoke(req: Req) -> web.StreamResponse:
     token_id = int(req.request.match_info["token_id"])  # revoke_token names an unknown or impossible number itself
     try:
-        r = revoke_token(req.s, req.region_code, token_id, req.now, req.user.login, ip=client_ip(req.request))
+        r = revoke_token(req.s, req.region_code, token_id, req.now, req.user.login, default_region=req.app_ctx.region.code,
+                         ip=client_ip(req.request))
     except TokenError as e:
         return redirect("/tokens", err=f"Не выполнено: {e}.")
     who = f"Токен № {r.row.id} ({r.row.authority_name}{', «' + r.row.label + '»' if r.row.label else ''})"
