@@ -168,9 +168,8 @@ def users_add(
         fail(f"регион {region_code!r} не обслуживается: обслуживаются {', '.join(served)} (настройки region и regions)")
     try:
         with app.db.session() as s:
-            user = add_user(s, region_code or app.region.code, login, password, role, authority, utcnow(), _cli_actor(),
-                            full_name, must_change_password=temporary)
-            user.region = region_code
+            add_user(s, region_code or app.region.code, login, password, role, authority, utcnow(), _cli_actor(),
+                            full_name, must_change_password=temporary, user_region=region_code)
     except AccountError as e:
         fail(str(e))
     click.echo(f"Пользователь «{login}» создан: роль {role}" + (f", орган власти {authority}" if authority else "")

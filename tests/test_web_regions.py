@@ -5,6 +5,7 @@ sees a summary of every region and picks the one the pages show; times are shown
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
@@ -199,3 +200,80 @@ async def test_a_federal_admin_reads_everyones_audit(two, client):
     assert r.status == 200
     audit = await r.text()
     assert "op_k" in audit and "fed" in audit
+
+
+# --------------------------------------------------------------------------- roles: the target user's region
+
+
+def _fed_admin(two) -> dict[str, int]:
+    """A federal admin ``adm_f``; returns every login's id."""
+    with two["app"].db.session() as s:
+        web_repo.add_user(s, "adm_f", PW_HASH, "admin", None)
+        return {u.login: u.id for u in s.scalars(select(User))}
+
+
+def _bound(two, login_: str) -> tuple[str | None, str | None, str | None]:
+    """(role, the authority's region, the user's own region) of an account."""
+    with two["app"].db.session() as s:
+        u = s.scalar(select(User).where(User.login == login_))
+        assert u is not None
+        a = web_repo.authority_names(s, [u.authority_id]).get(u.authority_id) if u.authority_id else None
+        return u.role, a.region if a else None, u.region
+
+
+async def test_a_federal_admin_binds_a_user_to_an_authority_of_the_users_own_region(two, client):
+    """The admin's page shows Kuzbass (the default region); the Pskov operator made a specialist with a code both
+    regions have gets Pskov's authority, never Kuzbass's (whose incidents they would then read)."""
+    ids = _fed_admin(two)
+    assert (await login(client, "adm_f")).status == 303
+    page = await (await client.get(f"/users/{ids['op_p']}")).text()
+    assert 'value="curator"' in page and 'value="min_coal"' not in page  # the form offers Pskov's authorities
+    token = await page_csrf(client, "/users")
+    # a code only Kuzbass has (a forged field): refused, nothing changes
+    r = await client.post(f"/users/{ids['op_p']}/role", data={"role": "specialist", "authority": "min_coal", "csrf_token": token},
+                          allow_redirects=False)
+    assert r.status == 303 and "Роль не изменена" in unquote(r.headers["Location"]) and "pskov" in unquote(r.headers["Location"])
+    assert _bound(two, "op_p") == ("operator", None, "pskov")
+    r = await client.post(f"/users/{ids['op_p']}/role", data={"role": "specialist", "authority": "curator", "csrf_token": token},
+                          allow_redirects=False)
+    assert r.status == 303 and "Роль «op_p»" in unquote(r.headers["Location"])
+    assert _bound(two, "op_p") == ("specialist", "pskov", "pskov")
+    # a federal user has no region to look the authority up in: refused, naming the field
+    r = await client.post(f"/users/{ids['fed']}/role", data={"role": "specialist", "authority": "curator", "csrf_token": token},
+                          allow_redirects=False)
+    assert "поле «Регион»" in unquote(r.headers["Location"])
+    assert _bound(two, "fed") == ("curator", None, None)
+    # a Pskov specialist (region of their authority) made an operator stays a Pskov operator, not a federal one
+    r = await client.post(f"/users/{ids['spec_p']}/role", data={"role": "operator", "csrf_token": token}, allow_redirects=False)
+    assert "Роль «spec_p»" in unquote(r.headers["Location"])
+    assert _bound(two, "spec_p") == ("operator", None, "pskov")
+
+
+async def test_an_admin_of_a_region_cannot_change_the_role_of_another_regions_user(two, client):
+    ids = _fed_admin(two)
+    assert (await login(client, "adm_p")).status == 303
+    token = await page_csrf(client, "/users")
+    for target in ("op_k", "fed", "adm_f"):
+        r = await client.post(f"/users/{ids[target]}/role", data={"role": "specialist", "authority": "curator", "csrf_token": token})
+        assert r.status == 404, target
+    assert _bound(two, "op_k") == ("operator", None, "kuzbass") and _bound(two, "adm_f") == ("admin", None, None)
+
+
+def test_the_pipeline_looks_the_authority_up_in_the_target_users_region(two):
+    from pipeline.accounts.users import AccountError, change_role, create_user
+
+    ids = _fed_admin(two)
+    app = two["app"]
+    with app.db.session() as s:  # a Kuzbass-only code for a Pskov operator, whatever the caller passes
+        with pytest.raises(AccountError, match="pskov"):
+            change_role(s, "kuzbass", ids["op_p"], "specialist", "min_coal", NOW, "adm_f", ids["adm_f"], many_regions=True)
+    with app.db.session() as s:  # an admin of Pskov cannot reach a Kuzbass user through the pipeline either
+        with pytest.raises(AccountError, match="такого пользователя нет"):
+            change_role(s, "kuzbass", ids["op_k"], "analyst", None, NOW, "adm_p", ids["adm_p"], many_regions=True, admin_region="pskov")
+    with app.db.session() as s:  # a user created for Pskov gets a Pskov authority, never the region the page shows
+        with pytest.raises(AccountError, match="региона пользователя"):
+            create_user(s, "kuzbass", "spec_new", "specialist", "curator", NOW, "adm_f", user_region="pskov")
+    with app.db.session() as s:
+        user, _ = create_user(s, "pskov", "spec_new", "specialist", "curator", NOW, "adm_f", user_region="pskov")
+        assert web_repo.authority_names(s, [user.authority_id])[user.authority_id].region == "pskov"
+    assert _bound(two, "op_k") == ("operator", None, "kuzbass") and _bound(two, "op_p") == ("operator", None, "pskov")

@@ -229,7 +229,7 @@ def test_last_admin_survives_two_admins_demoting_each_other(site):
         first_holds_lock.wait(10)
         try:
             with app.db.session() as s:
-                accounts.change_role(s, app.region.code, a, "operator", None, NOW, "adm2", b)
+                accounts.change_role(s, app.region.code, a, "operator", None, NOW, "adm2", b, many_regions=False)
             outcome["second"] = "done"
         except accounts.AccountError as e:
             outcome["second"] = str(e)
@@ -237,7 +237,7 @@ def test_last_admin_survives_two_admins_demoting_each_other(site):
     t = threading.Thread(target=second_role)
     t.start()
     with app.db.session() as s:
-        accounts.change_role(s, app.region.code, b, "operator", None, NOW, "adm", a)
+        accounts.change_role(s, app.region.code, b, "operator", None, NOW, "adm", a, many_regions=False)
         first_holds_lock.set()
         t.join(1.0)
         assert t.is_alive()

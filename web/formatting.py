@@ -216,7 +216,7 @@ def audit_details(action: str, data: Mapping[str, Any] | None, lookup: Callable[
 
 
 #: names of keys of audit details not handled above
-AUDIT_KEYS = {"count": "количество", "comment": "комментарий", "version": "версия", "text": "текст"}
+AUDIT_KEYS = {"region": "регион", "count": "количество", "comment": "комментарий", "version": "версия", "text": "текст"}
 
 
 def audit_target(target: str | None, lookup: Callable[[str, Any], Any] | None = None) -> tuple[Markup, str | None]:

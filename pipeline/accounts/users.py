@@ -46,8 +46,9 @@ def add_user(
     must_change_password: bool = False,
     user_region: str | None = None,
 ) -> Any:
-    """A new account; ``must_change_password``: the user must set their own password at the next sign-in;
-    ``user_region``: the one region the user works in (None: every region served)."""
+    """A new account; ``region``: where ``authority_code`` is looked up; ``must_change_password``: the user must set
+    their own password at the next sign-in; ``user_region``: the one region the user works in (None: every region
+    served) — when given, ``region`` must be it (a user of region B gets an authority of B)."""
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»; возможные: {', '.join(ROLES)}")
     if not login or len(login) > 128:
@@ -56,6 +57,10 @@ def add_user(
         raise AccountError("в логине не должно быть пробелов и управляющих символов")
     if web_repo.user_by_login(s, login) is not None:
         raise AccountError(f"пользователь «{login}» уже есть")
+    if user_region is not None and region != user_region:
+        # the authority of a user of region B is one of B's (authority codes repeat across regions)
+        raise AccountError(f"орган власти ищется в регионе {region}, а пользователь — региона {user_region}: "
+                           "орган власти должен быть из региона пользователя")
     authority_id = None
     if authority_code:
         a = web_repo.authority_by_code(s, region, authority_code)
@@ -149,7 +154,8 @@ def _authority_id(s: Any, region: str, role: str, authority_code: str | None) ->
 def create_user(s: Any, region: str, login: str, role: str, authority_code: str | None, now: datetime, actor: str,
                 full_name: str | None = None, user_region: str | None = None) -> tuple[Any, str]:
     """A new account with a generated password; returns (user, password) — the password is shown once.
-    ``region``: where the authority code is looked up; ``user_region``: the user's own region (None: every region).
+    ``region``: where the authority code is looked up; ``user_region``: the user's own region (None: every region;
+    when given, ``region`` must be it: a user of region B gets an authority of B).
 
     The user must replace it with their own at the first sign-in (``must_change_password``).
     """
@@ -157,6 +163,9 @@ def create_user(s: Any, region: str, login: str, role: str, authority_code: str 
         raise AccountError("выберите роль")
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»")
+    if user_region is not None and region != user_region:
+        raise AccountError(f"орган власти ищется в регионе {region}, а пользователь — региона {user_region}: "
+                           "орган власти должен быть из региона пользователя")
     _, code = _authority_id(s, region, role, authority_code)
     password = generate_password()
     user = add_user(s, region, login.strip(), password, role, code, now, actor, (full_name or "").strip() or None, must_change_password=True,
@@ -191,16 +200,44 @@ def set_active(s: Any, user_id: int, active: bool, now: datetime, actor: str, ac
     return user
 
 
-def change_role(s: Any, region: str, user_id: int, role: str, authority_code: str | None, now: datetime, actor: str, actor_id: int) -> Any:
-    """Change the role and the authority (authority only for scoped roles); takes effect at the next request."""
+def user_region(s: Any, user: Any) -> str | None:
+    """The region a user belongs to: their own (``users.region``), else their authority's (a specialist's); None:
+    every region (federal)."""
+    if user.region is not None:
+        return str(user.region)
+    if user.authority_id is not None:
+        a = web_repo.authority_names(s, [user.authority_id]).get(user.authority_id)
+        if a is not None:
+            return str(a.region)
+    return None
+
+
+def change_role(s: Any, default_region: str, user_id: int, role: str, authority_code: str | None, now: datetime, actor: str,
+                actor_id: int, *, many_regions: bool, admin_region: str | None = None) -> Any:
+    """Change the role and the authority (authority only for scoped roles); takes effect at the next request.
+
+    The authority is looked up in the target user's own region (``user_region``), never in the region the admin's
+    page shows: authority codes repeat across regions. A user of no region (federal) of a deployment serving several
+    regions cannot get a scoped role; in a deployment of one region such a user is of ``default_region``.
+    ``admin_region``: an admin of one region changes that region's users only. A user whose region came from the
+    authority they lose keeps that region (a specialist of Pskov made an operator stays a Pskov operator).
+    """
     if role not in ROLES:
         raise AccountError(f"неизвестная роль «{role}»")
     if user_id == actor_id:
         raise AccountError("нельзя менять роль собственной учётной записи")
     user, admins = _locked(s, user_id, actor_id)
+    target_region = user_region(s, user)
+    if admin_region is not None and target_region != admin_region:
+        raise AccountError("такого пользователя нет")  # another region's user: not even their existence
     if role != ADMIN:
         _keep_an_admin(user, admins)
-    authority_id, code = _authority_id(s, region, role, authority_code)
+    if target_region is None:
+        if many_regions and is_scoped(role):
+            raise AccountError(f"у пользователя не задан регион (поле «Регион»): роль «{ROLE_NAMES[role]}» привязана "
+                               "к органу власти одного региона — создайте пользователя этого региона")
+        target_region = default_region
+    authority_id, code = _authority_id(s, target_region, role, authority_code)
     before = {"role": user.role, "authority_id": user.authority_id}
     if before == {"role": role, "authority_id": authority_id}:
         return user
@@ -208,7 +245,12 @@ def change_role(s: Any, region: str, user_id: int, role: str, authority_code: st
     if user.authority_id is not None:
         old = web_repo.authority_names(s, [user.authority_id]).get(user.authority_id)
         old_code = old.code if old else None
+    if many_regions and user.region is None and user.authority_id is not None:
+        user.region = target_region  # the region came with the authority: it stays when the authority goes
     user.role, user.authority_id = role, authority_id
     s.flush()
-    web_repo.audit(s, actor, "user.change", f"user:{user.login}", {"role": [before["role"], role], "authority": [old_code, code]}, now)
+    data: dict[str, Any] = {"role": [before["role"], role], "authority": [old_code, code]}
+    if many_regions:
+        data["region"] = target_region
+    web_repo.audit(s, actor, "user.change", f"user:{user.login}", data, now)
     return user

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from pipeline.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from pipeline.accounts.roles import ROLE_NAMES, ROLES, is_scoped
-from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active
+from pipeline.accounts.users import AccountError, change_role, create_user, reset_password, set_active, user_region
 from storage import web_repo
 from storage.accounts import user_in_region
 
@@ -140,11 +140,15 @@ def _user(req: Req) -> Any:
 def user_page(req: Req) -> web.StreamResponse:
     u = _user(req)
     authority = web_repo.authority_names(req.s, [u.authority_id]).get(u.authority_id) if u.authority_id else None
+    region = user_region(req.s, u)  # the role form offers the authorities of the user's own region
+    if region is None and not req.app_ctx.many_regions:
+        region = req.app_ctx.region.code
     return req.render(
         "user.html",
         target=u,
         authority=authority,
-        authorities=_authorities(req),
+        authorities=web_repo.authorities(req.s, region) if region is not None else [],
+        no_region=region is None,
         roles=[(r, ROLE_NAMES[r], is_scoped(r)) for r in ROLES],
         history=web_repo.audit_about(req.s, u.login, 30),
         is_self=u.id == req.user.id,
@@ -181,7 +185,10 @@ def activate(req: Req) -> web.StreamResponse:
 def role(req: Req) -> web.StreamResponse:
     _user(req)  # of the admin's region
     try:
-        user = change_role(req.s, req.region_code, path_id(req.request, "user_id"), req.form.get("role", ""), req.form.get("authority") or None, req.now, req.user.login, req.user.id)
+        # the authority is looked up in the target user's region, not in the one this page shows (change_role)
+        user = change_role(req.s, req.app_ctx.region.code, path_id(req.request, "user_id"), req.form.get("role", ""),
+                           req.form.get("authority") or None, req.now, req.user.login, req.user.id,
+                           many_regions=req.app_ctx.many_regions, admin_region=_admin_region(req))
     except AccountError as e:
         return redirect(_back(req), err=f"Роль не изменена: {e}.")
     return redirect(_back(req), msg=f"Роль «{user.login}»: {ROLE_NAMES.get(user.role, user.role)}.")
