@@ -87,7 +87,8 @@ _FAST_OFF = ()
 
 def _fast_parts() -> tuple:
     """(similar_items, substitutes, paradigms, gramtab, build_normal_form, P(tag|word) getter
-    or None, one-letter words left to the full parse), or ``()`` when the analyzer is not set
+    or None, one-letter words left to the full parse, the plain record lookup, the characters
+    the substitutes replace), or ``()`` when the analyzer is not set
     up the way the fast path assumes (then every word takes the full parse)."""
     global _fast
     if _fast is None:
@@ -106,14 +107,17 @@ def _fast_parts() -> tuple:
             d = m.dictionary
             pe = m.prob_estimator
             letters = frozenset().union(*(u._letters_set for u in first[1:]))
+            subs = m.char_substitutes or {}
             _fast = (
                 d.words.similar_items,
-                m.char_substitutes,
+                subs,
                 d.paradigms,
                 d.gramtab,
                 d.build_normal_form,
                 None if pe is None else pe.p_t_given_w.get,
                 letters,
+                d.words.get,
+                tuple(k.decode("utf-8") if isinstance(k, bytes) else k for k in subs),
             )
         else:  # pragma: no cover - another pymorphy3 set-up
             _fast = _FAST_OFF
@@ -123,21 +127,27 @@ def _fast_parts() -> tuple:
 def _best(word: str, parts: tuple) -> tuple[str, int, int] | None:
     """(dictionary form, paradigm id, form index) of the first parse of a lower-case ``word``
     known to the dictionary, None when the dictionary does not know it."""
-    similar_items, subs, paradigms, gramtab, _, prob, _ = parts
-    items = similar_items(word, subs)
-    if not items:
-        return None
-    fixed, forms = items[0]
-    if prob is None or (len(items) == 1 and len(forms) == 1):
+    similar_items, subs, paradigms, gramtab, _, prob, _, get, subs_chars = parts
+    if any(c in word for c in subs_chars):
+        items = similar_items(word, subs)
+        if not items:
+            return None
+        fixed, forms = items[0]
+    else:  # nothing to substitute (no «е» to read as «ё»): the word's own record
+        forms = get(word)
+        if not forms:
+            return None
+        fixed, items = word, None
+    if prob is None or ((items is None or len(items) == 1) and len(forms) == 1):
         para_id, idx = forms[0]
         return fixed, para_id, idx
     best, best_p = None, -1
-    for fixed, forms in items:
-        for para_id, idx in forms:
+    for form, pairs in items or ((fixed, forms),):
+        for para_id, idx in pairs:
             para = paradigms[para_id]
             p = prob(f"{word}:{gramtab[para[len(para) // 3 + idx]]}", 0)
             if p > best_p:  # strictly: the first of equal probabilities wins, as in a stable sort
-                best, best_p = (fixed, para_id, idx), p
+                best, best_p = (form, para_id, idx), p
     return best
 
 

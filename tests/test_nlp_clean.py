@@ -55,6 +55,7 @@ def test_lookalike_fix_only_when_all_latin_letters_have_twins() -> None:
 def test_yo_kept_in_text_and_folded_for_matching() -> None:
     assert clean_text("Ещё нет отопления") == "Ещё нет отопления"
     assert fold_yo("Ещё Берёзовский") == "Еще Березовский"
+    assert fold_yo("ЁЖ, ёлка, ЁЁёё") == "ЕЖ, елка, ЕЕее" and fold_yo("дом") == "дом"
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "😡😡😡", "<br><br>", "&&&;;", "[|]", "#", "@", "\x00\x01", 12345])

@@ -12,11 +12,12 @@ and concatenated (the char block scaled by ``char_weight``):
 With ``mask_names`` place and person names are dropped first (``alias``).
 
 Transforming is cheap: everything ``transform`` needs about a distinct lemma
-(whether it is a masked name, its word index, its character n-gram indices as
-an int32 array, the lemmas that can follow it in a bigram of the vocabulary,
-its IDF weight for the dense block) is computed once and cached in one dict,
-so the per-token cost is one dict lookup and a few appends. The rest is
-vectorised over the batch with numpy: term counts by one sort of
+(whether it is a masked name, its word index, its character n-gram indices,
+whether it starts a bigram of the vocabulary, its IDF weight for the dense
+block) is computed once, for a batch's new lemmas together, into a row of
+arrays (``lemma_table.py``), so the per-token cost is one dict lookup to the
+row number and numpy gathers. The rest is
+vectorised over the batch with numpy too: term counts by one sort of
 ``row * n_cols + col`` keys, TF-IDF and L2 norms on flat arrays, the dense
 block's CSR arrays without an index search, and one ``hstack`` of the blocks. The result is bit-for-bit the
 matrix of the plain per-block construction (``tests/test_nlp_fast_paths.py``
@@ -26,7 +27,8 @@ keeps a reference implementation and compares them).
 from __future__ import annotations
 
 import functools
-from array import array
+import itertools
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .dense import DIM as DENSE_DIM
+from .lemma_table import CharGrams, LemmaTable
 
 CHAR_MIN, CHAR_MAX = 3, 5
 _CACHE_LIMIT = 500_000
@@ -85,6 +88,10 @@ def masked(docs: Iterable[Sequence[str]]) -> list[list[str]]:
     return out
 
 
+#: ``transform`` adds rows to a ``LemmaTable`` (and resets it): one batch at a time
+_lock = threading.Lock()
+
+
 def char_grams(lemma: str) -> list[str]:
     w = f" {lemma} "
     n = len(w)
@@ -117,12 +124,14 @@ class FeatureSpace:
     mask_names: bool = False
     _wi: dict[str, int] = field(default_factory=dict, repr=False)
     _ci: dict[str, int] = field(default_factory=dict, repr=False)
-    #: lemma -> () when it is a masked name, else (word index or -1, char n-gram
-    #: indices, {next lemma: bigram index} or None, IDF weight for the dense block)
-    _tok_cache: dict[str, tuple] = field(default_factory=dict, repr=False)
+    #: what ``transform`` needs about every lemma seen so far (``lemma_table.py``), built on first use
+    _table: LemmaTable | None = field(default=None, repr=False)
+    _char_grams: CharGrams | None = field(default=None, repr=False)
     #: left lemma -> {right lemma: index of the term "left right"} for every vocabulary
     #: term with a space (so that a bigram lookup needs no string concatenation)
     _pairs: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    #: right lemma -> {left lemma: bigram index}: the same pairs seen from the right
+    _rev_pairs: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._wi = {t: i for i, t in enumerate(self.words)}
@@ -136,6 +145,11 @@ class FeatureSpace:
                 pairs.setdefault(term[:k], {})[term[k + 1 :]] = i
                 k = term.find(" ", k + 1)
         self._pairs = pairs
+        rev: dict[str, dict[str, int]] = {}
+        for left, right in pairs.items():
+            for other, i in right.items():
+                rev.setdefault(other, {})[left] = i
+        self._rev_pairs = rev
 
     @property
     def n_features(self) -> int:
@@ -192,65 +206,77 @@ class FeatureSpace:
 
     # ------------------------------------------------------------------ transform
 
-    def _token(self, lemma: str) -> tuple:
-        """The cached transform entry of one lemma (see ``_tok_cache``)."""
-        hit = self._tok_cache.get(lemma)
-        if hit is None:
-            if self.mask_names and alias(lemma) in DROP:
-                hit = ()
-            else:
-                ci = self._ci
-                j = self._wi.get(lemma, -1)
-                chars = array("i", [k for k in map(ci.get, char_grams(lemma)) if k is not None])
-                weight = float(self.idf_words[j]) if j >= 0 else self._idf_default
-                hit = (j, chars, self._pairs.get(lemma), weight)
-            if len(self._tok_cache) >= _CACHE_LIMIT:
-                self._tok_cache.clear()
-            self._tok_cache[lemma] = hit
-        return hit
+    def _add(self, tab: LemmaTable, lemmas: list[str]) -> None:
+        """Rows of ``tab`` for new lemmas: masked name?, word index or -1, IDF weight for the
+        dense block, char n-gram indices, bigrams."""
+        wi, idf, default = self._wi, self.idf_words, self._idf_default
+        drop = [alias(t) in DROP for t in lemmas] if self.mask_names else [False] * len(lemmas)
+        word = [-1 if d else wi.get(t, -1) for t, d in zip(lemmas, drop)]
+        weight = [0.0 if d else float(idf[j]) if j >= 0 else default for d, j in zip(drop, word)]
+        kept = [("" if d else t) for t, d in zip(lemmas, drop)]  # "" has no n-gram: a masked name has none
+        coder = self.__dict__.get("_char_grams")
+        if coder is None:
+            coder = self._char_grams = CharGrams(self.chars, CHAR_MIN, CHAR_MAX)
+        if coder.ok:
+            chars, c_len = coder(kept)
+        else:  # an alphabet too large for the numbers: one dict lookup per n-gram
+            ci = self._ci
+            grams = [[k for k in map(ci.get, char_grams(t)) if k is not None] for t in kept]
+            chars = np.array([k for g in grams for k in g], dtype=np.int32)
+            c_len = np.array([len(g) for g in grams], dtype=np.int64)
+        tab.add(lemmas, drop, word, weight, chars, c_len, self._pairs, self._rev_pairs)
 
     def transform(self, docs: Iterable[Sequence[str]]) -> sp.csr_matrix:
         """(n_docs, n_features) float32 CSR matrix with sorted indices: the word block, the
         char block and (when ``dense_weight`` > 0) the dense block, side by side."""
-        get = self._tok_cache.get
-        tok = self._token
-        w_idx: list[int] = []  # word-block terms (unigrams and bigrams), all docs
-        c_idx = array("i")  # char-block terms, all docs
-        kept: list[str] = []  # lemmas left after masking (dense block)
-        kept_w: list[float] = []
-        w_ptr, c_ptr, k_ptr = [0], [0], [0]
-        w_add, c_add, k_add, kw_add = w_idx.append, c_idx.extend, kept.append, kept_w.append
+        docs = docs if isinstance(docs, list) else list(docs)
+        n = len(docs)
+        lens = np.fromiter(map(len, docs), dtype=np.int64, count=n)
+        flat: list[str] = list(itertools.chain.from_iterable(docs))
         dense = self.dense_weight > 0
-        for lem in docs:
-            nxt = None
-            for t in lem:
-                e = get(t)
-                if e is None:
-                    e = tok(t)
-                if not e:  # a masked place or person name
-                    continue
-                j, cs, pairs, weight = e
-                if j >= 0:
-                    w_add(j)
-                c_add(cs)
-                if nxt is not None:
-                    k = nxt.get(t)
-                    if k is not None:
-                        w_add(k)
-                nxt = pairs
-                if dense:
-                    k_add(t)
-                    kw_add(weight)
-            w_ptr.append(len(w_idx))
-            c_ptr.append(len(c_idx))
-            k_ptr.append(len(kept))
-        n = len(w_ptr) - 1
+        with _lock:  # the table grows and is reset in place: one batch at a time
+            tab = self.__dict__.get("_table")
+            new = set(flat).difference(tab.ids) if tab is not None else set(flat)
+            if tab is None or len(tab.ids) + len(new) > _CACHE_LIMIT:
+                tab = self._table = LemmaTable()
+                new = set(flat)
+            if new:
+                self._add(tab, sorted(new))
+            ids = np.fromiter(map(tab.ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+            doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+            keep = ~tab.drop[ids]
+            all_kept = bool(keep.all())
+            if not all_kept:  # masked place and person names leave the doc (a bigram spans them)
+                ids, doc = ids[keep], doc[keep]
+            # word block: unigrams, then the bigrams of adjacent lemmas of a doc
+            wj = tab.word[ids]
+            known = wj >= 0
+            w_doc, w_idx = [doc[known]], [wj[known]]
+            if len(ids) > 1:
+                left = ids[:-1]
+                pair = (doc[:-1] == doc[1:]) & tab.has_pairs[left]
+                if pair.any():
+                    k = tab.bigrams(left[pair], ids[1:][pair])
+                    found = k >= 0
+                    w_doc.append(doc[:-1][pair][found])
+                    w_idx.append(k[found])
+            # char block: the n-gram indices of each lemma, in doc order
+            cl = tab.c_len[ids]
+            total = int(cl.sum())
+            ends = np.cumsum(cl)
+            gather = np.repeat(tab.c_start[ids] - (ends - cl), cl) + np.arange(total, dtype=np.int64)
+            c_idx = tab.chars[gather]
+            c_doc = np.repeat(doc, cl)
+            weights = tab.weight[ids] if dense else None
         blocks = [
-            _tfidf(np.asarray(w_idx, dtype=np.int32), w_ptr, len(self.words), self.idf_words, 1.0),
-            _tfidf(np.frombuffer(c_idx, dtype=np.int32), c_ptr, len(self.chars), self.idf_chars, self.char_weight),
+            _tfidf(np.concatenate(w_doc), np.concatenate(w_idx), n, len(self.words), self.idf_words, 1.0),
+            _tfidf(c_doc, c_idx, n, len(self.chars), self.idf_chars, self.char_weight),
         ]
         if dense:
-            xd = self._dense().pooled(kept, kept_w, k_ptr)
+            kept = flat if all_kept else list(itertools.compress(flat, keep.tolist()))
+            k_ptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(doc, minlength=n), out=k_ptr[1:])
+            xd = self._dense().pooled(kept, weights, k_ptr)
             xd *= self.dense_weight
             blocks.append(_dense_csr(xd))
         widths = [len(self.words), len(self.chars)] + ([xd.shape[1]] if dense else [])
@@ -286,21 +312,20 @@ class FeatureSpace:
         )
 
 
-def _tfidf(idx: np.ndarray, ptr: Sequence[int], n_cols: int, idf: np.ndarray, weight: float):
-    """One TF-IDF block as CSR parts ``(indptr, indices, data)`` with sorted indices.
+def _tfidf(rows: np.ndarray, idx: np.ndarray, n: int, n_cols: int, idf: np.ndarray, weight: float):
+    """One TF-IDF block of ``n`` rows as CSR parts ``(indptr, indices, data)`` with sorted indices.
 
-    ``idx[ptr[i]:ptr[i+1]]`` are the term columns of row ``i``, repeats counted.
+    ``(rows[i], idx[i])`` is one occurrence of term column ``idx[i]`` in row ``rows[i]``, in any
+    order, repeats counted.
     Values: (1 + ln count) * idf, each row scaled to L2 norm ``weight`` — the same
     float32 operations, in the same order, as summing duplicates of a CSR matrix
     of ones and normalising it with ``multiply(...).sum(axis=1)``.
     """
-    ptr = np.asarray(ptr, dtype=np.int64)  # type: ignore[assignment]  # the sequence becomes its array
-    n = len(ptr) - 1
     indptr = np.zeros(n + 1, dtype=np.int64)
     if not len(idx):
         return indptr, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
     key_type = np.int32 if n * n_cols < 2**31 else np.int64
-    keys: np.ndarray = np.repeat(np.arange(n, dtype=key_type), np.diff(ptr))
+    keys: np.ndarray = rows.astype(key_type)
     keys *= n_cols
     keys += idx
     keys.sort()
